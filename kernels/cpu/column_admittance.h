@@ -1,0 +1,20 @@
+// Admittance of one bit line (column) seen from the row nodes of its devices.
+//
+// Column j of a tile: device i joins row node r(i,j) (voltage V_i) to column
+// node c_i; the column nodes form a chain of r_wire_col segments whose bottom
+// reaches ground through r_sink. Eliminating the column nodes gives the R x R
+// symmetric positive-definite admittance S with (current into the column from
+// row node i) = (S V)_i. The sink current is 1^T S V: all device current
+// leaves through the sink, so the column sums of S are the sink's weights.
+#pragma once
+
+#include <vector>
+
+namespace sxb::cpu {
+
+// g: R device conductances (stride `g_stride` apart). S: R x R, column-major.
+// scratch: resized as needed. Zero resistances are shorts.
+void column_admittance(int R, const double* g, int g_stride, double r_wire_col, double r_sink,
+                       double* S, std::vector<double>& scratch);
+
+}  // namespace sxb::cpu

@@ -1,0 +1,149 @@
+#include "kernels/cpu/dense_small.h"
+
+#include <cmath>
+#include <cstddef>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SXB_MULTIVERSION __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define SXB_MULTIVERSION
+#endif
+
+namespace sxb::cpu {
+
+namespace {
+inline double* col(double* A, int n, int j) { return A + static_cast<std::size_t>(j) * n; }
+inline const double* col(const double* A, int n, int j) { return A + static_cast<std::size_t>(j) * n; }
+}  // namespace
+
+// Left-looking (column) Cholesky: column j is updated by all earlier columns
+// with contiguous axpys, then scaled.
+SXB_MULTIVERSION bool cholesky_lower(int n, double* A) {
+  for (int j = 0; j < n; ++j) {
+    double* aj = col(A, n, j);
+    for (int k = 0; k < j; ++k) {
+      const double* ak = col(A, n, k);
+      const double f = ak[j];
+#pragma omp simd
+      for (int i = j; i < n; ++i) aj[i] -= f * ak[i];
+    }
+    if (!(aj[j] > 0.0)) return false;
+    const double d = std::sqrt(aj[j]);
+    const double inv = 1.0 / d;
+    aj[j] = d;
+#pragma omp simd
+    for (int i = j + 1; i < n; ++i) aj[i] *= inv;
+  }
+  return true;
+}
+
+// Forward substitution, four right-hand sides at a time so each column of L
+// is read once per four solves.
+SXB_MULTIVERSION void solve_lower(int n, const double* L, double* X, int m, double alpha) {
+  int c = 0;
+  for (; c + 4 <= m; c += 4) {
+    double* x0 = col(X, n, c);
+    double* x1 = x0 + n;
+    double* x2 = x1 + n;
+    double* x3 = x2 + n;
+    for (int k = 0; k < n; ++k) {
+      const double* lk = col(L, n, k);
+      const double inv = 1.0 / lk[k];
+      const double a0 = (x0[k] *= inv), a1 = (x1[k] *= inv), a2 = (x2[k] *= inv), a3 = (x3[k] *= inv);
+#pragma omp simd
+      for (int i = k + 1; i < n; ++i) {
+        x0[i] -= a0 * lk[i];
+        x1[i] -= a1 * lk[i];
+        x2[i] -= a2 * lk[i];
+        x3[i] -= a3 * lk[i];
+      }
+    }
+    if (alpha != 1.0)
+      for (int i = 0; i < 4 * n; ++i) x0[i] *= alpha;
+  }
+  for (; c < m; ++c) {
+    double* x = col(X, n, c);
+    for (int k = 0; k < n; ++k) {
+      const double* lk = col(L, n, k);
+      const double a = (x[k] /= lk[k]);
+#pragma omp simd
+      for (int i = k + 1; i < n; ++i) x[i] -= a * lk[i];
+    }
+    if (alpha != 1.0)
+      for (int i = 0; i < n; ++i) x[i] *= alpha;
+  }
+}
+
+// Backward substitution with L^T: x_k = (x_k - L[k+1:, k] . x[k+1:]) / L_kk.
+SXB_MULTIVERSION void solve_lower_transposed(int n, const double* L, double* X, int m) {
+  int c = 0;
+  for (; c + 4 <= m; c += 4) {
+    double* x0 = col(X, n, c);
+    double* x1 = x0 + n;
+    double* x2 = x1 + n;
+    double* x3 = x2 + n;
+    for (int k = n - 1; k >= 0; --k) {
+      const double* lk = col(L, n, k);
+      double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+      for (int i = k + 1; i < n; ++i) {
+        s0 += lk[i] * x0[i];
+        s1 += lk[i] * x1[i];
+        s2 += lk[i] * x2[i];
+        s3 += lk[i] * x3[i];
+      }
+      const double inv = 1.0 / lk[k];
+      x0[k] = (x0[k] - s0) * inv;
+      x1[k] = (x1[k] - s1) * inv;
+      x2[k] = (x2[k] - s2) * inv;
+      x3[k] = (x3[k] - s3) * inv;
+    }
+  }
+  for (; c < m; ++c) {
+    double* x = col(X, n, c);
+    for (int k = n - 1; k >= 0; --k) {
+      const double* lk = col(L, n, k);
+      double s = 0.0;
+#pragma omp simd reduction(+ : s)
+      for (int i = k + 1; i < n; ++i) s += lk[i] * x[i];
+      x[k] = (x[k] - s) / lk[k];
+    }
+  }
+}
+
+// Y[p][q] -= B[:,p] . B[:,q] for q >= p, four q at a time; then mirrored.
+SXB_MULTIVERSION void subtract_gram(int n, const double* B, double* Y) {
+  for (int p = 0; p < n; ++p) {
+    const double* bp = col(B, n, p);
+    int q = p;
+    for (; q + 4 <= n; q += 4) {
+      const double* b0 = col(B, n, q);
+      const double* b1 = b0 + n;
+      const double* b2 = b1 + n;
+      const double* b3 = b2 + n;
+      double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+      for (int k = 0; k < n; ++k) {
+        s0 += bp[k] * b0[k];
+        s1 += bp[k] * b1[k];
+        s2 += bp[k] * b2[k];
+        s3 += bp[k] * b3[k];
+      }
+      col(Y, n, q)[p] -= s0;
+      col(Y, n, q + 1)[p] -= s1;
+      col(Y, n, q + 2)[p] -= s2;
+      col(Y, n, q + 3)[p] -= s3;
+    }
+    for (; q < n; ++q) {
+      const double* bq = col(B, n, q);
+      double s = 0.0;
+#pragma omp simd reduction(+ : s)
+      for (int k = 0; k < n; ++k) s += bp[k] * bq[k];
+      col(Y, n, q)[p] -= s;
+    }
+  }
+  for (int q = 0; q < n; ++q)
+    for (int p = q + 1; p < n; ++p) col(Y, n, q)[p] = col(Y, n, p)[q];
+}
+
+}  // namespace sxb::cpu

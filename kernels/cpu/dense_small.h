@@ -1,0 +1,25 @@
+// Small dense kernels (n up to ~1024, column-major) for the tile sweep.
+//
+// Hand-written rather than BLAS because the sweep calls them on 16..128-sized
+// blocks from inside an OpenMP loop over tiles: OpenBLAS 0.3.21 (Debian 12)
+// serialises such calls and, on virtual CPUs it cannot identify, falls back to
+// SSE3 kernels; these loops are compiled for AVX-512/AVX2/baseline and picked
+// at run time (function multi-versioning).
+#pragma once
+
+namespace sxb::cpu {
+
+// In place: A (lower triangle) <- L with L L^T = A. Returns false unless A is
+// positive definite. The strict upper triangle is left untouched.
+bool cholesky_lower(int n, double* A);
+
+// X (n x m, leading dimension n) <- alpha L^{-1} X.
+void solve_lower(int n, const double* L, double* X, int m, double alpha);
+
+// X (n x m) <- L^{-T} X.
+void solve_lower_transposed(int n, const double* L, double* X, int m);
+
+// Y (n x n, full symmetric) <- Y - B^T B, B n x n.
+void subtract_gram(int n, const double* B, double* Y);
+
+}  // namespace sxb::cpu
