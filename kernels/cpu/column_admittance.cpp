@@ -44,17 +44,29 @@ void column_admittance(int R, const double* g, int g_stride, double r_wire_col, 
     d[i] = diag;
     inv_d[i] = 1.0 / diag;
   }
-  // Column q of X = K^{-1} (g_q e_q); S = D - D X.
-  for (int q = 0; q < m; ++q) {
-    // L y = g_q e_q (y is zero above q), x = D^{-1} y, L^T x <- x.
-    x[q] = gi(q);
-    for (int i = q + 1; i < m; ++i) x[i] = -l[i] * x[i - 1];
-    for (int i = q; i < m; ++i) x[i] *= inv_d[i];
-    for (int i = m - 2; i >= q; --i) x[i] -= l[i + 1] * x[i + 1];
-    for (int i = q - 1; i >= 0; --i) x[i] = -l[i + 1] * x[i + 1];
-    double* s = S + static_cast<std::size_t>(q) * R;
-    for (int p = 0; p < m; ++p) s[p] = -gi(p) * x[p];
-    s[q] += gi(q);
+  // X = K^{-1} D row by row (vectorised across columns), S = D - D X.
+  // S (column-major, symmetric) holds X row i in its column i.
+  auto x_row = [&](int i) { return S + static_cast<std::size_t>(i) * R; };
+  for (int i = 0; i < m; ++i) {  // L Z = D
+    double* zi = x_row(i);
+    if (i > 0) {
+      const double* zp = x_row(i - 1);
+      for (int q = 0; q < i; ++q) zi[q] = -l[i] * zp[q];
+    }
+    zi[i] = gi(i);
+  }
+  for (int i = m - 1; i >= 0; --i) {  // L^T X = D^{-1} Z
+    double* xi = x_row(i);
+    for (int q = 0; q < m; ++q) xi[q] *= inv_d[i];
+    if (i + 1 < m) {
+      const double* xn = x_row(i + 1);
+      for (int q = 0; q < m; ++q) xi[q] -= l[i + 1] * xn[q];
+    }
+  }
+  for (int i = 0; i < m; ++i) {
+    double* si = x_row(i);
+    for (int q = 0; q < m; ++q) si[q] *= -gi(i);  // row i of -D X is column i of S
+    si[i] += gi(i);
   }
 }
 

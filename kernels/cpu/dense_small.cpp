@@ -1,10 +1,12 @@
 #include "kernels/cpu/dense_small.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstddef>
+#include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SXB_MULTIVERSION __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define SXB_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define SXB_MULTIVERSION
 #endif
@@ -144,6 +146,127 @@ SXB_MULTIVERSION void subtract_gram(int n, const double* B, double* Y) {
   }
   for (int q = 0; q < n; ++q)
     for (int p = q + 1; p < n; ++p) col(Y, n, q)[p] = col(Y, n, p)[q];
+}
+
+namespace {
+constexpr int kPivotBlock = 8;
+
+// a_j -= P f for the b (<= kPivotBlock) panel columns P (n x b, ld n).
+template <int B>
+inline void rank_update(int n, const double* P, const double* f, double* aj, int b) {
+  const int nb = B > 0 ? B : b;
+  for (int i = 0; i < n; ++i) {
+    double s = 0.0;
+    for (int t = 0; t < nb; ++t) s += P[i + static_cast<std::size_t>(t) * n] * f[t];
+    aj[i] -= s;
+  }
+}
+}  // namespace
+
+// Blocked column Gauss-Jordan. For a block K of b pivots with pivot block
+// D = A[K,K] and panel P = A[:,K]: P' = P~ D^{-1} (P~ is P with rows K set to
+// the identity) replaces the panel, and every other column gets
+// f = a_j[K]; a_j[K] = 0; a_j -= P' f  -- b FMAs per element loaded and stored.
+SXB_MULTIVERSION bool invert_spd(int n, double* A) {
+  double D[kPivotBlock * kPivotBlock], f[kPivotBlock];
+  std::vector<double> panel(static_cast<std::size_t>(n) * kPivotBlock);
+  for (int k0 = 0; k0 < n; k0 += kPivotBlock) {
+    const int b = std::min(kPivotBlock, n - k0);
+    // D^{-1} by unblocked Gauss-Jordan on the b x b pivot block.
+    for (int t = 0; t < b; ++t)
+      for (int u = 0; u < b; ++u) D[u + t * b] = col(A, n, k0 + t)[k0 + u];
+    for (int k = 0; k < b; ++k) {
+      double* dk = D + k * b;
+      if (!(dk[k] > 0.0)) return false;
+      const double inv = 1.0 / dk[k];
+      dk[k] = 1.0;
+      for (int u = 0; u < b; ++u) dk[u] *= inv;
+      for (int t = 0; t < b; ++t) {
+        if (t == k) continue;
+        double* dt = D + t * b;
+        const double ft = dt[k];
+        dt[k] = 0.0;
+        for (int u = 0; u < b; ++u) dt[u] -= ft * dk[u];
+      }
+    }
+    // P' = P~ D^{-1}.
+    for (int t = 0; t < b; ++t) {
+      double* pt = panel.data() + static_cast<std::size_t>(t) * n;
+      std::fill(pt, pt + n, 0.0);
+      for (int u = 0; u < b; ++u) {
+        const double* au = col(A, n, k0 + u);
+        const double w = D[u + t * b];
+#pragma omp simd
+        for (int i = 0; i < n; ++i) pt[i] += au[i] * w;
+      }
+      for (int u = 0; u < b; ++u) pt[k0 + u] = D[u + t * b];
+    }
+    for (int j = 0; j < n; ++j) {
+      if (j >= k0 && j < k0 + b) continue;
+      double* aj = col(A, n, j);
+      for (int t = 0; t < b; ++t) {
+        f[t] = aj[k0 + t];
+        aj[k0 + t] = 0.0;
+      }
+      if (b == kPivotBlock) rank_update<kPivotBlock>(n, panel.data(), f, aj, b);
+      else rank_update<0>(n, panel.data(), f, aj, b);
+    }
+    for (int t = 0; t < b; ++t)
+      std::copy(panel.data() + static_cast<std::size_t>(t) * n, panel.data() + static_cast<std::size_t>(t + 1) * n,
+                col(A, n, k0 + t));
+  }
+  return true;
+}
+
+// 4 x 4 register blocks of dot products over contiguous columns.
+SXB_MULTIVERSION void product_tn(int k, int p, int q, double alpha, const double* A, int lda, const double* B,
+                                 int ldb, double* C, int ldc, bool a_lower) {
+  auto a_col = [&](int c) { return A + static_cast<std::size_t>(c) * lda; };
+  auto b_col = [&](int c) { return B + static_cast<std::size_t>(c) * ldb; };
+  auto c_at = [&](int r, int c) -> double& { return C[r + static_cast<std::size_t>(c) * ldc]; };
+  int c0 = 0;
+  for (; c0 + 4 <= q; c0 += 4) {
+    const double *b0 = b_col(c0), *b1 = b_col(c0 + 1), *b2 = b_col(c0 + 2), *b3 = b_col(c0 + 3);
+    int r0 = 0;
+    for (; r0 + 4 <= p; r0 += 4) {
+      const double *a0 = a_col(r0), *a1 = a_col(r0 + 1), *a2 = a_col(r0 + 2), *a3 = a_col(r0 + 3);
+      double s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+      double s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+      const int start = a_lower ? r0 : 0;
+#pragma omp simd reduction(+ : s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33)
+      for (int i = start; i < k; ++i) {
+        s00 += a0[i] * b0[i]; s01 += a0[i] * b1[i]; s02 += a0[i] * b2[i]; s03 += a0[i] * b3[i];
+        s10 += a1[i] * b0[i]; s11 += a1[i] * b1[i]; s12 += a1[i] * b2[i]; s13 += a1[i] * b3[i];
+        s20 += a2[i] * b0[i]; s21 += a2[i] * b1[i]; s22 += a2[i] * b2[i]; s23 += a2[i] * b3[i];
+        s30 += a3[i] * b0[i]; s31 += a3[i] * b1[i]; s32 += a3[i] * b2[i]; s33 += a3[i] * b3[i];
+      }
+      c_at(r0, c0) = alpha * s00; c_at(r0, c0 + 1) = alpha * s01; c_at(r0, c0 + 2) = alpha * s02; c_at(r0, c0 + 3) = alpha * s03;
+      c_at(r0 + 1, c0) = alpha * s10; c_at(r0 + 1, c0 + 1) = alpha * s11; c_at(r0 + 1, c0 + 2) = alpha * s12; c_at(r0 + 1, c0 + 3) = alpha * s13;
+      c_at(r0 + 2, c0) = alpha * s20; c_at(r0 + 2, c0 + 1) = alpha * s21; c_at(r0 + 2, c0 + 2) = alpha * s22; c_at(r0 + 2, c0 + 3) = alpha * s23;
+      c_at(r0 + 3, c0) = alpha * s30; c_at(r0 + 3, c0 + 1) = alpha * s31; c_at(r0 + 3, c0 + 2) = alpha * s32; c_at(r0 + 3, c0 + 3) = alpha * s33;
+    }
+    for (; r0 < p; ++r0) {
+      const double* a0 = a_col(r0);
+      double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      const int start = a_lower ? r0 : 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+      for (int i = start; i < k; ++i) {
+        s0 += a0[i] * b0[i]; s1 += a0[i] * b1[i]; s2 += a0[i] * b2[i]; s3 += a0[i] * b3[i];
+      }
+      c_at(r0, c0) = alpha * s0; c_at(r0, c0 + 1) = alpha * s1; c_at(r0, c0 + 2) = alpha * s2; c_at(r0, c0 + 3) = alpha * s3;
+    }
+  }
+  for (; c0 < q; ++c0) {
+    const double* b0 = b_col(c0);
+    for (int r0 = 0; r0 < p; ++r0) {
+      const double* a0 = a_col(r0);
+      double s = 0;
+      const int start = a_lower ? r0 : 0;
+#pragma omp simd reduction(+ : s)
+      for (int i = start; i < k; ++i) s += a0[i] * b0[i];
+      c_at(r0, c0) = alpha * s;
+    }
+  }
 }
 
 }  // namespace sxb::cpu

@@ -22,4 +22,15 @@ void solve_lower_transposed(int n, const double* L, double* X, int m);
 // Y (n x n, full symmetric) <- Y - B^T B, B n x n.
 void subtract_gram(int n, const double* B, double* Y);
 
+// In place: A (n x n symmetric positive definite, full storage) <- A^{-1} by
+// Gauss-Jordan elimination without pivoting (the pivots are the positive
+// Schur-complement diagonals). Returns false if a pivot is not positive.
+bool invert_spd(int n, double* A);
+
+// C (p x q, leading dimension ldc) <- alpha A^T B, with A k x p and B k x q
+// (leading dimensions lda, ldb). If `a_lower` (A lower triangular with a zero
+// upper triangle, k = p), rows above the diagonal are skipped.
+void product_tn(int k, int p, int q, double alpha, const double* A, int lda, const double* B, int ldb,
+                double* C, int ldc, bool a_lower);
+
 }  // namespace sxb::cpu

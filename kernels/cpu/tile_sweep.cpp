@@ -11,7 +11,7 @@ namespace sxb::cpu {
 namespace {
 
 struct SweepWorkspace {
-  std::vector<double> Y, F, B, scratch;
+  std::vector<double> Y, F, B, scratch, Q_next;
   void resize(int R) {
     const std::size_t n = static_cast<std::size_t>(R) * R;
     Y.resize(n);
@@ -19,6 +19,10 @@ struct SweepWorkspace {
     B.resize(n);
   }
 };
+
+// Ratio g / max diag(Y) above which W = g I - g^2 (g I + Y)^{-1} loses too
+// many digits to cancellation (error ~ C eps ratio); the product form is used then.
+constexpr double kCancellationLimit = 1e4;
 
 // F = lower Cholesky factor of (g I + Y).
 void factor_shifted(int R, const double* Y, double g, double* F) {
@@ -34,11 +38,46 @@ void apply_shifted_inverse(int R, const double* F, double g, double* X, int m) {
   solve_lower_transposed(R, F, X, m);
 }
 
-// Y <- W(Y) = Y - B^T B with B = F^{-1} Y, F F^T = g_w I + Y.
-void series_wire(int R, SweepWorkspace& ws) {
+// ws.B <- g (g I + Y)^{-1} (= M of the header).
+void shifted_inverse(int R, double g, SweepWorkspace& ws) {
+  std::copy(ws.Y.begin(), ws.Y.end(), ws.B.begin());
+  for (int i = 0; i < R; ++i) ws.B[i + static_cast<std::size_t>(i) * R] += g;
+  SXB_REQUIRE(invert_spd(R, ws.B.data()), "tile solver: shifted admittance not positive definite");
+  for (double& b : ws.B) b *= g;
+}
+
+// X (R x m) <- M X with M = ws.B symmetric.
+void apply_symmetric(int R, SweepWorkspace& ws, double* X, int m) {
+  if (m == 0) return;
+  ws.Q_next.resize(static_cast<std::size_t>(R) * m);
+  product_tn(R, R, m, 1.0, ws.B.data(), R, X, R, ws.Q_next.data(), R, false);
+  std::copy(ws.Q_next.begin(), ws.Q_next.end(), X);
+}
+
+double max_diagonal(int R, const std::vector<double>& Y) {
+  double m = 0.0;
+  for (int i = 0; i < R; ++i) m = std::max(m, Y[i + static_cast<std::size_t>(i) * R]);
+  return m;
+}
+
+// Word-line segment between columns j and j+1: Y <- W(Y); Q_tail <- M Q_tail.
+// When `factor_out` is set the product form is used and F is copied there.
+void series_wire(int R, double g, SweepWorkspace& ws, double* Q_tail, int m, double* factor_out) {
+  if (!factor_out && g <= kCancellationLimit * max_diagonal(R, ws.Y)) {
+    // M = g A^{-1}, W = g I - g M: one inverse serves both updates.
+    shifted_inverse(R, g, ws);
+    if (Q_tail) apply_symmetric(R, ws, Q_tail, m);
+    for (std::size_t k = 0; k < ws.Y.size(); ++k) ws.Y[k] = -g * ws.B[k];
+    for (int i = 0; i < R; ++i) ws.Y[i + static_cast<std::size_t>(i) * R] += g;
+    return;
+  }
+  // Cancellation-free product form: W = Y - B^T B, B = F^{-1} Y.
+  factor_shifted(R, ws.Y.data(), g, ws.F.data());
+  if (factor_out) std::copy(ws.F.begin(), ws.F.end(), factor_out);
   std::copy(ws.Y.begin(), ws.Y.end(), ws.B.begin());
   solve_lower(R, ws.F.data(), ws.B.data(), R, 1.0);
   subtract_gram(R, ws.B.data(), ws.Y.data());
+  if (Q_tail) apply_shifted_inverse(R, ws.F.data(), g, Q_tail, m);
 }
 
 // Y += S_j (S_j built in ws.B); a_j = column sums of S_j written to a.
@@ -71,21 +110,21 @@ void sweep(const TileView& t, SweepWorkspace& ws, double* Q, double* factors, do
     a = a_local.data();
   }
   for (int j = C - 1; j >= 0; --j) {
-    if (j < C - 1 && r_w > 0.0) {
-      const double g_w = 1.0 / r_w;
-      factor_shifted(R, ws.Y.data(), g_w, ws.F.data());
-      if (factors) std::copy(ws.F.begin(), ws.F.end(), factors + (j + 1) * RR);
-      series_wire(R, ws);
-      if (Q) apply_shifted_inverse(R, ws.F.data(), g_w, Q + (j + 1) * static_cast<std::size_t>(R), C - 1 - j);
-    }
+    if (j < C - 1 && r_w > 0.0)
+      series_wire(R, 1.0 / r_w, ws, Q ? Q + (j + 1) * static_cast<std::size_t>(R) : nullptr, C - 1 - j,
+                  factors ? factors + (j + 1) * RR : nullptr);
     add_column(t, j, ws, a + static_cast<std::size_t>(j) * R);
     if (Q) std::copy(a + static_cast<std::size_t>(j) * R, a + static_cast<std::size_t>(j + 1) * R,
                      Q + static_cast<std::size_t>(j) * R);
   }
   if (r_s > 0.0) {
-    factor_shifted(R, ws.Y.data(), 1.0 / r_s, ws.F.data());
-    if (factors) std::copy(ws.F.begin(), ws.F.end(), factors);
-    if (Q) apply_shifted_inverse(R, ws.F.data(), 1.0 / r_s, Q, C);
+    const double g_s = 1.0 / r_s;
+    if (factors) {
+      factor_shifted(R, ws.Y.data(), g_s, factors);
+    } else if (Q) {
+      shifted_inverse(R, g_s, ws);  // P = g_s (g_s I + Y_0)^{-1}; no cancellation in P itself
+      apply_symmetric(R, ws, Q, C);
+    }
   }
 }
 
