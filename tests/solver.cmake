@@ -1,1 +1,2 @@
 sxb_test(test_tile_solver LABELS cpu)
+sxb_test(test_tile_json LABELS cpu)

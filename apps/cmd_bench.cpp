@@ -1,0 +1,97 @@
+// `sparsexbar bench solver`: seconds per tile for transfer extraction and for
+// one-vector solves, on the chosen backend.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "engine/example_tile.h"
+#include "engine/tile_solver.h"
+#include "kernels/cpu/tile_sweep.h"
+#include "kernels/error.h"
+
+namespace sxb::app {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// One-vector solves of every tile (CPU: per-vector path, OpenMP over tiles;
+// CUDA: through the transfer matrices, which is how that backend solves).
+double one_vector_seconds(const TileBatch& batch, Backend backend) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (backend == Backend::Cuda) {
+    (void)transfer_matrices(batch, backend);
+    return seconds_since(t0);
+  }
+  const long n = static_cast<long>(batch.size());
+#pragma omp parallel for schedule(dynamic)
+  for (long k = 0; k < n; ++k) {
+    const TileView t = batch.tile(k);
+    std::vector<double> v(t.rows, kDefaultVRead), I(t.cols);
+    cpu::tile_currents(t, v.data(), 1, I.data());
+  }
+  return seconds_since(t0);
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  struct Options {
+    int rows = 64, cols = 64, tiles = 64, repeat = 3;
+    std::string backend = "auto";
+    bool json = false;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks with machine-readable output");
+  bench->require_subcommand(1);
+  CLI::App* cmd = bench->add_subcommand("solver", "Tile solver: seconds per tile");
+  cmd->add_option("--rows", opt->rows, "Tile rows")->check(CLI::Range(1, kMaxTileDim));
+  cmd->add_option("--cols", opt->cols, "Tile columns")->check(CLI::Range(1, kMaxTileDim));
+  cmd->add_option("--tiles", opt->tiles, "Tiles per batch")->check(CLI::Range(1, 1 << 22));
+  cmd->add_option("--repeat", opt->repeat, "Timed repetitions (the best is reported)")->check(CLI::Range(1, 100));
+  cmd->add_option("--backend", opt->backend, "cpu or cuda (auto: cuda if present)");
+  cmd->add_flag("--json", opt->json, "Print one JSON object instead of a table");
+  cmd->callback([opt] {
+    const Backend backend = resolve(parse_backend(opt->backend, "--backend"));
+    SXB_REQUIRE(backend != Backend::Reference, "--backend: bench solver compares the fast backends (cpu, cuda)");
+    TileBatch batch;
+    for (int k = 0; k < opt->tiles; ++k) {
+      const auto g = example_conductances(opt->rows, opt->cols, 1000 + k);
+      batch.add(opt->rows, opt->cols, g.data());
+    }
+    (void)transfer_matrices(batch, backend);  // warm-up (and GPU context)
+    double transfer = 1e300, one_vector = 1e300;
+    for (int r = 0; r < opt->repeat; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      (void)transfer_matrices(batch, backend);
+      transfer = std::min(transfer, seconds_since(t0));
+      one_vector = std::min(one_vector, one_vector_seconds(batch, backend));
+    }
+    const double n = opt->tiles;
+    nlohmann::json out = {{"benchmark", "solver"},
+                          {"rows", opt->rows},
+                          {"cols", opt->cols},
+                          {"tiles", opt->tiles},
+                          {"backend", to_string(backend)},
+                          {"device", describe(backend)},
+                          {"transfer_s_per_tile", transfer / n},
+                          {"transfer_tiles_per_s", n / transfer},
+                          {"one_vector_s_per_tile", one_vector / n},
+                          {"version", std::string(SPARSEXBAR_VERSION) + " (" + SPARSEXBAR_GIT + ")"}};
+    if (opt->json) {
+      std::cout << out.dump(2) << "\n";
+      return;
+    }
+    fmt::print("tile solver, {} x {}, {} tiles, {} ({})\n", opt->rows, opt->cols, opt->tiles, to_string(backend),
+               describe(backend));
+    fmt::print("  transfer extraction: {:.3e} s/tile  ({:.0f} tiles/s)\n", transfer / n, n / transfer);
+    fmt::print("  one-vector solve:    {:.3e} s/tile\n", one_vector / n);
+  });
+}
+
+}  // namespace sxb::app

@@ -1,0 +1,12 @@
+// Sub-commands of the `sparsexbar` executable.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace sxb::app {
+
+void add_tile_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
+
+}  // namespace sxb::app

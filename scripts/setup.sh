@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages SparseXbar needs to build and test (as root).
+# The CUDA toolkit (nvcc, cuBLAS, cuSPARSE) is not a Debian 12 package: when
+# /usr/local/cuda/bin/nvcc exists the CUDA backend is built as well.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  build-essential cmake git pkg-config \
+  libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libstb-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev ngspice >/dev/null
+echo "setup: Debian packages installed"
