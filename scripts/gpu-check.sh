@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One-shot GPU check for a lent device machine: build with CUDA, run the GPU
+# tests and the solver benchmarks, print a short table. Usage:
+#   bash scripts/gpu-check.sh            (from the repository root)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=build-gpu
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+cmake -S . -B $B -DSPARSEXBAR_CUDA=ON -DSPARSEXBAR_BENCH=OFF >/dev/null &&
+  cmake --build $B -j"$(nproc)" --target sparsexbar test_tile_cuda 2>&1 | grep -E 'error|warning' | head -40
+echo "== GPU tests"
+ctest --test-dir $B -L gpu --output-on-failure 2>&1 | tail -25
+echo "== benchmarks"
+printf '%-8s %-10s %-7s %-14s %-14s\n' backend size tiles tiles_per_s s_per_tile
+for spec in "cuda 64 8192" "cuda 32 8192" "cuda 128 1024" "cuda 16 8192" "cpu 64 64"; do
+  set -- $spec
+  out=$(./$B/sparsexbar bench solver --backend "$1" --rows "$2" --cols "$2" --tiles "$3" --json 2>&1)
+  tps=$(echo "$out" | sed -n 's/.*"transfer_tiles_per_s": \([0-9.e+-]*\).*/\1/p')
+  spt=$(echo "$out" | sed -n 's/.*"transfer_s_per_tile": \([0-9.e+-]*\).*/\1/p')
+  printf '%-8s %-10s %-7s %-14s %-14s\n' "$1" "$2x$2" "$3" "${tps:-ERR}" "${spt:-$(echo "$out" | tail -1)}"
+done
+./$B/sparsexbar demo --backend cuda | tail -2
