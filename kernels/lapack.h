@@ -7,4 +7,5 @@ void dposv_(const char* uplo, const int* n, const int* nrhs, double* a, const in
             double* b, const int* ldb, int* info);
 void dpbsv_(const char* uplo, const int* n, const int* kd, const int* nrhs, double* ab,
             const int* ldab, double* b, const int* ldb, int* info);
+void openblas_set_num_threads(int num_threads);
 }

@@ -5,44 +5,51 @@
 namespace sxb::cpu {
 
 void column_admittance(int R, const double* g, int g_stride, double r_wire_col, double r_sink,
-                       double* S, std::vector<double>& scratch) {
+                       double* S, double* a, std::vector<double>& scratch) {
   std::fill(S, S + static_cast<std::size_t>(R) * R, 0.0);
   auto gi = [&](int i) { return g[static_cast<std::size_t>(i) * g_stride]; };
 
   if (r_wire_col == 0.0) {
     // The whole bit line is one node, grounded (r_sink = 0) or behind r_sink.
     for (int i = 0; i < R; ++i) S[i + i * R] = gi(i);
-    if (r_sink == 0.0) return;
-    double total = 1.0 / r_sink;
+    if (r_sink == 0.0) {
+      for (int i = 0; i < R; ++i) a[i] = gi(i);
+      return;
+    }
+    const double g_sink = 1.0 / r_sink;
+    double total = g_sink;
     for (int i = 0; i < R; ++i) total += gi(i);
-    for (int q = 0; q < R; ++q)
+    for (int q = 0; q < R; ++q) {
+      a[q] = g_sink * gi(q) / total;
       for (int p = 0; p < R; ++p) S[p + q * R] -= gi(p) * gi(q) / total;
+    }
     return;
   }
 
   // Free column nodes c_0..c_{m-1}; with r_sink = 0 the bottom node is ground.
   const double gw = 1.0 / r_wire_col;
   const int m = r_sink > 0.0 ? R : R - 1;
-  for (int i = m; i < R; ++i) S[i + i * R] = gi(i);  // device straight to ground
+  const double g_end = r_sink > 0.0 ? 1.0 / r_sink : gw;  // from c_{m-1} to ground
+  for (int i = m; i < R; ++i) {  // the grounded node's device: straight to ground
+    S[i + i * R] = gi(i);
+    a[i] = gi(i);
+  }
   if (m == 0) return;
 
-  // Tridiagonal K = chain Laplacian + device and sink conductances, factored
-  // as K = L D L^T (L unit lower bidiagonal with sub-diagonal l, diagonal d).
-  scratch.resize(4 * static_cast<std::size_t>(m));
-  double* d = scratch.data();
-  double* l = d + m;
-  double* x = l + m;
-  double* inv_d = x + m;
+  // Tridiagonal K = chain Laplacian + device and end conductances, factored
+  // as K = L D L^T (L unit lower bidiagonal, sub-diagonal l; diagonal d).
+  // d_i = h_i + (conductance below node i), where h_i = g_i + gw h_{i-1} / (gw + h_{i-1})
+  // is the series-parallel reduction of the chain above: positive terms only,
+  // so d carries no cancellation even when gw >> g.
+  scratch.resize(3 * static_cast<std::size_t>(m));
+  double* l = scratch.data();
+  double* inv_d = l + m;
+  double* h = inv_d + m;
   for (int i = 0; i < m; ++i) {
-    double diag = gi(i) + (i > 0 ? gw : 0.0);
-    if (i + 1 < m) diag += gw;
-    else diag += r_sink > 0.0 ? 1.0 / r_sink : gw;
-    if (i > 0) {
-      l[i] = -gw / d[i - 1];
-      diag -= l[i] * l[i] * d[i - 1];
-    }
-    d[i] = diag;
-    inv_d[i] = 1.0 / diag;
+    h[i] = i == 0 ? gi(0) : gi(i) + gw * h[i - 1] / (gw + h[i - 1]);
+    const double d = h[i] + (i + 1 < m ? gw : g_end);
+    if (i > 0) l[i] = -gw * inv_d[i - 1];
+    inv_d[i] = 1.0 / d;
   }
   // X = K^{-1} D row by row (vectorised across columns), S = D - D X.
   // S (column-major, symmetric) holds X row i in its column i.
@@ -63,6 +70,9 @@ void column_admittance(int R, const double* g, int g_stride, double r_wire_col, 
       for (int q = 0; q < m; ++q) xi[q] -= l[i + 1] * xn[q];
     }
   }
+  // Sink weights from the bottom free node's voltage: no cancellation.
+  const double* bottom = x_row(m - 1);
+  for (int q = 0; q < m; ++q) a[q] = g_end * bottom[q];
   for (int i = 0; i < m; ++i) {
     double* si = x_row(i);
     for (int q = 0; q < m; ++q) si[q] *= -gi(i);  // row i of -D X is column i of S

@@ -80,18 +80,11 @@ void series_wire(int R, double g, SweepWorkspace& ws, double* Q_tail, int m, dou
   if (Q_tail) apply_shifted_inverse(R, ws.F.data(), g, Q_tail, m);
 }
 
-// Y += S_j (S_j built in ws.B); a_j = column sums of S_j written to a.
+// Y += S_j (S_j built in ws.B); the sink weights a_j written to a.
 void add_column(const TileView& t, int j, SweepWorkspace& ws, double* a) {
   const int R = t.rows;
-  column_admittance(R, t.conductance + j, t.cols, t.res.r_wire_col, t.res.r_sink, ws.B.data(), ws.scratch);
-  for (int q = 0; q < R; ++q) {
-    double sum = 0.0;
-    for (int p = 0; p < R; ++p) {
-      ws.Y[p + q * R] += ws.B[p + q * R];
-      sum += ws.B[p + q * R];
-    }
-    a[q] = sum;
-  }
+  column_admittance(R, t.conductance + j, t.cols, t.res.r_wire_col, t.res.r_sink, ws.B.data(), a, ws.scratch);
+  for (std::size_t k = 0; k < ws.Y.size(); ++k) ws.Y[k] += ws.B[k];
 }
 
 // The sweep. Q (R x C column-major) receives T^T when non-null. When

@@ -1,6 +1,7 @@
 #include "kernels/reference/tile_reference.h"
 
 #include <algorithm>
+#include <mutex>
 #include <numeric>
 #include <vector>
 
@@ -115,6 +116,10 @@ void tile_currents(const TileView& t, const double* voltages, int n_vec, double*
   }
 
   if (n > 0 && n_vec > 0) {
+    // Single-threaded LAPACK: the oracle stays simple and does not spin
+    // threads against a loaded machine (or against our own OpenMP loops).
+    static std::once_flag single_thread;
+    std::call_once(single_thread, [] { openblas_set_num_threads(1); });
     int info = 0;
     if (banded) dpbsv_("L", &n, &kd, &n_vec, A.data(), &ld, rhs.data(), &n, &info);
     else dposv_("L", &n, &n_vec, A.data(), &ld, rhs.data(), &n, &info);
@@ -122,8 +127,8 @@ void tile_currents(const TileView& t, const double* voltages, int n_vec, double*
                                std::to_string(info) + ")");
   }
 
-  // Output current of column j = total device current into column j
-  // (all of it leaves through the sink), valid whatever is shorted.
+  // Output current of column j: V(bottom node) / r_sink; with r_sink = 0, the
+  // total device current into column j (all of it leaves through the sink).
   auto node_voltage = [&](int node, int vec) {
     const int rep = find(parent, node);
     return unknown[rep] >= 0 ? rhs[static_cast<std::size_t>(vec) * n + unknown[rep]]
@@ -132,9 +137,13 @@ void tile_currents(const TileView& t, const double* voltages, int n_vec, double*
   for (int vec = 0; vec < n_vec; ++vec)
     for (int j = 0; j < C; ++j) {
       double sum = 0.0;
-      for (int i = 0; i < R; ++i) {
-        const int rn = 2 * (i * C + j);
-        sum += t.conductance[i * C + j] * (node_voltage(rn, vec) - node_voltage(rn + 1, vec));
+      if (t.res.r_sink > 0.0) {
+        sum = node_voltage(2 * ((R - 1) * C + j) + 1, vec) / t.res.r_sink;
+      } else {
+        for (int i = 0; i < R; ++i) {
+          const int rn = 2 * (i * C + j);
+          sum += t.conductance[i * C + j] * (node_voltage(rn, vec) - node_voltage(rn + 1, vec));
+        }
       }
       currents[static_cast<std::size_t>(vec) * C + j] = sum;
     }
