@@ -1,0 +1,123 @@
+// safetensors reader/writer: round trip, a file assembled by hand (as an
+// independent writer would), dtype conversion and corrupt files.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "kernels/error.h"
+#include "models/safetensors.h"
+
+namespace sxb {
+namespace {
+
+std::string temp_path(const std::string& name) { return testing::TempDir() + "/" + name; }
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// A safetensors file built byte by byte: header text given literally.
+std::string hand_made(const std::string& header, const std::string& data) {
+  const std::uint64_t n = header.size();
+  std::string out(reinterpret_cast<const char*>(&n), 8);
+  return out + header + data;
+}
+
+template <class T>
+std::string raw(std::initializer_list<T> values) {
+  std::string s;
+  for (T v : values) s.append(reinterpret_cast<const char*>(&v), sizeof(T));
+  return s;
+}
+
+std::string error_of(const std::string& path) {
+  try {
+    read_safetensors(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Safetensors, RoundTrip) {
+  SafetensorsFile f;
+  f.tensors["features.0.weight"] = {{2, 1, 3, 3}, std::vector<float>(18), "F32"};
+  for (int k = 0; k < 18; ++k) f.tensors["features.0.weight"].data[k] = 0.25f * k - 1.0f;
+  f.tensors["features.1.num_batches_tracked"] = {{}, {391.0f}, "I64"};
+  f.metadata["format"] = "pt";
+  const std::string path = temp_path("roundtrip.safetensors");
+  write_safetensors(path, f);
+  const SafetensorsFile g = read_safetensors(path);
+  ASSERT_EQ(g.tensors.size(), 2u);
+  EXPECT_EQ(g.tensors.at("features.0.weight").shape, (std::vector<std::int64_t>{2, 1, 3, 3}));
+  EXPECT_EQ(g.tensors.at("features.0.weight").data, f.tensors["features.0.weight"].data);
+  EXPECT_EQ(g.tensors.at("features.1.num_batches_tracked").dtype, "I64");
+  EXPECT_EQ(g.tensors.at("features.1.num_batches_tracked").data[0], 391.0f);
+  EXPECT_EQ(g.metadata.at("format"), "pt");
+  // Header length is a multiple of 8 so the data section is aligned.
+  std::ifstream in(path, std::ios::binary);
+  std::uint64_t n = 0;
+  in.read(reinterpret_cast<char*>(&n), 8);
+  EXPECT_EQ(n % 8, 0u);
+}
+
+TEST(Safetensors, ReadsAnIndependentlyWrittenFileWithEveryDtype) {
+  // F32 [2], F64 [1], F16 [3] (1.0, -2.0, 0.5), BF16 [1] (1.5), I64 [] (7), in one file.
+  const std::string data = raw<float>({1.5f, -3.0f}) + raw<double>({0.125}) +
+                           raw<std::uint16_t>({0x3c00, 0xc000, 0x3800}) + raw<std::uint16_t>({0x3fc0}) +
+                           raw<std::int64_t>({7});
+  const std::string header =
+      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+      R"("b":{"dtype":"F64","shape":[1,1],"data_offsets":[8,16]},)"
+      R"("c":{"dtype":"F16","shape":[3],"data_offsets":[16,22]},)"
+      R"("d":{"dtype":"BF16","shape":[1],"data_offsets":[22,24]},)"
+      R"("e":{"dtype":"I64","shape":[],"data_offsets":[24,32]},"__metadata__":{"format":"pt"}})";
+  const std::string path = temp_path("independent.safetensors");
+  write_bytes(path, hand_made(header, data));
+  const SafetensorsFile f = read_safetensors(path);
+  EXPECT_EQ(f.tensors.at("a").data, (std::vector<float>{1.5f, -3.0f}));
+  EXPECT_EQ(f.tensors.at("b").data[0], 0.125f);
+  EXPECT_EQ(f.tensors.at("b").shape, (std::vector<std::int64_t>{1, 1}));
+  EXPECT_EQ(f.tensors.at("c").data, (std::vector<float>{1.0f, -2.0f, 0.5f}));
+  EXPECT_EQ(f.tensors.at("d").data[0], 1.5f);
+  EXPECT_EQ(f.tensors.at("e").data[0], 7.0f);
+  EXPECT_EQ(f.tensors.at("e").numel(), 1);
+}
+
+TEST(Safetensors, CorruptFilesAreClearErrors) {
+  const std::string good_header = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  const std::string good = hand_made(good_header, raw<float>({1.0f, 2.0f}));
+  struct Case {
+    std::string name, bytes, needle;
+  } cases[] = {
+      {"short", "abc", "truncated"},
+      {"truncated_data", good.substr(0, good.size() - 3), "tensor 'w': data ends at byte 8"},
+      {"huge_header", raw<std::uint64_t>({1ull << 40}) + "{}", "header length"},
+      {"bad_json", hand_made("{\"w\": [", ""), "not valid JSON"},
+      {"wrong_size", hand_made(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", raw<float>({1, 2})),
+       "tensor 'w': data_offsets [0, 8] hold 8 bytes"},
+      {"bad_dtype", hand_made(R"({"w":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", raw<float>({1, 2})),
+       "unsupported dtype Q4"},
+      {"overlap",
+       hand_made(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"v":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                 raw<float>({1, 2})),
+       "overlap"},
+      {"negative_shape", hand_made(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", raw<float>({1, 2})),
+       "shape entries"},
+      {"missing_keys", hand_made(R"({"w":{"dtype":"F32"}})", ""), "needs dtype, shape and data_offsets"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = temp_path(c.name + ".safetensors");
+    write_bytes(path, c.bytes);
+    const std::string msg = error_of(path);
+    EXPECT_NE(msg.find(c.needle), std::string::npos) << c.name << ": '" << msg << "'";
+    EXPECT_NE(msg.find(path), std::string::npos) << c.name << ": '" << msg << "'";
+  }
+  EXPECT_NE(error_of(temp_path("absent.safetensors")).find("cannot open"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sxb
