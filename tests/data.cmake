@@ -1,0 +1,2 @@
+sxb_test(test_dataset LABELS cpu)
+sxb_test(test_shared_data LABELS data)
