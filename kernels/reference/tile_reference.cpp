@@ -100,15 +100,20 @@ void tile_currents(const TileView& t, const double* voltages, int n_vec, double*
     else A[static_cast<std::size_t>(q) * ld + p] += val;
   };
   std::vector<double> rhs(static_cast<std::size_t>(n) * n_vec, 0.0);  // column-major n x n_vec
+  struct Stamp {
+    int p, q;
+    double value;
+  };
+  std::vector<Stamp> stamps;  // A as triplets, for residuals
   for (const Resistor& e : net.resistors) {
     if (e.ohm == 0.0) continue;
     const double G = 1.0 / e.ohm;
     const int a = find(parent, e.a), b = find(parent, e.b);
     if (a == b) continue;
     const int ua = unknown[a], ub = unknown[b];
-    if (ua >= 0) add_a(ua, ua, G);
-    if (ub >= 0) add_a(ub, ub, G);
-    if (ua >= 0 && ub >= 0) add_a(ua, ub, -G);
+    if (ua >= 0) add_a(ua, ua, G), stamps.push_back({ua, ua, G});
+    if (ub >= 0) add_a(ub, ub, G), stamps.push_back({ub, ub, G});
+    if (ua >= 0 && ub >= 0) add_a(ua, ub, -G), stamps.push_back({ua, ub, -G}), stamps.push_back({ub, ua, -G});
     for (int vec = 0; vec < n_vec; ++vec) {
       if (ua >= 0 && ub < 0) rhs[static_cast<std::size_t>(vec) * n + ua] += G * fixed_voltage(b, vec);
       if (ub >= 0 && ua < 0) rhs[static_cast<std::size_t>(vec) * n + ub] += G * fixed_voltage(a, vec);
@@ -121,10 +126,30 @@ void tile_currents(const TileView& t, const double* voltages, int n_vec, double*
     static std::once_flag single_thread;
     std::call_once(single_thread, [] { openblas_set_num_threads(1); });
     int info = 0;
-    if (banded) dpbsv_("L", &n, &kd, &n_vec, A.data(), &ld, rhs.data(), &n, &info);
-    else dposv_("L", &n, &n_vec, A.data(), &ld, rhs.data(), &n, &info);
+    if (banded) dpbtrf_("L", &n, &kd, A.data(), &ld, &info);
+    else dpotrf_("L", &n, A.data(), &ld, &info);
     SXB_REQUIRE(info == 0, "reference: nodal system is not positive definite (info " +
                                std::to_string(info) + ")");
+    auto solve = [&](double* x) {
+      if (banded) dpbtrs_("L", &n, &kd, &n_vec, A.data(), &ld, x, &n, &info);
+      else dpotrs_("L", &n, &n_vec, A.data(), &ld, x, &n, &info);
+    };
+    // Solve, then two steps of iterative refinement with residuals in long
+    // double: the nodal system is ill-conditioned when milliohm wires meet
+    // megaohm devices, and the oracle must stay well inside the tests' 1e-9.
+    const std::vector<double> b = rhs;
+    solve(rhs.data());
+    std::vector<double> correction(rhs.size());
+    for (int step = 0; step < 2; ++step) {
+      std::vector<long double> r(b.begin(), b.end());
+      for (int vec = 0; vec < n_vec; ++vec) {
+        const std::size_t o = static_cast<std::size_t>(vec) * n;
+        for (const Stamp& st : stamps) r[o + st.p] -= static_cast<long double>(st.value) * rhs[o + st.q];
+      }
+      for (std::size_t k = 0; k < r.size(); ++k) correction[k] = static_cast<double>(r[k]);
+      solve(correction.data());
+      for (std::size_t k = 0; k < r.size(); ++k) rhs[k] += correction[k];
+    }
   }
 
   // Output current of column j: V(bottom node) / r_sink; with r_sink = 0, the
