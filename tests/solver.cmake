@@ -1,2 +1,3 @@
 sxb_test(test_tile_solver LABELS cpu)
 sxb_test(test_tile_json LABELS cpu)
+sxb_test(test_dense_small LABELS cpu)

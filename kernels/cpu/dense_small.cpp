@@ -150,28 +150,19 @@ SXB_MULTIVERSION void subtract_gram(int n, const double* B, double* Y) {
 
 namespace {
 constexpr int kPivotBlock = 8;
-
-// a_j -= P f for the b (<= kPivotBlock) panel columns P (n x b, ld n).
-template <int B>
-inline void rank_update(int n, const double* P, const double* f, double* aj, int b) {
-  const int nb = B > 0 ? B : b;
-  for (int i = 0; i < n; ++i) {
-    double s = 0.0;
-    for (int t = 0; t < nb; ++t) s += P[i + static_cast<std::size_t>(t) * n] * f[t];
-    aj[i] -= s;
-  }
-}
 }  // namespace
 
-// Blocked column Gauss-Jordan. For a block K of b pivots with pivot block
-// D = A[K,K] and panel P = A[:,K]: P' = P~ D^{-1} (P~ is P with rows K set to
-// the identity) replaces the panel, and every other column gets
-// f = a_j[K]; a_j[K] = 0; a_j -= P' f  -- b FMAs per element loaded and stored.
+// Blocked column Gauss-Jordan. For a block K of b <= 8 pivots with pivot
+// block D = A[K,K] and panel P = A[:,K]: P' = P~ D^{-1} (P~ is P with rows K
+// set to the identity) replaces the panel, and every other column gets
+// f = a_j[K]; a_j[K] = 0; a_j -= P' f. That last rank-8 update is the bulk of
+// the work; it runs over 16-row strips with the strip of P' held in registers.
 SXB_MULTIVERSION bool invert_spd(int n, double* A) {
-  double D[kPivotBlock * kPivotBlock], f[kPivotBlock];
-  std::vector<double> panel(static_cast<std::size_t>(n) * kPivotBlock);
-  for (int k0 = 0; k0 < n; k0 += kPivotBlock) {
-    const int b = std::min(kPivotBlock, n - k0);
+  constexpr int B = kPivotBlock;
+  double D[B * B];
+  std::vector<double> panel(static_cast<std::size_t>(n) * B), F(static_cast<std::size_t>(n) * B);
+  for (int k0 = 0; k0 < n; k0 += B) {
+    const int b = std::min(B, n - k0);
     // D^{-1} by unblocked Gauss-Jordan on the b x b pivot block.
     for (int t = 0; t < b; ++t)
       for (int u = 0; u < b; ++u) D[u + t * b] = col(A, n, k0 + t)[k0 + u];
@@ -189,10 +180,10 @@ SXB_MULTIVERSION bool invert_spd(int n, double* A) {
         for (int u = 0; u < b; ++u) dt[u] -= ft * dk[u];
       }
     }
-    // P' = P~ D^{-1}.
+    // P' = P~ D^{-1}; columns t >= b of the panel stay zero.
+    std::fill(panel.begin(), panel.end(), 0.0);
     for (int t = 0; t < b; ++t) {
       double* pt = panel.data() + static_cast<std::size_t>(t) * n;
-      std::fill(pt, pt + n, 0.0);
       for (int u = 0; u < b; ++u) {
         const double* au = col(A, n, k0 + u);
         const double w = D[u + t * b];
@@ -201,16 +192,44 @@ SXB_MULTIVERSION bool invert_spd(int n, double* A) {
       }
       for (int u = 0; u < b; ++u) pt[k0 + u] = D[u + t * b];
     }
+    // F (8 per column) = rows K of the other columns, which are then zeroed.
     for (int j = 0; j < n; ++j) {
-      if (j >= k0 && j < k0 + b) continue;
+      double* fj = F.data() + static_cast<std::size_t>(j) * B;
       double* aj = col(A, n, j);
+      for (int t = 0; t < B; ++t) fj[t] = 0.0;
+      if (j >= k0 && j < k0 + b) continue;
       for (int t = 0; t < b; ++t) {
-        f[t] = aj[k0 + t];
+        fj[t] = aj[k0 + t];
         aj[k0 + t] = 0.0;
       }
-      if (b == kPivotBlock) rank_update<kPivotBlock>(n, panel.data(), f, aj, b);
-      else rank_update<0>(n, panel.data(), f, aj, b);
     }
+    constexpr int H = 16;  // strip height
+    int i0 = 0;
+    for (; i0 + H <= n; i0 += H) {
+      double p[B][H];
+      for (int t = 0; t < B; ++t)
+        for (int ii = 0; ii < H; ++ii) p[t][ii] = panel[static_cast<std::size_t>(t) * n + i0 + ii];
+      for (int j = 0; j < n; ++j) {
+        if (j >= k0 && j < k0 + b) continue;
+        double* aj = col(A, n, j) + i0;
+        const double* fj = F.data() + static_cast<std::size_t>(j) * B;
+#pragma omp simd
+        for (int ii = 0; ii < H; ++ii) {
+          double s = aj[ii];
+#pragma GCC unroll 8
+          for (int t = 0; t < B; ++t) s -= p[t][ii] * fj[t];
+          aj[ii] = s;
+        }
+      }
+    }
+    for (; i0 < n; ++i0)
+      for (int j = 0; j < n; ++j) {
+        if (j >= k0 && j < k0 + b) continue;
+        const double* fj = F.data() + static_cast<std::size_t>(j) * B;
+        double s = col(A, n, j)[i0];
+        for (int t = 0; t < B; ++t) s -= panel[static_cast<std::size_t>(t) * n + i0] * fj[t];
+        col(A, n, j)[i0] = s;
+      }
     for (int t = 0; t < b; ++t)
       std::copy(panel.data() + static_cast<std::size_t>(t) * n, panel.data() + static_cast<std::size_t>(t + 1) * n,
                 col(A, n, k0 + t));
@@ -218,55 +237,48 @@ SXB_MULTIVERSION bool invert_spd(int n, double* A) {
   return true;
 }
 
-// 4 x 4 register blocks of dot products over contiguous columns.
-SXB_MULTIVERSION void product_tn(int k, int p, int q, double alpha, const double* A, int lda, const double* B,
-                                 int ldb, double* C, int ldc, bool a_lower) {
-  auto a_col = [&](int c) { return A + static_cast<std::size_t>(c) * lda; };
-  auto b_col = [&](int c) { return B + static_cast<std::size_t>(c) * ldb; };
-  auto c_at = [&](int r, int c) -> double& { return C[r + static_cast<std::size_t>(c) * ldc]; };
-  int c0 = 0;
-  for (; c0 + 4 <= q; c0 += 4) {
-    const double *b0 = b_col(c0), *b1 = b_col(c0 + 1), *b2 = b_col(c0 + 2), *b3 = b_col(c0 + 3);
-    int r0 = 0;
-    for (; r0 + 4 <= p; r0 += 4) {
-      const double *a0 = a_col(r0), *a1 = a_col(r0 + 1), *a2 = a_col(r0 + 2), *a3 = a_col(r0 + 3);
-      double s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-      double s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
-      const int start = a_lower ? r0 : 0;
-#pragma omp simd reduction(+ : s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33)
-      for (int i = start; i < k; ++i) {
-        s00 += a0[i] * b0[i]; s01 += a0[i] * b1[i]; s02 += a0[i] * b2[i]; s03 += a0[i] * b3[i];
-        s10 += a1[i] * b0[i]; s11 += a1[i] * b1[i]; s12 += a1[i] * b2[i]; s13 += a1[i] * b3[i];
-        s20 += a2[i] * b0[i]; s21 += a2[i] * b1[i]; s22 += a2[i] * b2[i]; s23 += a2[i] * b3[i];
-        s30 += a3[i] * b0[i]; s31 += a3[i] * b1[i]; s32 += a3[i] * b2[i]; s33 += a3[i] * b3[i];
+// 16-row strips of C times 4 columns: 8 accumulators, per k two loads of A
+// and four broadcasts of X.
+SXB_MULTIVERSION void multiply(int n, int m, const double* A, const double* X, double* C) {
+  constexpr int H = 16;
+  int i0 = 0;
+  for (; i0 + H <= n; i0 += H) {
+    int c = 0;
+    for (; c + 4 <= m; c += 4) {
+      double acc[4][H] = {};
+      const double* x0 = col(X, n, c);
+      for (int k = 0; k < n; ++k) {
+        const double* ak = col(A, n, k) + i0;
+        const double b0 = x0[k], b1 = x0[k + n], b2 = x0[k + 2 * n], b3 = x0[k + 3 * n];
+#pragma omp simd
+        for (int ii = 0; ii < H; ++ii) {
+          acc[0][ii] += ak[ii] * b0;
+          acc[1][ii] += ak[ii] * b1;
+          acc[2][ii] += ak[ii] * b2;
+          acc[3][ii] += ak[ii] * b3;
+        }
       }
-      c_at(r0, c0) = alpha * s00; c_at(r0, c0 + 1) = alpha * s01; c_at(r0, c0 + 2) = alpha * s02; c_at(r0, c0 + 3) = alpha * s03;
-      c_at(r0 + 1, c0) = alpha * s10; c_at(r0 + 1, c0 + 1) = alpha * s11; c_at(r0 + 1, c0 + 2) = alpha * s12; c_at(r0 + 1, c0 + 3) = alpha * s13;
-      c_at(r0 + 2, c0) = alpha * s20; c_at(r0 + 2, c0 + 1) = alpha * s21; c_at(r0 + 2, c0 + 2) = alpha * s22; c_at(r0 + 2, c0 + 3) = alpha * s23;
-      c_at(r0 + 3, c0) = alpha * s30; c_at(r0 + 3, c0 + 1) = alpha * s31; c_at(r0 + 3, c0 + 2) = alpha * s32; c_at(r0 + 3, c0 + 3) = alpha * s33;
+      for (int u = 0; u < 4; ++u)
+        for (int ii = 0; ii < H; ++ii) col(C, n, c + u)[i0 + ii] = acc[u][ii];
     }
-    for (; r0 < p; ++r0) {
-      const double* a0 = a_col(r0);
-      double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      const int start = a_lower ? r0 : 0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-      for (int i = start; i < k; ++i) {
-        s0 += a0[i] * b0[i]; s1 += a0[i] * b1[i]; s2 += a0[i] * b2[i]; s3 += a0[i] * b3[i];
+    for (; c < m; ++c) {
+      double acc[H] = {};
+      const double* x = col(X, n, c);
+      for (int k = 0; k < n; ++k) {
+        const double* ak = col(A, n, k) + i0;
+#pragma omp simd
+        for (int ii = 0; ii < H; ++ii) acc[ii] += ak[ii] * x[k];
       }
-      c_at(r0, c0) = alpha * s0; c_at(r0, c0 + 1) = alpha * s1; c_at(r0, c0 + 2) = alpha * s2; c_at(r0, c0 + 3) = alpha * s3;
+      for (int ii = 0; ii < H; ++ii) col(C, n, c)[i0 + ii] = acc[ii];
     }
   }
-  for (; c0 < q; ++c0) {
-    const double* b0 = b_col(c0);
-    for (int r0 = 0; r0 < p; ++r0) {
-      const double* a0 = a_col(r0);
-      double s = 0;
-      const int start = a_lower ? r0 : 0;
-#pragma omp simd reduction(+ : s)
-      for (int i = start; i < k; ++i) s += a0[i] * b0[i];
-      c_at(r0, c0) = alpha * s;
+  for (; i0 < n; ++i0)
+    for (int c = 0; c < m; ++c) {
+      const double* x = col(X, n, c);
+      double s = 0.0;
+      for (int k = 0; k < n; ++k) s += col(A, n, k)[i0] * x[k];
+      col(C, n, c)[i0] = s;
     }
-  }
 }
 
 }  // namespace sxb::cpu

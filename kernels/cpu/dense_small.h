@@ -27,10 +27,7 @@ void subtract_gram(int n, const double* B, double* Y);
 // Schur-complement diagonals). Returns false if a pivot is not positive.
 bool invert_spd(int n, double* A);
 
-// C (p x q, leading dimension ldc) <- alpha A^T B, with A k x p and B k x q
-// (leading dimensions lda, ldb). If `a_lower` (A lower triangular with a zero
-// upper triangle, k = p), rows above the diagonal are skipped.
-void product_tn(int k, int p, int q, double alpha, const double* A, int lda, const double* B, int ldb,
-                double* C, int ldc, bool a_lower);
+// C (n x m) <- A X with A n x n and X n x m, all with leading dimension n.
+void multiply(int n, int m, const double* A, const double* X, double* C);
 
 }  // namespace sxb::cpu

@@ -50,7 +50,7 @@ void shifted_inverse(int R, double g, SweepWorkspace& ws) {
 void apply_symmetric(int R, SweepWorkspace& ws, double* X, int m) {
   if (m == 0) return;
   ws.Q_next.resize(static_cast<std::size_t>(R) * m);
-  product_tn(R, R, m, 1.0, ws.B.data(), R, X, R, ws.Q_next.data(), R, false);
+  multiply(R, m, ws.B.data(), X, ws.Q_next.data());
   std::copy(ws.Q_next.begin(), ws.Q_next.end(), X);
 }
 
