@@ -1,0 +1,99 @@
+// Per-channel batch normalisation. Each channel is one serial pass over its
+// N*spatial values (statistics in double), channels in parallel: every sum has
+// a fixed order whatever the thread count.
+#include <cmath>
+#include <cstddef>
+
+#include "kernels/nn/layers.h"
+
+namespace sxb::nn::cpu {
+
+void batch_norm_forward_train(const BatchNormShape& s, const float* x, const float* gamma, const float* beta,
+                              float eps, float momentum, float* running_mean, float* running_var, float* y,
+                              float* saved_mean, float* saved_inv_std) {
+  const int L = s.spatial;
+  const double count = static_cast<double>(s.batch) * L;
+  const std::size_t stride = static_cast<std::size_t>(s.channels) * L;
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < s.channels; ++c) {
+    double sum = 0.0;
+    for (int n = 0; n < s.batch; ++n) {
+      const float* v = x + n * stride + static_cast<std::size_t>(c) * L;
+      for (int i = 0; i < L; ++i) sum += v[i];
+    }
+    const double mean = sum / count;
+    double squares = 0.0;  // two-pass variance: no cancellation
+    for (int n = 0; n < s.batch; ++n) {
+      const float* v = x + n * stride + static_cast<std::size_t>(c) * L;
+      for (int i = 0; i < L; ++i) squares += (v[i] - mean) * (v[i] - mean);
+    }
+    const double var = squares / count;
+    const double inv_std = 1.0 / std::sqrt(var + static_cast<double>(eps));
+    const float scale = static_cast<float>(gamma[c] * inv_std);
+    const float shift = static_cast<float>(beta[c] - mean * gamma[c] * inv_std);
+    // y may alias x: each value is read once more and overwritten in place.
+    for (int n = 0; n < s.batch; ++n) {
+      const std::size_t offset = n * stride + static_cast<std::size_t>(c) * L;
+      for (int i = 0; i < L; ++i) y[offset + i] = x[offset + i] * scale + shift;
+    }
+    saved_mean[c] = static_cast<float>(mean);
+    saved_inv_std[c] = static_cast<float>(inv_std);
+    if (running_mean && running_var) {
+      const double m = momentum;
+      const double unbiased = var * count / (count - 1.0);
+      running_mean[c] = static_cast<float>((1.0 - m) * running_mean[c] + m * mean);
+      running_var[c] = static_cast<float>((1.0 - m) * running_var[c] + m * unbiased);
+    }
+  }
+}
+
+void batch_norm_forward_eval(const BatchNormShape& s, const float* x, const float* gamma, const float* beta,
+                             const float* running_mean, const float* running_var, float eps, float* y) {
+  const int L = s.spatial;
+  const std::size_t stride = static_cast<std::size_t>(s.channels) * L;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < s.batch; ++n) {
+    for (int c = 0; c < s.channels; ++c) {
+      const double inv_std = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
+      const float scale = static_cast<float>(gamma[c] * inv_std);
+      const float shift = static_cast<float>(beta[c] - running_mean[c] * (gamma[c] * inv_std));
+      const std::size_t offset = n * stride + static_cast<std::size_t>(c) * L;
+      for (int i = 0; i < L; ++i) y[offset + i] = x[offset + i] * scale + shift;
+    }
+  }
+}
+
+void batch_norm_backward(const BatchNormShape& s, const float* x, const float* gamma, const float* saved_mean,
+                         const float* saved_inv_std, const float* dy, float* dx, float* dgamma, float* dbeta) {
+  const int L = s.spatial;
+  const double count = static_cast<double>(s.batch) * L;
+  const std::size_t stride = static_cast<std::size_t>(s.channels) * L;
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < s.channels; ++c) {
+    const double mean = saved_mean[c], inv_std = saved_inv_std[c];
+    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    for (int n = 0; n < s.batch; ++n) {
+      const std::size_t offset = n * stride + static_cast<std::size_t>(c) * L;
+      for (int i = 0; i < L; ++i) {
+        const double g = dy[offset + i];
+        sum_dy += g;
+        sum_dy_xhat += g * (x[offset + i] - mean) * inv_std;
+      }
+    }
+    dbeta[c] = static_cast<float>(sum_dy);
+    dgamma[c] = static_cast<float>(sum_dy_xhat);
+    if (!dx) continue;
+    // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
+    const double mean_dy = sum_dy / count, mean_dy_xhat = sum_dy_xhat / count;
+    const double k = gamma[c] * inv_std;
+    for (int n = 0; n < s.batch; ++n) {
+      const std::size_t offset = n * stride + static_cast<std::size_t>(c) * L;
+      for (int i = 0; i < L; ++i) {
+        const double xhat = (x[offset + i] - mean) * inv_std;
+        dx[offset + i] = static_cast<float>(k * (dy[offset + i] - mean_dy - xhat * mean_dy_xhat));
+      }
+    }
+  }
+}
+
+}  // namespace sxb::nn::cpu

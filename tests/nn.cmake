@@ -1,0 +1,1 @@
+sxb_test(test_nn_layers LABELS cpu)
