@@ -1,4 +1,5 @@
-// Small helpers shared by the tests: seeded random tiles and error measures.
+// Small helpers shared by the tests: seeded random conductances and voltages
+// (see also tests/support/random_tile.h).
 #pragma once
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "kernels/tile.h"
+#include "tests/support/random_tile.h"
 
 namespace sxb::test {
 
@@ -27,14 +29,6 @@ inline std::vector<double> random_voltages(int R, int n_vec, double v_max, std::
   return v;
 }
 
-// max |a - b| / max |b|
-inline double max_relative_error(const std::vector<double>& a, const std::vector<double>& b) {
-  double diff = 0.0, scale = 0.0;
-  for (std::size_t k = 0; k < b.size(); ++k) {
-    diff = std::max(diff, std::abs(a[k] - b[k]));
-    scale = std::max(scale, std::abs(b[k]));
-  }
-  return scale > 0.0 ? diff / scale : diff;
-}
+using test_support::max_relative_error;
 
 }  // namespace sxb::test
