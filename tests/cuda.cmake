@@ -1,0 +1,1 @@
+sxb_test(test_tile_cuda LABELS gpu)
