@@ -37,18 +37,21 @@ SXB_DEVICE void bit_line_factor(int rows, const double* g, int g_stride, double 
     return;
   }
   const double g_w = 1.0 / r_wire_col;
+  const double g_end = r_sink > 0.0 ? 1.0 / r_sink : g_w;  // from c_{m-1} to ground
   const int m = bit_line_factor_size(rows, r_wire_col, r_sink);
-  double inv_d = 0.0;
+  // d_i = h_i + (conductance below node i) with the series-parallel reduction
+  // h_i = g_i + g_w h_{i-1} / (g_w + h_{i-1}): positive terms only, no
+  // cancellation when g_w >> g (as in kernels/cpu/column_admittance.cpp).
+  double h = 0.0;
   for (int i = 0; i < m; ++i) {
-    double diag = g_at(i) + (i > 0 ? g_w : 0.0);
-    diag += i + 1 < m ? g_w : (r_sink > 0.0 ? 1.0 / r_sink : g_w);
-    if (i > 0) diag -= g_w * g_w * inv_d;  // l_i^2 d_{i-1}
-    inv_d = 1.0 / diag;
-    factor[i] = inv_d;
+    h = i == 0 ? g_at(0) : g_at(i) + g_w * h / (g_w + h);
+    factor[i] = 1.0 / (h + (i + 1 < m ? g_w : g_end));
   }
 }
 
-// Adds the bit line's S to Y and writes its sink weights a[q] = sum_p S_pq.
+// Adds the bit line's S to Y and writes its sink weights a[q]: the sink
+// current per volt on row q, from the bottom free node's voltage (equal to
+// sum_p S_pq, which cancels badly when r_sink is large).
 // One thread per row node q (right-hand side g_q e_q); thread q writes row q
 // of Y's lower triangle (Y_qp += S_pq, p <= q; S is symmetric) and uses row q
 // of X (n x n, leading dimension ld) for its forward-substitution values.
@@ -62,17 +65,15 @@ SXB_DEVICE void add_bit_line(const Block& blk, int n, int ld, const double* g, c
     const int m = bit_line_factor_size(n, r_wire_col, r_sink);
     if (r_wire_col == 0.0 && r_sink > 0.0) {
       const double g_q_total = g_q / factor[0];
-      for (int p = 0; p < n; ++p) {
-        const double s = (p == q ? g_q : 0.0) - g[p] * g_q_total;
-        sink_weight += s;
-        if (p <= q) Y[at(q, p, ld)] += s;
-      }
+      for (int p = 0; p <= q; ++p) Y[at(q, p, ld)] += (p == q ? g_q : 0.0) - g[p] * g_q_total;
+      sink_weight = g_q_total / r_sink;
     } else if (r_wire_col == 0.0 || q >= m) {
       // Device straight to ground (shorted line to ground, or the grounded bottom node).
       Y[at(q, q, ld)] += g_q;
       sink_weight = g_q;
     } else {
       const double g_w = 1.0 / r_wire_col;
+      const double g_end = r_sink > 0.0 ? 1.0 / r_sink : g_w;
       // y = L^{-1} g_q e_q, zero above q.
       double y = g_q;
       X[at(q, q, ld)] = y;
@@ -84,9 +85,8 @@ SXB_DEVICE void add_bit_line(const Block& blk, int n, int ld, const double* g, c
       double x = 0.0;
       for (int p = m - 1; p >= 0; --p) {
         x = p >= q ? factor[p] * (X[at(q, p, ld)] + g_w * x) : g_w * factor[p] * x;
-        const double s = (p == q ? g_q : 0.0) - g[p] * x;
-        sink_weight += s;
-        if (p <= q) Y[at(q, p, ld)] += s;
+        if (p == m - 1) sink_weight = g_end * x;
+        if (p <= q) Y[at(q, p, ld)] += (p == q ? g_q : 0.0) - g[p] * x;
       }
     }
     a[q] = sink_weight;
