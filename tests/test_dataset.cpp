@@ -10,19 +10,13 @@
 #include <string>
 
 #include "engine/dataset.h"
+#include "tests/test_helpers.h"
 #include "engine/synthetic.h"
 #include "kernels/error.h"
 
 namespace sxb {
 namespace {
 namespace fs = std::filesystem;
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path p = fs::path(testing::TempDir()) / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
 
 // n records; label bytes then a pixel pattern derived from the record index.
 void write_cifar(const fs::path& file, int n, int label_bytes, int max_label) {
@@ -43,7 +37,7 @@ std::string error_of(auto&& f) {
 }
 
 TEST(Dataset, Cifar10BinaryDirectory) {
-  const fs::path dir = fresh_dir("cifar-10-batches-bin");
+  const fs::path dir = test::fresh_dir("cifar-10-batches-bin");
   for (int b = 1; b <= 5; ++b) write_cifar(dir / ("data_batch_" + std::to_string(b) + ".bin"), 3, 1, 10);
   write_cifar(dir / "test_batch.bin", 4, 1, 10);
   const Dataset train = load_cifar10_dir(dir.string(), Split::Train);
@@ -56,7 +50,7 @@ TEST(Dataset, Cifar10BinaryDirectory) {
 }
 
 TEST(Dataset, Cifar100FineAndCoarseLabels) {
-  const fs::path dir = fresh_dir("cifar-100-binary");
+  const fs::path dir = test::fresh_dir("cifar-100-binary");
   write_cifar(dir / "test.bin", 5, 2, 20);
   const Dataset fine = load_cifar100_dir(dir.string(), Split::Test);
   const Dataset coarse = load_cifar100_dir(dir.string(), Split::Test, true);
@@ -69,7 +63,7 @@ TEST(Dataset, Cifar100FineAndCoarseLabels) {
 }
 
 TEST(Dataset, CorruptCifarFilesNameFileAndRecord) {
-  const fs::path dir = fresh_dir("corrupt");
+  const fs::path dir = test::fresh_dir("corrupt");
   write_cifar(dir / "bad_label.bin", 3, 1, 10);
   {
     std::fstream f(dir / "bad_label.bin", std::ios::in | std::ios::out | std::ios::binary);
@@ -88,7 +82,7 @@ TEST(Dataset, CorruptCifarFilesNameFileAndRecord) {
 }
 
 TEST(Dataset, ImageFolderSortedClassesPngAndJpeg) {
-  const fs::path dir = fresh_dir("folder");
+  const fs::path dir = test::fresh_dir("folder");
   unsigned char px[32 * 32 * 3];
   for (int i = 0; i < 32 * 32 * 3; ++i) px[i] = static_cast<unsigned char>(i % 251);
   for (const char* cls : {"zebra", "ant", "mole"}) fs::create_directories(dir / "train" / cls);

@@ -4,8 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <string>
 #include <random>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "kernels/tile.h"
 #include "tests/support/random_tile.h"
@@ -30,5 +34,13 @@ inline std::vector<double> random_voltages(int R, int n_vec, double v_max, std::
 }
 
 using test_support::max_relative_error;
+
+// An empty directory under the test's temporary directory.
+inline std::filesystem::path fresh_dir(const std::string& name) {
+  std::filesystem::path p = std::filesystem::path(testing::TempDir()) / name;
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p;
+}
 
 }  // namespace sxb::test

@@ -7,17 +7,11 @@
 #include <string>
 
 #include "engine/dataset.h"
+#include "tests/test_helpers.h"
 
 namespace sxb {
 namespace {
 namespace fs = std::filesystem;
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path p = fs::path(testing::TempDir()) / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
 
 const fs::path kShared = fs::path(SXB_SOURCE_DIR) / ".." / "shared" / "data";
 
@@ -39,7 +33,7 @@ TEST(SharedData, Cifar100TestSet) {
 TEST(SharedData, Cifar10JpegFolders) {
   const fs::path tarball = kShared / "cifar10-jpeg.tar.gz";
   if (!fs::exists(tarball)) GTEST_SKIP() << "shared data absent: " << tarball;
-  const fs::path dir = fresh_dir("cifar10-jpeg-unpacked");
+  const fs::path dir = test::fresh_dir("cifar10-jpeg-unpacked");
   const std::string cmd = "tar xzf '" + tarball.string() + "' -C '" + dir.string() + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   const Dataset d = load_image_folder((dir / "cifar10-jpeg").string(), Split::Test);
