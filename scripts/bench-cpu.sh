@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# CPU tile-solver benchmarks for docs/performance.md: the sweep on every core
+# and on one core, and the general sparse LU (Eigen SparseLU, one core) of the
+# same nodal system. Usage: bash scripts/bench-cpu.sh [build-dir]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build}
+echo "# $(date -u +%F) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+printf '%-9s %-7s %-16s %-16s %-16s\n' size tiles "transfer s/tile" "(1 core)" "one-vector s/tile"
+for spec in "16 16 1024" "32 32 256" "64 64 64" "128 128 16" "24 40 128"; do
+  set -- $spec
+  all=$(./$B/sparsexbar bench solver --backend cpu --rows "$1" --cols "$2" --tiles "$3" --json)
+  one=$(OMP_NUM_THREADS=1 ./$B/sparsexbar bench solver --backend cpu --rows "$1" --cols "$2" --tiles "$3" --json)
+  get() { echo "$1" | sed -n "s/.*\"$2\": \([0-9.e+-]*\).*/\1/p"; }
+  printf '%-9s %-7s %-16s %-16s %-16s\n' "$1x$2" "$3" "$(get "$all" transfer_s_per_tile)" \
+    "$(get "$one" transfer_s_per_tile)" "$(get "$all" one_vector_s_per_tile)"
+done
+if [ -x "$B/bench/bench_solver" ]; then
+  echo "# general sparse LU vs sweep, one core each (Google Benchmark, wall and CPU time)"
+  OMP_NUM_THREADS=1 "$B/bench/bench_solver" \
+    --benchmark_filter='BM_SparseLU_Transfer/(32|64)/|BM_Sweep_Transfer/(32|64)/' 2>/dev/null | grep BM_
+fi
