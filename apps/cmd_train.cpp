@@ -1,0 +1,75 @@
+// `sparsexbar train`: train VGG11/VGG16 on CIFAR, an image folder or the
+// synthetic set (engine/train.h). Ctrl-C finishes the current step, writes
+// the checkpoint and exits non-zero with the command that resumes.
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <atomic>
+#include <csignal>
+#include <memory>
+
+#include "apps/commands.h"
+#include "engine/train.h"
+
+namespace sxb::app {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_sigint(int) {
+  g_interrupted.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto opt = std::make_shared<TrainConfig>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a VGG11/VGG16 classifier (see docs/cli.md)");
+  cmd->add_option("--model", opt->model, "vgg11 or vgg16")->required();
+  cmd->add_option("--width", opt->width, "Width multiplier: channels c -> max(1, round(c * W))")->capture_default_str();
+  cmd->add_option("--classes", opt->classes, "Number of classes (default: the data set's)");
+  cmd->add_option("--dropout", opt->dropout, "Dropout probability before the classifier")->capture_default_str();
+  cmd->add_option("--data", opt->data, "cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, folder:DIR or synthetic[:N]")
+      ->required();
+  cmd->add_option("--epochs", opt->epochs, "Epochs")->capture_default_str();
+  cmd->add_option("--batch", opt->batch, "Batch size")->capture_default_str();
+  cmd->add_option("--lr", opt->lr, "Peak learning rate")->capture_default_str();
+  cmd->add_option("--schedule", opt->schedule, "Learning-rate schedule: cosine or step")->capture_default_str();
+  cmd->add_flag("--nesterov", opt->nesterov, "Nesterov momentum");
+  cmd->add_option("--momentum", opt->momentum, "SGD momentum")->capture_default_str();
+  cmd->add_option("--weight-decay", opt->weight_decay, "L2 weight decay on every parameter")->capture_default_str();
+  cmd->add_option("--seed", opt->seed, "Seed of initialisation, shuffling, augmentation and dropout")
+      ->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores); results do not depend on it")
+      ->capture_default_str();
+  cmd->add_option("--init", opt->init_weights, "Start from these weights (safetensors) instead of a random init");
+  cmd->add_option("--out", opt->out, "Trained model (safetensors); the checkpoint goes to <out>.ckpt.safetensors")
+      ->required();
+  cmd->add_flag("--resume", opt->resume, "Continue from the checkpoint of --out (same settings)");
+  cmd->callback([opt] {
+    TrainConfig config = *opt;
+    config.check();
+    if (config.threads > 0) omp_set_num_threads(config.threads);
+    const Dataset train_set = load_dataset(config.data, Split::Train);
+    const Dataset test_set = load_dataset(config.data, Split::Test);
+    std::unique_ptr<nn::Backend> backend = nn::make_cpu_backend();
+
+    TrainHooks hooks;
+    g_interrupted.store(false);
+    hooks.stop_requested = [] { return g_interrupted.load(); };
+    std::signal(SIGINT, on_sigint);
+    const TrainResult r = train(config, train_set, test_set, *backend, hooks);
+    std::signal(SIGINT, SIG_DFL);
+    if (r.interrupted) {
+      throw Error(fmt::format("interrupted at epoch {}/{}, step {}: checkpoint written to {}; continue with the same "
+                              "command plus --resume",
+                              r.epoch + 1, config.epochs, r.step, r.checkpoint));
+    }
+    fmt::print("{} width {}: test accuracy {:.2f}% (loss {:.4f}) on {} after {} epochs, {:.1f} s; model written to {}\n",
+               config.model, config.width, 100.0 * r.test_accuracy, r.test_loss, test_set.source, config.epochs,
+               r.seconds, r.model_path);
+  });
+}
+
+}  // namespace sxb::app

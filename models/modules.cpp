@@ -1,0 +1,256 @@
+#include "models/modules.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace sxb::nn {
+namespace {
+
+Parameter make_parameter(Backend& b, const std::string& name, std::vector<int> shape, float value) {
+  Parameter p;
+  p.name = name;
+  p.value = b.empty(std::move(shape));
+  b.fill(p.value, value);
+  return p;
+}
+
+Buffer make_buffer(Backend& b, const std::string& name, int size, float value) {
+  Buffer buf;
+  buf.name = name;
+  buf.value = b.empty({size});
+  b.fill(buf.value, value);
+  return buf;
+}
+
+// The hook's replacement weight, or the stored one.
+Tensor weight_for_forward(const WeightHook* hook, const std::string& layer, const Tensor& weight) {
+  if (!hook || !*hook) return weight;
+  std::optional<Tensor> replaced = (*hook)(layer, weight);
+  if (!replaced) return weight;
+  SXB_REQUIRE(replaced->shape() == weight.shape() && replaced->dtype() == DType::F32,
+              fmt::format("{}: the weight hook returned a tensor of shape {}, the weight is {}", layer,
+                          replaced->shape_string(), weight.shape_string()));
+  return *replaced;
+}
+
+void require_trained(const Tensor& x, const std::string& name) {
+  SXB_REQUIRE(!x.empty(), name + ": backward without a train-mode forward");
+}
+
+}  // namespace
+
+void ensure_shape(Backend& b, Tensor& t, const std::vector<int>& shape, DType dtype) {
+  if (t.empty() || t.shape() != shape || t.dtype() != dtype) t = b.empty(shape, dtype);
+}
+
+void fill_uniform(Backend& b, const Tensor& t, double bound, std::uint64_t seed, std::uint64_t stream) {
+  std::vector<float> values(t.numel());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const double u = static_cast<double>(dropout_hash(seed, stream, i) >> 40) * 0x1p-24;  // [0, 1)
+    values[i] = static_cast<float>(bound * (2.0 * u - 1.0));
+  }
+  b.upload(values.data(), t);
+}
+
+void Module::prepare_training() {
+  for (Parameter* p : parameters()) {
+    if (p->grad.empty()) {
+      p->grad = backend_.empty(p->value.shape());
+      backend_.fill(p->grad, 0.0f);
+    }
+    if (p->momentum.empty()) {
+      p->momentum = backend_.empty(p->value.shape());
+      backend_.fill(p->momentum, 0.0f);
+    }
+  }
+}
+
+// --- Conv2d -------------------------------------------------------------------
+
+Conv2d::Conv2d(Backend& b, std::string name, int in_channels, int out_channels, int kernel, int padding,
+               const WeightHook* hook)
+    : Module(b, std::move(name)), in_(in_channels), out_(out_channels), kernel_(kernel), padding_(padding),
+      hook_(hook) {
+  weight_ = make_parameter(b, name_ + ".weight", {out_, in_, kernel_, kernel_}, 0.0f);
+  bias_ = make_parameter(b, name_ + ".bias", {out_}, 0.0f);
+}
+
+void Conv2d::reset_parameters(std::uint64_t seed, std::uint64_t stream) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_) * kernel_ * kernel_);
+  fill_uniform(backend_, weight_.value, bound, seed, 2 * stream);
+  fill_uniform(backend_, bias_.value, bound, seed, 2 * stream + 1);
+}
+
+const Tensor& Conv2d::forward(const Tensor& x, const ForwardContext& ctx) {
+  SXB_REQUIRE(x.rank() == 4 && x.dim(1) == in_,
+              fmt::format("{}: input {} does not have {} channels (N, C, H, W)", name_, x.shape_string(), in_));
+  shape_ = Conv2dShape{x.dim(0), in_, x.dim(2), x.dim(3), out_, kernel_, kernel_, padding_, 1};
+  shape_.check();
+  used_weight_ = weight_for_forward(hook_, name_, weight_.value);
+  ensure_shape(backend_, y_, {shape_.batch, out_, shape_.out_height(), shape_.out_width()});
+  backend_.conv2d_forward(shape_, x, used_weight_, &bias_.value, y_);
+  x_ = ctx.mode == Mode::Train ? x : Tensor();
+  return y_;
+}
+
+Tensor Conv2d::backward(const Tensor& dy, bool need_dx) {
+  require_trained(x_, name_);
+  SXB_REQUIRE(!weight_.grad.empty(), name_ + ": gradients not allocated (prepare_training)");
+  SXB_REQUIRE(dy.numel() == y_.numel(), name_ + ": output gradient has the wrong size");
+  if (need_dx) ensure_shape(backend_, dx_, x_.shape());
+  backend_.conv2d_backward(shape_, x_, used_weight_, dy, need_dx ? &dx_ : nullptr, weight_.grad, &bias_.grad);
+  return need_dx ? dx_ : Tensor();
+}
+
+// --- BatchNorm2d ----------------------------------------------------------------
+
+BatchNorm2d::BatchNorm2d(Backend& b, std::string name, int channels, float eps, float momentum)
+    : Module(b, std::move(name)), channels_(channels), eps_(eps), momentum_(momentum) {
+  weight_ = make_parameter(b, name_ + ".weight", {channels}, 1.0f);
+  bias_ = make_parameter(b, name_ + ".bias", {channels}, 0.0f);
+  running_mean_ = make_buffer(b, name_ + ".running_mean", channels, 0.0f);
+  running_var_ = make_buffer(b, name_ + ".running_var", channels, 1.0f);
+  num_batches_tracked_.name = name_ + ".num_batches_tracked";
+  num_batches_tracked_.is_count = true;
+}
+
+void BatchNorm2d::reset_parameters(std::uint64_t, std::uint64_t) {
+  backend_.fill(weight_.value, 1.0f);
+  backend_.fill(bias_.value, 0.0f);
+  backend_.fill(running_mean_.value, 0.0f);
+  backend_.fill(running_var_.value, 1.0f);
+  num_batches_tracked_.count = 0;
+}
+
+const Tensor& BatchNorm2d::forward(const Tensor& x, const ForwardContext& ctx) {
+  SXB_REQUIRE(x.rank() == 4 && x.dim(1) == channels_,
+              fmt::format("{}: input {} does not have {} channels", name_, x.shape_string(), channels_));
+  const bool train = ctx.mode == Mode::Train;
+  shape_ = BatchNormShape{x.dim(0), channels_, x.dim(2) * x.dim(3)};
+  shape_.check(train);
+  ensure_shape(backend_, y_, x.shape());
+  if (train) {
+    ensure_shape(backend_, saved_mean_, {channels_});
+    ensure_shape(backend_, saved_inv_std_, {channels_});
+    backend_.batch_norm_forward_train(shape_, x, weight_.value, bias_.value, eps_, momentum_, running_mean_.value,
+                                      running_var_.value, y_, saved_mean_, saved_inv_std_);
+    ++num_batches_tracked_.count;
+    x_ = x;
+  } else {
+    backend_.batch_norm_forward_eval(shape_, x, weight_.value, bias_.value, running_mean_.value, running_var_.value,
+                                     eps_, y_);
+    x_ = Tensor();
+  }
+  return y_;
+}
+
+Tensor BatchNorm2d::backward(const Tensor& dy, bool need_dx) {
+  require_trained(x_, name_);
+  SXB_REQUIRE(!weight_.grad.empty(), name_ + ": gradients not allocated (prepare_training)");
+  if (need_dx) ensure_shape(backend_, dx_, x_.shape());
+  backend_.batch_norm_backward(shape_, x_, weight_.value, saved_mean_, saved_inv_std_, dy,
+                               need_dx ? &dx_ : nullptr, weight_.grad, bias_.grad);
+  return need_dx ? dx_ : Tensor();
+}
+
+// --- ReLU -----------------------------------------------------------------------
+
+const Tensor& ReLU::forward(const Tensor& x, const ForwardContext&) {
+  backend_.relu_forward(x, x);
+  y_ = x;
+  return y_;
+}
+
+Tensor ReLU::backward(const Tensor& dy, bool need_dx) {
+  require_trained(y_, name_);
+  if (!need_dx) return Tensor();
+  ensure_shape(backend_, dx_, y_.shape());
+  backend_.relu_backward(y_, dy, dx_);
+  return dx_;
+}
+
+// --- MaxPool2d ------------------------------------------------------------------
+
+const Tensor& MaxPool2d::forward(const Tensor& x, const ForwardContext&) {
+  SXB_REQUIRE(x.rank() == 4, name_ + ": input " + x.shape_string() + " is not (N, C, H, W)");
+  shape_ = PoolShape{x.dim(0), x.dim(1), x.dim(2), x.dim(3)};
+  shape_.check();
+  const std::vector<int> out = {shape_.batch, shape_.channels, shape_.out_height(), shape_.out_width()};
+  ensure_shape(backend_, y_, out);
+  ensure_shape(backend_, argmax_, out, DType::I32);
+  backend_.max_pool2x2_forward(shape_, x, y_, argmax_);
+  return y_;
+}
+
+Tensor MaxPool2d::backward(const Tensor& dy, bool need_dx) {
+  require_trained(y_, name_);
+  if (!need_dx) return Tensor();
+  ensure_shape(backend_, dx_, {shape_.batch, shape_.channels, shape_.height, shape_.width});
+  backend_.max_pool2x2_backward(shape_, dy, argmax_, dx_);
+  return dx_;
+}
+
+// --- Dropout --------------------------------------------------------------------
+
+Dropout::Dropout(Backend& b, std::string name, float p) : Module(b, std::move(name)), p_(p) {
+  SXB_REQUIRE(p >= 0.0f && p < 1.0f, fmt::format("{}: dropout probability {} is not in [0, 1)", name_, p));
+}
+
+const Tensor& Dropout::forward(const Tensor& x, const ForwardContext& ctx) {
+  ctx_ = ctx;
+  x_ = x;
+  if (ctx.mode != Mode::Train || p_ == 0.0f) return x_;
+  ensure_shape(backend_, y_, x.shape());
+  backend_.dropout_forward(p_, ctx.seed, ctx.step, x, y_);
+  return y_;
+}
+
+Tensor Dropout::backward(const Tensor& dy, bool need_dx) {
+  require_trained(x_, name_);
+  if (!need_dx) return Tensor();
+  if (p_ == 0.0f) return dy;
+  ensure_shape(backend_, dx_, x_.shape());
+  backend_.dropout_backward(p_, ctx_.seed, ctx_.step, dy, dx_);
+  return dx_;
+}
+
+// --- Linear ---------------------------------------------------------------------
+
+Linear::Linear(Backend& b, std::string name, int in_features, int out_features, const WeightHook* hook)
+    : Module(b, std::move(name)), in_(in_features), out_(out_features), hook_(hook) {
+  weight_ = make_parameter(b, name_ + ".weight", {out_, in_}, 0.0f);
+  bias_ = make_parameter(b, name_ + ".bias", {out_}, 0.0f);
+}
+
+void Linear::reset_parameters(std::uint64_t seed, std::uint64_t stream) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_));
+  fill_uniform(backend_, weight_.value, bound, seed, 2 * stream);
+  fill_uniform(backend_, bias_.value, bound, seed, 2 * stream + 1);
+}
+
+const Tensor& Linear::forward(const Tensor& x, const ForwardContext& ctx) {
+  SXB_REQUIRE(x.rank() >= 1 && x.dim(0) > 0 && x.numel() == static_cast<std::size_t>(x.dim(0)) * in_,
+              fmt::format("{}: input {} does not flatten to (N, {})", name_, x.shape_string(), in_));
+  shape_ = LinearShape{x.dim(0), in_, out_};
+  shape_.check();
+  input_ = x.reshaped({shape_.batch, in_});
+  used_weight_ = weight_for_forward(hook_, name_, weight_.value);
+  ensure_shape(backend_, y_, {shape_.batch, out_});
+  backend_.linear_forward(shape_, input_, used_weight_, &bias_.value, y_);
+  x_ = ctx.mode == Mode::Train ? x : Tensor();
+  return y_;
+}
+
+Tensor Linear::backward(const Tensor& dy, bool need_dx) {
+  require_trained(x_, name_);
+  SXB_REQUIRE(!weight_.grad.empty(), name_ + ": gradients not allocated (prepare_training)");
+  SXB_REQUIRE(dy.numel() == y_.numel(), name_ + ": output gradient has the wrong size");
+  if (need_dx) ensure_shape(backend_, dx_, x_.shape());
+  Tensor dx_flat = need_dx ? dx_.reshaped({shape_.batch, in_}) : Tensor();
+  backend_.linear_backward(shape_, input_, used_weight_, dy, need_dx ? &dx_flat : nullptr, weight_.grad,
+                           &bias_.grad);
+  return need_dx ? dx_ : Tensor();
+}
+
+}  // namespace sxb::nn

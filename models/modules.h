@@ -1,0 +1,174 @@
+// Layers with parameters and state, as PyTorch's nn modules: Conv2d,
+// BatchNorm2d, ReLU, MaxPool2d(2, 2), Dropout and Linear. Each module owns its
+// output and input-gradient tensors (reallocated when the batch size changes)
+// and keeps what its backward pass needs from the last train-mode forward.
+// Modules run on an nn::Backend and check shapes before calling it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/nn_backend.h"
+
+namespace sxb::nn {
+
+// A trained tensor. grad and momentum are allocated by Module::prepare_training.
+struct Parameter {
+  std::string name;  // state-dict name, e.g. "features.0.weight"
+  Tensor value, grad, momentum;
+  // Optional U8 mask of value's shape: where it is 0 the optimizer holds the
+  // parameter (and its momentum) at exactly 0 (nn::SgdParams / sgd_step).
+  Tensor mask;
+};
+
+// Saved, not trained: running statistics, or a host-side count (PyTorch's
+// num_batches_tracked, saved as an I64 scalar).
+struct Buffer {
+  std::string name;
+  Tensor value;           // F32 tensor, empty for a count
+  bool is_count = false;  // then `count` is the state
+  std::int64_t count = 0;
+};
+
+enum class Mode { Train, Eval };
+
+struct ForwardContext {
+  Mode mode = Mode::Eval;
+  std::uint64_t seed = 0;  // dropout masks depend on (seed, step) only
+  std::uint64_t step = 0;
+};
+
+// Called by every Conv2d/Linear forward with the layer's name ("features.0",
+// "classifier") and its weight; a returned tensor of the same shape is used
+// instead of the weight in that forward and in the input gradient of its
+// backward (the weight gradient still goes to the stored weight: a
+// straight-through estimator). std::nullopt keeps the stored weight.
+using WeightHook = std::function<std::optional<Tensor>(const std::string& layer, const Tensor& weight)>;
+
+// Reallocates `t` unless it already has `shape` and `dtype`.
+void ensure_shape(Backend& b, Tensor& t, const std::vector<int>& shape, DType dtype = DType::F32);
+
+// t[i] = bound * (2u - 1), u = the top 24 bits of dropout_hash(seed, stream, i) / 2^24.
+void fill_uniform(Backend& b, const Tensor& t, double bound, std::uint64_t seed, std::uint64_t stream);
+
+class Module {
+ public:
+  Module(Backend& backend, std::string name) : backend_(backend), name_(std::move(name)) {}
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  const std::string& name() const { return name_; }
+  // The returned tensor stays valid until the next forward.
+  virtual const Tensor& forward(const Tensor& x, const ForwardContext& ctx) = 0;
+  // dy: gradient of the last (train-mode) forward's output. Writes parameter
+  // gradients; returns the input gradient, or an empty tensor if !need_dx.
+  virtual Tensor backward(const Tensor& dy, bool need_dx) = 0;
+  virtual std::vector<Parameter*> parameters() { return {}; }
+  virtual std::vector<Buffer*> buffers() { return {}; }
+  // Allocates gradients and zero momentum buffers of every parameter.
+  void prepare_training();
+  // PyTorch's default initialisation of the module's parameters and buffers;
+  // random values are counter-based draws from (seed, stream, element).
+  virtual void reset_parameters(std::uint64_t /*seed*/, std::uint64_t /*stream*/) {}
+
+ protected:
+  Backend& backend_;
+  std::string name_;
+};
+
+class Conv2d final : public Module {
+ public:
+  // kernel x kernel, stride 1, zero padding `padding`, with bias.
+  Conv2d(Backend& b, std::string name, int in_channels, int out_channels, int kernel, int padding,
+         const WeightHook* hook);
+  const Tensor& forward(const Tensor& x, const ForwardContext& ctx) override;
+  Tensor backward(const Tensor& dy, bool need_dx) override;
+  std::vector<Parameter*> parameters() override { return {&weight_, &bias_}; }
+  // weight and bias uniform in +-1/sqrt(in * kernel^2) (kaiming_uniform, a = sqrt(5)).
+  void reset_parameters(std::uint64_t seed, std::uint64_t stream) override;
+
+ private:
+  int in_, out_, kernel_, padding_;
+  const WeightHook* hook_;
+  Parameter weight_, bias_;
+  Conv2dShape shape_;
+  Tensor x_, used_weight_, y_, dx_;
+};
+
+class BatchNorm2d final : public Module {
+ public:
+  BatchNorm2d(Backend& b, std::string name, int channels, float eps = 1e-5f, float momentum = 0.1f);
+  const Tensor& forward(const Tensor& x, const ForwardContext& ctx) override;
+  Tensor backward(const Tensor& dy, bool need_dx) override;
+  std::vector<Parameter*> parameters() override { return {&weight_, &bias_}; }
+  std::vector<Buffer*> buffers() override { return {&running_mean_, &running_var_, &num_batches_tracked_}; }
+  // weight 1, bias 0, running mean 0, running var 1, count 0.
+  void reset_parameters(std::uint64_t seed, std::uint64_t stream) override;
+
+ private:
+  int channels_;
+  float eps_, momentum_;
+  Parameter weight_, bias_;
+  Buffer running_mean_, running_var_, num_batches_tracked_;
+  BatchNormShape shape_;
+  Tensor x_, y_, saved_mean_, saved_inv_std_, dx_;
+};
+
+// In place: the output is the input tensor.
+class ReLU final : public Module {
+ public:
+  ReLU(Backend& b, std::string name) : Module(b, std::move(name)) {}
+  const Tensor& forward(const Tensor& x, const ForwardContext& ctx) override;
+  Tensor backward(const Tensor& dy, bool need_dx) override;
+
+ private:
+  Tensor y_, dx_;
+};
+
+class MaxPool2d final : public Module {
+ public:
+  MaxPool2d(Backend& b, std::string name) : Module(b, std::move(name)) {}
+  const Tensor& forward(const Tensor& x, const ForwardContext& ctx) override;
+  Tensor backward(const Tensor& dy, bool need_dx) override;
+
+ private:
+  PoolShape shape_;
+  Tensor y_, argmax_, dx_;
+};
+
+// Identity in eval mode or for p = 0.
+class Dropout final : public Module {
+ public:
+  Dropout(Backend& b, std::string name, float p);
+  const Tensor& forward(const Tensor& x, const ForwardContext& ctx) override;
+  Tensor backward(const Tensor& dy, bool need_dx) override;
+
+ private:
+  float p_;
+  ForwardContext ctx_;
+  Tensor x_, y_, dx_;
+};
+
+// Input [N, ...] is read as [N, in_features] (flattened, as x.view(N, -1)).
+class Linear final : public Module {
+ public:
+  Linear(Backend& b, std::string name, int in_features, int out_features, const WeightHook* hook);
+  const Tensor& forward(const Tensor& x, const ForwardContext& ctx) override;
+  Tensor backward(const Tensor& dy, bool need_dx) override;
+  std::vector<Parameter*> parameters() override { return {&weight_, &bias_}; }
+  // weight and bias uniform in +-1/sqrt(in_features).
+  void reset_parameters(std::uint64_t seed, std::uint64_t stream) override;
+
+ private:
+  int in_, out_;
+  const WeightHook* hook_;
+  Parameter weight_, bias_;
+  LinearShape shape_;
+  Tensor x_, input_, used_weight_, y_, dx_;
+};
+
+}  // namespace sxb::nn

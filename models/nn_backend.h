@@ -1,0 +1,76 @@
+// The backend interface of the neural-network engine: memory and the layer
+// operations of kernels/nn/layers.h on Tensors. Models (models/vgg.h) and the
+// trainer (engine/train.h) call only this interface, so they do not know
+// which device runs them. The CPU backend forwards to sxb::nn::cpu; a GPU
+// backend implements the same virtual functions on device tensors.
+//
+// Contract: as kernels/nn/layers.h (shapes, overwrite semantics, in-place
+// rules, determinism). Shapes are checked by the caller (models/modules.cpp),
+// so backends may assume valid input. A `const Tensor*` may be null where the
+// kernel's pointer may be null.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/nn/layers.h"
+#include "models/tensor.h"
+
+namespace sxb::nn {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;      // "cpu", "cuda"
+  virtual std::string describe() const = 0;  // one line: device and threads
+
+  // --- memory ---------------------------------------------------------------
+  virtual Tensor empty(std::vector<int> shape, DType dtype = DType::F32) = 0;  // uninitialised
+  virtual void upload(const void* host, const Tensor& dst) = 0;                 // dst.bytes() bytes
+  virtual void download(const Tensor& src, void* host) = 0;
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;  // same dtype and numel
+  virtual void fill(const Tensor& dst, float value) = 0;        // F32 only
+
+  // --- layers -----------------------------------------------------------------
+  virtual void conv2d_forward(const Conv2dShape& s, const Tensor& x, const Tensor& weight, const Tensor* bias,
+                              const Tensor& y) = 0;
+  virtual void conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tensor& weight, const Tensor& dy,
+                               const Tensor* dx, const Tensor& dweight, const Tensor* dbias) = 0;
+  virtual void batch_norm_forward_train(const BatchNormShape& s, const Tensor& x, const Tensor& gamma,
+                                        const Tensor& beta, float eps, float momentum, const Tensor& running_mean,
+                                        const Tensor& running_var, const Tensor& y, const Tensor& saved_mean,
+                                        const Tensor& saved_inv_std) = 0;
+  virtual void batch_norm_forward_eval(const BatchNormShape& s, const Tensor& x, const Tensor& gamma,
+                                       const Tensor& beta, const Tensor& running_mean, const Tensor& running_var,
+                                       float eps, const Tensor& y) = 0;
+  virtual void batch_norm_backward(const BatchNormShape& s, const Tensor& x, const Tensor& gamma,
+                                   const Tensor& saved_mean, const Tensor& saved_inv_std, const Tensor& dy,
+                                   const Tensor* dx, const Tensor& dgamma, const Tensor& dbeta) = 0;
+  virtual void relu_forward(const Tensor& x, const Tensor& y) = 0;
+  virtual void relu_backward(const Tensor& y, const Tensor& dy, const Tensor& dx) = 0;
+  virtual void max_pool2x2_forward(const PoolShape& s, const Tensor& x, const Tensor& y, const Tensor& argmax) = 0;
+  virtual void max_pool2x2_backward(const PoolShape& s, const Tensor& dy, const Tensor& argmax,
+                                    const Tensor& dx) = 0;
+  virtual void linear_forward(const LinearShape& s, const Tensor& x, const Tensor& weight, const Tensor* bias,
+                              const Tensor& y) = 0;
+  virtual void linear_backward(const LinearShape& s, const Tensor& x, const Tensor& weight, const Tensor& dy,
+                               const Tensor* dx, const Tensor& dweight, const Tensor* dbias) = 0;
+  virtual void dropout_forward(float p, std::uint64_t seed, std::uint64_t step, const Tensor& x,
+                               const Tensor& y) = 0;
+  virtual void dropout_backward(float p, std::uint64_t seed, std::uint64_t step, const Tensor& dy,
+                                const Tensor& dx) = 0;
+  // logits [N, classes] F32, labels [N] I32; dlogits may be null.
+  virtual LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor* dlogits) = 0;
+  // momentum_buf and mask (U8) may be null.
+  virtual void sgd_step(const SgdParams& p, const Tensor& param, const Tensor& grad, const Tensor* momentum_buf,
+                        const Tensor* mask) = 0;
+};
+
+std::unique_ptr<Backend> make_cpu_backend();
+
+// Host copies (convenience over upload/download).
+std::vector<float> to_host(Backend& b, const Tensor& t);
+Tensor from_host(Backend& b, std::vector<int> shape, const std::vector<float>& values);
+
+}  // namespace sxb::nn

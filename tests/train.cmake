@@ -1,0 +1,2 @@
+sxb_test(test_vgg LABELS cpu)
+sxb_test(test_train LABELS cpu)
