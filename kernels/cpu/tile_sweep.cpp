@@ -90,25 +90,21 @@ void add_column(const TileView& t, int j, SweepWorkspace& ws, double* a) {
 // The sweep. Q (R x C column-major) receives T^T when non-null. When
 // `factors` is non-null it receives, per column j >= 1, the Cholesky factor of
 // g_w I + Y_j (at factors[j*R*R]), and at column 0 the one of g_s I + Y_0;
-// `a` (R x C) receives a_j. Either may be null.
+// without Q, `a` (R x C) receives the sink weights a_j (with Q they start
+// out as its columns). Q or a must be given.
 void sweep(const TileView& t, SweepWorkspace& ws, double* Q, double* factors, double* a) {
   const int R = t.rows, C = t.cols;
   const std::size_t RR = static_cast<std::size_t>(R) * R;
   const double r_w = t.res.r_wire_row, r_s = t.res.r_source;
   ws.resize(R);
   std::fill(ws.Y.begin(), ws.Y.end(), 0.0);
-  std::vector<double> a_local;
-  if (!a) {
-    a_local.resize(static_cast<std::size_t>(R) * C);
-    a = a_local.data();
-  }
+  SXB_REQUIRE(Q || a, "tile solver: sweep needs an output");
   for (int j = C - 1; j >= 0; --j) {
     if (j < C - 1 && r_w > 0.0)
       series_wire(R, 1.0 / r_w, ws, Q ? Q + (j + 1) * static_cast<std::size_t>(R) : nullptr, C - 1 - j,
                   factors ? factors + (j + 1) * RR : nullptr);
-    add_column(t, j, ws, a + static_cast<std::size_t>(j) * R);
-    if (Q) std::copy(a + static_cast<std::size_t>(j) * R, a + static_cast<std::size_t>(j + 1) * R,
-                     Q + static_cast<std::size_t>(j) * R);
+    // a_j is the new column of Q (T^T[:, j] before the wire and source steps).
+    add_column(t, j, ws, (Q ? Q : a) + static_cast<std::size_t>(j) * R);
   }
   if (r_s > 0.0) {
     const double g_s = 1.0 / r_s;
