@@ -41,24 +41,26 @@ struct EpochSums {
 
 std::string exact(double v) { return fmt::format("{:.17g}", v); }
 
-std::int64_t metadata_int(const SafetensorsFile& f, const std::string& path, const std::string& key) {
+// The checkpoint metadata value `key`, parsed by `parse`; `kind` names the
+// expected type in the error.
+template <class Parse>
+auto metadata_value(const SafetensorsFile& f, const std::string& path, const std::string& key, const char* kind,
+                    Parse parse) {
   const auto it = f.metadata.find(key);
   SXB_REQUIRE(it != f.metadata.end(), path + ": not a sparsexbar checkpoint (no '" + key + "' in __metadata__)");
   try {
-    return std::stoll(it->second);
+    return parse(it->second);
   } catch (const std::exception&) {
-    throw Error(path + ": __metadata__ " + key + " = '" + it->second + "' is not an integer");
+    throw Error(path + ": __metadata__ " + key + " = '" + it->second + "' is not " + kind);
   }
 }
 
+std::int64_t metadata_int(const SafetensorsFile& f, const std::string& path, const std::string& key) {
+  return metadata_value(f, path, key, "an integer", [](const std::string& v) { return std::stoll(v); });
+}
+
 double metadata_double(const SafetensorsFile& f, const std::string& path, const std::string& key) {
-  const auto it = f.metadata.find(key);
-  SXB_REQUIRE(it != f.metadata.end(), path + ": not a sparsexbar checkpoint (no '" + key + "' in __metadata__)");
-  try {
-    return std::stod(it->second);
-  } catch (const std::exception&) {
-    throw Error(path + ": __metadata__ " + key + " = '" + it->second + "' is not a number");
-  }
+  return metadata_value(f, path, key, "a number", [](const std::string& v) { return std::stod(v); });
 }
 
 void write_checkpoint(const std::string& path, nn::Vgg& model, const TrainConfig& c, int epoch, int step,
