@@ -1,54 +1,174 @@
-// `sparsexbar demo`: the built-in example tile, ideal vs non-ideal currents.
+// `sparsexbar demo`: the main job in one command. Trains (or reuses from the
+// cache) a small VGG11 on the built-in synthetic set, then evaluates it on
+// ideal and non-ideal crossbars at tile sizes 16, 32 and 64 and prints the
+// table. `--example-tile` shows one built-in tile instead.
 #include <fmt/format.h>
+#include <omp.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 
 #include "apps/commands.h"
+#include "engine/atomic_file.h"
+#include "engine/content_hash.h"
+#include "engine/crossbar_eval.h"
 #include "engine/example_tile.h"
 #include "engine/tile_solver.h"
+#include "engine/train.h"
+#include "engine/weff_cache.h"
 
 namespace sxb::app {
+namespace {
+
+void example_tile_demo(int n, std::uint64_t seed, Backend backend) {
+  const std::vector<double> g = example_conductances(n, n, seed);
+  const TileView t{n, n, g.data(), TileResistances{}};
+  const std::vector<double> v(n, kDefaultVRead);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<double> I = tile_currents(t, v, backend);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::vector<double> ideal = ideal_currents(t, v);
+
+  fmt::print("SparseXbar example tile: {0} x {0}, all rows at V_read = {1} V\n", n, kDefaultVRead);
+  fmt::print("devices {} .. {} kOhm; r_source {} Ohm, r_sink {} Ohm, r_wire_row {} Ohm, r_wire_col {} Ohm\n",
+             kDefaultROn / 1e3, kDefaultROff / 1e3, t.res.r_source, t.res.r_sink, t.res.r_wire_row, t.res.r_wire_col);
+  fmt::print("backend: {} ({})\n\n", to_string(backend), describe(backend));
+  fmt::print("{:>6}  {:>14}  {:>14}  {:>8}\n", "column", "ideal (uA)", "non-ideal (uA)", "NF (%)");
+  const int step = n > 16 ? n / 16 : 1;
+  double nf_mean = 0.0, nf_max = 0.0;
+  for (int j = 0; j < n; ++j) {
+    const double nf = (ideal[j] - I[j]) / ideal[j];
+    nf_mean += nf / n;
+    nf_max = std::max(nf_max, nf);
+    if (j % step == 0 || j == n - 1)
+      fmt::print("{:>6}  {:>14.4f}  {:>14.4f}  {:>8.2f}\n", j, ideal[j] * 1e6, I[j] * 1e6, nf * 100.0);
+  }
+  fmt::print("\nnon-ideality factor over {} columns: mean {:.2f} %, max {:.2f} %  (solved in {:.2f} ms)\n", n,
+             nf_mean * 100.0, nf_max * 100.0, seconds * 1e3);
+}
+
+struct DemoOptions {
+  std::string data = "synthetic", crossbar, cache_dir, json, backend = "auto";
+  std::vector<std::string> settings, tiles{"16", "32", "64"};
+  TrainConfig train;
+  bool example_tile = false, no_cache = false;
+  int example_size = 64;
+};
+
+// The trained demo model: from the cache when a model trained with the same
+// settings is there, else trained now (resuming an interrupted demo training).
+std::unique_ptr<nn::Vgg> demo_model(DemoOptions& o, const Dataset& train_set, const Dataset& test_set,
+                                    nn::Backend& backend, std::string& path) {
+  TrainConfig& c = o.train;
+  c.data = o.data;
+  c.check();
+  ContentHash h;
+  h.add(c.to_json().dump());
+  const std::string dir = (o.cache_dir.empty() ? default_cache_dir() : o.cache_dir) + "/demo";
+  path = dir + "/" + c.model + "-" + h.hex().substr(0, 16) + ".safetensors";
+  if (std::filesystem::exists(path)) {
+    try {
+      const SafetensorsFile f = read_safetensors(path);
+      auto model = std::make_unique<nn::Vgg>(nn::vgg_config_for_file(f, path, {c.model, c.width, {}}, true), backend);
+      model->load_state_dict(f, path);
+      fmt::print(stderr, "demo: reusing the trained model {}\n", path);
+      return model;
+    } catch (const Error& e) {
+      fmt::print(stderr, "demo: retraining, the cached model is unusable ({})\n", e.what());
+    }
+  }
+  std::filesystem::create_directories(dir);
+  c.out = path;
+  c.resume = std::filesystem::exists(checkpoint_path(path));
+  fmt::print(stderr, "demo: training {} width {} on {} for {} epochs (cached in {})\n", c.model, c.width,
+             train_set.source, c.epochs, path);
+  TrainResult r = train(c, train_set, test_set, backend);
+  SXB_REQUIRE(!r.interrupted, "demo: training was interrupted");
+  return std::move(r.model);
+}
+
+void network_demo(DemoOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  CrossbarEvalOptions eo;
+  eo.crossbar = o.crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(o.crossbar);
+  for (const std::string& s : o.settings) apply_setting(eo.crossbar, s);
+  eo.backend = parse_backend(o.backend, "--backend");
+  eo.cache_dir = o.no_cache ? "" : o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
+  eo.data_source = o.data;
+  std::vector<std::pair<int, int>> tiles;
+  for (const std::string& t : o.tiles) {
+    int r = 0, c = 0;
+    parse_tile_size(t, r, c, "--tiles");
+    tiles.emplace_back(r, c);
+  }
+
+  const Dataset train_set = load_dataset(o.data, Split::Train);
+  const Dataset test_set = load_dataset(o.data, Split::Test);
+  std::unique_ptr<nn::Backend> backend = nn::make_cpu_backend();
+  std::string model_path;
+  std::unique_ptr<nn::Vgg> model = demo_model(o, train_set, test_set, *backend, model_path);
+  eo.model_source = model_path;
+  const Normalization norm = normalization_of(model->config());
+  const EvalResult software = evaluate(*model, test_set, norm);
+
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& [r, c] : tiles) {
+    eo.crossbar.tile_rows = r;
+    eo.crossbar.tile_cols = c;
+    eo.crossbar.check("crossbar configuration");
+    eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+    const CrossbarEvalResult res = evaluate_on_crossbars(*model, test_set, norm, eo, &software);
+    fmt::print("\n=== tiles {} x {} ===\n{}", r, c, crossbar_table(res.report));
+    runs.push_back(res.report);
+  }
+
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print("\n=== summary: {} width {} on {} ({} test images), crossbar preset '{}' ===\n",
+             model->config().model, model->config().width, test_set.source, test_set.size(), eo.crossbar.preset);
+  fmt::print("{:>7} {:>9} {:>9} {:>8} {:>10} {:>9} {:>10} {:>8}\n", "tile", "crossbars", "NF mean%", "low-g%",
+             "software%", "ideal%", "non-ideal%", "loss");
+  for (const auto& j : runs)
+    fmt::print("{:>7} {:>9} {:>9.3f} {:>8.1f} {:>10.2f} {:>9.2f} {:>10.2f} {:>8.2f}\n",
+               fmt::format("{}x{}", j["crossbar"]["tile_rows"].get<int>(), j["crossbar"]["tile_cols"].get<int>()),
+               j["crossbars"].get<long long>(), 100.0 * j["nf"]["mean"].get<double>(),
+               100.0 * j["low_conductance_share"].get<double>(), 100.0 * j["accuracy"]["software"].get<double>(),
+               100.0 * j["accuracy"]["ideal"].get<double>(), 100.0 * j["accuracy"]["nonideal"].get<double>(),
+               100.0 * j["accuracy"]["loss"].get<double>());
+  fmt::print("demo finished in {:.1f} s\n", seconds);
+  if (!o.json.empty()) write_file_atomic(o.json, nlohmann::json{{"runs", runs}, {"seconds", seconds}}.dump(2) + "\n");
+}
+
+}  // namespace
 
 void add_demo_command(CLI::App& app) {
-  struct Options {
-    int size = 64;
-    std::uint64_t seed = 1;
-    std::string backend = "auto";
-  };
-  auto opt = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("demo", "Simulate the built-in example tile: ideal vs non-ideal currents");
-  cmd->add_option("--size", opt->size, "Tile rows = cols")->check(CLI::Range(1, kMaxTileDim));
-  cmd->add_option("--seed", opt->seed, "Seed of the example conductances");
-  cmd->add_option("--backend", opt->backend, "auto, cpu, cuda or reference");
+  auto opt = std::make_shared<DemoOptions>();
+  opt->train.model = "vgg11";
+  opt->train.width = 0.25;
+  opt->train.epochs = 4;
+  opt->train.seed = 1;
+  CLI::App* cmd = app.add_subcommand(
+      "demo", "Train (or reuse) a small VGG11 and evaluate it on ideal and non-ideal crossbars at tiles 16, 32, 64");
+  cmd->add_option("--data", opt->data, "Data set (default: the built-in synthetic set)")->capture_default_str();
+  cmd->add_option("--model", opt->train.model, "vgg11 or vgg16")->capture_default_str();
+  cmd->add_option("--width", opt->train.width, "Width multiplier")->capture_default_str();
+  cmd->add_option("--epochs", opt->train.epochs, "Training epochs")->capture_default_str();
+  cmd->add_option("--seed", opt->train.seed, "Training seed")->capture_default_str();
+  cmd->add_option("--tiles", opt->tiles, "Tile sizes (N or RxC)")->capture_default_str();
+  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)");
+  cmd->add_option("--set", opt->settings, "Override one configuration key: key=value (repeatable)");
+  cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
+  cmd->add_option("--cache-dir", opt->cache_dir, "Cache of trained models and effective weights (default: " +
+                                                     default_cache_dir() + ")");
+  cmd->add_flag("--no-cache", opt->no_cache, "Do not reuse or store effective weights");
+  cmd->add_option("--json", opt->json, "Write every tile size's report as JSON here");
+  cmd->add_flag("--example-tile", opt->example_tile, "Only simulate the built-in example tile");
+  cmd->add_option("--size", opt->example_size, "Rows = cols of the example tile")->check(CLI::Range(1, kMaxTileDim));
   cmd->callback([opt] {
-    const int n = opt->size;
-    const std::vector<double> g = example_conductances(n, n, opt->seed);
-    const TileView t{n, n, g.data(), TileResistances{}};
-    const Backend backend = resolve(parse_backend(opt->backend, "--backend"));
-    const std::vector<double> v(n, kDefaultVRead);
-    const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<double> I = tile_currents(t, v, backend);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const std::vector<double> ideal = ideal_currents(t, v);
-
-    fmt::print("SparseXbar demo: {0} x {0} tile, all rows at V_read = {1} V\n", n, kDefaultVRead);
-    fmt::print("devices {} .. {} kOhm; r_source {} Ohm, r_sink {} Ohm, r_wire_row {} Ohm, r_wire_col {} Ohm\n",
-               kDefaultROn / 1e3, kDefaultROff / 1e3, t.res.r_source, t.res.r_sink, t.res.r_wire_row,
-               t.res.r_wire_col);
-    fmt::print("backend: {} ({})\n\n", to_string(backend), describe(backend));
-    fmt::print("{:>6}  {:>14}  {:>14}  {:>8}\n", "column", "ideal (uA)", "non-ideal (uA)", "NF (%)");
-    const int step = n > 16 ? n / 16 : 1;
-    double nf_mean = 0.0, nf_max = 0.0;
-    for (int j = 0; j < n; ++j) {
-      const double nf = (ideal[j] - I[j]) / ideal[j];
-      nf_mean += nf / n;
-      nf_max = std::max(nf_max, nf);
-      if (j % step == 0 || j == n - 1)
-        fmt::print("{:>6}  {:>14.4f}  {:>14.4f}  {:>8.2f}\n", j, ideal[j] * 1e6, I[j] * 1e6, nf * 100.0);
-    }
-    fmt::print("\nnon-ideality factor over {} columns: mean {:.2f} %, max {:.2f} %  (solved in {:.2f} ms)\n", n,
-               nf_mean * 100.0, nf_max * 100.0, seconds * 1e3);
+    if (opt->example_tile)
+      example_tile_demo(opt->example_size, opt->train.seed, resolve(parse_backend(opt->backend, "--backend")));
+    else
+      network_demo(*opt);
   });
 }
 

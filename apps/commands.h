@@ -10,5 +10,7 @@ void add_bench_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_prune_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
 
 }  // namespace sxb::app

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   sxb::app::add_demo_command(app);
   sxb::app::add_train_command(app);
   sxb::app::add_eval_command(app);
+  sxb::app::add_prune_command(app);
+  sxb::app::add_evaluate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

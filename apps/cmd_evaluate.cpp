@@ -1,0 +1,112 @@
+// `sparsexbar evaluate`: software, ideal-crossbar and non-ideal-crossbar
+// accuracy of a trained (possibly pruned) model (engine/crossbar_eval.h).
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "apps/commands.h"
+#include "apps/model_options.h"
+#include "engine/atomic_file.h"
+#include "engine/crossbar_eval.h"
+#include "engine/weff_cache.h"
+
+namespace sxb::app {
+namespace {
+
+NetworkLayout read_layout(const std::string& path) {
+  std::ifstream in(path);
+  SXB_REQUIRE(in, path + ": cannot open the layout");
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
+  SXB_REQUIRE(!j.is_discarded(), path + ": not valid JSON");
+  return network_layout_from_json(j, path);
+}
+
+// Crossbars of a dense model at R x C tiles, from the weight shapes of its file.
+long long dense_crossbars(const std::string& path, int tile_rows, int tile_cols) {
+  const SafetensorsFile f = read_safetensors(path);
+  long long positions = 0;
+  for (const auto& [name, t] : f.tensors) {
+    const bool conv = name.starts_with("features.") && name.ends_with(".weight") && t.shape.size() == 4;
+    if (!conv && name != "classifier.weight") continue;
+    const long long n = t.shape[0], k = t.numel() / std::max<std::int64_t>(1, t.shape[0]);
+    positions += ((k + tile_rows - 1) / tile_rows) * ((n + tile_cols - 1) / tile_cols);
+  }
+  SXB_REQUIRE(positions > 0, path + ": no conv or linear weights found (for --unpruned)");
+  return 2 * positions;
+}
+
+}  // namespace
+
+void add_evaluate_command(CLI::App& app) {
+  struct Options {
+    ModelOptions model;
+    std::string data, crossbar, tile, layout, unpruned, json, predictions, backend = "auto", cache_dir;
+    std::vector<std::string> settings;
+    long long reference_crossbars = 0;
+    int threads = 0;
+    bool no_cache = false, quiet = false;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "evaluate", "Accuracy of a trained model on ideal and non-ideal crossbars (see docs/cli.md)");
+  add_model_options(cmd, opt->model);
+  cmd->add_option("--data", opt->data, "cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, folder:DIR or synthetic[:N]")
+      ->required();
+  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)");
+  cmd->add_option("--tile", opt->tile, "Tile size N or RxC (overrides the configuration's)");
+  cmd->add_option("--set", opt->settings, "Override one configuration key: key=value (repeatable)");
+  cmd->add_option("--layout", opt->layout, "Packed tile layout of a pruned model (<pruned>.layout.json)");
+  cmd->add_option("--unpruned", opt->unpruned, "Weights of the unpruned model, for CCR");
+  cmd->add_option("--reference-crossbars", opt->reference_crossbars, "Crossbars of the unpruned model, for CCR")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
+  cmd->add_option("--cache-dir", opt->cache_dir, "Cache of effective weights (default: " + default_cache_dir() + ")");
+  cmd->add_flag("--no-cache", opt->no_cache, "Neither read nor write the cache");
+  cmd->add_option("--json", opt->json, "Write the report as JSON here");
+  cmd->add_option("--predictions", opt->predictions,
+                  "Write index,label,software,nonideal,logit_0.. (non-ideal logits) as CSV here");
+  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--quiet", opt->quiet, "No progress lines");
+  cmd->callback([opt] {
+    if (opt->threads > 0) omp_set_num_threads(opt->threads);
+    CrossbarEvalOptions eo;
+    eo.crossbar = opt->crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(opt->crossbar);
+    for (const std::string& s : opt->settings) apply_setting(eo.crossbar, s);
+    if (!opt->tile.empty()) parse_tile_size(opt->tile, eo.crossbar.tile_rows, eo.crossbar.tile_cols, "--tile");
+    eo.crossbar.check(opt->crossbar.empty() ? "crossbar configuration" : opt->crossbar);
+    eo.backend = parse_backend(opt->backend, "--backend");
+    if (!opt->layout.empty()) {
+      eo.layout = read_layout(opt->layout);
+      if (opt->tile.empty()) {  // a packed layout fixes the tile size
+        eo.crossbar.tile_rows = eo.layout->tile_rows;
+        eo.crossbar.tile_cols = eo.layout->tile_cols;
+      }
+    }
+    SXB_REQUIRE(opt->unpruned.empty() || opt->reference_crossbars == 0,
+                "--unpruned and --reference-crossbars are alternatives");
+    eo.reference_crossbars = opt->unpruned.empty()
+                                 ? opt->reference_crossbars
+                                 : dense_crossbars(opt->unpruned, eo.crossbar.tile_rows, eo.crossbar.tile_cols);
+    eo.cache_dir = opt->no_cache ? "" : opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir;
+    eo.model_source = opt->model.weights;
+    eo.data_source = opt->data;
+    if (!opt->quiet) eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+
+    const ModelFile mf = read_model_file(opt->model);
+    std::unique_ptr<nn::Backend> backend = nn::make_cpu_backend();
+    nn::Vgg model(mf.config, *backend);
+    model.load_state_dict(mf.file, opt->model.weights);
+    const Dataset test_set = load_dataset(opt->data, Split::Test);
+    const CrossbarEvalResult r = evaluate_on_crossbars(model, test_set, normalization_of(mf.config), eo);
+    fmt::print("{}", crossbar_table(r.report));
+    if (!opt->json.empty()) write_file_atomic(opt->json, r.report.dump(2) + "\n");
+    if (!opt->predictions.empty()) write_file_atomic(opt->predictions, crossbar_predictions_csv(r, test_set));
+  });
+}
+
+}  // namespace sxb::app

@@ -1,0 +1,284 @@
+#include "engine/crossbar_eval.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "engine/weff_cache.h"
+#include "kernels/error.h"
+
+namespace sxb {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Runs `evaluate` with every mapped layer's weight replaced by its W_eff.
+EvalResult evaluate_with(nn::Vgg& model, const Dataset& data, const Normalization& norm,
+                         const std::vector<LayerEffective>& layers) {
+  nn::Backend& b = model.backend();
+  std::map<std::string, nn::Tensor> weights;
+  for (const LayerEffective& e : layers) {
+    const nn::Tensor& w = model.parameter(e.layer + ".weight").value;
+    std::vector<float> host(w.numel());
+    weight_from_layer_matrix(e.w_eff.data(), e.outputs, e.inputs, host.data());
+    nn::Tensor t = b.empty(w.shape());
+    b.upload(host.data(), t);
+    weights.emplace(e.layer, t);
+  }
+  model.set_weight_hook([&weights](const std::string& layer, const nn::Tensor&) -> std::optional<nn::Tensor> {
+    const auto it = weights.find(layer);
+    if (it == weights.end()) return std::nullopt;
+    return it->second;
+  });
+  try {
+    EvalResult r = evaluate(model, data, norm);
+    model.set_weight_hook(nullptr);
+    return r;
+  } catch (...) {
+    model.set_weight_hook(nullptr);
+    throw;
+  }
+}
+
+nlohmann::json layer_json(const LayerEffective& e) {
+  return {{"layer", e.layer},
+          {"inputs", e.inputs},
+          {"outputs", e.outputs},
+          {"positions", e.positions},
+          {"crossbars", 2 * e.positions},
+          {"clipped", e.clipped},
+          {"scale", e.scale},
+          {"nf_mean", e.stats.nf_columns ? e.stats.nf_sum / e.stats.nf_columns : 0.0},
+          {"nf_max", e.stats.nf_max},
+          {"low_conductance_share",
+           e.stats.devices ? static_cast<double>(e.stats.low_devices) / e.stats.devices : 0.0}};
+}
+
+std::size_t disagreements(const EvalResult& a, const EvalResult& b) {
+  std::size_t n = 0;
+  for (std::size_t k = 0; k < a.predicted.size() && k < b.predicted.size(); ++k) n += a.predicted[k] != b.predicted[k];
+  return n;
+}
+
+}  // namespace
+
+std::vector<MappedLayer> mapped_layers(nn::Vgg& model) {
+  std::vector<MappedLayer> out;
+  for (const std::string& name : model.weight_layers()) {
+    const nn::Tensor& w = model.parameter(name + ".weight").value;
+    const int outputs = w.dim(0);
+    const int inputs = static_cast<int>(w.numel() / static_cast<std::size_t>(outputs));
+    std::vector<float> host(w.numel());
+    model.backend().download(w, host.data());
+    out.push_back({name, inputs, outputs, layer_matrix(host.data(), outputs, inputs), 0.0});
+  }
+  return out;
+}
+
+NetworkLayout dense_network_layout(const std::vector<MappedLayer>& layers, int tile_rows, int tile_cols) {
+  NetworkLayout layout;
+  layout.tile_rows = tile_rows;
+  layout.tile_cols = tile_cols;
+  for (const MappedLayer& m : layers)
+    layout.layers.push_back(dense_layout(m.layer, m.inputs, m.outputs, tile_rows, tile_cols));
+  return layout;
+}
+
+CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, const Normalization& norm,
+                                         const CrossbarEvalOptions& options, const EvalResult* software) {
+  const auto log = [&](const std::string& line) {
+    if (options.log) options.log(line);
+  };
+  const auto t_start = std::chrono::steady_clock::now();
+  const CrossbarConfig& xbar = options.crossbar;
+  xbar.check("crossbar configuration");
+  const Backend backend = resolve(options.backend);
+  CrossbarEvalResult r;
+  nlohmann::json seconds;
+
+  std::vector<MappedLayer> layers = mapped_layers(model);
+  for (MappedLayer& m : layers) m.scale = mapping_scale(m.matrix, xbar);
+  NetworkLayout layout = options.layout ? *options.layout : dense_network_layout(layers, xbar.tile_rows, xbar.tile_cols);
+  if (options.layout)
+    SXB_REQUIRE(layout.tile_rows == xbar.tile_rows && layout.tile_cols == xbar.tile_cols,
+                fmt::format("the layout is for {} x {} tiles but the crossbar configuration asks for {} x {}",
+                            layout.tile_rows, layout.tile_cols, xbar.tile_rows, xbar.tile_cols));
+  layout.check("layout");
+  r.crossbars = layout.crossbars();
+
+  auto t0 = std::chrono::steady_clock::now();
+  if (software) {
+    r.software = *software;
+  } else {
+    log("evaluating the software model");
+    r.software = evaluate(model, data, norm);
+  }
+  seconds["software"] = seconds_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  SchedulerOptions ideal_options;
+  ideal_options.backend = backend;
+  ideal_options.ideal = true;
+  std::vector<LayerEffective> ideal = effective_weights(layers, layout, xbar, ideal_options);
+  r.ideal = evaluate_with(model, data, norm, ideal);
+  seconds["ideal"] = seconds_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  std::string cache_file;
+  if (!options.cache_dir.empty()) {
+    cache_file = weff_cache_path(options.cache_dir, weff_cache_key(layers, layout, xbar));
+    if (auto cached = load_weff_cache(cache_file, layout)) {
+      r.layers = std::move(*cached);
+      r.cache_hit = true;
+      log("effective weights from the cache: " + cache_file);
+    }
+  }
+  ScheduleStats sched;
+  if (!r.cache_hit) {
+    SchedulerOptions so;
+    so.backend = backend;
+    std::size_t tiles = 0;
+    for (const LayerLayout& l : layout.layers) tiles += 2 * l.tiles.size();
+    log(fmt::format("solving {} tiles of {} x {} on {}", tiles, layout.tile_rows, layout.tile_cols,
+                    to_string(backend)));
+    so.progress = [&](std::size_t done, std::size_t total) {
+      log(fmt::format("  tile positions {}/{} ({:.1f} s)", done, total, seconds_since(t0)));
+    };
+    r.layers = effective_weights(layers, layout, xbar, so, &sched);
+    if (!cache_file.empty()) store_weff_cache(cache_file, r.layers);
+  }
+  seconds["map_and_solve"] = seconds_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  log("evaluating the non-ideal crossbar model");
+  r.nonideal = evaluate_with(model, data, norm, r.layers);
+  seconds["nonideal"] = seconds_since(t0);
+
+  // Self-checks.
+  const int classes = model.config().classes;
+  long long clipped = 0;
+  for (const LayerEffective& e : ideal) clipped += e.clipped;
+  if (r.ideal.correct != r.software.correct || disagreements(r.ideal, r.software) > 0) {
+    r.warnings.push_back(
+        clipped > 0
+            ? fmt::format("the ideal crossbar disagrees with the software model on {} images: {} weights were clipped "
+                          "because the mapping scale ({}) is below max |W|",
+                          disagreements(r.ideal, r.software), clipped, xbar.scale)
+            : fmt::format("the ideal crossbar disagrees with the software model on {} images although nothing was "
+                          "clipped: the mapping is wrong (please report this)",
+                          disagreements(r.ideal, r.software)));
+  }
+  if (classes > 1 && r.software.accuracy <= 1.5 / classes)
+    r.warnings.push_back(fmt::format(
+        "the software accuracy {:.2f}% is at chance level ({:.2f}% for {} classes): the weights are probably not "
+        "trained or not the right ones for this model, width or class count, or the input normalisation is wrong",
+        100.0 * r.software.accuracy, 100.0 / classes, classes));
+
+  nlohmann::json layer_reports = nlohmann::json::array();
+  TileStats total;
+  for (LayerEffective& e : r.layers) {
+    layer_reports.push_back(layer_json(e));
+    total.nf_sum += e.stats.nf_sum;
+    total.nf_columns += e.stats.nf_columns;
+    total.nf_max = std::max(total.nf_max, e.stats.nf_max);
+    total.low_devices += e.stats.low_devices;
+    total.devices += e.stats.devices;
+    e.w_eff.clear();
+    e.w_eff.shrink_to_fit();
+  }
+  seconds["total"] = seconds_since(t_start);
+  const nn::VggConfig& mc = model.config();
+  nlohmann::json& j = r.report;
+  j["sparsexbar"] = {{"version", SPARSEXBAR_VERSION}, {"git", SPARSEXBAR_GIT}};
+  j["model"] = {{"model", mc.model}, {"width", mc.width}, {"classes", mc.classes}, {"weights", options.model_source}};
+  j["data"] = {{"source", options.data_source.empty() ? data.source : options.data_source},
+               {"split", "test"},
+               {"images", r.software.images}};
+  j["crossbar"] = xbar.to_json();
+  j["layout"] = {{"method", layout.method}, {"tile_rows", layout.tile_rows}, {"tile_cols", layout.tile_cols}};
+  j["backend"] = {{"solver", to_string(backend)}, {"solver_device", describe(backend)},
+                  {"network", model.backend().name()}, {"network_device", model.backend().describe()}};
+  j["seeds"] = {{"variation", xbar.seed}};
+  j["accuracy"] = {{"software", r.software.accuracy},
+                   {"ideal", r.ideal.accuracy},
+                   {"nonideal", r.nonideal.accuracy},
+                   {"loss", r.software.accuracy - r.nonideal.accuracy}};
+  j["cross_entropy"] = {{"software", r.software.loss}, {"ideal", r.ideal.loss}, {"nonideal", r.nonideal.loss}};
+  j["crossbars"] = r.crossbars;
+  j["reference_crossbars"] = options.reference_crossbars;
+  j["ccr"] = options.reference_crossbars > 0 ? nlohmann::json(static_cast<double>(options.reference_crossbars) /
+                                                              static_cast<double>(r.crossbars))
+                                             : nlohmann::json(nullptr);
+  j["clipped"] = clipped;
+  j["nf"] = {{"mean", total.nf_columns ? total.nf_sum / total.nf_columns : 0.0}, {"max", total.nf_max}};
+  j["low_conductance_share"] = total.devices ? static_cast<double>(total.low_devices) / total.devices : 0.0;
+  j["layers"] = layer_reports;
+  j["cache"] = {{"hit", r.cache_hit}, {"file", cache_file}};
+  j["schedule"] = {{"tiles", sched.tiles},
+                   {"batches", sched.batches},
+                   {"program_seconds", sched.program_seconds},
+                   {"solve_seconds", sched.solve_seconds},
+                   {"assemble_seconds", sched.assemble_seconds}};
+  j["seconds"] = seconds;
+  j["warnings"] = r.warnings;
+  return r;
+}
+
+std::string crossbar_table(const nlohmann::json& j) {
+  std::string s;
+  const auto& a = j.at("accuracy");
+  const auto& x = j.at("crossbar");
+  s += fmt::format("{} width {} ({} classes) on {} ({} images), {} layout, tiles {} x {}\n",
+                   j["model"]["model"].get<std::string>(), j["model"]["width"].get<double>(),
+                   j["model"]["classes"].get<int>(), j["data"]["source"].get<std::string>(),
+                   j["data"]["images"].get<std::size_t>(), j["layout"]["method"].get<std::string>(),
+                   x["tile_rows"].get<int>(), x["tile_cols"].get<int>());
+  s += fmt::format(
+      "crossbar: R_on {} kOhm, R_off {} kOhm, r_source {} Ohm, r_sink {} Ohm, r_wire {}/{} Ohm, sigma {}, "
+      "stuck {}/{}, levels {} (preset {})\n",
+      x["r_on"].get<double>() / 1e3, x["r_off"].get<double>() / 1e3, x["r_source"].get<double>(),
+      x["r_sink"].get<double>(), x["r_wire_row"].get<double>(), x["r_wire_col"].get<double>(),
+      x["variation_sigma"].get<double>(), x["stuck_at_gmin"].get<double>(), x["stuck_at_gmax"].get<double>(),
+      x["levels"].get<int>(), x["preset"].get<std::string>());
+  s += fmt::format("\n{:<14} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}\n", "layer", "K", "N", "crossbars", "NF mean%",
+                   "NF max%", "low-g %");
+  for (const auto& l : j.at("layers"))
+    s += fmt::format("{:<14} {:>6} {:>6} {:>9} {:>9.3f} {:>9.3f} {:>9.1f}\n", l["layer"].get<std::string>(),
+                     l["inputs"].get<int>(), l["outputs"].get<int>(), l["crossbars"].get<long long>(),
+                     100.0 * l["nf_mean"].get<double>(), 100.0 * l["nf_max"].get<double>(),
+                     100.0 * l["low_conductance_share"].get<double>());
+  s += fmt::format("{:<14} {:>6} {:>6} {:>9} {:>9.3f} {:>9.3f} {:>9.1f}\n", "total", "", "",
+                   j["crossbars"].get<long long>(), 100.0 * j["nf"]["mean"].get<double>(),
+                   100.0 * j["nf"]["max"].get<double>(), 100.0 * j["low_conductance_share"].get<double>());
+  s += fmt::format("\naccuracy: software {:.2f}%  ideal crossbar {:.2f}%  non-ideal {:.2f}%  (loss {:.2f} points)\n",
+                   100.0 * a["software"].get<double>(), 100.0 * a["ideal"].get<double>(),
+                   100.0 * a["nonideal"].get<double>(), 100.0 * a["loss"].get<double>());
+  if (!j["ccr"].is_null())
+    s += fmt::format("CCR {:.2f} ({} crossbars unpruned)\n", j["ccr"].get<double>(),
+                     j["reference_crossbars"].get<long long>());
+  s += fmt::format("time: map+solve {:.2f} s{}, total {:.2f} s; solver {}\n",
+                   j["seconds"]["map_and_solve"].get<double>(), j["cache"]["hit"].get<bool>() ? " (cached)" : "",
+                   j["seconds"]["total"].get<double>(), j["backend"]["solver_device"].get<std::string>());
+  for (const auto& w : j.at("warnings")) s += "WARNING: " + w.get<std::string>() + "\n";
+  return s;
+}
+
+std::string crossbar_predictions_csv(const CrossbarEvalResult& r, const Dataset& d) {
+  const int k = r.nonideal.classes;
+  std::string s = "index,label,software,nonideal";
+  for (int c = 0; c < k; ++c) s += fmt::format(",logit_{}", c);
+  s += "\n";
+  for (std::size_t i = 0; i < r.nonideal.images; ++i) {
+    s += fmt::format("{},{},{},{}", i, d.labels[i], r.software.predicted[i], r.nonideal.predicted[i]);
+    for (int c = 0; c < k; ++c) s += fmt::format(",{:.9g}", r.nonideal.logits[i * k + c]);
+    s += "\n";
+  }
+  return s;
+}
+
+}  // namespace sxb

@@ -1,0 +1,60 @@
+// Accuracy of a network on non-ideal crossbars (SPEC §3, §7): the software
+// model, the ideal crossbar (mapping only) and the non-ideal crossbar (every
+// tile solved; W_eff through the model's weight hook), with per-layer NF and
+// low-conductance statistics, crossbar counts, warnings when the run looks
+// wrong, and a JSON report (schema in docs/cli.md).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/backend.h"
+#include "engine/crossbar_config.h"
+#include "engine/evaluate.h"
+#include "engine/layer_layout.h"
+#include "engine/scheduler.h"
+
+namespace sxb {
+
+// The conv and linear layers of `model` as layer matrices (scale unset).
+std::vector<MappedLayer> mapped_layers(nn::Vgg& model);
+
+// ceil(K/R) x ceil(N/C) tiles for every mapped layer.
+NetworkLayout dense_network_layout(const std::vector<MappedLayer>& layers, int tile_rows, int tile_cols);
+
+struct CrossbarEvalOptions {
+  CrossbarConfig crossbar;
+  Backend backend = Backend::Auto;      // tile solver
+  std::optional<NetworkLayout> layout;  // packed layout of a pruned model; default dense
+  std::string cache_dir;                // W_eff cache; empty: none
+  long long reference_crossbars = 0;    // crossbars of the unpruned model, for CCR
+  std::string model_source, data_source;  // for the report
+  std::function<void(const std::string&)> log;  // progress lines
+};
+
+struct CrossbarEvalResult {
+  EvalResult software, ideal, nonideal;
+  std::vector<LayerEffective> layers;  // non-ideal, w_eff cleared
+  long long crossbars = 0;
+  std::vector<std::string> warnings;
+  bool cache_hit = false;
+  nlohmann::json report;
+};
+
+// `software`: a result of evaluate(model, data, norm) already at hand (the
+// demo evaluates several tile sizes), else it is computed. The model's weight
+// hook is cleared on return.
+CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, const Normalization& norm,
+                                         const CrossbarEvalOptions& options, const EvalResult* software = nullptr);
+
+// The human-readable table of a report.
+std::string crossbar_table(const nlohmann::json& report);
+
+// CSV, one row per image: index,label,software,nonideal,logit_0..logit_{K-1} (non-ideal logits).
+std::string crossbar_predictions_csv(const CrossbarEvalResult& r, const Dataset& d);
+
+}  // namespace sxb
