@@ -62,11 +62,12 @@ std::unique_ptr<nn::Vgg> demo_model(DemoOptions& o, const Dataset& train_set, co
                                     nn::Backend& backend, std::string& path) {
   TrainConfig& c = o.train;
   c.data = o.data;
-  c.check();
   ContentHash h;
   h.add(c.to_json().dump());
   const std::string dir = (o.cache_dir.empty() ? default_cache_dir() : o.cache_dir) + "/demo";
   path = dir + "/" + c.model + "-" + h.hex().substr(0, 16) + ".safetensors";
+  c.out = path;
+  c.check();
   if (std::filesystem::exists(path)) {
     try {
       const SafetensorsFile f = read_safetensors(path);
@@ -79,7 +80,6 @@ std::unique_ptr<nn::Vgg> demo_model(DemoOptions& o, const Dataset& train_set, co
     }
   }
   std::filesystem::create_directories(dir);
-  c.out = path;
   c.resume = std::filesystem::exists(checkpoint_path(path));
   fmt::print(stderr, "demo: training {} width {} on {} for {} epochs (cached in {})\n", c.model, c.width,
              train_set.source, c.epochs, path);
