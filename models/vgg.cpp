@@ -30,6 +30,39 @@ std::optional<std::array<float, 3>> parse_triple(const std::string& text) {
   return out;
 }
 
+std::string format_list(const std::vector<int>& v) {
+  std::string s = "[";
+  for (std::size_t k = 0; k < v.size(); ++k) s += (k ? ", " : "") + std::to_string(v[k]);
+  return s + "]";
+}
+
+// "[a, b, ...]" (as format_list writes, any spacing) -> integers.
+std::optional<std::vector<int>> parse_int_list(const std::string& text) {
+  std::vector<int> out;
+  const char* p = text.c_str();
+  while (*p == ' ') ++p;
+  if (*p != '[') return std::nullopt;
+  ++p;
+  while (*p == ' ') ++p;
+  if (*p == ']') return p[1] == '\0' ? std::optional(out) : std::nullopt;
+  for (;;) {
+    char* end = nullptr;
+    const long v = std::strtol(p, &end, 10);
+    if (end == p || v < 0 || v > (1L << 30)) return std::nullopt;
+    out.push_back(static_cast<int>(v));
+    p = end;
+    while (*p == ' ') ++p;
+    if (*p == ']') break;
+    if (*p != ',') return std::nullopt;
+    ++p;
+    while (*p == ' ') ++p;
+  }
+  ++p;
+  while (*p == ' ') ++p;
+  if (*p != '\0') return std::nullopt;
+  return out;
+}
+
 std::optional<double> parse_number(const std::string& text) {
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
@@ -61,20 +94,38 @@ void VggConfig::check() const {
               fmt::format("width {} is not in (0, 16]", width));
   SXB_REQUIRE(classes >= 1 && classes <= 100000, fmt::format("classes {} is not in 1..100000", classes));
   SXB_REQUIRE(dropout >= 0.0f && dropout < 1.0f, fmt::format("dropout {} is not in [0, 1)", dropout));
+  if (!channels.empty()) {
+    std::size_t convs = 0;
+    for (int entry : vgg_layout(model)) convs += entry != M;
+    SXB_REQUIRE(channels.size() == convs, fmt::format("channels {} has {} entries, {} has {} conv layers",
+                                                      format_list(channels), channels.size(), model, convs));
+    for (int c : channels)
+      SXB_REQUIRE(c >= 1 && c <= 65536, fmt::format("channels {}: {} is not in 1..65536", format_list(channels), c));
+  }
   for (int c = 0; c < 3; ++c)
     SXB_REQUIRE(std::isfinite(input_mean[c]) && std::isfinite(input_std[c]) && input_std[c] > 0.0f,
                 fmt::format("input normalisation mean {} std {} is not finite with std > 0", format_triple(input_mean),
                             format_triple(input_std)));
 }
 
+std::vector<int> VggConfig::conv_channels() const {
+  if (!channels.empty()) return channels;
+  std::vector<int> out;
+  for (int entry : vgg_layout(model))
+    if (entry != M) out.push_back(scaled_channels(entry, width));
+  return out;
+}
+
 std::map<std::string, std::string> VggConfig::metadata() const {
-  return {{"format", "pt"},
+  std::map<std::string, std::string> md = {{"format", "pt"},
           {"model", model},
           {"width", fmt::format("{}", width)},
           {"classes", std::to_string(classes)},
           {"dropout", fmt::format("{}", dropout)},
           {"input_mean", format_triple(input_mean)},
           {"input_std", format_triple(input_std)}};
+  if (!channels.empty()) md["channels"] = format_list(channels);
+  return md;
 }
 
 VggConfig vgg_config_for_file(const SafetensorsFile& file, const std::string& path, const VggRequest& request,
@@ -122,6 +173,12 @@ VggConfig vgg_config_for_file(const SafetensorsFile& file, const std::string& pa
     c.dropout = static_cast<float>(*p);
   }
 
+  if (has("channels")) {
+    const auto list = parse_int_list(md.at("channels"));
+    if (!list) throw bad("channels");
+    c.channels = *list;
+  }
+
   if (has("input_mean") || has("input_std")) {
     SXB_REQUIRE(has("input_mean") && has("input_std"), path + ": __metadata__ has only one of input_mean, input_std");
     const auto mean = parse_triple(md.at("input_mean")), stdev = parse_triple(md.at("input_std"));
@@ -145,13 +202,15 @@ Vgg::Vgg(const VggConfig& config, Backend& backend) : config_(config), backend_(
   config_.check();
   int index = 0, channels = kVggInputChannels;
   const WeightHook* hook = &hook_;
+  const std::vector<int> conv_channels = config_.conv_channels();
+  std::size_t conv = 0;
   for (int entry : vgg_layout(config_.model)) {
     if (entry == M) {
       layers_.push_back(std::make_unique<MaxPool2d>(backend_, fmt::format("features.{}", index)));
       index += 1;
       continue;
     }
-    const int out = scaled_channels(entry, config_.width);
+    const int out = conv_channels[conv++];
     layers_.push_back(std::make_unique<Conv2d>(backend_, fmt::format("features.{}", index), channels, out, 3, 1, hook));
     layers_.push_back(std::make_unique<BatchNorm2d>(backend_, fmt::format("features.{}", index + 1), out));
     layers_.push_back(std::make_unique<ReLU>(backend_, fmt::format("features.{}", index + 2)));
@@ -239,8 +298,11 @@ void Vgg::load_state_dict(const SafetensorsFile& file, const std::string& source
     else updates.emplace_back(&fetch(b->name, b->value.shape()), &b->value);
   }
   for (const auto& [name, tensor] : file.tensors)
-    SXB_REQUIRE(expected.count(name), fmt::format("{}: unexpected tensor '{}' (not part of {} width {} with {} classes)",
-                                                  source, name, config_.model, config_.width, config_.classes));
+    SXB_REQUIRE(expected.count(name),
+                fmt::format("{}: unexpected tensor '{}' (not part of {} width {}{} with {} classes)", source, name,
+                            config_.model, config_.width,
+                            config_.channels.empty() ? "" : " channels " + format_list(config_.channels),
+                            config_.classes));
   for (auto& [host, tensor] : updates) backend_.upload(host->data.data(), *tensor);
   for (auto& [host, buffer] : counts) buffer->count = static_cast<std::int64_t>(host->data[0]);
 }

@@ -5,7 +5,9 @@
 //                then AvgPool2d(1, 1) (an identity, one index, no parameters)
 //   classifier = [Dropout(p), when p > 0: no parameters, not in the state dict]
 //                Linear(c_last, classes)
-// Width multiplier W: c -> max(1, round(c * W)). Inputs are 3 x 32 x 32.
+// Width multiplier W: c -> max(1, round(c * W)), unless an explicit channel
+// list gives every conv layer's output channels (a channel/filter-pruned
+// model, engine/pruning.h). Inputs are 3 x 32 x 32.
 // State-dict names and shapes are PyTorch's: features.<i>.weight|bias (conv
 // [c, in, 3, 3] and [c]), features.<i>.weight|bias|running_mean|running_var
 // ([c]) and num_batches_tracked ([] I64) (batch-norm), classifier.weight
@@ -13,7 +15,8 @@
 //
 // The model runs on any nn::Backend. Its per-channel input normalisation
 // (mean, std of the training set) travels with it in the safetensors
-// __metadata__ (keys: model, width, classes, input_mean, input_std, dropout)
+// __metadata__ (keys: model, width, classes, input_mean, input_std, dropout,
+// and "channels" = "[c0, c1, ...]" only when the channel list is explicit)
 // but is applied by the caller (engine/batches.h) when it builds a batch.
 #pragma once
 
@@ -44,8 +47,12 @@ struct VggConfig {
   float dropout = 0.0f;         // before the classifier, in [0, 1)
   std::array<float, 3> input_mean{0.0f, 0.0f, 0.0f};
   std::array<float, 3> input_std{1.0f, 1.0f, 1.0f};
+  // Output channels of every conv layer, in order; empty: from width.
+  std::vector<int> channels;
 
   void check() const;  // Error naming the bad value
+  // The output channels of the conv layers (explicit, or scaled by width).
+  std::vector<int> conv_channels() const;
   // The __metadata__ entries describing this configuration.
   std::map<std::string, std::string> metadata() const;
 };

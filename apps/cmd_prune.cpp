@@ -1,0 +1,132 @@
+// `sparsexbar prune`: structured pruning for crossbars (cf, xcs, xrs) of a
+// dense model: group-lasso regularisation, hard pruning, fine-tuning with the
+// masks held fixed, and the crossbar accounting (engine/pruning_run.h).
+// Ctrl-C finishes the current step, writes the phase's checkpoint and exits
+// non-zero with the command that resumes.
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <memory>
+
+#include "apps/commands.h"
+#include "engine/pruning_run.h"
+
+namespace sxb::app {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_prune_sigint(int) {
+  g_interrupted.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once
+}
+
+// "32" -> 32 x 32, "32x64" -> 32 rows x 64 columns.
+void parse_tile(const std::string& text, int& rows, int& cols) {
+  const std::string bad = "--tile '" + text + "': expected R or RxC (e.g. 32 or 32x64)";
+  std::size_t used = 0;
+  try {
+    rows = std::stoi(text, &used);
+    cols = rows;
+    if (used < text.size()) {
+      SXB_REQUIRE(text[used] == 'x' || text[used] == 'X', bad);
+      const std::string rest = text.substr(used + 1);
+      std::size_t used2 = 0;
+      cols = std::stoi(rest, &used2);
+      SXB_REQUIRE(used2 == rest.size(), bad);
+    }
+  } catch (const std::logic_error&) {
+    throw Error(bad);
+  }
+  SXB_REQUIRE(rows >= 1 && cols >= 1, bad);
+}
+
+std::string percent(double v) { return std::isfinite(v) ? fmt::format("{:.2f}%", 100.0 * v) : "-"; }
+
+}  // namespace
+
+void add_prune_command(CLI::App& app) {
+  struct Options {
+    PruneRunConfig run;
+    std::string method = "xcs", tile = "64", per_layer;
+  };
+  auto opt = std::make_shared<Options>();
+  PruneRunConfig& r = opt->run;
+  CLI::App* cmd = app.add_subcommand(
+      "prune", "Structured pruning for crossbars: cf, xcs or xrs with group lasso, hard pruning and fine-tuning "
+               "(see docs/cli.md)");
+  cmd->add_option("--method", opt->method, "cf (filters), xcs (crossbar column segments) or xrs (row segments)")
+      ->required();
+  CLI::Option* sparsity = cmd->add_option(
+      "--sparsity", r.spec.sparsity,
+      "Target: fraction of all mapped weights removed (global ranking); with --per-layer the default fraction of "
+      "each prunable layer's groups");
+  CLI::Option* per_layer = cmd->add_option(
+      "--per-layer", opt->per_layer, "JSON {\"features.3\": 0.5, ...}: fraction of each layer's groups to remove");
+  cmd->add_option("--tile", opt->tile, "Crossbar tile R (square) or RxC")->capture_default_str();
+  cmd->add_option("--weights", r.weights, "The dense model (safetensors written by train)")->required();
+  cmd->add_option("--model", r.model, "vgg11 or vgg16 (default: the weights' metadata)");
+  cmd->add_option("--data", r.data, "cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, folder:DIR or synthetic[:N]")
+      ->required();
+  cmd->add_option("--lambda", r.lambda, "Group-lasso strength: each SGD step shrinks a group's RMS weight by lr * lambda")
+      ->capture_default_str();
+  cmd->add_option("--reg-epochs", r.reg_epochs, "Epochs of group-lasso training (0: prune the weights as they are)")
+      ->capture_default_str();
+  cmd->add_option("--finetune-epochs", r.finetune_epochs, "Epochs of fine-tuning with the masks held fixed")
+      ->capture_default_str();
+  cmd->add_option("--lr", r.lr, "Peak learning rate of both phases")->capture_default_str();
+  cmd->add_option("--finetune-lr", r.finetune_lr, "Peak learning rate of fine-tuning (0: --lr)")->capture_default_str();
+  cmd->add_option("--schedule", r.schedule, "Learning-rate schedule of both phases: cosine or step")
+      ->capture_default_str();
+  cmd->add_option("--batch", r.batch, "Batch size")->capture_default_str();
+  cmd->add_option("--weight-decay", r.weight_decay, "L2 weight decay")->capture_default_str();
+  cmd->add_option("--seed", r.seed, "Seed of shuffling, augmentation and dropout")->capture_default_str();
+  cmd->add_flag("--prune-first", r.spec.prune_first, "Also prune the first conv layer (exempt by default)");
+  cmd->add_flag("--prune-classifier", r.spec.prune_classifier,
+                "Also prune the classifier (xcs/xrs; exempt by default)");
+  cmd->add_option("--max-layer-sparsity", r.spec.max_layer_sparsity,
+                  "Global ranking: at most this fraction of any layer's groups")
+      ->capture_default_str();
+  cmd->add_option("--threads", r.threads, "OpenMP threads (0: all cores); results do not depend on it")
+      ->capture_default_str();
+  cmd->add_option("--out", r.out,
+                  "Pruned model <out>.safetensors, with <out>.layout.json, <out>.prune.json and checkpoints")
+      ->required();
+  cmd->add_flag("--resume", r.resume, "Continue an interrupted run with the same settings");
+  cmd->callback([opt, sparsity, per_layer] {
+    PruneRunConfig config = opt->run;
+    config.spec.method = parse_prune_method(opt->method);
+    parse_tile(opt->tile, config.spec.tile_rows, config.spec.tile_cols);
+    SXB_REQUIRE(sparsity->count() || per_layer->count(), "--sparsity or --per-layer is required");
+    if (per_layer->count()) {
+      config.spec.per_layer = true;
+      config.spec.layer_targets = read_layer_targets(opt->per_layer);
+    }
+    config.check();
+    if (config.threads > 0) omp_set_num_threads(config.threads);
+    const Dataset train_set = load_dataset(config.data, Split::Train);
+    const Dataset test_set = load_dataset(config.data, Split::Test);
+    std::unique_ptr<nn::Backend> backend = nn::make_cpu_backend();
+
+    TrainHooks hooks;
+    g_interrupted.store(false);
+    hooks.stop_requested = [] { return g_interrupted.load(); };
+    std::signal(SIGINT, on_prune_sigint);
+    const PruneRunResult result = run_pruning(config, train_set, test_set, *backend, hooks);
+    std::signal(SIGINT, SIG_DFL);
+    if (result.interrupted)
+      throw Error(fmt::format("interrupted during {}: checkpoint written; continue with the same command plus --resume",
+                              result.phase));
+    fmt::print("{}", format_table(result.account));
+    fmt::print("test accuracy on {}: dense {}, regularised {}, hard-pruned {}, fine-tuned {}\n", test_set.source,
+               percent(result.dense_accuracy), percent(result.regularised_accuracy), percent(result.pruned_accuracy),
+               percent(result.accuracy));
+    fmt::print("pruned model {}, layout {}, summary (JSON) {}\n", result.paths.model, result.paths.layout,
+               result.paths.summary);
+  });
+}
+
+}  // namespace sxb::app
