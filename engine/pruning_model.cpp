@@ -3,10 +3,9 @@
 // and the fine-tuning masks.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <set>
-#include <sstream>
 
 #include "engine/pruning.h"
 #include "kernels/error.h"
