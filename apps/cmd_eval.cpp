@@ -39,7 +39,7 @@ std::array<float, 3> parse_triple(const std::string& text, const std::string& op
 
 void add_eval_command(CLI::App& app) {
   struct Options {
-    std::string model, weights, data, json, predictions, input_mean, input_std;
+    std::string model, weights, data, json, predictions, input_mean, input_std, device = "cpu";
     double width = 1.0;
     int classes = 0, threads = 0;
   };
@@ -57,6 +57,9 @@ void add_eval_command(CLI::App& app) {
                                       "R,G,B mean of pixel/255 (only for files without it, e.g. PyTorch exports)");
   CLI::Option* stdev = cmd->add_option("--input-std", opt->input_std, "R,G,B standard deviation of pixel/255 (idem)");
   cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto (cuda when a GPU is usable)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
   cmd->callback([opt, width, classes, mean, stdev] {
     SXB_REQUIRE(mean->count() == stdev->count(), "--input-mean and --input-std go together");
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
@@ -77,7 +80,7 @@ void add_eval_command(CLI::App& app) {
       config.input_std = s;
       config.check();
     }
-    std::unique_ptr<nn::Backend> backend = nn::make_cpu_backend();
+    std::unique_ptr<nn::Backend> backend = nn::make_backend(opt->device);
     nn::Vgg model(config, *backend);
     model.load_state_dict(file, opt->weights);
     const Dataset test_set = load_dataset(opt->data, Split::Test);

@@ -47,13 +47,17 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--out", opt->out, "Trained model (safetensors); the checkpoint goes to <out>.ckpt.safetensors")
       ->required();
   cmd->add_flag("--resume", opt->resume, "Continue from the checkpoint of --out (same settings)");
-  cmd->callback([opt] {
+  auto device = std::make_shared<std::string>("cpu");
+  cmd->add_option("--device", *device, "Network engine: cpu, cuda or auto (cuda when a GPU is usable)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  cmd->callback([opt, device] {
     TrainConfig config = *opt;
     config.check();
     if (config.threads > 0) omp_set_num_threads(config.threads);
     const Dataset train_set = load_dataset(config.data, Split::Train);
     const Dataset test_set = load_dataset(config.data, Split::Test);
-    std::unique_ptr<nn::Backend> backend = nn::make_cpu_backend();
+    std::unique_ptr<nn::Backend> backend = nn::make_backend(*device);
 
     TrainHooks hooks;
     g_interrupted.store(false);

@@ -69,6 +69,18 @@ class Backend {
 
 std::unique_ptr<Backend> make_cpu_backend();
 
+// The CUDA backend (models/nn_backend_cuda.cpp): tensors in device memory of
+// one GPU, cuBLAS for the GEMMs, every operation on one stream owned by the
+// backend; download() and softmax_cross_entropy() (for its result) wait for
+// the stream, nothing else does. Throws sxb::Error with the reason when no
+// usable GPU is present or the build has no CUDA. Not thread-safe: one thread
+// at a time.
+std::unique_ptr<Backend> make_cuda_backend();
+// Whether make_cuda_backend() can succeed; if not and `reason` is given, why.
+bool cuda_nn_available(std::string* reason = nullptr);
+// "cpu", "cuda" or "auto" (cuda when available, else cpu); other names are an Error.
+std::unique_ptr<Backend> make_backend(const std::string& device);
+
 // Host copies (convenience over upload/download).
 std::vector<float> to_host(Backend& b, const Tensor& t);
 Tensor from_host(Backend& b, std::vector<int> shape, const std::vector<float>& values);

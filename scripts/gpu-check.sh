@@ -7,9 +7,16 @@ cd "$(dirname "$0")/.."
 B=build-gpu
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 cmake -S . -B $B -DSPARSEXBAR_CUDA=ON -DSPARSEXBAR_BENCH=OFF >/dev/null &&
-  cmake --build $B -j"$(nproc)" --target sparsexbar test_tile_cuda 2>&1 | grep -E 'error|warning' | head -40
-echo "== GPU tests"
+  cmake --build $B -j"$(nproc)" --target sparsexbar test_tile_cuda test_nn_cuda 2>&1 | grep -E 'error|warning' | head -40
+echo "== GPU tests (every test labelled gpu: test_tile_cuda, test_nn_cuda)"
 ctest --test-dir $B -L gpu --output-on-failure 2>&1 | tail -25
+echo "== network engine: one training epoch of VGG11 on the synthetic set (10,000 images), cuda then cpu"
+for device in cuda cpu; do
+  out=$(mktemp -d)
+  ./$B/sparsexbar train --model vgg11 --width 0.25 --data synthetic --epochs 1 --device $device \
+    --out "$out/m.safetensors" 2>&1 | grep -E '^epoch 1/1:|error' | sed "s/^/$device: /"
+  rm -rf "$out"
+done
 echo "== benchmarks"
 printf '%-8s %-10s %-7s %-14s %-14s\n' backend size tiles tiles_per_s s_per_tile
 for spec in "cuda 64 8192" "cuda 32 8192" "cuda 128 1024" "cuda 16 8192" "cpu 64 64"; do
