@@ -45,7 +45,7 @@ long long dense_crossbars(const std::string& path, int tile_rows, int tile_cols)
 void add_evaluate_command(CLI::App& app) {
   struct Options {
     ModelOptions model;
-    std::string data, crossbar, tile, layout, unpruned, json, predictions, backend = "auto", cache_dir;
+    std::string data, crossbar, tile, layout, unpruned, json, predictions, backend = "auto", device = "cpu", cache_dir;
     std::vector<std::string> settings;
     long long reference_crossbars = 0;
     int threads = 0;
@@ -65,6 +65,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--reference-crossbars", opt->reference_crossbars, "Crossbars of the unpruned model, for CCR")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
+  cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto")->capture_default_str();
   cmd->add_option("--cache-dir", opt->cache_dir, "Cache of effective weights (default: " + default_cache_dir() + ")");
   cmd->add_flag("--no-cache", opt->no_cache, "Neither read nor write the cache");
   cmd->add_option("--json", opt->json, "Write the report as JSON here");
@@ -98,7 +99,7 @@ void add_evaluate_command(CLI::App& app) {
     if (!opt->quiet) eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
 
     const ModelFile mf = read_model_file(opt->model);
-    std::unique_ptr<nn::Backend> backend = nn::make_cpu_backend();
+    std::unique_ptr<nn::Backend> backend = nn::make_backend(opt->device);
     nn::Vgg model(mf.config, *backend);
     model.load_state_dict(mf.file, opt->model.weights);
     const Dataset test_set = load_dataset(opt->data, Split::Test);

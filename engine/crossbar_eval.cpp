@@ -17,8 +17,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Runs `evaluate` with every mapped layer's weight replaced by its W_eff.
-EvalResult evaluate_with(nn::Vgg& model, const Dataset& data, const Normalization& norm,
+}  // namespace
+
+EvalResult evaluate_with_weights(nn::Vgg& model, const Dataset& data, const Normalization& norm,
                          const std::vector<LayerEffective>& layers) {
   nn::Backend& b = model.backend();
   std::map<std::string, nn::Tensor> weights;
@@ -44,6 +45,8 @@ EvalResult evaluate_with(nn::Vgg& model, const Dataset& data, const Normalizatio
     throw;
   }
 }
+
+namespace {
 
 nlohmann::json layer_json(const LayerEffective& e) {
   return {{"layer", e.layer},
@@ -125,7 +128,7 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   ideal_options.backend = backend;
   ideal_options.ideal = true;
   std::vector<LayerEffective> ideal = effective_weights(layers, layout, xbar, ideal_options);
-  r.ideal = evaluate_with(model, data, norm, ideal);
+  r.ideal = evaluate_with_weights(model, data, norm, ideal);
   seconds["ideal"] = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
@@ -156,7 +159,7 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
 
   t0 = std::chrono::steady_clock::now();
   log("evaluating the non-ideal crossbar model");
-  r.nonideal = evaluate_with(model, data, norm, r.layers);
+  r.nonideal = evaluate_with_weights(model, data, norm, r.layers);
   seconds["nonideal"] = seconds_since(t0);
 
   // Self-checks.

@@ -26,6 +26,11 @@ std::vector<MappedLayer> mapped_layers(nn::Vgg& model);
 // ceil(K/R) x ceil(N/C) tiles for every mapped layer.
 NetworkLayout dense_network_layout(const std::vector<MappedLayer>& layers, int tile_rows, int tile_cols);
 
+// evaluate() with every layer's weight replaced by its w_eff (through the
+// model's weight hook, cleared on return).
+EvalResult evaluate_with_weights(nn::Vgg& model, const Dataset& data, const Normalization& norm,
+                                 const std::vector<LayerEffective>& layers);
+
 struct CrossbarEvalOptions {
   CrossbarConfig crossbar;
   Backend backend = Backend::Auto;      // tile solver
