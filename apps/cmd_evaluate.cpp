@@ -3,28 +3,17 @@
 #include <fmt/format.h>
 #include <omp.h>
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "engine/atomic_file.h"
 #include "engine/crossbar_eval.h"
+#include "engine/layout_file.h"
 #include "engine/weff_cache.h"
 
 namespace sxb::app {
 namespace {
-
-NetworkLayout read_layout(const std::string& path) {
-  std::ifstream in(path);
-  SXB_REQUIRE(in, path + ": cannot open the layout");
-  std::stringstream text;
-  text << in.rdbuf();
-  const nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
-  SXB_REQUIRE(!j.is_discarded(), path + ": not valid JSON");
-  return network_layout_from_json(j, path);
-}
 
 // Crossbars of a dense model at R x C tiles, from the weight shapes of its file.
 long long dense_crossbars(const std::string& path, int tile_rows, int tile_cols) {
@@ -82,7 +71,7 @@ void add_evaluate_command(CLI::App& app) {
     eo.crossbar.check(opt->crossbar.empty() ? "crossbar configuration" : opt->crossbar);
     eo.backend = parse_backend(opt->backend, "--backend");
     if (!opt->layout.empty()) {
-      eo.layout = read_layout(opt->layout);
+      eo.layout = read_layout_file(opt->layout);
       if (opt->tile.empty()) {  // a packed layout fixes the tile size
         eo.crossbar.tile_rows = eo.layout->tile_rows;
         eo.crossbar.tile_cols = eo.layout->tile_cols;
@@ -102,6 +91,7 @@ void add_evaluate_command(CLI::App& app) {
     std::unique_ptr<nn::Backend> backend = nn::make_backend(opt->device);
     nn::Vgg model(mf.config, *backend);
     model.load_state_dict(mf.file, opt->model.weights);
+    if (eo.layout) check_layout_for_model(*eo.layout, model, opt->layout);
     const Dataset test_set = load_dataset(opt->data, Split::Test);
     const CrossbarEvalResult r = evaluate_on_crossbars(model, test_set, normalization_of(mf.config), eo);
     fmt::print("{}", crossbar_table(r.report));

@@ -3,9 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
-
+#include "engine/json_file.h"
 #include "kernels/error.h"
 
 namespace sxb {
@@ -165,17 +163,7 @@ CrossbarConfig crossbar_config_from_json(const nlohmann::json& j, const std::str
 }
 
 CrossbarConfig read_crossbar_config(const std::string& path) {
-  std::ifstream in(path);
-  SXB_REQUIRE(in, path + ": cannot open the crossbar configuration");
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(fmt::format("{}: not valid JSON ({})", path, e.what()));
-  }
-  return crossbar_config_from_json(j, path);
+  return crossbar_config_from_json(read_json_file(path, "the crossbar configuration"), path);
 }
 
 void apply_setting(CrossbarConfig& c, const std::string& assignment) {

@@ -2,10 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "engine/atomic_file.h"
+#include "engine/json_file.h"
 #include "kernels/error.h"
 
 namespace sxb {
@@ -25,17 +23,7 @@ void write_layout_file(const std::string& path, const NetworkLayout& layout, con
 }
 
 NetworkLayout read_layout_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  SXB_REQUIRE(in, path + ": cannot open the layout file");
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path + ": not valid JSON (" + e.what() + ")");
-  }
-  return network_layout_from_json(j, path);
+  return network_layout_from_json(read_json_file(path, "the layout file"), path);
 }
 
 void check_layout_for_model(const NetworkLayout& layout, nn::Vgg& model, const std::string& context) {

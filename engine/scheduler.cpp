@@ -75,8 +75,8 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
   if (budget == 0) budget = std::min<std::size_t>(available_memory_bytes() / 4, std::size_t{4} << 30);
   const std::size_t per_batch = std::max<std::size_t>(1, budget / job_bytes);
 
-  const DeviceModel devices = options.ideal ? DeviceModel{config.devices().g_min, config.devices().g_max}
-                                            : config.devices();
+  DeviceModel devices = config.devices();
+  if (options.ideal) devices = DeviceModel{devices.g_min, devices.g_max};
   const double g_threshold = 0.5 * (devices.g_min + devices.g_max);
   std::vector<std::vector<double>> w_eff(out.size());
   for (std::size_t l = 0; l < out.size(); ++l) w_eff[l].assign(out[l].w_eff.size(), 0.0);
