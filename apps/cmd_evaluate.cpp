@@ -88,6 +88,7 @@ void add_evaluate_command(CLI::App& app) {
     if (!opt->quiet) eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
 
     const ModelFile mf = read_model_file(opt->model);
+    eo.wct = read_wct_metadata(mf.file, opt->model.weights);  // s = s_ref of a WCT model (engine/wct.h)
     std::unique_ptr<nn::Backend> backend = nn::make_backend(opt->device);
     nn::Vgg model(mf.config, *backend);
     model.load_state_dict(mf.file, opt->model.weights);

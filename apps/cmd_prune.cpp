@@ -96,7 +96,11 @@ void add_prune_command(CLI::App& app) {
                   "Pruned model <out>.safetensors, with <out>.layout.json, <out>.prune.json and checkpoints")
       ->required();
   cmd->add_flag("--resume", r.resume, "Continue an interrupted run with the same settings");
-  cmd->callback([opt, sparsity, per_layer] {
+  CLI::Option* wct = cmd->add_option(
+      "--wct-kappa", r.wct_kappa,
+      "Weight-constrained fine-tuning: after every step clamp each conv/linear weight to |w| <= K * s_ref, s_ref = "
+      "max|W| of the hard-pruned layer; 0 < K <= 1, default off");
+  cmd->callback([opt, sparsity, per_layer, wct] {
     PruneRunConfig config = opt->run;
     config.spec.method = parse_prune_method(opt->method);
     parse_tile(opt->tile, config.spec.tile_rows, config.spec.tile_cols);
@@ -105,6 +109,7 @@ void add_prune_command(CLI::App& app) {
       config.spec.per_layer = true;
       config.spec.layer_targets = read_layer_targets(opt->per_layer);
     }
+    if (wct->count()) check_wct_kappa(config.wct_kappa, "--wct-kappa");  // an explicit 0 is an error too
     config.check();
     if (config.threads > 0) omp_set_num_threads(config.threads);
     const Dataset train_set = load_dataset(config.data, Split::Train);

@@ -47,12 +47,17 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--out", opt->out, "Trained model (safetensors); the checkpoint goes to <out>.ckpt.safetensors")
       ->required();
   cmd->add_flag("--resume", opt->resume, "Continue from the checkpoint of --out (same settings)");
+  CLI::Option* wct = cmd->add_option(
+      "--wct-kappa", opt->wct_kappa,
+      "Weight-constrained training: after every step clamp each conv/linear weight to |w| <= K * s_ref, s_ref = the "
+      "layer's mapping scale before WCT (max|W| of --init, else of the random init); 0 < K <= 1, default off");
   auto device = std::make_shared<std::string>("cpu");
   cmd->add_option("--device", *device, "Network engine: cpu, cuda or auto (cuda when a GPU is usable)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
-  cmd->callback([opt, device] {
+  cmd->callback([opt, device, wct] {
     TrainConfig config = *opt;
+    if (wct->count()) check_wct_kappa(config.wct_kappa, "--wct-kappa");  // an explicit 0 is an error too
     config.check();
     if (config.threads > 0) omp_set_num_threads(config.threads);
     const Dataset train_set = load_dataset(config.data, Split::Train);

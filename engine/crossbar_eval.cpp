@@ -105,7 +105,7 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   nlohmann::json seconds;
 
   std::vector<MappedLayer> layers = mapped_layers(model);
-  for (MappedLayer& m : layers) m.scale = mapping_scale(m.matrix, xbar);
+  const std::map<std::string, std::string> scale_sources = assign_mapping_scales(layers, xbar, options.wct);
   NetworkLayout layout = options.layout ? *options.layout : dense_network_layout(layers, xbar.tile_rows, xbar.tile_cols);
   if (options.layout)
     SXB_REQUIRE(layout.tile_rows == xbar.tile_rows && layout.tile_cols == xbar.tile_cols,
@@ -176,6 +176,11 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
                           "clipped: the mapping is wrong (please report this)",
                           disagreements(r.ideal, r.software)));
   }
+  if (options.wct && xbar.scale > 0.0)
+    r.warnings.push_back(fmt::format(
+        "the crossbar configuration's scale {} replaces the weight-constrained training scales s_ref of {} (kappa {}): "
+        "conductances are no longer limited to [G_min, G_min + kappa (G_max - G_min)]",
+        xbar.scale, options.wct->file, options.wct->kappa));
   if (classes > 1 && r.software.accuracy <= 1.5 / classes)
     r.warnings.push_back(fmt::format(
         "the software accuracy {:.2f}% is at chance level ({:.2f}% for {} classes): the weights are probably not "
@@ -186,6 +191,7 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   TileStats total;
   for (LayerEffective& e : r.layers) {
     layer_reports.push_back(layer_json(e));
+    layer_reports.back()["scale_source"] = scale_sources.at(e.layer);
     total.nf_sum += e.stats.nf_sum;
     total.nf_columns += e.stats.nf_columns;
     total.nf_max = std::max(total.nf_max, e.stats.nf_max);
@@ -218,6 +224,11 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
                                                               static_cast<double>(r.crossbars))
                                              : nlohmann::json(nullptr);
   j["clipped"] = clipped;
+  j["wct"] = options.wct ? nlohmann::json{{"kappa", options.wct->kappa},
+                                          {"file", options.wct->file},
+                                          {"origin", options.wct->origin},
+                                          {"scales_used", xbar.scale == 0.0}}
+                         : nlohmann::json(nullptr);
   j["nf"] = {{"mean", total.nf_columns ? total.nf_sum / total.nf_columns : 0.0}, {"max", total.nf_max}};
   j["low_conductance_share"] = total.devices ? static_cast<double>(total.low_devices) / total.devices : 0.0;
   j["layers"] = layer_reports;
@@ -231,6 +242,37 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   j["warnings"] = r.warnings;
   return r;
 }
+
+namespace {
+
+// The mapping scale of every layer and where it came from (engine/wct.h), a
+// few layers per line.
+std::string mapping_scale_lines(const nlohmann::json& j) {
+  const auto& layers = j.at("layers");
+  std::string source, s;
+  int on_line = 0;
+  for (const auto& l : layers) {
+    const std::string from = l.value("scale_source", std::string(kScaleFromMaxAbs));
+    if (from == source && on_line == 6) {
+      s += "\n";
+      on_line = 0;
+    }
+    if (from != source) {
+      source = from;
+      on_line = 0;
+      s += from == kScaleFromWct
+               ? fmt::format("\nmapping scale s = s_ref of weight-constrained training (kappa {}, __metadata__ of {}):\n",
+                             j["wct"]["kappa"].get<double>(), j["wct"]["file"].get<std::string>())
+           : from == kScaleFromConfig ? std::string("\nmapping scale s = the crossbar configuration's scale:\n")
+                                      : std::string("\nmapping scale s = max|W| of the layer:\n");
+    }
+    s += fmt::format("  {} {:.4g}", l["layer"].get<std::string>(), l["scale"].get<double>());
+    ++on_line;
+  }
+  return s + "\n";
+}
+
+}  // namespace
 
 std::string crossbar_table(const nlohmann::json& j) {
   std::string s;
@@ -258,6 +300,7 @@ std::string crossbar_table(const nlohmann::json& j) {
   s += fmt::format("{:<14} {:>6} {:>6} {:>9} {:>9.3f} {:>9.3f} {:>9.1f}\n", "total", "", "",
                    j["crossbars"].get<long long>(), 100.0 * j["nf"]["mean"].get<double>(),
                    100.0 * j["nf"]["max"].get<double>(), 100.0 * j["low_conductance_share"].get<double>());
+  s += mapping_scale_lines(j);
   s += fmt::format("\naccuracy: software {:.2f}%  ideal crossbar {:.2f}%  non-ideal {:.2f}%  (loss {:.2f} points)\n",
                    100.0 * a["software"].get<double>(), 100.0 * a["ideal"].get<double>(),
                    100.0 * a["nonideal"].get<double>(), 100.0 * a["loss"].get<double>());

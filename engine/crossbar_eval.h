@@ -17,6 +17,7 @@
 #include "engine/evaluate.h"
 #include "engine/layer_layout.h"
 #include "engine/scheduler.h"
+#include "engine/wct.h"
 
 namespace sxb {
 
@@ -39,6 +40,9 @@ struct CrossbarEvalOptions {
   long long reference_crossbars = 0;    // crossbars of the unpruned model, for CCR
   std::string model_source, data_source;  // for the report
   std::function<void(const std::string&)> log;  // progress lines
+  // Per-layer mapping scales s = s_ref of weight-constrained training (the
+  // model file's WCT metadata, engine/wct.h); crossbar.scale > 0 overrides them.
+  std::optional<WctScales> wct;
 };
 
 struct CrossbarEvalResult {

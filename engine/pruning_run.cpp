@@ -108,19 +108,25 @@ void PruneRunConfig::check() const {
               fmt::format("--finetune-epochs {} is not in 0..100000", finetune_epochs));
   SXB_REQUIRE(std::isfinite(finetune_lr) && finetune_lr >= 0.0,
               fmt::format("--finetune-lr {} must be >= 0 (0: --lr)", finetune_lr));
+  if (wct_kappa != 0.0) {
+    check_wct_kappa(wct_kappa, "--wct-kappa");
+    SXB_REQUIRE(finetune_epochs > 0, "--wct-kappa constrains fine-tuning: it needs --finetune-epochs > 0");
+  }
   SXB_REQUIRE(!out.empty(), "--out is required");
   SXB_REQUIRE(strip_safetensors(out) + ".safetensors" != weights && strip_safetensors(out) != strip_safetensors(weights),
               "--out " + out + " would overwrite the dense model --weights " + weights);
 }
 
 nlohmann::json PruneRunConfig::to_json() const {
-  return {{"spec", spec.to_json()},  {"weights", weights},
-          {"model", model},          {"data", data},
-          {"lambda", lambda},        {"reg_epochs", reg_epochs},
-          {"finetune_epochs", finetune_epochs}, {"batch", batch},
-          {"lr", lr},                {"finetune_lr", finetune_lr},
-          {"schedule", schedule},    {"momentum", momentum},
-          {"weight_decay", weight_decay}, {"seed", seed}};
+  nlohmann::json j = {{"spec", spec.to_json()},  {"weights", weights},
+                      {"model", model},          {"data", data},
+                      {"lambda", lambda},        {"reg_epochs", reg_epochs},
+                      {"finetune_epochs", finetune_epochs}, {"batch", batch},
+                      {"lr", lr},                {"finetune_lr", finetune_lr},
+                      {"schedule", schedule},    {"momentum", momentum},
+                      {"weight_decay", weight_decay}, {"seed", seed}};
+  if (wct_kappa > 0.0) j["wct_kappa"] = wct_kappa;  // absent when off: earlier runs still resume
+  return j;
 }
 
 PrunePaths prune_paths(const std::string& out) {
@@ -236,6 +242,8 @@ PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, co
   PrunedNetwork pruned = hard_prune(*regularised, c.spec);
   regularised.reset();
   pruned.weights.metadata["pruning_method"] = method_name(c.spec.method);
+  if (const auto wct = read_wct_metadata(read_safetensors(regularised_path), regularised_path))
+    write_wct_metadata(*wct, pruned.weights);  // pruning only zeroes or removes weights: still within the clamp
   write_safetensors(paths.hard, pruned.weights);
   result.account = account_crossbars(pruned.layout, dense_layout_all);
   result.target_sparsity = c.spec.per_layer ? kNaN : c.spec.sparsity;
@@ -283,6 +291,7 @@ PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, co
     t.lr = c.finetune_lr > 0.0 ? c.finetune_lr : c.lr;
     t.init_weights = paths.hard;
     t.out = paths.model;
+    t.wct_kappa = c.wct_kappa;
     TrainHooks h;
     h.stop_requested = hooks_in.stop_requested;
     h.log = log;

@@ -7,7 +7,10 @@
 //      <stem>.hard.safetensors and the final <stem>.layout.json;
 //   3. fine-tuning: train() from the hard-pruned weights with the masks of
 //      the layout held fixed (Parameter::mask), for finetune_epochs (when 0
-//      the hard-pruned weights are the result).
+//      the hard-pruned weights are the result); with wct_kappa > 0 it is
+//      weight-constrained (engine/wct.h), s_ref from the hard-pruned model.
+// The hard-pruned model keeps the WCT metadata of the model it was pruned
+// from (pruning only removes weights, so they still respect the clamp).
 // Files for --out <stem>[.safetensors]: <stem>.safetensors (the pruned model),
 // <stem>.layout.json, <stem>.prune.json (settings and the JSON summary),
 // <stem>.reg.safetensors, <stem>.hard.safetensors, and the checkpoints
@@ -43,6 +46,10 @@ struct PruneRunConfig {
   std::string schedule = "cosine";
   double momentum = 0.9, weight_decay = 5e-4;
   std::uint64_t seed = 1;
+  // Weight-constrained fine-tuning (engine/wct.h): > 0 clamps the weights to
+  // |w| <= wct_kappa * s_ref after each fine-tuning step, s_ref from the
+  // hard-pruned model; 0: off. Needs finetune_epochs > 0.
+  double wct_kappa = 0.0;
   int threads = 0, prefetch = 3;
   std::string out;
   bool resume = false;

@@ -64,7 +64,7 @@ double metadata_double(const SafetensorsFile& f, const std::string& path, const 
 }
 
 void write_checkpoint(const std::string& path, nn::Vgg& model, const TrainConfig& c, int epoch, int step,
-                      const EpochSums& sums, std::size_t train_images) {
+                      const EpochSums& sums, std::size_t train_images, const std::optional<WctScales>& wct) {
   SafetensorsFile f = model.state_dict();
   for (nn::Parameter* p : model.parameters()) {
     HostTensor h;
@@ -81,6 +81,7 @@ void write_checkpoint(const std::string& path, nn::Vgg& model, const TrainConfig
   f.metadata["epoch_correct"] = std::to_string(sums.correct);
   f.metadata["epoch_seen"] = std::to_string(sums.seen);
   f.metadata["git"] = SPARSEXBAR_GIT;
+  if (wct) write_wct_metadata(*wct, f);
   write_safetensors(path, f);
 }
 
@@ -121,14 +122,18 @@ void TrainConfig::check() const {
   SXB_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0,
               fmt::format("--weight-decay {} must be non-negative", weight_decay));
   SXB_REQUIRE(threads >= 0, fmt::format("--threads {} must be non-negative (0: all cores)", threads));
+  if (wct_kappa != 0.0) check_wct_kappa(wct_kappa, "--wct-kappa");
   SXB_REQUIRE(!out.empty(), "--out is required");
 }
 
 nlohmann::json TrainConfig::to_json() const {
-  return {{"model", model},     {"width", width},       {"classes", classes},   {"dropout", dropout},
-          {"data", data},       {"epochs", epochs},     {"batch", batch},       {"lr", lr},
-          {"schedule", schedule}, {"nesterov", nesterov}, {"momentum", momentum}, {"weight_decay", weight_decay},
-          {"seed", seed},       {"init_weights", init_weights}};
+  nlohmann::json j = {{"model", model},       {"width", width},       {"classes", classes},
+                      {"dropout", dropout},   {"data", data},         {"epochs", epochs},
+                      {"batch", batch},       {"lr", lr},             {"schedule", schedule},
+                      {"nesterov", nesterov}, {"momentum", momentum}, {"weight_decay", weight_decay},
+                      {"seed", seed},         {"init_weights", init_weights}};
+  if (wct_kappa > 0.0) j["wct_kappa"] = wct_kappa;  // absent when off: earlier checkpoints still resume
+  return j;
 }
 
 std::string checkpoint_path(const std::string& out) {
@@ -176,6 +181,7 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
   int epoch = 0, step = 0;
   EpochSums sums;
   std::unique_ptr<nn::Vgg> model;
+  std::optional<WctScales> wct;  // weight-constrained training: kappa and s_ref
   const nn::VggRequest request{config.model, config.width, config.classes};
   if (config.resume) {
     SXB_REQUIRE(std::filesystem::exists(ckpt_path),
@@ -206,6 +212,14 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
     sums.loss_sum = metadata_double(ckpt, ckpt_path, "epoch_loss_sum");
     sums.correct = metadata_int(ckpt, ckpt_path, "epoch_correct");
     sums.seen = metadata_int(ckpt, ckpt_path, "epoch_seen");
+    // WCT keeps the s_ref it started with (not max|W| of the clamped weights).
+    wct = read_wct_metadata(ckpt, ckpt_path);
+    SXB_REQUIRE(wct.has_value() == (config.wct_kappa > 0.0),
+                wct ? fmt::format("{}: the checkpoint was written with --wct-kappa {}, this run has none; resume with "
+                                  "the original settings",
+                                  ckpt_path, wct->kappa)
+                    : ckpt_path + ": the checkpoint has no weight-constrained training metadata (wct_kappa, wct_scales)");
+    if (wct) check_wct_layers(*wct, model->weight_layers());
     log(fmt::format("resuming from {} at epoch {}/{}, step {}/{}", ckpt_path, epoch + 1, config.epochs, step,
                     steps_per_epoch));
   } else {
@@ -215,6 +229,9 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
     if (config.init_weights.empty()) {
       model = std::make_unique<nn::Vgg>(model_config, backend);
       model->init(counter_hash(config.seed, kInitDraws, 0, 0));
+      if (config.wct_kappa > 0.0)
+        wct = start_wct(*model, config.wct_kappa, std::nullopt,
+                        fmt::format("the random initialisation (seed {})", config.seed));
     } else {
       // Fine-tuning keeps the input normalisation the weights were trained with.
       const SafetensorsFile init = read_safetensors(config.init_weights);
@@ -223,10 +240,15 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
       model_config.dropout = config.dropout;
       model = std::make_unique<nn::Vgg>(model_config, backend);
       model->load_state_dict(init, config.init_weights);
+      if (config.wct_kappa > 0.0)
+        wct = start_wct(*model, config.wct_kappa, read_wct_metadata(init, config.init_weights), config.init_weights);
     }
     model->prepare_training();
   }
   nn::Vgg& net = *model;
+  if (wct)
+    log(fmt::format("weight-constrained training: |w| <= {} * s_ref per mapped layer, s_ref = {}", wct->kappa,
+                    wct->origin));
   if (hooks.on_model) hooks.on_model(net);
   const Normalization norm = normalization_of(net.config());
   const std::uint64_t dropout_seed = counter_hash(config.seed, kDropoutDraws, 0, 0);
@@ -272,6 +294,7 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
     sgd.lr = static_cast<float>(lr);
     for (nn::Parameter* p : net.parameters())
       backend.sgd_step(sgd, p->value, p->grad, &p->momentum, p->mask.empty() ? nullptr : &p->mask);
+    if (wct) apply_wct_clamp(net, *wct);
     if (hooks.after_step)
       hooks.after_step(net, StepInfo{epoch, step, steps_per_epoch, global_step, lr, loss.loss, n, loss.correct});
 
@@ -312,7 +335,7 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
       ++epoch;
       step = 0;
       sums = EpochSums{};
-      write_checkpoint(ckpt_path, net, config, epoch, step, sums, train_set.size());
+      write_checkpoint(ckpt_path, net, config, epoch, step, sums, train_set.size(), wct);
       checkpoint_written = true;
       log(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.2f}%{} | {:.1f} s, {:.0f} img/s | checkpoint {}",
                       rec.epoch, config.epochs, rec.train_loss, 100.0 * rec.train_accuracy, test_text, rec.seconds,
@@ -322,7 +345,7 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
       epoch_images_this_run = 0;
     }
     if (hooks.stop_requested && hooks.stop_requested()) {
-      if (!checkpoint_written) write_checkpoint(ckpt_path, net, config, epoch, step, sums, train_set.size());
+      if (!checkpoint_written) write_checkpoint(ckpt_path, net, config, epoch, step, sums, train_set.size(), wct);
       result.interrupted = true;
       break;
     }
@@ -339,6 +362,7 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
     SafetensorsFile f = net.state_dict();
     f.metadata["train_config"] = settings.dump();
     f.metadata["git"] = SPARSEXBAR_GIT;
+    if (wct) write_wct_metadata(*wct, f);
     if (test_set.size() > 0) {
       f.metadata["test_data"] = test_set.source;
       f.metadata["test_accuracy"] = exact(result.test_accuracy);
@@ -349,6 +373,7 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
   }
   result.seconds = seconds_since(t_start);
   result.model = std::move(model);
+  result.wct = wct;
   return result;
 }
 

@@ -10,20 +10,23 @@
 // weights as an uninterrupted run.
 //
 // Files: the checkpoint (model tensors, "momentum.<name>" buffers, the
-// position in training and the configuration in __metadata__) is written
+// position in training, the configuration and, with WCT, its kappa and s_ref
+// (engine/wct.h) in __metadata__) is written
 // atomically at the end of every epoch and when a stop is requested; the
-// trained model (PyTorch names, configuration in __metadata__) at the end.
+// trained model (PyTorch names, configuration and WCT in __metadata__) at the end.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/dataset.h"
+#include "engine/wct.h"
 #include "models/vgg.h"
 
 namespace sxb {
@@ -45,6 +48,9 @@ struct TrainConfig {
   double momentum = 0.9;
   double weight_decay = 5e-4;
   std::uint64_t seed = 1;
+  // Weight-constrained training (engine/wct.h): > 0 clamps every mapped
+  // layer's weights to |w| <= wct_kappa * s_ref after each step; 0: off.
+  double wct_kappa = 0.0;
   // Run (not part of the result; may differ on resume).
   int threads = 0;  // for the record; the caller sets the OpenMP thread count
   std::string out;  // the trained model's path
@@ -98,6 +104,7 @@ struct TrainResult {
   double seconds = 0.0;
   std::string checkpoint, model_path;
   std::unique_ptr<nn::Vgg> model;  // the trained model; runs on the backend given to train()
+  std::optional<WctScales> wct;    // with config.wct_kappa > 0: kappa and s_ref used
 };
 
 // `test` may be empty (no per-epoch evaluation). With config.resume the

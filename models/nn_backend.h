@@ -65,6 +65,8 @@ class Backend {
   // momentum_buf and mask (U8) may be null.
   virtual void sgd_step(const SgdParams& p, const Tensor& param, const Tensor& grad, const Tensor* momentum_buf,
                         const Tensor* mask) = 0;
+  // In place: every element of `t` (F32) into [lo, hi]; a NaN stays NaN.
+  virtual void clamp(const Tensor& t, float lo, float hi) = 0;
 };
 
 std::unique_ptr<Backend> make_cpu_backend();

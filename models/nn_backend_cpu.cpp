@@ -104,6 +104,7 @@ class CpuBackend final : public Backend {
     cpu::sgd_step(param.numel(), p, param.data<float>(), grad.data<float>(), f32(momentum_buf),
                   mask ? mask->data<std::uint8_t>() : nullptr);
   }
+  void clamp(const Tensor& t, float lo, float hi) override { cpu::clamp(t.numel(), lo, hi, t.data<float>()); }
 
  private:
   static float* f32(const Tensor* t) { return t ? t->data<float>() : nullptr; }

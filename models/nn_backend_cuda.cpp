@@ -250,6 +250,7 @@ class CudaBackend final : public Backend {
     gpu::sgd_step(q(), param.numel(), p, param.data<float>(), grad.data<float>(), f32(momentum_buf),
                   mask ? mask->data<std::uint8_t>() : nullptr);
   }
+  void clamp(const Tensor& t, float lo, float hi) override { gpu::clamp(q(), t.numel(), lo, hi, t.data<float>()); }
 
  private:
   gpu::Queue q() const { return ctx_->queue(); }

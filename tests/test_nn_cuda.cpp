@@ -403,6 +403,26 @@ TEST_F(NnCuda, SgdStepVariantsAndMask) {
   }
 }
 
+TEST_F(NnCuda, ClampIsTheCpuClamp) {
+  const std::size_t n = 5003;  // more than one block, not a multiple of one
+  std::vector<float> values = random_values(n, 720, -2.0f, 2.0f);
+  values[0] = kNaN;
+  values[1] = 0.75f;  // on the bounds
+  values[2] = -0.75f;
+  values[3] = -0.0f;
+  const Pair t = both({int(n)}, values);
+  cpu_->clamp(t.cpu, -0.75f, 0.75f);
+  gpu_->clamp(t.gpu, -0.75f, 0.75f);
+  EXPECT_TRUE(identical(t)) << "an exact element-wise formula: the same bits";
+  const std::vector<float> got = to_host(*gpu_, t.gpu);
+  EXPECT_TRUE(std::isnan(got[0]));
+  for (std::size_t i = 1; i < n; ++i) ASSERT_LE(std::abs(got[i]), 0.75f) << i;
+  EXPECT_EQ(got[1], 0.75f);
+  EXPECT_EQ(got[2], -0.75f);
+  const Pair empty = both({0}, {});
+  gpu_->clamp(empty.gpu, -1.0f, 1.0f);  // n = 0: nothing launched
+}
+
 // --- a tiny VGG on both backends -------------------------------------------------
 
 struct TrainingRun {

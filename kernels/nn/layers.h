@@ -198,4 +198,9 @@ LossResult softmax_cross_entropy(int batch, int classes, const float* logits, co
 void sgd_step(std::size_t n, const SgdParams& params, float* param, float* grad, float* momentum_buf,
               const std::uint8_t* mask);
 
+// --- clamp ------------------------------------------------------------------
+// In place: x[i] <- lo where x[i] < lo, hi where x[i] > hi (lo <= hi); a NaN
+// stays NaN. Weight-constrained training (engine/wct.h) clamps with it.
+void clamp(std::size_t n, float lo, float hi, float* x);
+
 }  // namespace sxb::nn::cpu

@@ -79,6 +79,8 @@ void dropout_apply(const Queue& q, std::size_t n, float p, std::uint64_t seed, s
                    float* out);
 void sgd_step(const Queue& q, std::size_t n, const SgdParams& params, float* param, float* grad, float* momentum_buf,
               const std::uint8_t* mask);
+// In place, as cpu::clamp (kernels/nn/cuda/clamp.cu).
+void clamp(const Queue& q, std::size_t n, float lo, float hi, float* x);
 
 // --- max_pool 2x2 -------------------------------------------------------------------
 void max_pool2x2_forward(const Queue& q, const PoolShape& s, const float* x, float* y, std::int32_t* argmax);
