@@ -10,6 +10,7 @@
 #include "engine/atomic_file.h"
 #include "engine/crossbar_eval.h"
 #include "engine/layout_file.h"
+#include "engine/sparse_forward.h"
 #include "engine/weff_cache.h"
 
 namespace sxb::app {
@@ -39,6 +40,9 @@ void add_evaluate_command(CLI::App& app) {
     long long reference_crossbars = 0;
     int threads = 0;
     bool no_cache = false, quiet = false;
+    std::string rearrange = "none";
+    RearrangeOptions rearrange_options;
+    std::string sparse = "auto";
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
@@ -62,6 +66,19 @@ void add_evaluate_command(CLI::App& app) {
                   "Write index,label,software,nonideal,logit_0.. (non-ideal logits) as CSV here");
   cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--quiet", opt->quiet, "No progress lines");
+  cmd->add_option("--sparse", opt->sparse,
+                  "W_eff products: auto (CSR below the measured density crossover), dense or sparse")
+      ->capture_default_str();
+  cmd->add_option("--rearrange", opt->rearrange, "Column rearrangement: none, sort, sort-reverse, balance or search")
+      ->capture_default_str();
+  cmd->add_option("--rearrange-budget", opt->rearrange_options.budget_seconds, "search: wall-time budget, seconds")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--rearrange-rounds", opt->rearrange_options.rounds, "search: most rounds (0: until the budget)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--rearrange-seed", opt->rearrange_options.seed, "search: seed of the random proposals")
+      ->capture_default_str();
   cmd->callback([opt] {
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     CrossbarEvalOptions eo;
@@ -70,6 +87,7 @@ void add_evaluate_command(CLI::App& app) {
     if (!opt->tile.empty()) parse_tile_size(opt->tile, eo.crossbar.tile_rows, eo.crossbar.tile_cols, "--tile");
     eo.crossbar.check(opt->crossbar.empty() ? "crossbar configuration" : opt->crossbar);
     eo.backend = parse_backend(opt->backend, "--backend");
+    eo.sparse = parse_sparse_path(opt->sparse, "--sparse");
     if (!opt->layout.empty()) {
       eo.layout = read_layout_file(opt->layout);
       if (opt->tile.empty()) {  // a packed layout fixes the tile size
@@ -82,6 +100,8 @@ void add_evaluate_command(CLI::App& app) {
     eo.reference_crossbars = opt->unpruned.empty()
                                  ? opt->reference_crossbars
                                  : dense_crossbars(opt->unpruned, eo.crossbar.tile_rows, eo.crossbar.tile_cols);
+    eo.rearrange = opt->rearrange_options;
+    eo.rearrange.policy = parse_rearrange_policy(opt->rearrange, "--rearrange");
     eo.cache_dir = opt->no_cache ? "" : opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir;
     eo.model_source = opt->model.weights;
     eo.data_source = opt->data;

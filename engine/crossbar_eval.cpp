@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <utility>
 
+#include "engine/sparse_forward.h"
 #include "engine/weff_cache.h"
 #include "kernels/error.h"
 
@@ -20,28 +22,43 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 EvalResult evaluate_with_weights(nn::Vgg& model, const Dataset& data, const Normalization& norm,
-                         const std::vector<LayerEffective>& layers) {
+                                 const std::vector<LayerEffective>& layers, SparsePath path,
+                                 std::vector<std::string>* sparse_layers) {
   nn::Backend& b = model.backend();
-  std::map<std::string, nn::Tensor> weights;
+  std::map<std::string, nn::Tensor> dense;
+  std::map<std::string, nn::SparseWeight> sparse;
   for (const LayerEffective& e : layers) {
     const nn::Tensor& w = model.parameter(e.layer + ".weight").value;
     std::vector<float> host(w.numel());
     weight_from_layer_matrix(e.w_eff.data(), e.outputs, e.inputs, host.data());
+    if (use_sparse(path, density(e.w_eff), b.name())) {
+      sparse.emplace(e.layer, nn::sparse_from_dense(b, host.data(), e.outputs, e.inputs));
+      if (sparse_layers) sparse_layers->push_back(e.layer);
+      continue;
+    }
     nn::Tensor t = b.empty(w.shape());
     b.upload(host.data(), t);
-    weights.emplace(e.layer, t);
+    dense.emplace(e.layer, t);
   }
-  model.set_weight_hook([&weights](const std::string& layer, const nn::Tensor&) -> std::optional<nn::Tensor> {
-    const auto it = weights.find(layer);
-    if (it == weights.end()) return std::nullopt;
+  model.set_weight_hook([&dense](const std::string& layer, const nn::Tensor&) -> std::optional<nn::Tensor> {
+    const auto it = dense.find(layer);
+    if (it == dense.end()) return std::nullopt;
     return it->second;
   });
+  model.set_sparse_weight_hook([&sparse](const std::string& layer) -> const nn::SparseWeight* {
+    const auto it = sparse.find(layer);
+    return it == sparse.end() ? nullptr : &it->second;
+  });
+  const auto clear = [&model] {
+    model.set_weight_hook(nullptr);
+    model.set_sparse_weight_hook(nullptr);
+  };
   try {
     EvalResult r = evaluate(model, data, norm);
-    model.set_weight_hook(nullptr);
+    clear();
     return r;
   } catch (...) {
-    model.set_weight_hook(nullptr);
+    clear();
     throw;
   }
 }
@@ -113,6 +130,16 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
                             layout.tile_rows, layout.tile_cols, xbar.tile_rows, xbar.tile_cols));
   layout.check("layout");
   r.crossbars = layout.crossbars();
+  NetworkLayout unarranged;  // the layout as given, when a rearrangement replaces it
+  Rearrangement arranged;
+  if (options.rearrange.policy != RearrangePolicy::None) {
+    RearrangeOptions ro = options.rearrange;
+    ro.backend = backend;
+    log(fmt::format("column rearrangement '{}'", to_string(ro.policy)));
+    arranged = rearrange(layers, layout, xbar, ro);
+    unarranged = std::exchange(layout, arranged.layout);
+    seconds["rearrange"] = arranged.seconds;
+  }
 
   auto t0 = std::chrono::steady_clock::now();
   if (software) {
@@ -128,13 +155,14 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   ideal_options.backend = backend;
   ideal_options.ideal = true;
   std::vector<LayerEffective> ideal = effective_weights(layers, layout, xbar, ideal_options);
-  r.ideal = evaluate_with_weights(model, data, norm, ideal);
+  r.ideal = evaluate_with_weights(model, data, norm, ideal, options.sparse);
   seconds["ideal"] = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
   std::string cache_file;
   if (!options.cache_dir.empty()) {
-    cache_file = weff_cache_path(options.cache_dir, weff_cache_key(layers, layout, xbar));
+    cache_file = weff_cache_path(options.cache_dir,
+                                 rearranged_cache_key(weff_cache_key(layers, layout, xbar), options.rearrange));
     if (auto cached = load_weff_cache(cache_file, layout)) {
       r.layers = std::move(*cached);
       r.cache_hit = true;
@@ -159,8 +187,29 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
 
   t0 = std::chrono::steady_clock::now();
   log("evaluating the non-ideal crossbar model");
-  r.nonideal = evaluate_with_weights(model, data, norm, r.layers);
+  std::vector<std::string> sparse_layers;
+  r.nonideal = evaluate_with_weights(model, data, norm, r.layers, options.sparse, &sparse_layers);
   seconds["nonideal"] = seconds_since(t0);
+
+  nlohmann::json rearrangement;  // null without a rearrangement
+  if (options.rearrange.policy != RearrangePolicy::None) {
+    t0 = std::chrono::steady_clock::now();
+    log("solving and evaluating the layout without rearrangement, for the comparison");
+    const std::string file =
+        options.cache_dir.empty() ? "" : weff_cache_path(options.cache_dir, weff_cache_key(layers, unarranged, xbar));
+    std::optional<std::vector<LayerEffective>> before;
+    if (!file.empty()) before = load_weff_cache(file, unarranged);
+    if (!before) {
+      SchedulerOptions so;
+      so.backend = backend;
+      before = effective_weights(layers, unarranged, xbar, so);
+      if (!file.empty()) store_weff_cache(file, *before);
+    }
+    const EvalResult none = evaluate_with_weights(model, data, norm, *before, options.sparse);
+    rearrangement = rearrangement_json(arranged, options.rearrange, layers, *before, r.layers, none.accuracy,
+                                       r.nonideal.accuracy);
+    seconds["unarranged"] = seconds_since(t0);
+  }
 
   // Self-checks.
   const int classes = model.config().classes;
@@ -211,7 +260,8 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   j["crossbar"] = xbar.to_json();
   j["layout"] = {{"method", layout.method}, {"tile_rows", layout.tile_rows}, {"tile_cols", layout.tile_cols}};
   j["backend"] = {{"solver", to_string(backend)}, {"solver_device", describe(backend)},
-                  {"network", model.backend().name()}, {"network_device", model.backend().describe()}};
+                  {"network", model.backend().name()}, {"network_device", model.backend().describe()},
+                  {"sparse_path", to_string(options.sparse)}, {"sparse_layers", sparse_layers}};
   j["seeds"] = {{"variation", xbar.seed}};
   j["accuracy"] = {{"software", r.software.accuracy},
                    {"ideal", r.ideal.accuracy},
@@ -232,6 +282,7 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   j["nf"] = {{"mean", total.nf_columns ? total.nf_sum / total.nf_columns : 0.0}, {"max", total.nf_max}};
   j["low_conductance_share"] = total.devices ? static_cast<double>(total.low_devices) / total.devices : 0.0;
   j["layers"] = layer_reports;
+  j["rearrangement"] = rearrangement;
   j["cache"] = {{"hit", r.cache_hit}, {"file", cache_file}};
   j["schedule"] = {{"tiles", sched.tiles},
                    {"batches", sched.batches},
@@ -307,6 +358,7 @@ std::string crossbar_table(const nlohmann::json& j) {
   if (!j["ccr"].is_null())
     s += fmt::format("CCR {:.2f} ({} crossbars unpruned)\n", j["ccr"].get<double>(),
                      j["reference_crossbars"].get<long long>());
+  if (j.contains("rearrangement") && !j["rearrangement"].is_null()) s += rearrangement_table(j["rearrangement"]);
   s += fmt::format("time: map+solve {:.2f} s{}, total {:.2f} s; solver {}\n",
                    j["seconds"]["map_and_solve"].get<double>(), j["cache"]["hit"].get<bool>() ? " (cached)" : "",
                    j["seconds"]["total"].get<double>(), j["backend"]["solver_device"].get<std::string>());

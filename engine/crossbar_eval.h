@@ -16,8 +16,10 @@
 #include "engine/crossbar_config.h"
 #include "engine/evaluate.h"
 #include "engine/layer_layout.h"
+#include "engine/rearrange.h"
 #include "engine/scheduler.h"
 #include "engine/wct.h"
+#include "engine/sparse_forward.h"
 
 namespace sxb {
 
@@ -28,9 +30,12 @@ std::vector<MappedLayer> mapped_layers(nn::Vgg& model);
 NetworkLayout dense_network_layout(const std::vector<MappedLayer>& layers, int tile_rows, int tile_cols);
 
 // evaluate() with every layer's weight replaced by its w_eff (through the
-// model's weight hook, cleared on return).
+// model's weight hooks, cleared on return). A layer runs as a sparse (CSR)
+// product when `path` says so (engine/sparse_forward.h); its name is then
+// appended to `sparse_layers` when given.
 EvalResult evaluate_with_weights(nn::Vgg& model, const Dataset& data, const Normalization& norm,
-                                 const std::vector<LayerEffective>& layers);
+                                 const std::vector<LayerEffective>& layers, SparsePath path = SparsePath::Auto,
+                                 std::vector<std::string>* sparse_layers = nullptr);
 
 struct CrossbarEvalOptions {
   CrossbarConfig crossbar;
@@ -43,6 +48,10 @@ struct CrossbarEvalOptions {
   // Per-layer mapping scales s = s_ref of weight-constrained training (the
   // model file's WCT metadata, engine/wct.h); crossbar.scale > 0 overrides them.
   std::optional<WctScales> wct;
+  SparsePath sparse = SparsePath::Auto;  // dense or CSR products for W_eff (engine/sparse_forward.h)
+  // Column rearrangement (engine/rearrange.h); with a policy other than none
+  // the layout as given is solved and evaluated too, for the before/after report.
+  RearrangeOptions rearrange;
 };
 
 struct CrossbarEvalResult {

@@ -24,14 +24,25 @@ Buffer make_buffer(Backend& b, const std::string& name, int size, float value) {
 }
 
 // The hook's replacement weight, or the stored one.
-Tensor weight_for_forward(const WeightHook* hook, const std::string& layer, const Tensor& weight) {
-  if (!hook || !*hook) return weight;
-  std::optional<Tensor> replaced = (*hook)(layer, weight);
+Tensor weight_for_forward(const LayerHooks* hooks, const std::string& layer, const Tensor& weight) {
+  if (!hooks || !hooks->weight) return weight;
+  std::optional<Tensor> replaced = hooks->weight(layer, weight);
   if (!replaced) return weight;
   SXB_REQUIRE(replaced->shape() == weight.shape() && replaced->dtype() == DType::F32,
               fmt::format("{}: the weight hook returned a tensor of shape {}, the weight is {}", layer,
                           replaced->shape_string(), weight.shape_string()));
   return *replaced;
+}
+
+// The sparse hook's weight for an eval-mode forward, checked against [rows, cols]; else null.
+const SparseWeight* sparse_weight_for_forward(const LayerHooks* hooks, const std::string& layer, const ForwardContext& ctx,
+                                              int rows, int cols) {
+  if (!hooks || !hooks->sparse || ctx.mode != Mode::Eval) return nullptr;
+  const SparseWeight* w = hooks->sparse(layer);
+  SXB_REQUIRE(!w || (w->rows == rows && w->cols == cols),
+              fmt::format("{}: the sparse weight hook returned a {} x {} matrix, the weight is {} x {}", layer,
+                          w ? w->rows : 0, w ? w->cols : 0, rows, cols));
+  return w;
 }
 
 void require_trained(const Tensor& x, const std::string& name) {
@@ -69,9 +80,9 @@ void Module::prepare_training() {
 // --- Conv2d -------------------------------------------------------------------
 
 Conv2d::Conv2d(Backend& b, std::string name, int in_channels, int out_channels, int kernel, int padding,
-               const WeightHook* hook)
+               const LayerHooks* hooks)
     : Module(b, std::move(name)), in_(in_channels), out_(out_channels), kernel_(kernel), padding_(padding),
-      hook_(hook) {
+      hooks_(hooks) {
   weight_ = make_parameter(b, name_ + ".weight", {out_, in_, kernel_, kernel_}, 0.0f);
   bias_ = make_parameter(b, name_ + ".bias", {out_}, 0.0f);
 }
@@ -87,8 +98,13 @@ const Tensor& Conv2d::forward(const Tensor& x, const ForwardContext& ctx) {
               fmt::format("{}: input {} does not have {} channels (N, C, H, W)", name_, x.shape_string(), in_));
   shape_ = Conv2dShape{x.dim(0), in_, x.dim(2), x.dim(3), out_, kernel_, kernel_, padding_, 1};
   shape_.check();
-  used_weight_ = weight_for_forward(hook_, name_, weight_.value);
   ensure_shape(backend_, y_, {shape_.batch, out_, shape_.out_height(), shape_.out_width()});
+  if (const SparseWeight* sparse = sparse_weight_for_forward(hooks_, name_, ctx, out_, in_ * kernel_ * kernel_)) {
+    backend_.conv2d_forward_sparse(shape_, x, *sparse, &bias_.value, y_);
+    used_weight_ = x_ = Tensor();
+    return y_;
+  }
+  used_weight_ = weight_for_forward(hooks_, name_, weight_.value);
   backend_.conv2d_forward(shape_, x, used_weight_, &bias_.value, y_);
   x_ = ctx.mode == Mode::Train ? x : Tensor();
   return y_;
@@ -217,8 +233,8 @@ Tensor Dropout::backward(const Tensor& dy, bool need_dx) {
 
 // --- Linear ---------------------------------------------------------------------
 
-Linear::Linear(Backend& b, std::string name, int in_features, int out_features, const WeightHook* hook)
-    : Module(b, std::move(name)), in_(in_features), out_(out_features), hook_(hook) {
+Linear::Linear(Backend& b, std::string name, int in_features, int out_features, const LayerHooks* hooks)
+    : Module(b, std::move(name)), in_(in_features), out_(out_features), hooks_(hooks) {
   weight_ = make_parameter(b, name_ + ".weight", {out_, in_}, 0.0f);
   bias_ = make_parameter(b, name_ + ".bias", {out_}, 0.0f);
 }
@@ -235,8 +251,13 @@ const Tensor& Linear::forward(const Tensor& x, const ForwardContext& ctx) {
   shape_ = LinearShape{x.dim(0), in_, out_};
   shape_.check();
   input_ = x.reshaped({shape_.batch, in_});
-  used_weight_ = weight_for_forward(hook_, name_, weight_.value);
   ensure_shape(backend_, y_, {shape_.batch, out_});
+  if (const SparseWeight* sparse = sparse_weight_for_forward(hooks_, name_, ctx, out_, in_)) {
+    backend_.linear_forward_sparse(shape_, input_, *sparse, &bias_.value, y_);
+    used_weight_ = x_ = Tensor();
+    return y_;
+  }
+  used_weight_ = weight_for_forward(hooks_, name_, weight_.value);
   backend_.linear_forward(shape_, input_, used_weight_, &bias_.value, y_);
   x_ = ctx.mode == Mode::Train ? x : Tensor();
   return y_;

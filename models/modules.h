@@ -48,6 +48,17 @@ struct ForwardContext {
 // straight-through estimator). std::nullopt keeps the stored weight.
 using WeightHook = std::function<std::optional<Tensor>(const std::string& layer, const Tensor& weight)>;
 
+// Called by every Conv2d/Linear forward in eval mode with the layer's name;
+// a returned CSR weight ([out, in * k * k]) replaces the weight, and any
+// WeightHook, in that forward, which then runs the backend's sparse product
+// (inference only). Null keeps the dense path.
+using SparseWeightHook = std::function<const SparseWeight*(const std::string& layer)>;
+
+struct LayerHooks {
+  WeightHook weight;
+  SparseWeightHook sparse;
+};
+
 // Reallocates `t` unless it already has `shape` and `dtype`.
 void ensure_shape(Backend& b, Tensor& t, const std::vector<int>& shape, DType dtype = DType::F32);
 
@@ -84,7 +95,7 @@ class Conv2d final : public Module {
  public:
   // kernel x kernel, stride 1, zero padding `padding`, with bias.
   Conv2d(Backend& b, std::string name, int in_channels, int out_channels, int kernel, int padding,
-         const WeightHook* hook);
+         const LayerHooks* hooks);
   const Tensor& forward(const Tensor& x, const ForwardContext& ctx) override;
   Tensor backward(const Tensor& dy, bool need_dx) override;
   std::vector<Parameter*> parameters() override { return {&weight_, &bias_}; }
@@ -93,7 +104,7 @@ class Conv2d final : public Module {
 
  private:
   int in_, out_, kernel_, padding_;
-  const WeightHook* hook_;
+  const LayerHooks* hooks_;
   Parameter weight_, bias_;
   Conv2dShape shape_;
   Tensor x_, used_weight_, y_, dx_;
@@ -156,7 +167,7 @@ class Dropout final : public Module {
 // Input [N, ...] is read as [N, in_features] (flattened, as x.view(N, -1)).
 class Linear final : public Module {
  public:
-  Linear(Backend& b, std::string name, int in_features, int out_features, const WeightHook* hook);
+  Linear(Backend& b, std::string name, int in_features, int out_features, const LayerHooks* hooks);
   const Tensor& forward(const Tensor& x, const ForwardContext& ctx) override;
   Tensor backward(const Tensor& dy, bool need_dx) override;
   std::vector<Parameter*> parameters() override { return {&weight_, &bias_}; }
@@ -165,7 +176,7 @@ class Linear final : public Module {
 
  private:
   int in_, out_;
-  const WeightHook* hook_;
+  const LayerHooks* hooks_;
   Parameter weight_, bias_;
   LinearShape shape_;
   Tensor x_, input_, used_weight_, y_, dx_;

@@ -19,6 +19,15 @@
 
 namespace sxb::nn {
 
+// A weight held in CSR form on a backend, for inference (kernels/nn/layers.h
+// CsrView): the [rows, cols] matrix of a conv ([K, C*kh*kw]) or linear
+// ([out, in]) weight; row_ptr and col_idx I32, values F32.
+struct SparseWeight {
+  int rows = 0, cols = 0;
+  Tensor row_ptr, col_idx, values;
+  std::size_t nnz() const { return values.empty() ? 0 : values.numel(); }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -56,6 +65,12 @@ class Backend {
                               const Tensor& y) = 0;
   virtual void linear_backward(const LinearShape& s, const Tensor& x, const Tensor& weight, const Tensor& dy,
                                const Tensor* dx, const Tensor& dweight, const Tensor* dbias) = 0;
+  // Inference with a CSR weight (the result equals the dense forward with
+  // that weight up to float rounding).
+  virtual void conv2d_forward_sparse(const Conv2dShape& s, const Tensor& x, const SparseWeight& weight,
+                                     const Tensor* bias, const Tensor& y) = 0;
+  virtual void linear_forward_sparse(const LinearShape& s, const Tensor& x, const SparseWeight& weight,
+                                     const Tensor* bias, const Tensor& y) = 0;
   virtual void dropout_forward(float p, std::uint64_t seed, std::uint64_t step, const Tensor& x,
                                const Tensor& y) = 0;
   virtual void dropout_backward(float p, std::uint64_t seed, std::uint64_t step, const Tensor& dy,
@@ -82,6 +97,10 @@ std::unique_ptr<Backend> make_cuda_backend();
 bool cuda_nn_available(std::string* reason = nullptr);
 // "cpu", "cuda" or "auto" (cuda when available, else cpu); other names are an Error.
 std::unique_ptr<Backend> make_backend(const std::string& device);
+
+// The non-zero entries of the row-major [rows, cols] host matrix `dense` as
+// a SparseWeight on `b` (column indices ascending within each row).
+SparseWeight sparse_from_dense(Backend& b, const float* dense, int rows, int cols);
 
 // Host copies (convenience over upload/download).
 std::vector<float> to_host(Backend& b, const Tensor& t);

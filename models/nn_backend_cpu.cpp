@@ -3,6 +3,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <vector>
 #include <cstdlib>
 #include <cstring>
 
@@ -88,6 +91,14 @@ class CpuBackend final : public Backend {
     cpu::linear_backward(s, x.data<float>(), weight.data<float>(), dy.data<float>(), f32(dx), dweight.data<float>(),
                          f32(dbias));
   }
+  void conv2d_forward_sparse(const Conv2dShape& s, const Tensor& x, const SparseWeight& weight, const Tensor* bias,
+                             const Tensor& y) override {
+    cpu::conv2d_forward_csr(s, x.data<float>(), view(weight), f32(bias), y.data<float>());
+  }
+  void linear_forward_sparse(const LinearShape& s, const Tensor& x, const SparseWeight& weight, const Tensor* bias,
+                             const Tensor& y) override {
+    cpu::linear_forward_csr(s, x.data<float>(), view(weight), f32(bias), y.data<float>());
+  }
   void dropout_forward(float p, std::uint64_t seed, std::uint64_t step, const Tensor& x, const Tensor& y) override {
     cpu::dropout_forward(x.numel(), p, seed, step, x.data<float>(), y.data<float>());
   }
@@ -108,6 +119,9 @@ class CpuBackend final : public Backend {
 
  private:
   static float* f32(const Tensor* t) { return t ? t->data<float>() : nullptr; }
+  static CsrView view(const SparseWeight& w) {
+    return {w.rows, w.cols, w.nnz(), w.row_ptr.data<std::int32_t>(), w.col_idx.data<std::int32_t>(), w.values.data<float>()};
+  }
 };
 
 }  // namespace
@@ -119,6 +133,34 @@ std::vector<float> to_host(Backend& b, const Tensor& t) {
   std::vector<float> out(t.numel());
   b.download(t, out.data());
   return out;
+}
+
+SparseWeight sparse_from_dense(Backend& b, const float* dense, int rows, int cols) {
+  std::vector<std::int32_t> row_ptr(static_cast<std::size_t>(rows) + 1, 0), col_idx;
+  std::vector<float> values;
+  for (int r = 0; r < rows; ++r) {
+    const float* row = dense + static_cast<std::size_t>(r) * cols;
+    for (int c = 0; c < cols; ++c)
+      if (row[c] != 0.0f) {
+        col_idx.push_back(c);
+        values.push_back(row[c]);
+      }
+    SXB_REQUIRE(values.size() <= static_cast<std::size_t>(INT32_MAX), "sparse_from_dense: too many non-zeros");
+    row_ptr[static_cast<std::size_t>(r) + 1] = static_cast<std::int32_t>(values.size());
+  }
+  SparseWeight w;
+  w.rows = rows;
+  w.cols = cols;
+  w.row_ptr = b.empty({rows + 1}, DType::I32);
+  b.upload(row_ptr.data(), w.row_ptr);
+  const int nnz = static_cast<int>(values.size());
+  w.col_idx = b.empty({nnz}, DType::I32);
+  w.values = b.empty({nnz}, DType::F32);
+  if (nnz) {
+    b.upload(col_idx.data(), w.col_idx);
+    b.upload(values.data(), w.values);
+  }
+  return w;
 }
 
 Tensor from_host(Backend& b, std::vector<int> shape, const std::vector<float>& values) {

@@ -5,18 +5,21 @@
 // wait for the GPU. Built only with CUDA (else nn_backend_cuda_stub.cpp).
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <cusparse.h>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/tile_kernel.h"
 #include "kernels/cuda_backend.h"
 #include "kernels/nn/cuda/cublas_check.h"
+#include "kernels/nn/cuda/cusparse_check.h"
 #include "kernels/nn/cuda/layers_cuda.h"
 #include "models/nn_backend.h"
 
@@ -37,6 +40,13 @@ struct BlasDeleter {
     const cublasStatus_t status = cublasDestroy(h);
     if (status != CUBLAS_STATUS_SUCCESS)
       std::fprintf(stderr, "sparsexbar: cublasDestroy failed: %s\n", cublasGetStatusString(status));
+  }
+};
+struct SparseDeleter {
+  void operator()(cusparseHandle_t h) const noexcept {
+    const cusparseStatus_t status = cusparseDestroy(h);
+    if (status != CUSPARSE_STATUS_SUCCESS)
+      std::fprintf(stderr, "sparsexbar: cusparseDestroy failed: %s\n", cusparseGetErrorString(status));
   }
 };
 struct PinnedDeleter {
@@ -74,6 +84,11 @@ class DeviceContext {
     SXB_CUBLAS_CHECK(cublasSetStream(blas, stream));
     SXB_CUBLAS_CHECK(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH));  // FP32 arithmetic, no TF32
 
+    cusparseHandle_t sparse = nullptr;
+    SXB_CUSPARSE_CHECK(cusparseCreate(&sparse));
+    sparse_.reset(sparse);
+    SXB_CUSPARSE_CHECK(cusparseSetStream(sparse, stream));
+
     void* pinned = nullptr;
     SXB_CUDA_CHECK(cudaMallocHost(&pinned, sizeof(gpu::LossTotals)));
     totals_host_.reset(pinned);
@@ -84,7 +99,7 @@ class DeviceContext {
   DeviceContext(const DeviceContext&) = delete;
   DeviceContext& operator=(const DeviceContext&) = delete;
 
-  gpu::Queue queue() const { return {stream_.get(), blas_.get()}; }
+  gpu::Queue queue() const { return {stream_.get(), blas_.get(), sparse_.get()}; }
   cudaStream_t stream() const { return stream_.get(); }
   gpu::LossTotals* totals_host() const { return static_cast<gpu::LossTotals*>(totals_host_.get()); }
 
@@ -109,6 +124,7 @@ class DeviceContext {
   std::unique_ptr<CUstream_st, StreamDeleter> stream_;
   std::unique_ptr<CUmemPoolHandle_st, PoolDeleter> pool_;
   std::unique_ptr<cublasContext, BlasDeleter> blas_;
+  std::unique_ptr<cusparseContext, SparseDeleter> sparse_;
   std::unique_ptr<void, PinnedDeleter> totals_host_;
 };
 
@@ -127,6 +143,19 @@ class Scratch {
  private:
   DeviceContext& ctx_;
   void* data_;
+};
+
+// Scratch blocks handed out on request (cuSPARSE's buffers), all released at scope exit.
+class ScratchList {
+ public:
+  explicit ScratchList(DeviceContext& ctx) : ctx_(ctx) {}
+  gpu::ScratchFn fn() {
+    return [this](std::size_t bytes) { return blocks_.emplace_back(std::make_unique<Scratch>(ctx_, bytes))->as<void>(); };
+  }
+
+ private:
+  DeviceContext& ctx_;
+  std::vector<std::unique_ptr<Scratch>> blocks_;
 };
 
 class CudaBackend final : public Backend {
@@ -172,6 +201,19 @@ class CudaBackend final : public Backend {
     Scratch workspace(*ctx_, plan.workspace_floats() * sizeof(float));
     gpu::conv2d_forward(q(), s, plan, workspace.as<float>(), x.data<float>(), weight.data<float>(), f32(bias),
                         y.data<float>());
+  }
+  void conv2d_forward_sparse(const Conv2dShape& s, const Tensor& x, const SparseWeight& weight, const Tensor* bias,
+                             const Tensor& y) override {
+    const gpu::ConvPlan plan = gpu::plan_conv2d(s);
+    Scratch workspace(*ctx_, plan.workspace_floats() * sizeof(float));
+    ScratchList buffers(*ctx_);
+    gpu::conv2d_forward_csr(q(), s, plan, workspace.as<float>(), x.data<float>(), view(weight), f32(bias),
+                            y.data<float>(), buffers.fn());
+  }
+  void linear_forward_sparse(const LinearShape& s, const Tensor& x, const SparseWeight& weight, const Tensor* bias,
+                             const Tensor& y) override {
+    ScratchList buffers(*ctx_);
+    gpu::linear_forward_csr(q(), s, x.data<float>(), view(weight), f32(bias), y.data<float>(), buffers.fn());
   }
   void conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tensor& weight, const Tensor& dy,
                        const Tensor* dx, const Tensor& dweight, const Tensor* dbias) override {
@@ -255,6 +297,10 @@ class CudaBackend final : public Backend {
  private:
   gpu::Queue q() const { return ctx_->queue(); }
   static float* f32(const Tensor* t) { return t ? t->data<float>() : nullptr; }
+  static CsrView view(const SparseWeight& w) {
+    return {w.rows, w.cols, w.nnz(), w.row_ptr.data<std::int32_t>(), w.col_idx.data<std::int32_t>(),
+            w.values.data<float>()};
+  }
 
   std::shared_ptr<DeviceContext> ctx_;
 };

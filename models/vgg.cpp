@@ -201,7 +201,7 @@ VggConfig vgg_config_for_file(const SafetensorsFile& file, const std::string& pa
 Vgg::Vgg(const VggConfig& config, Backend& backend) : config_(config), backend_(backend) {
   config_.check();
   int index = 0, channels = kVggInputChannels;
-  const WeightHook* hook = &hook_;
+  const LayerHooks* hooks = &hooks_;
   const std::vector<int> conv_channels = config_.conv_channels();
   std::size_t conv = 0;
   for (int entry : vgg_layout(config_.model)) {
@@ -211,7 +211,7 @@ Vgg::Vgg(const VggConfig& config, Backend& backend) : config_(config), backend_(
       continue;
     }
     const int out = conv_channels[conv++];
-    layers_.push_back(std::make_unique<Conv2d>(backend_, fmt::format("features.{}", index), channels, out, 3, 1, hook));
+    layers_.push_back(std::make_unique<Conv2d>(backend_, fmt::format("features.{}", index), channels, out, 3, 1, hooks));
     layers_.push_back(std::make_unique<BatchNorm2d>(backend_, fmt::format("features.{}", index + 1), out));
     layers_.push_back(std::make_unique<ReLU>(backend_, fmt::format("features.{}", index + 2)));
     weight_layers_.push_back(fmt::format("features.{}", index));
@@ -220,7 +220,7 @@ Vgg::Vgg(const VggConfig& config, Backend& backend) : config_(config), backend_(
   }
   // features.<index> is AvgPool2d(1, 1): the identity, nothing to run or save.
   if (config_.dropout > 0.0f) layers_.push_back(std::make_unique<Dropout>(backend_, "dropout", config_.dropout));
-  layers_.push_back(std::make_unique<Linear>(backend_, "classifier", channels, config_.classes, hook));
+  layers_.push_back(std::make_unique<Linear>(backend_, "classifier", channels, config_.classes, hooks));
   weight_layers_.push_back("classifier");
   for (auto& layer : layers_) {
     for (Parameter* p : layer->parameters()) parameters_.push_back(p);

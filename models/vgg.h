@@ -99,7 +99,8 @@ class Vgg {
   std::vector<std::string> weight_layers() const;
   void prepare_training();  // allocates gradients and momentum buffers
 
-  void set_weight_hook(WeightHook hook) { hook_ = std::move(hook); }
+  void set_weight_hook(WeightHook hook) { hooks_.weight = std::move(hook); }
+  void set_sparse_weight_hook(SparseWeightHook hook) { hooks_.sparse = std::move(hook); }
 
   // Every parameter and buffer under its PyTorch name, plus config().metadata().
   SafetensorsFile state_dict();
@@ -110,7 +111,7 @@ class Vgg {
  private:
   VggConfig config_;
   Backend& backend_;
-  WeightHook hook_;
+  LayerHooks hooks_;
   std::vector<std::unique_ptr<Module>> layers_;  // features, then [dropout,] classifier
   std::vector<std::string> weight_layers_;
   std::vector<Parameter*> parameters_;

@@ -120,6 +120,18 @@ constexpr bool dropout_keeps(std::uint64_t seed, std::uint64_t step, std::uint64
   return (dropout_hash(seed, step, index) >> 32) >= dropout_threshold(p);
 }
 
+// A weight matrix [rows, cols] in CSR form: row r holds the entries
+// row_ptr[r] .. row_ptr[r+1]-1 of col_idx/values, column indices ascending.
+// Every output is a serial sum over its row's entries in that order, so the
+// result does not depend on the thread count.
+struct CsrView {
+  int rows = 0, cols = 0;
+  std::size_t nnz = 0;
+  const std::int32_t* row_ptr = nullptr;  // [rows + 1]
+  const std::int32_t* col_idx = nullptr;  // [nnz]
+  const float* values = nullptr;          // [nnz]
+};
+
 }  // namespace sxb::nn
 
 namespace sxb::nn::cpu {
@@ -176,6 +188,12 @@ void linear_forward(const LinearShape& s, const float* x, const float* weight, c
 // dy [N,out] -> dx [N,in] (may be null), dweight [out,in], dbias [out] (may be null).
 void linear_backward(const LinearShape& s, const float* x, const float* weight, const float* dy, float* dx,
                      float* dweight, float* dbias);
+
+// --- sparse weights (inference) ---------------------------------------------
+// conv2d_forward with the weight [K, C*kh*kw] as CSR.
+void conv2d_forward_csr(const Conv2dShape& s, const float* x, const CsrView& weight, const float* bias, float* y);
+// linear_forward with the weight [out, in] as CSR.
+void linear_forward_csr(const LinearShape& s, const float* x, const CsrView& weight, const float* bias, float* y);
 
 // --- dropout ----------------------------------------------------------------
 // y[i] = dropout_keeps(seed, step, i, p) ? x[i] / (1 - p) : 0 (all zero for

@@ -112,6 +112,36 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, c
   }
 }
 
+// y_n [K, Ho*Wo] = CSR weight * col_n: each output row is its entries'
+// column-matrix rows scaled and added in CSR order (vectorised over pixels).
+void conv2d_forward_csr(const Conv2dShape& s, const float* x, const CsrView& weight, const float* bias, float* y) {
+  const ConvGeometry g(s);
+  const int N = s.batch;
+  const std::size_t M = g.out_pixels;
+#pragma omp parallel
+  {
+    std::vector<float> col(g.pointwise ? 0 : g.patch * M);
+#pragma omp for schedule(static)
+    for (int n = 0; n < N; ++n) {
+      const float* xn = x + n * g.in_sample;
+      const float* cols = xn;
+      if (!g.pointwise) {
+        im2col(g, xn, col.data());
+        cols = col.data();
+      }
+      for (int k = 0; k < g.K; ++k) {
+        float* out = y + n * g.out_sample + k * M;
+        std::fill(out, out + M, bias ? bias[k] : 0.0f);
+        for (std::int32_t e = weight.row_ptr[k]; e < weight.row_ptr[k + 1]; ++e) {
+          const float v = weight.values[e];
+          const float* in = cols + static_cast<std::size_t>(weight.col_idx[e]) * M;
+          for (std::size_t p = 0; p < M; ++p) out[p] += v * in[p];
+        }
+      }
+    }
+  }
+}
+
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy, float* dx,
                      float* dweight, float* dbias) {
   const ConvGeometry g(s);

@@ -26,6 +26,20 @@ void linear_forward(const LinearShape& s, const float* x, const float* weight, c
   }
 }
 
+void linear_forward_csr(const LinearShape& s, const float* x, const CsrView& weight, const float* bias, float* y) {
+  const int in = s.in_features, out = s.out_features;
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < s.batch; ++n) {
+    const float* xn = x + static_cast<std::size_t>(n) * in;
+    float* yn = y + static_cast<std::size_t>(n) * out;
+    for (int o = 0; o < out; ++o) {
+      float acc = 0.0f;
+      for (std::int32_t e = weight.row_ptr[o]; e < weight.row_ptr[o + 1]; ++e) acc += weight.values[e] * xn[weight.col_idx[e]];
+      yn[o] = acc + (bias ? bias[o] : 0.0f);
+    }
+  }
+}
+
 void linear_backward(const LinearShape& s, const float* x, const float* weight, const float* dy, float* dx,
                      float* dweight, float* dbias) {
   const int in = s.in_features, out = s.out_features;

@@ -134,6 +134,26 @@ void conv2d_forward(const Queue& q, const Conv2dShape& s, const ConvPlan& plan, 
   }
 }
 
+void conv2d_forward_csr(const Queue& q, const Conv2dShape& s, const ConvPlan& plan, float* workspace, const float* x,
+                        const CsrView& weight, const float* bias, float* y, const ScratchFn& scratch) {
+  const Geometry g(s);
+  float* col = workspace;
+  float* out = workspace + 2 * plan.columns;
+  for (int first = 0; first < s.batch; first += plan.images) {
+    const int images = std::min(plan.images, s.batch - first);
+    const int BM = images * g.M;
+    const float* xc = x + static_cast<std::size_t>(first) * g.C * g.H * g.W;
+    float* yc = y + static_cast<std::size_t>(first) * g.K * g.M;
+    const std::size_t col_size = static_cast<std::size_t>(g.P) * BM;
+    cuda::launch(im2col_kernel, blocks_for(col_size), kThreads, 0, q.stream, g, images, xc, col);
+    // out [K, BM] = weight [K, P] (CSR) * col [P, BM], row-major.
+    spmm_csr(q, weight, BM, col, BM, out, BM, true, scratch);
+    const std::size_t y_size = static_cast<std::size_t>(images) * g.K * g.M;
+    cuda::launch(scatter_output_kernel, blocks_for(y_size), kThreads, 0, q.stream, g, images,
+                 static_cast<const float*>(out), bias, yc);
+  }
+}
+
 void conv2d_backward(const Queue& q, const Conv2dShape& s, const ConvPlan& plan, float* workspace, const float* x,
                      const float* weight, const float* dy, float* dx, float* dweight, float* dbias) {
   const Geometry g(s);

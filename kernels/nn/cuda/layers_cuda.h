@@ -13,19 +13,26 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <cusparse.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "kernels/nn/layers.h"
 
 namespace sxb::nn::gpu {
 
-// Where work goes: one stream, and a cuBLAS handle bound to it.
+// Where work goes: one stream, and the cuBLAS and cuSPARSE handles bound to it.
 struct Queue {
   cudaStream_t stream = nullptr;
   cublasHandle_t blas = nullptr;
+  cusparseHandle_t sparse = nullptr;
 };
+
+// Stream-ordered device scratch of the given size, valid for the work the
+// caller enqueues before it returns (cuSPARSE's external buffers).
+using ScratchFn = std::function<void*(std::size_t bytes)>;
 
 // --- conv2d: im2col + one cuBLAS SGEMM per chunk of images ---------------------
 // A chunk of `images` samples is unrolled into a column matrix
@@ -54,6 +61,20 @@ void linear_forward(const Queue& q, const LinearShape& s, const float* x, const 
                     float* y);
 void linear_backward(const Queue& q, const LinearShape& s, const float* x, const float* weight, const float* dy,
                      float* dx, float* dweight, float* dbias);
+
+// --- sparse weights (inference): cuSPARSE SpMM on CSR ------------------------------
+// C [m, n] = A [m, k] (CSR, device arrays of `a`) * B [k, n], B and C both
+// row-major or both column-major, leading dimensions ldb, ldc. Non-transposed
+// CSR SpMM is deterministic (cuSPARSE documents run-to-run differences only
+// for op(A) = A^T).
+void spmm_csr(const Queue& q, const CsrView& a, int n, const float* b, int ldb, float* c, int ldc, bool row_major,
+              const ScratchFn& scratch);
+// conv2d_forward with the weight as CSR [K, C*kh*kw] (workspace as conv2d_forward).
+void conv2d_forward_csr(const Queue& q, const Conv2dShape& s, const ConvPlan& plan, float* workspace, const float* x,
+                        const CsrView& weight, const float* bias, float* y, const ScratchFn& scratch);
+// linear_forward with the weight as CSR [out, in].
+void linear_forward_csr(const Queue& q, const LinearShape& s, const float* x, const CsrView& weight,
+                        const float* bias, float* y, const ScratchFn& scratch);
 
 // out[k] = sum over n < outer, m < inner of v[(n*channels + k)*inner + m]
 // (bias gradients: [N, K, Ho*Wo] for conv, [N, out, 1] for linear).

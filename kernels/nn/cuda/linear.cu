@@ -49,6 +49,17 @@ void linear_forward(const Queue& q, const LinearShape& s, const float* x, const 
   }
 }
 
+void linear_forward_csr(const Queue& q, const LinearShape& s, const float* x, const CsrView& weight,
+                        const float* bias, float* y, const ScratchFn& scratch) {
+  // Column-major, x is x^T [in, N] and y is y^T [out, N]: y^T = weight (CSR) * x^T.
+  spmm_csr(q, weight, s.batch, x, s.in_features, y, s.out_features, false, scratch);
+  if (bias) {
+    const std::size_t rows = static_cast<std::size_t>(s.batch);
+    cuda::launch(add_row_bias_kernel, blocks_for(rows * s.out_features), kThreads, 0, q.stream, rows,
+                 s.out_features, bias, y);
+  }
+}
+
 void linear_backward(const Queue& q, const LinearShape& s, const float* x, const float* weight, const float* dy,
                      float* dx, float* dweight, float* dbias) {
   const int in = s.in_features, out = s.out_features;

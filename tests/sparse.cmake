@@ -1,0 +1,2 @@
+sxb_test(test_sparse_forward LABELS cpu)
+sxb_test(test_sparse_forward_cuda LABELS gpu)
