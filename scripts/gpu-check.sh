@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 B=build-gpu
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 cmake -S . -B $B -DSPARSEXBAR_CUDA=ON -DSPARSEXBAR_BENCH=OFF >/dev/null &&
-  cmake --build $B -j"$(nproc)" --target sparsexbar test_tile_cuda test_nn_cuda 2>&1 | grep -E 'error|warning' | head -40
-echo "== GPU tests (every test labelled gpu: test_tile_cuda, test_nn_cuda)"
+  cmake --build $B -j"$(nproc)" --target sparsexbar test_tile_cuda test_nn_cuda test_mapping_cuda \
+    test_sparse_forward_cuda 2>&1 | grep -E 'error|warning' | head -40
+echo "== GPU tests (every test labelled gpu: tile solver, network engine, W_eff, sparse path)"
 ctest --test-dir $B -L gpu --output-on-failure 2>&1 | tail -25
 echo "== network engine: one training epoch of VGG11 on the synthetic set (10,000 images), cuda then cpu"
 for device in cuda cpu; do
@@ -26,4 +27,7 @@ for spec in "cuda 64 8192" "cuda 32 8192" "cuda 128 1024" "cuda 16 8192" "cpu 64
   spt=$(echo "$out" | sed -n 's/.*"transfer_s_per_tile": \([0-9.e+-]*\).*/\1/p')
   printf '%-8s %-10s %-7s %-14s %-14s\n' "$1" "$2x$2" "$3" "${tps:-ERR}" "${spt:-$(echo "$out" | tail -1)}"
 done
+echo "== sparse W_eff crossover (cuSPARSE vs cuBLAS) and a VGG16 network on crossbars"
+./$B/sparsexbar bench sparse --device cuda | tail -7
+./$B/sparsexbar bench network --model vgg16 --width 1.0 --tile 64 --backend cuda --device cuda --images 2048 | tail -4
 ./$B/sparsexbar demo --backend cuda | tail -2
