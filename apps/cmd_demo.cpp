@@ -49,7 +49,7 @@ void example_tile_demo(int n, std::uint64_t seed, Backend backend) {
 }
 
 struct DemoOptions {
-  std::string data = "synthetic", crossbar, cache_dir, json, backend = "auto";
+  std::string data = "synthetic", crossbar, cache_dir, json, backend = "auto", device = "cpu";
   std::vector<std::string> settings, tiles{"16", "32", "64"};
   TrainConfig train;
   bool example_tile = false, no_cache = false;
@@ -64,6 +64,7 @@ std::unique_ptr<nn::Vgg> demo_model(DemoOptions& o, const Dataset& train_set, co
   c.data = o.data;
   ContentHash h;
   h.add(c.to_json().dump());
+  if (backend.name() != "cpu") h.add(backend.name());  // CPU-trained models keep their cache name
   const std::string dir = (o.cache_dir.empty() ? default_cache_dir() : o.cache_dir) + "/demo";
   path = dir + "/" + c.model + "-" + h.hex().substr(0, 16) + ".safetensors";
   c.out = path;
@@ -105,7 +106,7 @@ void network_demo(DemoOptions& o) {
 
   const Dataset train_set = load_dataset(o.data, Split::Train);
   const Dataset test_set = load_dataset(o.data, Split::Test);
-  std::unique_ptr<nn::Backend> backend = nn::make_cpu_backend();
+  std::unique_ptr<nn::Backend> backend = nn::make_backend(o.device);
   std::string model_path;
   std::unique_ptr<nn::Vgg> model = demo_model(o, train_set, test_set, *backend, model_path);
   eo.model_source = model_path;
@@ -158,6 +159,8 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)");
   cmd->add_option("--set", opt->settings, "Override one configuration key: key=value (repeatable)");
   cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
+  cmd->add_option("--device", opt->device, "Network engine (training, inference): cpu, cuda or auto")
+      ->capture_default_str();
   cmd->add_option("--cache-dir", opt->cache_dir, "Cache of trained models and effective weights (default: " +
                                                      default_cache_dir() + ")");
   cmd->add_flag("--no-cache", opt->no_cache, "Do not reuse or store effective weights");
