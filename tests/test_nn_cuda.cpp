@@ -17,6 +17,7 @@
 #include "kernels/error.h"
 #include "models/nn_backend.h"
 #include "models/vgg.h"
+#include "tests/support/random_values.h"
 #if defined(SPARSEXBAR_HAVE_CUDA)
 #include "kernels/nn/cuda/layers_cuda.h"
 #endif
@@ -27,26 +28,8 @@ namespace {
 constexpr double kTol = 1e-4;  // max |cuda - cpu| / max |cpu| per tensor, one layer
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-std::vector<float> random_values(std::size_t n, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-
-// max |got - want| / max |want|; infinite for a size mismatch or a
-// non-finite value where `want` is finite.
-double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
-  if (got.size() != want.size()) return INFINITY;
-  double diff = 0.0, scale = 0.0;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    if (std::isfinite(want[i]) && !std::isfinite(got[i])) return INFINITY;
-    diff = std::max(diff, std::abs(static_cast<double>(got[i]) - want[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(want[i])));
-  }
-  return scale > 0.0 ? diff / scale : diff;
-}
+using test_support::random_values;
+using test_support::relative_error;
 
 double max_abs(const std::vector<float>& v) {
   double m = 0.0;

@@ -17,17 +17,12 @@
 #include <vector>
 
 #include "kernels/nn/layers.h"
+#include "tests/support/random_values.h"
 
 namespace sxb::nn {
 namespace {
 
-std::vector<float> random_vector(std::size_t n, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
+using test_support::random_values;
 
 double weighted_sum(const std::vector<float>& y, const std::vector<float>& r) {
   double sum = 0.0;
@@ -155,8 +150,8 @@ TEST(NnConv2d, ForwardMatchesDirectLoops) {
       conv_shape(1, 2, 9, 8, 3, 5, 3, 2, 3),  // non-square kernel, pad 2, stride 3
   };
   for (const Conv2dShape& s : shapes) {
-    const auto x = random_vector(conv_x_size(s), 1), w = random_vector(conv_w_size(s), 2);
-    const auto b = random_vector(static_cast<std::size_t>(s.out_channels), 3);
+    const auto x = random_values(conv_x_size(s), 1), w = random_values(conv_w_size(s), 2);
+    const auto b = random_values(static_cast<std::size_t>(s.out_channels), 3);
     std::vector<float> y(conv_y_size(s), std::numeric_limits<float>::quiet_NaN());
     cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y.data());
     EXPECT_LT(max_relative_error(y, direct_conv(s, x, w, b.data())), 1e-5) << "kernel " << s.kernel_h;
@@ -168,17 +163,17 @@ TEST(NnConv2d, ForwardMatchesDirectLoops) {
 
 TEST(NnConv2d, WeightGradientOverSeveralBatchChunksMatchesDirectLoops) {
   const Conv2dShape s = conv_shape(9, 3, 6, 5, 4, 3, 3, 1, 1);  // 9 samples: chunks of 4, 4, 1
-  const auto x = random_vector(conv_x_size(s), 4), w = random_vector(conv_w_size(s), 5);
-  const auto dy = random_vector(conv_y_size(s), 6);
+  const auto x = random_values(conv_x_size(s), 4), w = random_values(conv_w_size(s), 5);
+  const auto dy = random_values(conv_y_size(s), 6);
   std::vector<float> dw(conv_w_size(s));
   cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), nullptr, dw.data(), nullptr);
   EXPECT_LT(max_relative_error(dw, direct_conv_dweight(s, x, dy)), 1e-5);
 }
 
 void check_conv_gradients(const Conv2dShape& s, std::uint64_t seed) {
-  auto x = random_vector(conv_x_size(s), seed), w = random_vector(conv_w_size(s), seed + 1);
-  auto b = random_vector(static_cast<std::size_t>(s.out_channels), seed + 2);
-  const auto r = random_vector(conv_y_size(s), seed + 3);
+  auto x = random_values(conv_x_size(s), seed), w = random_values(conv_w_size(s), seed + 1);
+  auto b = random_values(static_cast<std::size_t>(s.out_channels), seed + 2);
+  const auto r = random_values(conv_y_size(s), seed + 3);
   std::vector<float> y(conv_y_size(s)), dx(x.size()), dw(w.size()), db(b.size());
   cpu::conv2d_backward(s, x.data(), w.data(), r.data(), dx.data(), dw.data(), db.data());
   auto objective = [&] {
@@ -209,8 +204,8 @@ TEST(NnBatchNorm, TrainForwardNormalisesAndUpdatesRunningStatsWithUnbiasedVarian
   BatchNormShape s{4, 3, 5};
   s.check(true);
   const std::size_t n = 4 * 3 * 5;
-  const auto x = random_vector(n, 50, -2.0f, 3.0f);
-  const auto gamma = random_vector(3, 51, 0.5f, 1.5f), beta = random_vector(3, 52);
+  const auto x = random_values(n, 50, -2.0f, 3.0f);
+  const auto gamma = random_values(3, 51, 0.5f, 1.5f), beta = random_values(3, 52);
   std::vector<float> running_mean = {0.1f, -0.2f, 0.3f}, running_var = {1.0f, 2.0f, 0.5f};
   const auto rm0 = running_mean, rv0 = running_var;
   std::vector<float> y(n), mean(3), inv_std(3);
@@ -243,7 +238,7 @@ TEST(NnBatchNorm, TrainForwardNormalisesAndUpdatesRunningStatsWithUnbiasedVarian
 
 TEST(NnBatchNorm, EvalForwardUsesRunningStats) {
   const BatchNormShape s{2, 2, 3};
-  const auto x = random_vector(12, 60);
+  const auto x = random_values(12, 60);
   const std::vector<float> gamma = {1.5f, 0.5f}, beta = {0.25f, -1.0f};
   const std::vector<float> running_mean = {0.2f, -0.4f}, running_var = {0.9f, 2.5f};
   std::vector<float> y(12);
@@ -260,9 +255,9 @@ TEST(NnBatchNorm, EvalForwardUsesRunningStats) {
 TEST(NnBatchNorm, TrainGradientsMatchFiniteDifferences) {
   const BatchNormShape s{3, 2, 4};
   const std::size_t n = 3 * 2 * 4;
-  auto x = random_vector(n, 70, -1.0f, 2.0f);
-  auto gamma = random_vector(2, 71, 0.5f, 1.5f), beta = random_vector(2, 72);
-  const auto r = random_vector(n, 73);
+  auto x = random_values(n, 70, -1.0f, 2.0f);
+  auto gamma = random_values(2, 71, 0.5f, 1.5f), beta = random_values(2, 72);
+  const auto r = random_values(n, 73);
   std::vector<float> y(n), mean(2), inv_std(2), dx(n), dgamma(2), dbeta(2);
   auto objective = [&] {
     cpu::batch_norm_forward_train(s, x.data(), gamma.data(), beta.data(), 1e-5f, 0.1f, nullptr, nullptr, y.data(),
@@ -281,9 +276,9 @@ TEST(NnBatchNorm, TrainGradientsMatchFiniteDifferences) {
 
 TEST(NnRelu, ForwardAndGradient) {
   // Inputs at least 0.1 away from the kink, so the +-0.01 differences never cross it.
-  auto x = random_vector(40, 80, 0.1f, 1.0f);
+  auto x = random_values(40, 80, 0.1f, 1.0f);
   for (std::size_t i = 0; i < x.size(); i += 2) x[i] = -x[i];
-  const auto r = random_vector(40, 81);
+  const auto r = random_values(40, 81);
   std::vector<float> y(40), dx(40);
   cpu::relu_forward(40, x.data(), y.data());
   for (std::size_t i = 0; i < 40; ++i) EXPECT_EQ(y[i], std::max(x[i], 0.0f));
@@ -311,7 +306,7 @@ TEST(NnMaxPool, GradientMatchesFiniteDifferencesAndOddEdgeIsDropped) {
   std::iota(x.begin(), x.end(), 0.0f);
   std::shuffle(x.begin(), x.end(), std::mt19937_64(90));
   for (float& v : x) v *= 0.1f;
-  const auto r = random_vector(m, 91);
+  const auto r = random_values(m, 91);
   std::vector<float> y(m), dx(n);
   std::vector<std::int32_t> argmax(m);
   cpu::max_pool2x2_forward(s, x.data(), y.data(), argmax.data());
@@ -355,8 +350,8 @@ TEST(NnMaxPool, TiesGoToTheFirstElementInRowMajorOrderAndNaNPropagates) {
 TEST(NnLinear, ForwardAndWeightGradientOverSeveralChunksMatchLoops) {
   const LinearShape s{70, 6, 5};  // 70 rows: batch chunks of 32, 32, 6
   s.check();
-  const auto x = random_vector(70 * 6, 100), w = random_vector(5 * 6, 101), b = random_vector(5, 102);
-  const auto dy = random_vector(70 * 5, 103);
+  const auto x = random_values(70 * 6, 100), w = random_values(5 * 6, 101), b = random_values(5, 102);
+  const auto dy = random_values(70 * 5, 103);
   std::vector<float> y(70 * 5), dw(30), db(5), dx(70 * 6);
   cpu::linear_forward(s, x.data(), w.data(), b.data(), y.data());
   cpu::linear_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
@@ -380,8 +375,8 @@ TEST(NnLinear, ForwardAndWeightGradientOverSeveralChunksMatchLoops) {
 
 TEST(NnLinear, GradientsMatchFiniteDifferences) {
   const LinearShape s{3, 5, 4};
-  auto x = random_vector(15, 110), w = random_vector(20, 111), b = random_vector(4, 112);
-  const auto r = random_vector(12, 113);
+  auto x = random_values(15, 110), w = random_values(20, 111), b = random_values(4, 112);
+  const auto r = random_values(12, 113);
   std::vector<float> y(12), dx(15), dw(20), db(4);
   cpu::linear_backward(s, x.data(), w.data(), r.data(), dx.data(), dw.data(), db.data());
   auto objective = [&] {
@@ -419,7 +414,7 @@ TEST(NnDropout, SameSeedSameMaskKeepRateAndScale) {
   cpu::dropout_backward(n, p, 7, 3, ones.data(), dx.data());
   EXPECT_TRUE(same_bits(dx, a));
   // p = 0 is the identity, p = 1 drops everything.
-  const auto x = random_vector(100, 120);
+  const auto x = random_values(100, 120);
   std::vector<float> y(100);
   cpu::dropout_forward(100, 0.0f, 1, 1, x.data(), y.data());
   EXPECT_TRUE(same_bits(x, y));
@@ -428,8 +423,8 @@ TEST(NnDropout, SameSeedSameMaskKeepRateAndScale) {
 }
 
 TEST(NnDropout, GradientMatchesFiniteDifferences) {
-  auto x = random_vector(50, 130);
-  const auto r = random_vector(50, 131);
+  auto x = random_values(50, 130);
+  const auto r = random_values(50, 131);
   std::vector<float> y(50), dx(50);
   cpu::dropout_backward(50, 0.4f, 11, 2, r.data(), dx.data());
   auto objective = [&] {
@@ -443,7 +438,7 @@ TEST(NnDropout, GradientMatchesFiniteDifferences) {
 
 TEST(NnLoss, GradientMatchesFiniteDifferences) {
   const int N = 4, K = 5;
-  auto logits = random_vector(N * K, 140, -2.0f, 2.0f);
+  auto logits = random_values(N * K, 140, -2.0f, 2.0f);
   const std::vector<int> labels = {0, 3, 4, 1};
   std::vector<float> dlogits(N * K);
   cpu::softmax_cross_entropy(N, K, logits.data(), labels.data(), dlogits.data());
@@ -520,8 +515,8 @@ TEST(NnSgd, MaskZeroesWeightGradientAndMomentum) {
 TEST(NnDeterminism, ConvBackwardIsBitIdenticalFor1To3Threads) {
   // Large enough that a threaded BLAS would split it; 9 samples span 3 chunks.
   const Conv2dShape s = conv_shape(9, 16, 16, 16, 32, 3, 3, 1, 1);
-  const auto x = random_vector(conv_x_size(s), 150), w = random_vector(conv_w_size(s), 151);
-  const auto b = random_vector(32, 152), dy = random_vector(conv_y_size(s), 153);
+  const auto x = random_values(conv_x_size(s), 150), w = random_values(conv_w_size(s), 151);
+  const auto b = random_values(32, 152), dy = random_values(conv_y_size(s), 153);
   std::vector<float> y[3], dx[3], dw[3], db[3];
   for (int t = 0; t < 3; ++t) {
     y[t].resize(conv_y_size(s)), dx[t].resize(x.size()), dw[t].resize(w.size()), db[t].resize(32);
@@ -541,10 +536,10 @@ TEST(NnDeterminism, ConvBackwardIsBitIdenticalFor1To3Threads) {
 TEST(NnDeterminism, BatchNormAndLinearAreBitIdenticalFor1To3Threads) {
   const BatchNormShape s{16, 8, 64};
   const std::size_t n = 16 * 8 * 64;
-  const auto x = random_vector(n, 160), dy = random_vector(n, 161);
-  const auto gamma = random_vector(8, 162, 0.5f, 1.5f), beta = random_vector(8, 163);
+  const auto x = random_values(n, 160), dy = random_values(n, 161);
+  const auto gamma = random_values(8, 162, 0.5f, 1.5f), beta = random_values(8, 163);
   const LinearShape ls{100, 64, 48};
-  const auto lx = random_vector(100 * 64, 164), lw = random_vector(48 * 64, 165), ldy = random_vector(100 * 48, 166);
+  const auto lx = random_values(100 * 64, 164), lw = random_values(48 * 64, 165), ldy = random_values(100 * 48, 166);
   std::vector<float> out[3][5];
   for (int t = 0; t < 3; ++t) {
     auto& [y, dx, dgb, ldw, ldx] = out[t];
