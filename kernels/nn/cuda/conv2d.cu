@@ -112,12 +112,17 @@ ConvPlan plan_conv2d(const Conv2dShape& s) {
   return plan;
 }
 
-void conv2d_forward(const Queue& q, const Conv2dShape& s, const ConvPlan& plan, float* workspace, const float* x,
-                    const float* weight, const float* bias, float* y) {
+namespace {
+
+// For each chunk of images: im2col into the workspace, `multiply(col, out,
+// BM)` writes out [K, BM] = weight * col [P, BM], then out is scattered into
+// y with the bias.
+template <class Multiply>
+void forward_chunks(const Queue& q, const Conv2dShape& s, const ConvPlan& plan, float* workspace, const float* x,
+                    const float* bias, float* y, Multiply&& multiply) {
   const Geometry g(s);
   float* col = workspace;
   float* out = workspace + 2 * plan.columns;
-  const float one = 1.0f, zero = 0.0f;
   for (int first = 0; first < s.batch; first += plan.images) {
     const int images = std::min(plan.images, s.batch - first);
     const int BM = images * g.M;
@@ -125,33 +130,31 @@ void conv2d_forward(const Queue& q, const Conv2dShape& s, const ConvPlan& plan, 
     float* yc = y + static_cast<std::size_t>(first) * g.K * g.M;
     const std::size_t col_size = static_cast<std::size_t>(g.P) * BM;
     cuda::launch(im2col_kernel, blocks_for(col_size), kThreads, 0, q.stream, g, images, xc, col);
-    // out [K, BM] = weight [K, P] * col [P, BM]; column-major: out^T = col^T * weight^T.
-    SXB_CUBLAS_CHECK(cublasSgemm(q.blas, CUBLAS_OP_N, CUBLAS_OP_N, BM, g.K, g.P, &one, col, BM, weight, g.P, &zero,
-                                 out, BM));
+    multiply(static_cast<const float*>(col), out, BM);
     const std::size_t y_size = static_cast<std::size_t>(images) * g.K * g.M;
     cuda::launch(scatter_output_kernel, blocks_for(y_size), kThreads, 0, q.stream, g, images,
                  static_cast<const float*>(out), bias, yc);
   }
 }
 
+}  // namespace
+
+void conv2d_forward(const Queue& q, const Conv2dShape& s, const ConvPlan& plan, float* workspace, const float* x,
+                    const float* weight, const float* bias, float* y) {
+  const Geometry g(s);
+  forward_chunks(q, s, plan, workspace, x, bias, y, [&](const float* col, float* out, int BM) {
+    const float one = 1.0f, zero = 0.0f;
+    // out [K, BM] = weight [K, P] * col [P, BM]; column-major: out^T = col^T * weight^T.
+    SXB_CUBLAS_CHECK(
+        cublasSgemm(q.blas, CUBLAS_OP_N, CUBLAS_OP_N, BM, g.K, g.P, &one, col, BM, weight, g.P, &zero, out, BM));
+  });
+}
+
 void conv2d_forward_csr(const Queue& q, const Conv2dShape& s, const ConvPlan& plan, float* workspace, const float* x,
                         const CsrView& weight, const float* bias, float* y, const ScratchFn& scratch) {
-  const Geometry g(s);
-  float* col = workspace;
-  float* out = workspace + 2 * plan.columns;
-  for (int first = 0; first < s.batch; first += plan.images) {
-    const int images = std::min(plan.images, s.batch - first);
-    const int BM = images * g.M;
-    const float* xc = x + static_cast<std::size_t>(first) * g.C * g.H * g.W;
-    float* yc = y + static_cast<std::size_t>(first) * g.K * g.M;
-    const std::size_t col_size = static_cast<std::size_t>(g.P) * BM;
-    cuda::launch(im2col_kernel, blocks_for(col_size), kThreads, 0, q.stream, g, images, xc, col);
-    // out [K, BM] = weight [K, P] (CSR) * col [P, BM], row-major.
-    spmm_csr(q, weight, BM, col, BM, out, BM, true, scratch);
-    const std::size_t y_size = static_cast<std::size_t>(images) * g.K * g.M;
-    cuda::launch(scatter_output_kernel, blocks_for(y_size), kThreads, 0, q.stream, g, images,
-                 static_cast<const float*>(out), bias, yc);
-  }
+  // out [K, BM] = weight [K, P] (CSR) * col [P, BM], row-major.
+  forward_chunks(q, s, plan, workspace, x, bias, y,
+                 [&](const float* col, float* out, int BM) { spmm_csr(q, weight, BM, col, BM, out, BM, true, scratch); });
 }
 
 void conv2d_backward(const Queue& q, const Conv2dShape& s, const ConvPlan& plan, float* workspace, const float* x,
