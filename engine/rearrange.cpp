@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
-#include <numeric>
 
 #include "engine/content_hash.h"
 #include "engine/rearrange_search.h"
@@ -85,8 +84,8 @@ std::vector<TileConductance> tile_conductances(const MappedLayer& m, const Layer
 namespace {
 
 // Column totals of a row-block's columns over its rows.
-std::map<int, double> block_totals(const MappedLayer& m, const LayerLayout& layer, const std::vector<std::size_t>& block,
-                                   const DeviceModel& devices) {
+std::map<int, double> block_totals(const MappedLayer& m, const LayerLayout& layer,
+                                   const std::vector<std::size_t>& block, const DeviceModel& devices) {
   std::map<int, double> total;
   const std::vector<int>& rows = layer.tiles[block.front()].rows;
   for (std::size_t t : block)
@@ -125,7 +124,8 @@ void balance_block(LayerLayout& layer, const std::vector<std::size_t>& block, co
   std::vector<int> columns;
   for (std::size_t k = 0; k < m; ++k) {
     const TilePlacement& p = layer.tiles[block[k]];
-    const long long unused = static_cast<long long>(tile_rows) * tile_cols - static_cast<long long>(p.rows.size() * p.cols.size());
+    const long long unused =
+        static_cast<long long>(tile_rows) * tile_cols - static_cast<long long>(p.rows.size() * p.cols.size());
     fixed[k] = 2.0 * static_cast<double>(unused) * g_min;
     before[k] = p.cols;
     columns.insert(columns.end(), p.cols.begin(), p.cols.end());
@@ -242,7 +242,8 @@ Rearrangement rearrange(const std::vector<MappedLayer>& layers, const NetworkLay
     s.row_blocks = row_blocks(a).size();
     s.tiles = a.tiles.size();
     for (std::size_t t = 0; t < a.tiles.size(); ++t)
-      for (std::size_t j = 0; j < a.tiles[t].cols.size(); ++j) s.moved_columns += a.tiles[t].cols[j] != b.tiles[t].cols[j];
+      for (std::size_t j = 0; j < a.tiles[t].cols.size(); ++j)
+        s.moved_columns += a.tiles[t].cols[j] != b.tiles[t].cols[j];
     tile_summary(tile_conductances(*sources[l], a, R, C, devices), s.low_share_min_before, s.low_share_mean_before,
                  s.low_share_max_before, s.max_tile_conductance_before);
     tile_summary(tile_conductances(*sources[l], b, R, C, devices), s.low_share_min_after, s.low_share_mean_after,

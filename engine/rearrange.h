@@ -58,8 +58,8 @@ struct RearrangeOptions {
   // (weights, layout, configuration, seed, rounds done), and the report says
   // how many rounds were done and what stopped the search.
   int rounds = 20;
-  std::uint64_t seed = 1;           // search: random proposals
-  Backend backend = Backend::Cpu;   // search: tile solver
+  std::uint64_t seed = 1;          // search: random proposals
+  Backend backend = Backend::Cpu;  // search: tile solver
 
   nlohmann::json to_json() const;  // {"policy", and for search "budget_seconds", "rounds", "seed"}
 };

@@ -34,7 +34,8 @@ nlohmann::json rearrangement_json(const Rearrangement& r, const RearrangeOptions
   nlohmann::json j = options.to_json();
   j["seconds"] = r.seconds;
   if (options.policy == RearrangePolicy::Search)
-    j["search"] = {{"rounds", r.rounds}, {"proposals", r.proposals}, {"accepted", r.accepted}, {"stopped_by", r.stopped_by}};
+    j["search"] = {
+        {"rounds", r.rounds}, {"proposals", r.proposals}, {"accepted", r.accepted}, {"stopped_by", r.stopped_by}};
   j["accuracy"] = {{"before", accuracy_before}, {"after", accuracy_after}};
   TileStats total_before, total_after;
   nlohmann::json per_layer = nlohmann::json::array();
@@ -93,13 +94,13 @@ std::string rearrangement_table(const nlohmann::json& j) {
                      x["accepted"].get<long long>(), x["proposals"].get<long long>(),
                      x["stopped_by"].get<std::string>());
   }
-  s += "), before > after:\n";
-  s += fmt::format("{:<14} {:>6} {:>17} {:>17} {:>17} {:>13} {:>13} {:>15}\n", "layer", "moved", "NF mean %",
-                   "NF max %", "W_eff error %", "low-g/tile %", "(after)", "max tile G mS");
+  s += "), before > after; low-g: share of a tile's devices below (G_min + G_max) / 2, min-max over the tiles:\n";
+  s += fmt::format("{:<14} {:>6} {:>17} {:>17} {:>17} {:>15} {:>15} {:>17}\n", "layer", "moved", "NF mean %",
+                   "NF max %", "W_eff error %", "low-g % before", "low-g % after", "max tile G mS");
   for (const auto& l : j.at("layers")) {
     const auto& lb = l["tile_low_share_before"];
     const auto& la = l["tile_low_share_after"];
-    s += fmt::format("{:<14} {:>6} {:>17} {:>17} {:>17} {:>13} {:>13} {:>15}\n", l["layer"].get<std::string>(),
+    s += fmt::format("{:<14} {:>6} {:>17} {:>17} {:>17} {:>15} {:>15} {:>17}\n", l["layer"].get<std::string>(),
                      l["moved_columns"].get<std::size_t>(), percent(l["nf_mean_before"], l["nf_mean_after"]),
                      percent(l["nf_max_before"], l["nf_max_after"]),
                      percent(l["weff_error_before"], l["weff_error_after"]),

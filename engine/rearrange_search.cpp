@@ -116,8 +116,7 @@ void policy_proposals(const std::vector<const MappedLayer*>& sources, const Netw
                       const DeviceModel& devices, RearrangePolicy policy, std::vector<Proposal>& out) {
   for (std::size_t l = 0; l < layout.layers.size(); ++l) {
     const LayerLayout& now = layout.layers[l];
-    const LayerLayout next =
-        rearrange_layer(*sources[l], now, layout.tile_rows, layout.tile_cols, devices, policy);
+    const LayerLayout next = rearrange_layer(*sources[l], now, layout.tile_rows, layout.tile_cols, devices, policy);
     for (const std::vector<std::size_t>& block : row_blocks(now)) {
       Proposal p{l, {}, {}};
       for (std::size_t t : block) {
@@ -140,7 +139,8 @@ std::vector<double> weff_squared_error(const std::vector<MappedLayer>& layers, c
                                        const CrossbarConfig& config, Backend backend) {
   std::vector<TileRef> all;
   for (const LayerLayout& ll : layout.layers) {
-    const auto it = std::find_if(layers.begin(), layers.end(), [&](const MappedLayer& m) { return m.layer == ll.layer; });
+    const auto it =
+        std::find_if(layers.begin(), layers.end(), [&](const MappedLayer& m) { return m.layer == ll.layer; });
     SXB_REQUIRE(it != layers.end(), "weff_squared_error: layer '" + ll.layer + "' is not a layer of the model");
     for (const TilePlacement& p : ll.tiles) all.push_back({&*it, &p});
   }
@@ -198,7 +198,8 @@ SearchOutcome search_rearrangement(const std::vector<const MappedLayer*>& source
     }
     std::vector<Proposal> proposals;
     if (round <= 3) {
-      const RearrangePolicy heuristic[] = {RearrangePolicy::Balance, RearrangePolicy::Sort, RearrangePolicy::SortReverse};
+      const RearrangePolicy heuristic[] = {RearrangePolicy::Balance, RearrangePolicy::Sort,
+                                           RearrangePolicy::SortReverse};
       policy_proposals(sources, now, devices, heuristic[round - 1], proposals);
     } else {
       for (BlockDraws& b : blocks) random_proposals(now, b, proposals);
