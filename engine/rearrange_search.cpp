@@ -28,13 +28,7 @@ std::vector<double> tile_errors(const std::vector<TileRef>& tiles, int R, int C,
   std::vector<double> error(tiles.size(), 0.0);
   for (std::size_t begin = 0; begin < tiles.size(); begin += per_batch) {
     const std::size_t n = std::min(tiles.size() - begin, per_batch);
-    TileBatch batch;
-    batch.rows.assign(2 * n, R);
-    batch.cols.assign(2 * n, C);
-    batch.offset.resize(2 * n);
-    for (std::size_t k = 0; k < 2 * n; ++k) batch.offset[k] = k * cells;
-    batch.conductance.resize(2 * n * cells);
-    batch.resistances = {config.res};
+    TileBatch batch = pair_batch(n, R, C, config);
 #pragma omp parallel for schedule(dynamic, 4)
     for (std::ptrdiff_t q = 0; q < static_cast<std::ptrdiff_t>(n); ++q) {
       const TileRef& t = tiles[begin + q];

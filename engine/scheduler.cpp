@@ -42,6 +42,18 @@ struct Job {
 
 }  // namespace
 
+TileBatch pair_batch(std::size_t pairs, int R, int C, const CrossbarConfig& config) {
+  const std::size_t cells = static_cast<std::size_t>(R) * C;
+  TileBatch batch;
+  batch.rows.assign(2 * pairs, R);
+  batch.cols.assign(2 * pairs, C);
+  batch.offset.resize(2 * pairs);
+  for (std::size_t k = 0; k < 2 * pairs; ++k) batch.offset[k] = k * cells;
+  batch.conductance.resize(2 * pairs * cells);
+  batch.resistances = {config.res};
+  return batch;
+}
+
 std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
                                               const CrossbarConfig& config, const SchedulerOptions& options,
                                               ScheduleStats* stats) {
@@ -87,13 +99,7 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
     const std::size_t end = std::min(jobs.size(), begin + per_batch), n = end - begin;
     ++st.batches;
     auto t0 = std::chrono::steady_clock::now();
-    TileBatch batch;
-    batch.rows.assign(2 * n, R);
-    batch.cols.assign(2 * n, C);
-    batch.offset.resize(2 * n);
-    for (std::size_t k = 0; k < 2 * n; ++k) batch.offset[k] = k * cells;
-    batch.conductance.resize(2 * n * cells);
-    batch.resistances = {config.res};
+    TileBatch batch = pair_batch(n, R, C, config);
     std::vector<long long> clipped(n, 0);
 #pragma omp parallel for schedule(dynamic, 4)
     for (std::ptrdiff_t q = 0; q < static_cast<std::ptrdiff_t>(n); ++q) {

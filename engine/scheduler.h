@@ -54,6 +54,10 @@ struct ScheduleStats {
   double program_seconds = 0.0, solve_seconds = 0.0, assemble_seconds = 0.0;
 };
 
+// A batch of `pairs` positive/negative tile pairs (tile 2k and 2k + 1) of
+// R x C cells with the configuration's resistances; conductances sized, unset.
+TileBatch pair_batch(std::size_t pairs, int R, int C, const CrossbarConfig& config);
+
 // One LayerEffective per layout layer, in layout order. Every layout layer
 // must have a MappedLayer of the same name and shape (an Error otherwise).
 std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
