@@ -35,6 +35,17 @@ struct ConvGeometry {
         pointwise(kh == 1 && kw == 1 && stride == 1 && pad == 0) {}
 };
 
+// The output columns [lo, hi) at which kernel column j reads inside the
+// input row (iw = ow * stride - pad + j in [0, W)); the others read padding.
+void valid_columns(const ConvGeometry& g, int j, int& lo, int& hi) {
+  const int first = g.pad - j;          // ow * stride >= pad - j
+  const int last = g.W - 1 + g.pad - j;  // ow * stride <= W - 1 + pad - j
+  lo = first <= 0 ? 0 : (first + g.stride - 1) / g.stride;
+  hi = last < 0 ? 0 : last / g.stride + 1;
+  lo = std::min(lo, g.Wo);
+  hi = std::clamp(hi, lo, g.Wo);
+}
+
 // col [C*kh*kw, Ho*Wo]: row (c, i, j) holds the input pixel that kernel tap
 // (i, j) of channel c sees at each output position (0 in the padding).
 void im2col(const ConvGeometry& g, const float* x, float* col) {
@@ -43,6 +54,8 @@ void im2col(const ConvGeometry& g, const float* x, float* col) {
     for (int i = 0; i < g.kh; ++i) {
       for (int j = 0; j < g.kw; ++j) {
         float* row = col + ((static_cast<std::size_t>(c) * g.kh + i) * g.kw + j) * g.out_pixels;
+        int lo = 0, hi = 0;
+        valid_columns(g, j, lo, hi);
         for (int oh = 0; oh < g.Ho; ++oh) {
           float* out = row + static_cast<std::size_t>(oh) * g.Wo;
           const int ih = oh * g.stride - g.pad + i;
@@ -50,11 +63,15 @@ void im2col(const ConvGeometry& g, const float* x, float* col) {
             std::fill(out, out + g.Wo, 0.0f);
             continue;
           }
-          const float* in = plane + static_cast<std::size_t>(ih) * g.W;
-          for (int ow = 0; ow < g.Wo; ++ow) {
-            const int iw = ow * g.stride - g.pad + j;
-            out[ow] = (iw >= 0 && iw < g.W) ? in[iw] : 0.0f;
+          // Input column of output column ow: base + ow * stride (>= 0 from lo on).
+          const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(ih) * g.W - g.pad + j;
+          std::fill(out, out + lo, 0.0f);
+          if (g.stride == 1) {
+            std::copy(plane + base + lo, plane + base + hi, out + lo);
+          } else {
+            for (int ow = lo; ow < hi; ++ow) out[ow] = plane[base + static_cast<std::ptrdiff_t>(ow) * g.stride];
           }
+          std::fill(out + hi, out + g.Wo, 0.0f);
         }
       }
     }
@@ -70,14 +87,18 @@ void col2im(const ConvGeometry& g, const float* dcol, float* dx) {
     for (int i = 0; i < g.kh; ++i) {
       for (int j = 0; j < g.kw; ++j) {
         const float* row = dcol + ((static_cast<std::size_t>(c) * g.kh + i) * g.kw + j) * g.out_pixels;
+        int lo = 0, hi = 0;
+        valid_columns(g, j, lo, hi);
         for (int oh = 0; oh < g.Ho; ++oh) {
           const int ih = oh * g.stride - g.pad + i;
           if (ih < 0 || ih >= g.H) continue;
           const float* in = row + static_cast<std::size_t>(oh) * g.Wo;
-          float* out = plane + static_cast<std::size_t>(ih) * g.W;
-          for (int ow = 0; ow < g.Wo; ++ow) {
-            const int iw = ow * g.stride - g.pad + j;
-            if (iw >= 0 && iw < g.W) out[iw] += in[ow];
+          const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(ih) * g.W - g.pad + j;
+          if (g.stride == 1) {
+            float* out = plane + (base + lo);  // base + lo >= 0
+            for (int k = 0; k < hi - lo; ++k) out[k] += in[lo + k];
+          } else {
+            for (int ow = lo; ow < hi; ++ow) plane[base + static_cast<std::ptrdiff_t>(ow) * g.stride] += in[ow];
           }
         }
       }
