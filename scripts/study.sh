@@ -105,7 +105,9 @@ evaluate() {  # model-name tile policy
   [ -f "$out" ] && return 0
   [ -f "$M/$model.safetensors" ] || return 0
   local layout=()
-  [ -f "$M/$model.layout.json" ] && layout=(--layout "$M/$model.layout.json")
+  # XCS/XRS tiles are packed for one tile size; a C/F model is a smaller dense
+  # model that maps onto any tile size.
+  [[ $model == xcs-* || $model == xrs-* ]] && layout=(--layout "$M/$model.layout.json")
   log "evaluating $model at ${tile}x$tile, rearrangement $policy"
   "$BIN" evaluate --model vgg11 --weights "$M/$model.safetensors" --data "$EVAL_DATA" --tile "$tile" --set "preset=$PRESET" \
     "${layout[@]}" --unpruned "$M/dense.safetensors" --rearrange "$policy" --rearrange-budget "$SEARCH_BUDGET" \
