@@ -19,6 +19,33 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The W_eff of every layer of `layout`: from `cache_file` when it holds them
+// (`hit` set), else solved on `backend` with progress lines and stored there.
+std::vector<LayerEffective> solved_or_cached(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
+                                             const CrossbarConfig& xbar, Backend backend, const std::string& cache_file,
+                                             const std::function<void(const std::string&)>& log, bool& hit,
+                                             ScheduleStats* stats = nullptr) {
+  hit = false;
+  if (!cache_file.empty())
+    if (auto cached = load_weff_cache(cache_file, layout)) {
+      hit = true;
+      log("effective weights from the cache: " + cache_file);
+      return std::move(*cached);
+    }
+  const auto t0 = std::chrono::steady_clock::now();
+  SchedulerOptions so;
+  so.backend = backend;
+  std::size_t tiles = 0;
+  for (const LayerLayout& l : layout.layers) tiles += 2 * l.tiles.size();
+  log(fmt::format("solving {} tiles of {} x {} on {}", tiles, layout.tile_rows, layout.tile_cols, to_string(backend)));
+  so.progress = [&](std::size_t done, std::size_t total) {
+    log(fmt::format("  tile positions {}/{} ({:.1f} s)", done, total, seconds_since(t0)));
+  };
+  std::vector<LayerEffective> solved = effective_weights(layers, layout, xbar, so, stats);
+  if (!cache_file.empty()) store_weff_cache(cache_file, solved);
+  return solved;
+}
+
 }  // namespace
 
 EvalResult evaluate_with_weights(nn::Vgg& model, const Dataset& data, const Normalization& norm,
@@ -159,30 +186,13 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   seconds["ideal"] = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
-  std::string cache_file;
-  if (!options.cache_dir.empty()) {
-    cache_file = weff_cache_path(options.cache_dir,
-                                 rearranged_cache_key(weff_cache_key(layers, layout, xbar), options.rearrange));
-    if (auto cached = load_weff_cache(cache_file, layout)) {
-      r.layers = std::move(*cached);
-      r.cache_hit = true;
-      log("effective weights from the cache: " + cache_file);
-    }
-  }
+  const std::string cache_file =
+      options.cache_dir.empty()
+          ? ""
+          : weff_cache_path(options.cache_dir,
+                            rearranged_cache_key(weff_cache_key(layers, layout, xbar), options.rearrange));
   ScheduleStats sched;
-  if (!r.cache_hit) {
-    SchedulerOptions so;
-    so.backend = backend;
-    std::size_t tiles = 0;
-    for (const LayerLayout& l : layout.layers) tiles += 2 * l.tiles.size();
-    log(fmt::format("solving {} tiles of {} x {} on {}", tiles, layout.tile_rows, layout.tile_cols,
-                    to_string(backend)));
-    so.progress = [&](std::size_t done, std::size_t total) {
-      log(fmt::format("  tile positions {}/{} ({:.1f} s)", done, total, seconds_since(t0)));
-    };
-    r.layers = effective_weights(layers, layout, xbar, so, &sched);
-    if (!cache_file.empty()) store_weff_cache(cache_file, r.layers);
-  }
+  r.layers = solved_or_cached(layers, layout, xbar, backend, cache_file, log, r.cache_hit, &sched);
   seconds["map_and_solve"] = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
@@ -197,16 +207,10 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
     log("solving and evaluating the layout without rearrangement, for the comparison");
     const std::string file =
         options.cache_dir.empty() ? "" : weff_cache_path(options.cache_dir, weff_cache_key(layers, unarranged, xbar));
-    std::optional<std::vector<LayerEffective>> before;
-    if (!file.empty()) before = load_weff_cache(file, unarranged);
-    if (!before) {
-      SchedulerOptions so;
-      so.backend = backend;
-      before = effective_weights(layers, unarranged, xbar, so);
-      if (!file.empty()) store_weff_cache(file, *before);
-    }
-    const EvalResult none = evaluate_with_weights(model, data, norm, *before, options.sparse);
-    rearrangement = rearrangement_json(arranged, options.rearrange, layers, *before, r.layers, none.accuracy,
+    bool hit = false;
+    const std::vector<LayerEffective> before = solved_or_cached(layers, unarranged, xbar, backend, file, log, hit);
+    const EvalResult none = evaluate_with_weights(model, data, norm, before, options.sparse);
+    rearrangement = rearrangement_json(arranged, options.rearrange, layers, before, r.layers, none.accuracy,
                                        r.nonideal.accuracy);
     seconds["unarranged"] = seconds_since(t0);
   }

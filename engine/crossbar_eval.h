@@ -18,8 +18,8 @@
 #include "engine/layer_layout.h"
 #include "engine/rearrange.h"
 #include "engine/scheduler.h"
-#include "engine/wct.h"
 #include "engine/sparse_forward.h"
+#include "engine/wct.h"
 
 namespace sxb {
 
