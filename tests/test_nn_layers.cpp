@@ -146,7 +146,7 @@ TEST(NnConv2d, ForwardMatchesDirectLoops) {
   const Conv2dShape shapes[] = {
       conv_shape(2, 3, 7, 6, 4, 3, 3, 1, 1),  // VGG's 3x3, pad 1, stride 1
       conv_shape(2, 3, 7, 6, 5, 1, 1, 0, 2),  // 1x1, stride 2
-      conv_shape(3, 4, 5, 5, 2, 1, 1, 0, 1),  // 1x1, stride 1: the pointwise path
+      conv_shape(3, 4, 5, 5, 2, 1, 1, 0, 1),  // 1x1, stride 1: the "same" path
       conv_shape(1, 2, 9, 8, 3, 5, 3, 2, 3),  // non-square kernel, pad 2, stride 3
   };
   for (const Conv2dShape& s : shapes) {
@@ -161,13 +161,20 @@ TEST(NnConv2d, ForwardMatchesDirectLoops) {
   }
 }
 
-TEST(NnConv2d, WeightGradientOverSeveralBatchChunksMatchesDirectLoops) {
-  const Conv2dShape s = conv_shape(9, 3, 6, 5, 4, 3, 3, 1, 1);  // 9 samples: chunks of 4, 4, 1
-  const auto x = random_values(conv_x_size(s), 4), w = random_values(conv_w_size(s), 5);
-  const auto dy = random_values(conv_y_size(s), 6);
-  std::vector<float> dw(conv_w_size(s));
-  cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), nullptr, dw.data(), nullptr);
-  EXPECT_LT(max_relative_error(dw, direct_conv_dweight(s, x, dy)), 1e-5);
+TEST(NnConv2d, BackwardOverSeveralGroupsOfChunksMatchesDirectLoops) {
+  // 40 samples of 16x16: 7 groups of three 2-image chunks (the last group two
+  // chunks); 9 samples of 6x5: 5 groups of one chunk.
+  for (const Conv2dShape& s : {conv_shape(40, 2, 16, 16, 3, 3, 3, 1, 1), conv_shape(9, 3, 6, 5, 4, 3, 3, 1, 1)}) {
+    const auto x = random_values(conv_x_size(s), 4), w = random_values(conv_w_size(s), 5);
+    const auto dy = random_values(conv_y_size(s), 6);
+    std::vector<float> dw(conv_w_size(s)), dx(x.size()), y(conv_y_size(s));
+    cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), nullptr);
+    EXPECT_LT(max_relative_error(dw, direct_conv_dweight(s, x, dy)), 1e-5) << s.batch << " samples";
+    // dx is the adjoint of the (bias-free) forward: <conv(x), dy> = <x, dx>.
+    cpu::conv2d_forward(s, x.data(), w.data(), nullptr, y.data());
+    const double lhs = weighted_sum(y, dy), rhs = weighted_sum(x, dx);
+    EXPECT_NEAR(lhs, rhs, 1e-5 * (std::abs(lhs) + 1.0)) << s.batch << " samples";
+  }
 }
 
 void check_conv_gradients(const Conv2dShape& s, std::uint64_t seed) {
@@ -513,23 +520,29 @@ TEST(NnSgd, MaskZeroesWeightGradientAndMomentum) {
 // --- determinism over thread counts ------------------------------------------------
 
 TEST(NnDeterminism, ConvBackwardIsBitIdenticalFor1To3Threads) {
-  // Large enough that a threaded BLAS would split it; 9 samples span 3 chunks.
-  const Conv2dShape s = conv_shape(9, 16, 16, 16, 32, 3, 3, 1, 1);
-  const auto x = random_values(conv_x_size(s), 150), w = random_values(conv_w_size(s), 151);
-  const auto b = random_values(32, 152), dy = random_values(conv_y_size(s), 153);
-  std::vector<float> y[3], dx[3], dw[3], db[3];
-  for (int t = 0; t < 3; ++t) {
-    y[t].resize(conv_y_size(s)), dx[t].resize(x.size()), dw[t].resize(w.size()), db[t].resize(32);
-    with_threads(t + 1, [&] {
-      cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y[t].data());
-      cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx[t].data(), dw[t].data(), db[t].data());
-    });
-  }
-  for (int t = 1; t < 3; ++t) {
-    EXPECT_TRUE(same_bits(y[0], y[t])) << t + 1 << " threads: y";
-    EXPECT_TRUE(same_bits(dx[0], dx[t])) << t + 1 << " threads: dx";
-    EXPECT_TRUE(same_bits(dw[0], dw[t])) << t + 1 << " threads: dweight";
-    EXPECT_TRUE(same_bits(db[0], db[t])) << t + 1 << " threads: dbias";
+  // 9 samples of 16x16: 5 groups of one 2-image chunk; 40 samples of 16x16
+  // with 4 channels: 7 groups of three chunks (the last of two), whose weight
+  // gradients are accumulated by the SGEMMs; 3x3 with stride 2 and no padding:
+  // the general (not "same") im2col.
+  const Conv2dShape shapes[] = {conv_shape(9, 16, 16, 16, 32, 3, 3, 1, 1), conv_shape(40, 4, 16, 16, 8, 3, 3, 1, 1),
+                                conv_shape(6, 3, 9, 9, 5, 3, 3, 0, 2)};
+  for (const Conv2dShape& s : shapes) {
+    const auto x = random_values(conv_x_size(s), 150), w = random_values(conv_w_size(s), 151);
+    const auto b = random_values(s.out_channels, 152), dy = random_values(conv_y_size(s), 153);
+    std::vector<float> y[3], dx[3], dw[3], db[3];
+    for (int t = 0; t < 3; ++t) {
+      y[t].resize(conv_y_size(s)), dx[t].resize(x.size()), dw[t].resize(w.size()), db[t].resize(s.out_channels);
+      with_threads(t + 1, [&] {
+        cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y[t].data());
+        cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx[t].data(), dw[t].data(), db[t].data());
+      });
+    }
+    for (int t = 1; t < 3; ++t) {
+      EXPECT_TRUE(same_bits(y[0], y[t])) << s.batch << " samples, " << t + 1 << " threads: y";
+      EXPECT_TRUE(same_bits(dx[0], dx[t])) << s.batch << " samples, " << t + 1 << " threads: dx";
+      EXPECT_TRUE(same_bits(dw[0], dw[t])) << s.batch << " samples, " << t + 1 << " threads: dweight";
+      EXPECT_TRUE(same_bits(db[0], db[t])) << s.batch << " samples, " << t + 1 << " threads: dbias";
+    }
   }
 }
 

@@ -5,11 +5,7 @@
 #include <cstddef>
 #include <vector>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SXB_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SXB_MULTIVERSION
-#endif
+#include "kernels/multiversion.h"
 
 namespace sxb::cpu {
 

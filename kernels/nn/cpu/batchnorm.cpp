@@ -1,12 +1,53 @@
 // Per-channel batch normalisation. Each channel is one serial pass over its
-// N*spatial values (statistics in double), channels in parallel: every sum has
-// a fixed order whatever the thread count.
+// N*spatial values (statistics in double, in kLanes interleaved partial sums
+// that vectorise, added in lane order), channels in parallel: every sum has a
+// fixed order whatever the thread count. The element-wise passes are fp32.
 #include <cmath>
 #include <cstddef>
 
 #include "kernels/nn/layers.h"
 
 namespace sxb::nn::cpu {
+
+namespace {
+
+constexpr int kLanes = 8;
+
+// Partial sums: value i of a plane goes to lane i % kLanes.
+struct LaneSums {
+  double lane[kLanes] = {};
+  double total() const {
+    double t = 0.0;
+    for (double v : lane) t += v;
+    return t;
+  }
+};
+
+// s += v[i] (i < n).
+void add_values(const float* v, int n, LaneSums& s) {
+  int i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) s.lane[l] += v[i + l];
+  for (int l = 0; i + l < n; ++l) s.lane[l] += v[i + l];
+}
+
+// s += (v[i] - c)^2 (i < n).
+void add_squares(const float* v, int n, double c, LaneSums& s) {
+  int i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) s.lane[l] += (v[i + l] - c) * (v[i + l] - c);
+  for (int l = 0; i + l < n; ++l) s.lane[l] += (v[i + l] - c) * (v[i + l] - c);
+}
+
+// s += a[i] * (b[i] - c) (i < n).
+void add_products(const float* a, const float* b, int n, double c, LaneSums& s) {
+  int i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) s.lane[l] += a[i + l] * (b[i + l] - c);
+  for (int l = 0; i + l < n; ++l) s.lane[l] += a[i + l] * (b[i + l] - c);
+}
+
+}  // namespace
 
 void batch_norm_forward_train(const BatchNormShape& s, const float* x, const float* gamma, const float* beta,
                               float eps, float momentum, float* running_mean, float* running_var, float* y,
@@ -16,18 +57,13 @@ void batch_norm_forward_train(const BatchNormShape& s, const float* x, const flo
   const std::size_t stride = static_cast<std::size_t>(s.channels) * L;
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.channels; ++c) {
-    double sum = 0.0;
-    for (int n = 0; n < s.batch; ++n) {
-      const float* v = x + n * stride + static_cast<std::size_t>(c) * L;
-      for (int i = 0; i < L; ++i) sum += v[i];
-    }
-    const double mean = sum / count;
-    double squares = 0.0;  // two-pass variance: no cancellation
-    for (int n = 0; n < s.batch; ++n) {
-      const float* v = x + n * stride + static_cast<std::size_t>(c) * L;
-      for (int i = 0; i < L; ++i) squares += (v[i] - mean) * (v[i] - mean);
-    }
-    const double var = squares / count;
+    LaneSums sum;
+    for (int n = 0; n < s.batch; ++n) add_values(x + n * stride + static_cast<std::size_t>(c) * L, L, sum);
+    const double mean = sum.total() / count;
+    LaneSums squares;  // two-pass variance: no cancellation
+    for (int n = 0; n < s.batch; ++n)
+      add_squares(x + n * stride + static_cast<std::size_t>(c) * L, L, mean, squares);
+    const double var = squares.total() / count;
     const double inv_std = 1.0 / std::sqrt(var + static_cast<double>(eps));
     const float scale = static_cast<float>(gamma[c] * inv_std);
     const float shift = static_cast<float>(beta[c] - mean * gamma[c] * inv_std);
@@ -71,27 +107,25 @@ void batch_norm_backward(const BatchNormShape& s, const float* x, const float* g
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.channels; ++c) {
     const double mean = saved_mean[c], inv_std = saved_inv_std[c];
-    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    LaneSums dys, dy_centred;
     for (int n = 0; n < s.batch; ++n) {
       const std::size_t offset = n * stride + static_cast<std::size_t>(c) * L;
-      for (int i = 0; i < L; ++i) {
-        const double g = dy[offset + i];
-        sum_dy += g;
-        sum_dy_xhat += g * (x[offset + i] - mean) * inv_std;
-      }
+      add_values(dy + offset, L, dys);
+      add_products(dy + offset, x + offset, L, mean, dy_centred);
     }
+    const double sum_dy = dys.total(), sum_dy_xhat = dy_centred.total() * inv_std;
     dbeta[c] = static_cast<float>(sum_dy);
     dgamma[c] = static_cast<float>(sum_dy_xhat);
     if (!dx) continue;
-    // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
+    // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)), with
+    // xhat = (x - mean) * inv_std: dx = a * dy + b * (x - mean) + d (fp32).
     const double mean_dy = sum_dy / count, mean_dy_xhat = sum_dy_xhat / count;
     const double k = gamma[c] * inv_std;
+    const float a = static_cast<float>(k), b = static_cast<float>(-k * inv_std * mean_dy_xhat);
+    const float d = static_cast<float>(-k * mean_dy), m = static_cast<float>(mean);
     for (int n = 0; n < s.batch; ++n) {
       const std::size_t offset = n * stride + static_cast<std::size_t>(c) * L;
-      for (int i = 0; i < L; ++i) {
-        const double xhat = (x[offset + i] - mean) * inv_std;
-        dx[offset + i] = static_cast<float>(k * (dy[offset + i] - mean_dy - xhat * mean_dy_xhat));
-      }
+      for (int i = 0; i < L; ++i) dx[offset + i] = a * dy[offset + i] + b * (x[offset + i] - m) + d;
     }
   }
 }

@@ -1,9 +1,12 @@
-// conv2d as im2col + SGEMM, one sample at a time.
+// conv2d as im2col + SGEMM over chunks of images.
 //
-// Every SGEMM runs inside an OpenMP parallel region over samples (or batch
-// chunks), where OpenBLAS's OpenMP build is single-threaded: each product is
-// computed the same way whatever the thread count. The weight gradient is
-// summed over fixed batch chunks added in index order (ordered_chunk_sum).
+// A chunk's column matrices sit side by side ([C*kh*kw, images*Ho*Wo]), so
+// one SGEMM per chunk packs the weights once for all its images. The chunk
+// size follows the layer shape and the batch size only (images_per_chunk), and
+// every SGEMM runs inside an OpenMP parallel region, where OpenBLAS's OpenMP
+// build is single-threaded: each product is computed the same way whatever the
+// thread count. The weight gradient is summed over fixed groups of chunks in
+// index order (conv2d_backward).
 #include <cblas.h>
 
 #include <algorithm>
@@ -11,6 +14,8 @@
 #include <vector>
 
 #include "kernels/nn/cpu/ordered_sum.h"
+#include "kernels/nn/cpu/scratch.h"
+#include "kernels/multiversion.h"
 #include "kernels/nn/layers.h"
 
 namespace sxb::nn::cpu {
@@ -19,11 +24,10 @@ namespace {
 
 struct ConvGeometry {
   int C, H, W, K, kh, kw, pad, stride, Ho, Wo;
-  std::size_t out_pixels;     // Ho*Wo
-  std::size_t patch;          // C*kh*kw: rows of the column matrix
-  std::size_t in_sample;      // C*H*W
-  std::size_t out_sample;     // K*Ho*Wo
-  bool pointwise;             // 1x1, stride 1, no padding: the input is its own column matrix
+  std::size_t out_pixels;  // Ho*Wo
+  std::size_t patch;       // C*kh*kw: rows of the column matrix
+  std::size_t in_sample;   // C*H*W
+  std::size_t out_sample;  // K*Ho*Wo
 
   explicit ConvGeometry(const Conv2dShape& s)
       : C(s.in_channels), H(s.height), W(s.width), K(s.out_channels), kh(s.kernel_h), kw(s.kernel_w),
@@ -31,9 +35,33 @@ struct ConvGeometry {
         out_pixels(static_cast<std::size_t>(Ho) * Wo),
         patch(static_cast<std::size_t>(C) * kh * kw),
         in_sample(static_cast<std::size_t>(C) * H * W),
-        out_sample(static_cast<std::size_t>(K) * Ho * Wo),
-        pointwise(kh == 1 && kw == 1 && stride == 1 && pad == 0) {}
+        out_sample(static_cast<std::size_t>(K) * Ho * Wo) {}
+
+  // Stride 1 and "same" padding: the output has the input's size, so tap
+  // (i, j) reads the input plane shifted by (i - pad) * W + (j - pad), and
+  // the output positions it reads form one run [first, last) of that plane.
+  bool same() const { return stride == 1 && Ho == H && Wo == W; }
+  struct Run {
+    std::ptrdiff_t shift, first, last;
+  };
+  Run run(int i, int j) const {
+    const std::ptrdiff_t shift = static_cast<std::ptrdiff_t>(i - pad) * W + (j - pad);
+    const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(H) * W;
+    return {shift, std::clamp<std::ptrdiff_t>(-shift, 0, n), std::clamp<std::ptrdiff_t>(n - shift, 0, n)};
+  }
 };
+
+// Images per chunk: enough SGEMM columns (images x output pixels) to amortise
+// packing the weights, but at least kMinChunks chunks per batch so that the
+// threads share the work. Shape and batch only, never the thread count.
+constexpr std::size_t kGemmColumns = 512;
+constexpr int kMinChunks = 8;
+
+int images_per_chunk(const ConvGeometry& g, int batch) {
+  const int for_columns = static_cast<int>((kGemmColumns + g.out_pixels - 1) / g.out_pixels);
+  const int for_threads = (batch + kMinChunks - 1) / kMinChunks;
+  return std::max(1, std::min(for_columns, for_threads));
+}
 
 // The output columns [lo, hi) at which kernel column j reads inside the
 // input row (iw = ow * stride - pad + j in [0, W)); the others read padding.
@@ -46,16 +74,38 @@ void valid_columns(const ConvGeometry& g, int j, int& lo, int& hi) {
   hi = std::clamp(hi, lo, g.Wo);
 }
 
-// col [C*kh*kw, Ho*Wo]: row (c, i, j) holds the input pixel that kernel tap
-// (i, j) of channel c sees at each output position (0 in the padding).
-void im2col(const ConvGeometry& g, const float* x, float* col) {
+// Sets the output columns outside [lo, hi) of every output row of a
+// column-matrix row to 0: column by column, a strided store rather than a
+// tiny fill per row.
+SXB_MULTIVERSION void zero_padding_columns(const ConvGeometry& g, int lo, int hi, float* row) {
+  const auto zero_column = [&](int ow) {
+    for (int oh = 0; oh < g.Ho; ++oh) row[static_cast<std::size_t>(oh) * g.Wo + ow] = 0.0f;
+  };
+  for (int ow = 0; ow < lo; ++ow) zero_column(ow);
+  for (int ow = hi; ow < g.Wo; ++ow) zero_column(ow);
+}
+
+// Column matrix of one image: row (c, i, j) (at col + row * ld) holds the
+// input pixel that kernel tap (i, j) of channel c sees at each of the Ho*Wo
+// output positions (0 in the padding).
+SXB_MULTIVERSION void im2col(const ConvGeometry& g, const float* x, float* col, std::size_t ld) {
   for (int c = 0; c < g.C; ++c) {
     const float* plane = x + static_cast<std::size_t>(c) * g.H * g.W;
     for (int i = 0; i < g.kh; ++i) {
       for (int j = 0; j < g.kw; ++j) {
-        float* row = col + ((static_cast<std::size_t>(c) * g.kh + i) * g.kw + j) * g.out_pixels;
+        float* row = col + ((static_cast<std::size_t>(c) * g.kh + i) * g.kw + j) * ld;
         int lo = 0, hi = 0;
         valid_columns(g, j, lo, hi);
+        if (g.same()) {
+          // One copy of the shifted plane, then the taps that fell into the
+          // padding (wrapped to a neighbouring row, or outside) set to 0.
+          const ConvGeometry::Run r = g.run(i, j);
+          std::fill(row, row + r.first, 0.0f);
+          std::copy(plane + r.first + r.shift, plane + r.last + r.shift, row + r.first);
+          std::fill(row + r.last, row + g.out_pixels, 0.0f);
+          zero_padding_columns(g, lo, hi, row);
+          continue;
+        }
         for (int oh = 0; oh < g.Ho; ++oh) {
           float* out = row + static_cast<std::size_t>(oh) * g.Wo;
           const int ih = oh * g.stride - g.pad + i;
@@ -78,57 +128,74 @@ void im2col(const ConvGeometry& g, const float* x, float* col) {
   }
 }
 
-// dx [C,H,W] = sum of the column-matrix gradient over the taps that read each
-// pixel (the adjoint of im2col), in a fixed serial order.
-void col2im(const ConvGeometry& g, const float* dcol, float* dx) {
+// dx [C,H,W] = sum of the column-matrix gradient (rows at dcol + row * ld)
+// over the taps that read each pixel (the adjoint of im2col), taps in a fixed
+// serial order. Overwrites the padding taps of `dcol` with 0 on the way.
+SXB_MULTIVERSION void col2im(const ConvGeometry& g, float* dcol, std::size_t ld, float* dx) {
   std::fill(dx, dx + g.in_sample, 0.0f);
   for (int c = 0; c < g.C; ++c) {
     float* plane = dx + static_cast<std::size_t>(c) * g.H * g.W;
     for (int i = 0; i < g.kh; ++i) {
       for (int j = 0; j < g.kw; ++j) {
-        const float* row = dcol + ((static_cast<std::size_t>(c) * g.kh + i) * g.kw + j) * g.out_pixels;
+        float* row = dcol + ((static_cast<std::size_t>(c) * g.kh + i) * g.kw + j) * ld;
         int lo = 0, hi = 0;
         valid_columns(g, j, lo, hi);
+        if (g.same()) {
+          // Zero the taps that read padding, then add the shifted plane in
+          // one run: adding 0 leaves every sum as it was.
+          zero_padding_columns(g, lo, hi, row);
+          const ConvGeometry::Run r = g.run(i, j);
+          float* __restrict out = plane + (r.first + r.shift);
+          const float* __restrict in = row + r.first;
+          for (std::ptrdiff_t t = 0; t < r.last - r.first; ++t) out[t] += in[t];
+          continue;
+        }
         for (int oh = 0; oh < g.Ho; ++oh) {
           const int ih = oh * g.stride - g.pad + i;
           if (ih < 0 || ih >= g.H) continue;
           const float* in = row + static_cast<std::size_t>(oh) * g.Wo;
           const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(ih) * g.W - g.pad + j;
-          if (g.stride == 1) {
-            float* out = plane + (base + lo);  // base + lo >= 0
-            for (int k = 0; k < hi - lo; ++k) out[k] += in[lo + k];
-          } else {
-            for (int ow = lo; ow < hi; ++ow) plane[base + static_cast<std::ptrdiff_t>(ow) * g.stride] += in[ow];
-          }
+          for (int ow = lo; ow < hi; ++ow) plane[base + static_cast<std::ptrdiff_t>(ow) * g.stride] += in[ow];
         }
       }
     }
   }
 }
 
+// A chunk of images [first, first + count) in the layout of one SGEMM:
+// `col` [C*kh*kw, count*Ho*Wo] holds their column matrices side by side.
+void chunk_im2col(const ConvGeometry& g, const float* x, int first, int count, float* col) {
+  const std::size_t ld = static_cast<std::size_t>(count) * g.out_pixels;
+  for (int n = 0; n < count; ++n) im2col(g, x + (first + n) * g.in_sample, col + n * g.out_pixels, ld);
+}
+
 }  // namespace
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* y) {
   const ConvGeometry g(s);
-  const int N = s.batch;
+  const int chunk = images_per_chunk(g, s.batch);
+  const int chunks = (s.batch + chunk - 1) / chunk;
+  const std::size_t M = g.out_pixels;
 #pragma omp parallel
   {
-    std::vector<float> col(g.pointwise ? 0 : g.patch * g.out_pixels);
+    float* col = scratch(Scratch::Columns, g.patch * chunk * M);
+    float* out = scratch(Scratch::Outputs, g.out_sample * chunk);
 #pragma omp for schedule(static)
-    for (int n = 0; n < N; ++n) {
-      const float* xn = x + n * g.in_sample;
-      float* yn = y + n * g.out_sample;
-      const float* cols = xn;
-      if (!g.pointwise) {
-        im2col(g, xn, col.data());
-        cols = col.data();
-      }
-      if (bias)
-        for (int k = 0; k < g.K; ++k) std::fill(yn + k * g.out_pixels, yn + (k + 1) * g.out_pixels, bias[k]);
-      // y_n [K, Ho*Wo] = weight [K, C*kh*kw] * col [C*kh*kw, Ho*Wo] (+ bias)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.K, static_cast<int>(g.out_pixels),
-                  static_cast<int>(g.patch), 1.0f, weight, static_cast<int>(g.patch), cols,
-                  static_cast<int>(g.out_pixels), bias ? 1.0f : 0.0f, yn, static_cast<int>(g.out_pixels));
+    for (int c = 0; c < chunks; ++c) {
+      const int first = c * chunk, count = std::min(chunk, s.batch - first);
+      const std::size_t ld = count * M;
+      chunk_im2col(g, x, first, count, col);
+      // out [K, count*Ho*Wo] = weight [K, C*kh*kw] * col [C*kh*kw, count*Ho*Wo]
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.K, static_cast<int>(ld), static_cast<int>(g.patch),
+                  1.0f, weight, static_cast<int>(g.patch), col, static_cast<int>(ld), 0.0f, out,
+                  static_cast<int>(ld));
+      for (int n = 0; n < count; ++n)
+        for (int k = 0; k < g.K; ++k) {
+          const float* from = out + k * ld + n * M;
+          float* to = y + (first + n) * g.out_sample + k * M;
+          const float b = bias ? bias[k] : 0.0f;
+          for (std::size_t p = 0; p < M; ++p) to[p] = from[p] + b;
+        }
     }
   }
 }
@@ -141,21 +208,16 @@ void conv2d_forward_csr(const Conv2dShape& s, const float* x, const CsrView& wei
   const std::size_t M = g.out_pixels;
 #pragma omp parallel
   {
-    std::vector<float> col(g.pointwise ? 0 : g.patch * M);
+    float* col = scratch(Scratch::Columns, g.patch * M);
 #pragma omp for schedule(static)
     for (int n = 0; n < N; ++n) {
-      const float* xn = x + n * g.in_sample;
-      const float* cols = xn;
-      if (!g.pointwise) {
-        im2col(g, xn, col.data());
-        cols = col.data();
-      }
+      im2col(g, x + n * g.in_sample, col, M);
       for (int k = 0; k < g.K; ++k) {
         float* out = y + n * g.out_sample + k * M;
         std::fill(out, out + M, bias ? bias[k] : 0.0f);
         for (std::int32_t e = weight.row_ptr[k]; e < weight.row_ptr[k + 1]; ++e) {
           const float v = weight.values[e];
-          const float* in = cols + static_cast<std::size_t>(weight.col_idx[e]) * M;
+          const float* in = col + static_cast<std::size_t>(weight.col_idx[e]) * M;
           for (std::size_t p = 0; p < M; ++p) out[p] += v * in[p];
         }
       }
@@ -165,30 +227,37 @@ void conv2d_forward_csr(const Conv2dShape& s, const float* x, const CsrView& wei
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy, float* dx,
                      float* dweight, float* dbias) {
+  // The batch is cut into kMinChunks groups of images; a group's weight
+  // gradient is accumulated by the SGEMMs of its chunks in order, and the
+  // groups' gradients are added in index order (ordered_chunk_sum). Per chunk,
+  // with col [C*kh*kw, L] its column matrices and dY [K, L] its output
+  // gradients side by side (L = images * Ho*Wo):
+  //   group dweight += dY * col^T;   dcol = weight^T * dY, scattered back by col2im.
   const ConvGeometry g(s);
-  const int M = static_cast<int>(g.out_pixels), P = static_cast<int>(g.patch);
-  // dweight = sum_n dy_n [K, Ho*Wo] * col_n^T; dx_n = col2im(weight^T * dy_n).
-  ordered_chunk_sum(s.batch, kConvBatchChunk, static_cast<std::size_t>(g.K) * g.patch, dweight,
-                    [&](int first, int last, float* partial) {
-                      std::vector<float> col(g.pointwise ? 0 : g.patch * g.out_pixels);
-                      std::vector<float> dcol(dx && !g.pointwise ? g.patch * g.out_pixels : 0);
-                      for (int n = first; n < last; ++n) {
-                        const float* xn = x + n * g.in_sample;
-                        const float* dyn = dy + n * g.out_sample;
-                        const float* cols = xn;
-                        if (!g.pointwise) {
-                          im2col(g, xn, col.data());
-                          cols = col.data();
-                        }
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.K, P, M, 1.0f, dyn, M, cols, M,
-                                    n == first ? 0.0f : 1.0f, partial, P);
-                        if (dx) {
-                          float* dxn = dx + n * g.in_sample;
-                          float* target = g.pointwise ? dxn : dcol.data();
-                          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, M, g.K, 1.0f, weight, P, dyn,
-                                      M, 0.0f, target, M);
-                          if (!g.pointwise) col2im(g, dcol.data(), dxn);
-                        }
+  const std::size_t M = g.out_pixels;
+  const int P = static_cast<int>(g.patch);
+  const int chunk = images_per_chunk(g, s.batch);
+  const int group = chunk * ((s.batch + chunk * kMinChunks - 1) / (chunk * kMinChunks));
+  ordered_chunk_sum(s.batch, group, static_cast<std::size_t>(g.K) * g.patch, dweight,
+                    [&](int group_first, int group_last, float* partial) {
+                      float* col = scratch(Scratch::Columns, g.patch * chunk * M);
+                      float* dY = scratch(Scratch::Outputs, g.out_sample * chunk);
+                      for (int first = group_first; first < group_last; first += chunk) {
+                        const int count = std::min(chunk, group_last - first);
+                        const int ld = static_cast<int>(count * M);
+                        for (int n = 0; n < count; ++n)
+                          for (int k = 0; k < g.K; ++k) {
+                            const float* from = dy + (first + n) * g.out_sample + k * M;
+                            std::copy(from, from + M, dY + static_cast<std::size_t>(k) * ld + n * M);
+                          }
+                        chunk_im2col(g, x, first, count, col);
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.K, P, ld, 1.0f, dY, ld, col, ld,
+                                    first == group_first ? 0.0f : 1.0f, partial, P);
+                        if (!dx) continue;
+                        float* dcol = col;  // the column matrix is not needed any more
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, ld, g.K, 1.0f, weight, P, dY, ld,
+                                    0.0f, dcol, ld);
+                        for (int n = 0; n < count; ++n) col2im(g, dcol + n * M, ld, dx + (first + n) * g.in_sample);
                       }
                     });
   if (dbias) {

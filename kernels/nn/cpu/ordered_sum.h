@@ -8,12 +8,17 @@
 #include <cstddef>
 #include <vector>
 
+#include "kernels/nn/cpu/scratch.h"
+
 namespace sxb::nn::cpu {
 
-// Batch chunk sizes of the ordered reductions: fixed, so that the summation
-// order (and hence every bit of the result) never follows the thread count.
-inline constexpr int kConvBatchChunk = 4;
+// Batch chunk size of the linear layer's ordered reduction (conv2d picks its
+// own from the layer shape): fixed, so that the summation order (and hence
+// every bit of the result) never follows the thread count.
 inline constexpr int kLinearBatchChunk = 32;
+
+// Elements per block of the final sum.
+inline constexpr std::ptrdiff_t kSumBlock = 4096;
 
 // out[0..out_size) = ((P_0 + P_1) + P_2) + ..., where chunk c covers items
 // [c*chunk, min((c+1)*chunk, n_items)) and partial(first, last, buffer)
@@ -29,7 +34,7 @@ void ordered_chunk_sum(int n_items, int chunk, std::size_t out_size, float* out,
     return;
   }
   const int slots = std::max(1, std::min(n_chunks, omp_get_max_threads()));
-  std::vector<float> buffers(static_cast<std::size_t>(slots) * out_size);
+  float* buffers = scratch(Scratch::Partials, static_cast<std::size_t>(slots) * out_size);
   const std::ptrdiff_t size = static_cast<std::ptrdiff_t>(out_size);
 #pragma omp parallel
   {
@@ -38,13 +43,20 @@ void ordered_chunk_sum(int n_items, int chunk, std::size_t out_size, float* out,
 #pragma omp for schedule(static, 1)
       for (int k = 0; k < in_wave; ++k) {
         const int c = wave + k;
-        partial(c * chunk, std::min(n_items, (c + 1) * chunk), buffers.data() + k * out_size);
+        partial(c * chunk, std::min(n_items, (c + 1) * chunk), buffers + k * out_size);
       }
 #pragma omp for schedule(static)
-      for (std::ptrdiff_t i = 0; i < size; ++i) {
-        float acc = wave == 0 ? buffers[i] : out[i] + buffers[i];
-        for (int k = 1; k < in_wave; ++k) acc += buffers[k * out_size + i];
-        out[i] = acc;
+      for (std::ptrdiff_t block = 0; block < size; block += kSumBlock) {
+        // ((out + P_0) + P_1) + ... element-wise, a cache-sized block at a time.
+        float* __restrict o = out + block;
+        const std::ptrdiff_t len = std::min(kSumBlock, size - block);
+        for (int k = 0; k < in_wave; ++k) {
+          const float* __restrict b = buffers + k * out_size + block;
+          if (wave == 0 && k == 0)
+            std::copy(b, b + len, o);
+          else
+            for (std::ptrdiff_t i = 0; i < len; ++i) o[i] += b[i];
+        }
       }
     }
   }

@@ -1,0 +1,90 @@
+// `sparsexbar bench train`: steady-state training throughput of the network
+// engine, measured the way scripts/torch_vgg_bench.py measures PyTorch eager:
+// one batch of random inputs resident on the device, 5 warm-up steps, then
+// timed steps of forward, softmax cross-entropy, backward and SGD (momentum
+// 0.9, weight decay 5e-4), ending with the loss read back. Data loading and
+// augmentation are not included (`train` overlaps them on another thread).
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "models/vgg.h"
+
+namespace sxb::app {
+
+void add_bench_train_command(CLI::App& bench) {
+  struct Options {
+    std::string model = "vgg11", device = "cpu";
+    double width = 1.0;
+    int batch = 128, steps = 10, warmup = 5, threads = 0;
+    bool json = false;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = bench.add_subcommand("train", "Training steps per second on resident inputs (as PyTorch's bench)");
+  cmd->add_option("--model", opt->model, "vgg11 or vgg16")->capture_default_str();
+  cmd->add_option("--width", opt->width, "Width multiplier")->check(CLI::Range(0.01, 16.0))->capture_default_str();
+  cmd->add_option("--batch", opt->batch, "Images per step")->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--steps", opt->steps, "Timed steps")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--warmup", opt->warmup, "Untimed steps first")->check(CLI::Range(0, 1000))->capture_default_str();
+  cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto")->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", opt->json, "Print one JSON object instead of a line");
+  cmd->callback([opt] {
+    if (opt->threads > 0) omp_set_num_threads(opt->threads);
+    std::unique_ptr<nn::Backend> b = nn::make_backend(opt->device);
+    nn::VggConfig config;
+    config.model = opt->model;
+    config.width = opt->width;
+    config.check();
+    nn::Vgg net(config, *b);
+    net.init(1);
+    net.prepare_training();
+    const int n = opt->batch;
+    std::vector<float> images(static_cast<std::size_t>(n) * nn::kVggInputChannels * nn::kVggInputSize *
+                              nn::kVggInputSize);
+    std::vector<std::int32_t> labels(n);
+    for (std::size_t i = 0; i < images.size(); ++i)
+      images[i] = static_cast<float>((nn::splitmix64(i) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+    for (int i = 0; i < n; ++i) labels[i] = static_cast<std::int32_t>(nn::splitmix64(1000003 + i) % config.classes);
+    nn::Tensor x = b->empty({n, nn::kVggInputChannels, nn::kVggInputSize, nn::kVggInputSize});
+    nn::Tensor y = b->empty({n}, nn::DType::I32), dlogits;
+    b->upload(images.data(), x);
+    b->upload(labels.data(), y);
+    const nn::SgdParams sgd{0.02f, 0.9f, 5e-4f, false};
+    std::uint64_t step = 0;
+    nn::LossResult loss;
+    auto train_step = [&] {
+      const nn::Tensor& logits = net.forward(x, {nn::Mode::Train, 1, step++});
+      nn::ensure_shape(*b, dlogits, logits.shape());
+      loss = b->softmax_cross_entropy(logits, y, &dlogits);  // reads the loss back: waits for the device
+      net.backward(dlogits);
+      for (nn::Parameter* p : net.parameters()) b->sgd_step(sgd, p->value, p->grad, &p->momentum, nullptr);
+    };
+    for (int i = 0; i < opt->warmup; ++i) train_step();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < opt->steps; ++i) train_step();
+    (void)nn::to_host(*b, net.parameters().back()->value);  // waits for the last SGD step
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double rate = static_cast<double>(n) * opt->steps / s;
+    const nlohmann::json out = {{"benchmark", "train"},     {"model", opt->model},
+                                {"width", opt->width},      {"batch", n},
+                                {"steps", opt->steps},      {"warmup", opt->warmup},
+                                {"device", b->describe()},  {"threads", omp_get_max_threads()},
+                                {"seconds", s},             {"images_per_second", rate},
+                                {"final_loss", loss.loss},
+                                {"version", std::string(SPARSEXBAR_VERSION) + " (" + SPARSEXBAR_GIT + ")"}};
+    if (opt->json) {
+      std::cout << out.dump() << "\n";
+      return;
+    }
+    fmt::print("{} width {} batch {}: {} steps in {:.2f} s, {:.1f} images/s ({})\n", opt->model, opt->width, n,
+               opt->steps, s, rate, b->describe());
+  });
+}
+
+}  // namespace sxb::app
