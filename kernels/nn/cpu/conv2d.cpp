@@ -169,6 +169,103 @@ void chunk_im2col(const ConvGeometry& g, const float* x, int first, int count, f
   for (int n = 0; n < count; ++n) im2col(g, x + (first + n) * g.in_sample, col + n * g.out_pixels, ld);
 }
 
+// The output gradients of images [first, first + count) side by side:
+// dY [K, count*Ho*Wo] with leading dimension ld.
+void gather_outputs(const ConvGeometry& g, const float* dy, int first, int count, std::size_t ld, float* dY) {
+  for (int n = 0; n < count; ++n)
+    for (int k = 0; k < g.K; ++k) {
+      const float* from = dy + (first + n) * g.out_sample + k * g.out_pixels;
+      std::copy(from, from + g.out_pixels, dY + k * ld + n * g.out_pixels);
+    }
+}
+
+// Small feature maps, where a chunk would have fewer than kGemmColumns
+// columns, and whose column matrix for the whole batch fits in
+// kWholeBatchFloats: the backward runs as products over the whole batch.
+constexpr std::size_t kWholeBatchFloats = std::size_t{16} << 20;
+// Rows of the column matrix per whole-batch product.
+constexpr int kPatchBlock = 512;
+
+bool whole_batch_backward(const ConvGeometry& g, int batch) {
+  return static_cast<std::size_t>(images_per_chunk(g, batch)) * g.out_pixels < kGemmColumns &&
+         g.patch * g.out_pixels * batch <= kWholeBatchFloats;
+}
+
+// Leading dimension of a [rows, L] work matrix: L rounded up to 16 floats,
+// plus 16, so that it is never a large power of two (rows would then all map
+// to the same cache sets when the SGEMM packs them).
+std::size_t padded(std::size_t L) { return (L + 15) / 16 * 16 + 16; }
+
+// With col [C*kh*kw, L] and dY [K, L] the whole batch side by side
+// (L = N*Ho*Wo): dweight = dY * col^T and dcol = weight^T * dY, each split
+// into fixed blocks of kPatchBlock rows of col (a column block of dweight, a
+// row block of dcol): one SGEMM per block over the whole batch, no partial
+// sums, the same calls whatever the thread count.
+void backward_whole_batch(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* dy,
+                          float* dx, float* dweight) {
+  const int P = static_cast<int>(g.patch), K = g.K, L = static_cast<int>(g.out_pixels * batch);
+  const int ld = static_cast<int>(padded(L)), blocks = (P + kPatchBlock - 1) / kPatchBlock;
+  float* col = scratch(Scratch::Columns, g.patch * ld);
+  float* dY = scratch(Scratch::Outputs, static_cast<std::size_t>(K) * ld);
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int n = 0; n < batch; ++n) {
+      im2col(g, x + n * g.in_sample, col + n * g.out_pixels, ld);
+      gather_outputs(g, dy, n, 1, ld, dY + n * g.out_pixels);
+    }
+#pragma omp for schedule(static)
+    for (int b = 0; b < blocks; ++b) {
+      const int p0 = b * kPatchBlock, rows = std::min(kPatchBlock, P - p0);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, rows, L, 1.0f, dY, ld, col + std::size_t{1} * p0 * ld,
+                  ld, 0.0f, dweight + p0, P);
+    }
+    if (dx) {
+      // The column matrix is spent: its rows now take dcol.
+#pragma omp for schedule(static)
+      for (int b = 0; b < blocks; ++b) {
+        const int p0 = b * kPatchBlock, rows = std::min(kPatchBlock, P - p0);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, L, K, 1.0f, weight + p0, P, dY, ld, 0.0f,
+                    col + std::size_t{1} * p0 * ld, ld);
+      }
+#pragma omp for schedule(static)
+      for (int n = 0; n < batch; ++n) col2im(g, col + n * g.out_pixels, ld, dx + n * g.in_sample);
+    }
+  }
+}
+
+// The batch is cut into kMinChunks groups of images; a group's weight
+// gradient is accumulated by the SGEMMs of its chunks in order, and the
+// groups' gradients are added in index order (ordered_chunk_sum). Per chunk,
+// with col [C*kh*kw, L] its column matrices and dY [K, L] its output
+// gradients side by side (L = images * Ho*Wo):
+//   group dweight += dY * col^T;   dcol = weight^T * dY, scattered back by col2im.
+void backward_in_groups(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* dy,
+                        float* dx, float* dweight) {
+  const std::size_t M = g.out_pixels;
+  const int P = static_cast<int>(g.patch);
+  const int chunk = images_per_chunk(g, batch);
+  const int group = chunk * ((batch + chunk * kMinChunks - 1) / (chunk * kMinChunks));
+  ordered_chunk_sum(batch, group, static_cast<std::size_t>(g.K) * g.patch, dweight,
+                    [&](int group_first, int group_last, float* partial) {
+                      float* col = scratch(Scratch::Columns, g.patch * chunk * M);
+                      float* dY = scratch(Scratch::Outputs, g.out_sample * chunk);
+                      for (int first = group_first; first < group_last; first += chunk) {
+                        const int count = std::min(chunk, group_last - first);
+                        const int ld = static_cast<int>(count * M);
+                        gather_outputs(g, dy, first, count, ld, dY);
+                        chunk_im2col(g, x, first, count, col);
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.K, P, ld, 1.0f, dY, ld, col, ld,
+                                    first == group_first ? 0.0f : 1.0f, partial, P);
+                        if (!dx) continue;
+                        float* dcol = col;  // the column matrix is not needed any more
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, ld, g.K, 1.0f, weight, P, dY, ld,
+                                    0.0f, dcol, ld);
+                        for (int n = 0; n < count; ++n) col2im(g, dcol + n * M, ld, dx + (first + n) * g.in_sample);
+                      }
+                    });
+}
+
 }  // namespace
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* y) {
@@ -227,39 +324,11 @@ void conv2d_forward_csr(const Conv2dShape& s, const float* x, const CsrView& wei
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy, float* dx,
                      float* dweight, float* dbias) {
-  // The batch is cut into kMinChunks groups of images; a group's weight
-  // gradient is accumulated by the SGEMMs of its chunks in order, and the
-  // groups' gradients are added in index order (ordered_chunk_sum). Per chunk,
-  // with col [C*kh*kw, L] its column matrices and dY [K, L] its output
-  // gradients side by side (L = images * Ho*Wo):
-  //   group dweight += dY * col^T;   dcol = weight^T * dY, scattered back by col2im.
   const ConvGeometry g(s);
-  const std::size_t M = g.out_pixels;
-  const int P = static_cast<int>(g.patch);
-  const int chunk = images_per_chunk(g, s.batch);
-  const int group = chunk * ((s.batch + chunk * kMinChunks - 1) / (chunk * kMinChunks));
-  ordered_chunk_sum(s.batch, group, static_cast<std::size_t>(g.K) * g.patch, dweight,
-                    [&](int group_first, int group_last, float* partial) {
-                      float* col = scratch(Scratch::Columns, g.patch * chunk * M);
-                      float* dY = scratch(Scratch::Outputs, g.out_sample * chunk);
-                      for (int first = group_first; first < group_last; first += chunk) {
-                        const int count = std::min(chunk, group_last - first);
-                        const int ld = static_cast<int>(count * M);
-                        for (int n = 0; n < count; ++n)
-                          for (int k = 0; k < g.K; ++k) {
-                            const float* from = dy + (first + n) * g.out_sample + k * M;
-                            std::copy(from, from + M, dY + static_cast<std::size_t>(k) * ld + n * M);
-                          }
-                        chunk_im2col(g, x, first, count, col);
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.K, P, ld, 1.0f, dY, ld, col, ld,
-                                    first == group_first ? 0.0f : 1.0f, partial, P);
-                        if (!dx) continue;
-                        float* dcol = col;  // the column matrix is not needed any more
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, ld, g.K, 1.0f, weight, P, dY, ld,
-                                    0.0f, dcol, ld);
-                        for (int n = 0; n < count; ++n) col2im(g, dcol + n * M, ld, dx + (first + n) * g.in_sample);
-                      }
-                    });
+  if (whole_batch_backward(g, s.batch))
+    backward_whole_batch(g, s.batch, x, weight, dy, dx, dweight);
+  else
+    backward_in_groups(g, s.batch, x, weight, dy, dx, dweight);
   if (dbias) {
     // One serial sum (double) per output channel: order independent of threads.
 #pragma omp parallel for schedule(static)
