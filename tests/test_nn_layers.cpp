@@ -163,7 +163,7 @@ TEST(NnConv2d, ForwardMatchesDirectLoops) {
 
 TEST(NnConv2d, BackwardOverSeveralGroupsOfChunksMatchesDirectLoops) {
   // 40 samples of 16x16: 7 groups of three 2-image chunks (the last group two
-  // chunks); 9 samples of 6x5: 5 groups of one chunk.
+  // chunks); 9 samples of 6x5 (small maps): whole-batch products.
   for (const Conv2dShape& s : {conv_shape(40, 2, 16, 16, 3, 3, 3, 1, 1), conv_shape(9, 3, 6, 5, 4, 3, 3, 1, 1)}) {
     const auto x = random_values(conv_x_size(s), 4), w = random_values(conv_w_size(s), 5);
     const auto dy = random_values(conv_y_size(s), 6);
@@ -523,7 +523,7 @@ TEST(NnDeterminism, ConvBackwardIsBitIdenticalFor1To3Threads) {
   // 9 samples of 16x16: 5 groups of one 2-image chunk; 40 samples of 16x16
   // with 4 channels: 7 groups of three chunks (the last of two), whose weight
   // gradients are accumulated by the SGEMMs; 3x3 with stride 2 and no padding:
-  // the general (not "same") im2col.
+  // the general (not "same") im2col, and whole-batch products in blocks.
   const Conv2dShape shapes[] = {conv_shape(9, 16, 16, 16, 32, 3, 3, 1, 1), conv_shape(40, 4, 16, 16, 8, 3, 3, 1, 1),
                                 conv_shape(6, 3, 9, 9, 5, 3, 3, 0, 2)};
   for (const Conv2dShape& s : shapes) {

@@ -182,9 +182,15 @@ void gather_outputs(const ConvGeometry& g, const float* dy, int first, int count
 // Small feature maps, where a chunk would have fewer than kGemmColumns
 // columns, and whose column matrix for the whole batch fits in
 // kWholeBatchFloats: the backward runs as products over the whole batch.
-constexpr std::size_t kWholeBatchFloats = std::size_t{16} << 20;
-// Rows of the column matrix per whole-batch product.
+constexpr std::size_t kWholeBatchFloats = std::size_t{4} << 20;
+// Rows of the column matrix per whole-batch product: at most about
+// kPatchBlock, in an even number of equal blocks (multiples of 16 rows).
 constexpr int kPatchBlock = 512;
+
+int patch_block_rows(int P) {
+  const int blocks = 2 * ((P + 2 * kPatchBlock - 1) / (2 * kPatchBlock));
+  return ((P + blocks - 1) / blocks + 15) / 16 * 16;
+}
 
 bool whole_batch_backward(const ConvGeometry& g, int batch) {
   return static_cast<std::size_t>(images_per_chunk(g, batch)) * g.out_pixels < kGemmColumns &&
@@ -204,7 +210,8 @@ std::size_t padded(std::size_t L) { return (L + 15) / 16 * 16 + 16; }
 void backward_whole_batch(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* dy,
                           float* dx, float* dweight) {
   const int P = static_cast<int>(g.patch), K = g.K, L = static_cast<int>(g.out_pixels * batch);
-  const int ld = static_cast<int>(padded(L)), blocks = (P + kPatchBlock - 1) / kPatchBlock;
+  const int rows_per_block = patch_block_rows(P);
+  const int ld = static_cast<int>(padded(L)), blocks = (P + rows_per_block - 1) / rows_per_block;
   float* col = scratch(Scratch::Columns, g.patch * ld);
   float* dY = scratch(Scratch::Outputs, static_cast<std::size_t>(K) * ld);
 #pragma omp parallel
@@ -216,7 +223,7 @@ void backward_whole_batch(const ConvGeometry& g, int batch, const float* x, cons
     }
 #pragma omp for schedule(static)
     for (int b = 0; b < blocks; ++b) {
-      const int p0 = b * kPatchBlock, rows = std::min(kPatchBlock, P - p0);
+      const int p0 = b * rows_per_block, rows = std::min(rows_per_block, P - p0);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, rows, L, 1.0f, dY, ld, col + std::size_t{1} * p0 * ld,
                   ld, 0.0f, dweight + p0, P);
     }
@@ -224,7 +231,7 @@ void backward_whole_batch(const ConvGeometry& g, int batch, const float* x, cons
       // The column matrix is spent: its rows now take dcol.
 #pragma omp for schedule(static)
       for (int b = 0; b < blocks; ++b) {
-        const int p0 = b * kPatchBlock, rows = std::min(kPatchBlock, P - p0);
+        const int p0 = b * rows_per_block, rows = std::min(rows_per_block, P - p0);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, L, K, 1.0f, weight + p0, P, dY, ld, 0.0f,
                     col + std::size_t{1} * p0 * ld, ld);
       }
