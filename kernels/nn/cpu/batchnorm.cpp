@@ -1,53 +1,14 @@
 // Per-channel batch normalisation. Each channel is one serial pass over its
-// N*spatial values (statistics in double, in kLanes interleaved partial sums
-// that vectorise, added in lane order), channels in parallel: every sum has a
-// fixed order whatever the thread count. The element-wise passes are fp32.
+// N*spatial values (statistics in double, as LaneSums), channels in parallel:
+// every sum has a fixed order whatever the thread count. The element-wise
+// passes are fp32.
 #include <cmath>
 #include <cstddef>
 
+#include "kernels/nn/cpu/lane_sums.h"
 #include "kernels/nn/layers.h"
 
 namespace sxb::nn::cpu {
-
-namespace {
-
-constexpr int kLanes = 8;
-
-// Partial sums: value i of a plane goes to lane i % kLanes.
-struct LaneSums {
-  double lane[kLanes] = {};
-  double total() const {
-    double t = 0.0;
-    for (double v : lane) t += v;
-    return t;
-  }
-};
-
-// s += v[i] (i < n).
-void add_values(const float* v, int n, LaneSums& s) {
-  int i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) s.lane[l] += v[i + l];
-  for (int l = 0; i + l < n; ++l) s.lane[l] += v[i + l];
-}
-
-// s += (v[i] - c)^2 (i < n).
-void add_squares(const float* v, int n, double c, LaneSums& s) {
-  int i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) s.lane[l] += (v[i + l] - c) * (v[i + l] - c);
-  for (int l = 0; i + l < n; ++l) s.lane[l] += (v[i + l] - c) * (v[i + l] - c);
-}
-
-// s += a[i] * (b[i] - c) (i < n).
-void add_products(const float* a, const float* b, int n, double c, LaneSums& s) {
-  int i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) s.lane[l] += a[i + l] * (b[i + l] - c);
-  for (int l = 0; i + l < n; ++l) s.lane[l] += a[i + l] * (b[i + l] - c);
-}
-
-}  // namespace
 
 void batch_norm_forward_train(const BatchNormShape& s, const float* x, const float* gamma, const float* beta,
                               float eps, float momentum, float* running_mean, float* running_var, float* y,

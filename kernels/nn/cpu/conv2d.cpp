@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "kernels/nn/cpu/lane_sums.h"
 #include "kernels/nn/cpu/ordered_sum.h"
 #include "kernels/nn/cpu/scratch.h"
 #include "kernels/multiversion.h"
@@ -340,12 +341,10 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, 
     // One serial sum (double) per output channel: order independent of threads.
 #pragma omp parallel for schedule(static)
     for (int k = 0; k < g.K; ++k) {
-      double sum = 0.0;
-      for (int n = 0; n < s.batch; ++n) {
-        const float* d = dy + n * g.out_sample + k * g.out_pixels;
-        for (std::size_t p = 0; p < g.out_pixels; ++p) sum += d[p];
-      }
-      dbias[k] = static_cast<float>(sum);
+      LaneSums sum;
+      for (int n = 0; n < s.batch; ++n)
+        add_values(dy + n * g.out_sample + k * g.out_pixels, static_cast<int>(g.out_pixels), sum);
+      dbias[k] = static_cast<float>(sum.total());
     }
   }
 }
