@@ -1,5 +1,6 @@
 // Per-channel batch normalisation. Each channel is one serial pass over its
-// N*spatial values (statistics in double, as LaneSums), channels in parallel:
+// N*spatial values (statistics as LaneSums: fp32 lanes per block of a plane,
+// double across blocks), channels in parallel:
 // every sum has a fixed order whatever the thread count. The element-wise
 // passes are fp32.
 #include <cmath>

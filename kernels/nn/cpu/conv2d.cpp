@@ -78,7 +78,7 @@ void valid_columns(const ConvGeometry& g, int j, int& lo, int& hi) {
 // Sets the output columns outside [lo, hi) of every output row of a
 // column-matrix row to 0: column by column, a strided store rather than a
 // tiny fill per row.
-SXB_MULTIVERSION void zero_padding_columns(const ConvGeometry& g, int lo, int hi, float* row) {
+inline void zero_padding_columns(const ConvGeometry& g, int lo, int hi, float* row) {
   const auto zero_column = [&](int ow) {
     for (int oh = 0; oh < g.Ho; ++oh) row[static_cast<std::size_t>(oh) * g.Wo + ow] = 0.0f;
   };
@@ -129,28 +129,45 @@ SXB_MULTIVERSION void im2col(const ConvGeometry& g, const float* x, float* col, 
   }
 }
 
+// col2im for the "same" geometry: the centre tap reads every pixel once, so
+// its row sets the plane; every other tap (its padding taps zeroed first,
+// since adding 0 leaves a sum as it was) is added as one shifted run, taps in
+// (i, j) order.
+SXB_MULTIVERSION void col2im_same(const ConvGeometry& g, float* dcol, std::size_t ld, float* dx) {
+  const std::size_t plane_size = static_cast<std::size_t>(g.H) * g.W;
+  for (int c = 0; c < g.C; ++c) {
+    float* plane = dx + c * plane_size;
+    const float* centre = dcol + ((static_cast<std::size_t>(c) * g.kh + g.pad) * g.kw + g.pad) * ld;
+    std::copy(centre, centre + plane_size, plane);
+    for (int i = 0; i < g.kh; ++i) {
+      for (int j = 0; j < g.kw; ++j) {
+        if (i == g.pad && j == g.pad) continue;
+        float* row = dcol + ((static_cast<std::size_t>(c) * g.kh + i) * g.kw + j) * ld;
+        int lo = 0, hi = 0;
+        valid_columns(g, j, lo, hi);
+        zero_padding_columns(g, lo, hi, row);
+        const ConvGeometry::Run r = g.run(i, j);
+        float* __restrict out = plane + (r.first + r.shift);
+        const float* __restrict in = row + r.first;
+        for (std::ptrdiff_t t = 0; t < r.last - r.first; ++t) out[t] += in[t];
+      }
+    }
+  }
+}
+
 // dx [C,H,W] = sum of the column-matrix gradient (rows at dcol + row * ld)
 // over the taps that read each pixel (the adjoint of im2col), taps in a fixed
-// serial order. Overwrites the padding taps of `dcol` with 0 on the way.
+// serial order. May overwrite the padding taps of `dcol` with 0.
 SXB_MULTIVERSION void col2im(const ConvGeometry& g, float* dcol, std::size_t ld, float* dx) {
+  if (g.same()) return col2im_same(g, dcol, ld, dx);
   std::fill(dx, dx + g.in_sample, 0.0f);
   for (int c = 0; c < g.C; ++c) {
     float* plane = dx + static_cast<std::size_t>(c) * g.H * g.W;
     for (int i = 0; i < g.kh; ++i) {
       for (int j = 0; j < g.kw; ++j) {
-        float* row = dcol + ((static_cast<std::size_t>(c) * g.kh + i) * g.kw + j) * ld;
+        const float* row = dcol + ((static_cast<std::size_t>(c) * g.kh + i) * g.kw + j) * ld;
         int lo = 0, hi = 0;
         valid_columns(g, j, lo, hi);
-        if (g.same()) {
-          // Zero the taps that read padding, then add the shifted plane in
-          // one run: adding 0 leaves every sum as it was.
-          zero_padding_columns(g, lo, hi, row);
-          const ConvGeometry::Run r = g.run(i, j);
-          float* __restrict out = plane + (r.first + r.shift);
-          const float* __restrict in = row + r.first;
-          for (std::ptrdiff_t t = 0; t < r.last - r.first; ++t) out[t] += in[t];
-          continue;
-        }
         for (int oh = 0; oh < g.Ho; ++oh) {
           const int ih = oh * g.stride - g.pad + i;
           if (ih < 0 || ih >= g.H) continue;
