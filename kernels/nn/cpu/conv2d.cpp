@@ -199,18 +199,19 @@ void gather_outputs(const ConvGeometry& g, const float* dy, int first, int count
 
 // Small feature maps, where a chunk would have fewer than kGemmColumns
 // columns, and whose column matrix for the whole batch fits in
-// kWholeBatchFloats: the backward runs as products over the whole batch.
+// kWholeBatchFloats: forward and backward run as products over the whole batch.
 constexpr std::size_t kWholeBatchFloats = std::size_t{4} << 20;
-// Rows of the column matrix per whole-batch product: at most about
-// kPatchBlock, in an even number of equal blocks (multiples of 16 rows).
-constexpr int kPatchBlock = 512;
+// Rows per block of a whole-batch product (of the column matrix, or of the
+// output channels): at most about kRowBlock, in an even number of equal
+// blocks (multiples of 16 rows).
+constexpr int kRowBlock = 512;
 
-int patch_block_rows(int P) {
-  const int blocks = 2 * ((P + 2 * kPatchBlock - 1) / (2 * kPatchBlock));
-  return ((P + blocks - 1) / blocks + 15) / 16 * 16;
+int block_rows(int rows) {
+  const int blocks = 2 * ((rows + 2 * kRowBlock - 1) / (2 * kRowBlock));
+  return ((rows + blocks - 1) / blocks + 15) / 16 * 16;
 }
 
-bool whole_batch_backward(const ConvGeometry& g, int batch) {
+bool small_maps(const ConvGeometry& g, int batch) {
   return static_cast<std::size_t>(images_per_chunk(g, batch)) * g.out_pixels < kGemmColumns &&
          g.patch * g.out_pixels * batch <= kWholeBatchFloats;
 }
@@ -220,15 +221,54 @@ bool whole_batch_backward(const ConvGeometry& g, int batch) {
 // to the same cache sets when the SGEMM packs them).
 std::size_t padded(std::size_t L) { return (L + 15) / 16 * 16 + 16; }
 
+// y of images [first, first + count) from out [K, count*Ho*Wo] (leading
+// dimension ld), plus the bias.
+void scatter_outputs(const ConvGeometry& g, const float* out, std::size_t ld, int first, int count, const float* bias,
+                     float* y) {
+  const std::size_t M = g.out_pixels;
+  for (int n = 0; n < count; ++n)
+    for (int k = 0; k < g.K; ++k) {
+      const float* from = out + k * ld + n * M;
+      float* to = y + (first + n) * g.out_sample + k * M;
+      const float b = bias ? bias[k] : 0.0f;
+      for (std::size_t p = 0; p < M; ++p) to[p] = from[p] + b;
+    }
+}
+
+// out [K, L] = weight * col [C*kh*kw, L] over the whole batch side by side
+// (L = N*Ho*Wo), in fixed blocks of output channels: the weights are packed
+// once in all, instead of once per chunk.
+void forward_whole_batch(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias,
+                         float* y) {
+  const int P = static_cast<int>(g.patch), K = g.K, L = static_cast<int>(g.out_pixels * batch);
+  const int rows_per_block = block_rows(K);
+  const int ld = static_cast<int>(padded(L)), blocks = (K + rows_per_block - 1) / rows_per_block;
+  float* col = scratch(Scratch::Columns, g.patch * ld);
+  float* out = scratch(Scratch::Outputs, static_cast<std::size_t>(K) * ld);
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int n = 0; n < batch; ++n) im2col(g, x + n * g.in_sample, col + n * g.out_pixels, ld);
+#pragma omp for schedule(static)
+    for (int b = 0; b < blocks; ++b) {
+      const int k0 = b * rows_per_block, rows = std::min(rows_per_block, K - k0);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, L, P, 1.0f, weight + std::size_t{1} * k0 * P, P,
+                  col, ld, 0.0f, out + std::size_t{1} * k0 * ld, ld);
+    }
+#pragma omp for schedule(static)
+    for (int n = 0; n < batch; ++n) scatter_outputs(g, out + n * g.out_pixels, ld, n, 1, bias, y);
+  }
+}
+
 // With col [C*kh*kw, L] and dY [K, L] the whole batch side by side
 // (L = N*Ho*Wo): dweight = dY * col^T and dcol = weight^T * dY, each split
-// into fixed blocks of kPatchBlock rows of col (a column block of dweight, a
+// into fixed blocks of rows of col (a column block of dweight, a
 // row block of dcol): one SGEMM per block over the whole batch, no partial
 // sums, the same calls whatever the thread count.
 void backward_whole_batch(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* dy,
                           float* dx, float* dweight) {
   const int P = static_cast<int>(g.patch), K = g.K, L = static_cast<int>(g.out_pixels * batch);
-  const int rows_per_block = patch_block_rows(P);
+  const int rows_per_block = block_rows(P);
   const int ld = static_cast<int>(padded(L)), blocks = (P + rows_per_block - 1) / rows_per_block;
   float* col = scratch(Scratch::Columns, g.patch * ld);
   float* dY = scratch(Scratch::Outputs, static_cast<std::size_t>(K) * ld);
@@ -295,6 +335,7 @@ void backward_in_groups(const ConvGeometry& g, int batch, const float* x, const 
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* y) {
   const ConvGeometry g(s);
+  if (small_maps(g, s.batch)) return forward_whole_batch(g, s.batch, x, weight, bias, y);
   const int chunk = images_per_chunk(g, s.batch);
   const int chunks = (s.batch + chunk - 1) / chunk;
   const std::size_t M = g.out_pixels;
@@ -311,13 +352,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, c
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.K, static_cast<int>(ld), static_cast<int>(g.patch),
                   1.0f, weight, static_cast<int>(g.patch), col, static_cast<int>(ld), 0.0f, out,
                   static_cast<int>(ld));
-      for (int n = 0; n < count; ++n)
-        for (int k = 0; k < g.K; ++k) {
-          const float* from = out + k * ld + n * M;
-          float* to = y + (first + n) * g.out_sample + k * M;
-          const float b = bias ? bias[k] : 0.0f;
-          for (std::size_t p = 0; p < M; ++p) to[p] = from[p] + b;
-        }
+      scatter_outputs(g, out, ld, first, count, bias, y);
     }
   }
 }
@@ -350,7 +385,7 @@ void conv2d_forward_csr(const Conv2dShape& s, const float* x, const CsrView& wei
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy, float* dx,
                      float* dweight, float* dbias) {
   const ConvGeometry g(s);
-  if (whole_batch_backward(g, s.batch))
+  if (small_maps(g, s.batch))
     backward_whole_batch(g, s.batch, x, weight, dy, dx, dweight);
   else
     backward_in_groups(g, s.batch, x, weight, dy, dx, dweight);
