@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/model_options.h"
 #include "engine/crossbar_eval.h"
 #include "engine/example_tile.h"
 #include "engine/synthetic.h"
@@ -59,12 +60,8 @@ void add_bench_network_command(CLI::App& bench) {
   cmd->callback([opt] {
     const Backend backend = resolve(parse_backend(opt->backend, "--backend"));
     std::unique_ptr<nn::Backend> nb = nn::make_backend(opt->device);
-    nn::VggConfig vc;
-    vc.model = opt->model;
-    vc.width = opt->width;
-    vc.check();
-    nn::Vgg model(vc, *nb);
-    model.init(1);
+    const std::unique_ptr<nn::Vgg> net = benchmark_vgg(opt->model, opt->width, *nb);
+    nn::Vgg& model = *net;
     CrossbarConfig xbar;
     xbar.tile_rows = xbar.tile_cols = opt->tile;
     std::vector<MappedLayer> layers = mapped_layers(model);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/model_options.h"
 #include "models/vgg.h"
 
 namespace sxb::app {
@@ -37,12 +38,8 @@ void add_bench_train_command(CLI::App& bench) {
   cmd->callback([opt] {
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     std::unique_ptr<nn::Backend> b = nn::make_backend(opt->device);
-    nn::VggConfig config;
-    config.model = opt->model;
-    config.width = opt->width;
-    config.check();
-    nn::Vgg net(config, *b);
-    net.init(1);
+    const std::unique_ptr<nn::Vgg> model = benchmark_vgg(opt->model, opt->width, *b);
+    nn::Vgg& net = *model;
     net.prepare_training();
     const int n = opt->batch;
     std::vector<float> images(static_cast<std::size_t>(n) * nn::kVggInputChannels * nn::kVggInputSize *
@@ -50,7 +47,7 @@ void add_bench_train_command(CLI::App& bench) {
     std::vector<std::int32_t> labels(n);
     for (std::size_t i = 0; i < images.size(); ++i)
       images[i] = static_cast<float>((nn::splitmix64(i) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
-    for (int i = 0; i < n; ++i) labels[i] = static_cast<std::int32_t>(nn::splitmix64(1000003 + i) % config.classes);
+    for (int i = 0; i < n; ++i) labels[i] = static_cast<std::int32_t>(nn::splitmix64(1000003 + i) % net.config().classes);
     nn::Tensor x = b->empty({n, nn::kVggInputChannels, nn::kVggInputSize, nn::kVggInputSize});
     nn::Tensor y = b->empty({n}, nn::DType::I32), dlogits;
     b->upload(images.data(), x);

@@ -62,4 +62,14 @@ ModelFile read_model_file(const ModelOptions& o) {
   return m;
 }
 
+std::unique_ptr<nn::Vgg> benchmark_vgg(const std::string& model, double width, nn::Backend& backend) {
+  nn::VggConfig config;
+  config.model = model;
+  config.width = width;
+  config.check();
+  auto net = std::make_unique<nn::Vgg>(config, backend);
+  net->init(1);
+  return net;
+}
+
 }  // namespace sxb::app

@@ -28,4 +28,8 @@ struct ModelFile {
 };
 ModelFile read_model_file(const ModelOptions& o);
 
+// A VGG with 10 classes, PyTorch's default initialisation from seed 1, on
+// `backend`: the model of the benchmarks (bench network, bench train).
+std::unique_ptr<nn::Vgg> benchmark_vgg(const std::string& model, double width, nn::Backend& backend);
+
 }  // namespace sxb::app

@@ -221,6 +221,23 @@ bool small_maps(const ConvGeometry& g, int batch) {
 // to the same cache sets when the SGEMM packs them).
 std::size_t padded(std::size_t L) { return (L + 15) / 16 * 16 + 16; }
 
+// The whole batch side by side, for the whole-batch products: col
+// [C*kh*kw, L] and one [K, L] matrix (L = N*Ho*Wo, leading dimension ld), and
+// `blocked` rows (of col, or of the K matrix) cut into `blocks` fixed blocks.
+struct WholeBatch {
+  int P, K, L, ld, rows_per_block, blocks;
+  float *col, *k_rows;
+  WholeBatch(const ConvGeometry& g, int batch, int blocked)
+      : P(static_cast<int>(g.patch)), K(g.K), L(static_cast<int>(g.out_pixels * batch)),
+        ld(static_cast<int>(padded(static_cast<std::size_t>(L)))), rows_per_block(block_rows(blocked)),
+        blocks((blocked + rows_per_block - 1) / rows_per_block),
+        col(scratch(Scratch::Columns, g.patch * ld)),
+        k_rows(scratch(Scratch::Outputs, static_cast<std::size_t>(K) * ld)) {}
+  // First row and row count of block b.
+  int first(int b) const { return b * rows_per_block; }
+  int rows(int b, int blocked) const { return std::min(rows_per_block, blocked - first(b)); }
+};
+
 // y of images [first, first + count) from out [K, count*Ho*Wo] (leading
 // dimension ld), plus the bias.
 void scatter_outputs(const ConvGeometry& g, const float* out, std::size_t ld, int first, int count, const float* bias,
@@ -240,23 +257,20 @@ void scatter_outputs(const ConvGeometry& g, const float* out, std::size_t ld, in
 // once in all, instead of once per chunk.
 void forward_whole_batch(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias,
                          float* y) {
-  const int P = static_cast<int>(g.patch), K = g.K, L = static_cast<int>(g.out_pixels * batch);
-  const int rows_per_block = block_rows(K);
-  const int ld = static_cast<int>(padded(L)), blocks = (K + rows_per_block - 1) / rows_per_block;
-  float* col = scratch(Scratch::Columns, g.patch * ld);
-  float* out = scratch(Scratch::Outputs, static_cast<std::size_t>(K) * ld);
+  const WholeBatch w(g, batch, g.K);
+  float* out = w.k_rows;
 #pragma omp parallel
   {
 #pragma omp for schedule(static)
-    for (int n = 0; n < batch; ++n) im2col(g, x + n * g.in_sample, col + n * g.out_pixels, ld);
+    for (int n = 0; n < batch; ++n) im2col(g, x + n * g.in_sample, w.col + n * g.out_pixels, w.ld);
 #pragma omp for schedule(static)
-    for (int b = 0; b < blocks; ++b) {
-      const int k0 = b * rows_per_block, rows = std::min(rows_per_block, K - k0);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, L, P, 1.0f, weight + std::size_t{1} * k0 * P, P,
-                  col, ld, 0.0f, out + std::size_t{1} * k0 * ld, ld);
+    for (int b = 0; b < w.blocks; ++b) {
+      const std::size_t k0 = w.first(b);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, w.rows(b, w.K), w.L, w.P, 1.0f, weight + k0 * w.P, w.P,
+                  w.col, w.ld, 0.0f, out + k0 * w.ld, w.ld);
     }
 #pragma omp for schedule(static)
-    for (int n = 0; n < batch; ++n) scatter_outputs(g, out + n * g.out_pixels, ld, n, 1, bias, y);
+    for (int n = 0; n < batch; ++n) scatter_outputs(g, out + n * g.out_pixels, w.ld, n, 1, bias, y);
   }
 }
 
@@ -267,34 +281,31 @@ void forward_whole_batch(const ConvGeometry& g, int batch, const float* x, const
 // sums, the same calls whatever the thread count.
 void backward_whole_batch(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* dy,
                           float* dx, float* dweight) {
-  const int P = static_cast<int>(g.patch), K = g.K, L = static_cast<int>(g.out_pixels * batch);
-  const int rows_per_block = block_rows(P);
-  const int ld = static_cast<int>(padded(L)), blocks = (P + rows_per_block - 1) / rows_per_block;
-  float* col = scratch(Scratch::Columns, g.patch * ld);
-  float* dY = scratch(Scratch::Outputs, static_cast<std::size_t>(K) * ld);
+  const WholeBatch w(g, batch, static_cast<int>(g.patch));
+  float* dY = w.k_rows;
 #pragma omp parallel
   {
 #pragma omp for schedule(static)
     for (int n = 0; n < batch; ++n) {
-      im2col(g, x + n * g.in_sample, col + n * g.out_pixels, ld);
-      gather_outputs(g, dy, n, 1, ld, dY + n * g.out_pixels);
+      im2col(g, x + n * g.in_sample, w.col + n * g.out_pixels, w.ld);
+      gather_outputs(g, dy, n, 1, w.ld, dY + n * g.out_pixels);
     }
 #pragma omp for schedule(static)
-    for (int b = 0; b < blocks; ++b) {
-      const int p0 = b * rows_per_block, rows = std::min(rows_per_block, P - p0);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, rows, L, 1.0f, dY, ld, col + std::size_t{1} * p0 * ld,
-                  ld, 0.0f, dweight + p0, P);
+    for (int b = 0; b < w.blocks; ++b) {
+      const std::size_t p0 = w.first(b);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, w.K, w.rows(b, w.P), w.L, 1.0f, dY, w.ld,
+                  w.col + p0 * w.ld, w.ld, 0.0f, dweight + p0, w.P);
     }
     if (dx) {
       // The column matrix is spent: its rows now take dcol.
 #pragma omp for schedule(static)
-      for (int b = 0; b < blocks; ++b) {
-        const int p0 = b * rows_per_block, rows = std::min(rows_per_block, P - p0);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, L, K, 1.0f, weight + p0, P, dY, ld, 0.0f,
-                    col + std::size_t{1} * p0 * ld, ld);
+      for (int b = 0; b < w.blocks; ++b) {
+        const std::size_t p0 = w.first(b);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, w.rows(b, w.P), w.L, w.K, 1.0f, weight + p0, w.P, dY,
+                    w.ld, 0.0f, w.col + p0 * w.ld, w.ld);
       }
 #pragma omp for schedule(static)
-      for (int n = 0; n < batch; ++n) col2im(g, col + n * g.out_pixels, ld, dx + n * g.in_sample);
+      for (int n = 0; n < batch; ++n) col2im(g, w.col + n * g.out_pixels, w.ld, dx + n * g.in_sample);
     }
   }
 }
