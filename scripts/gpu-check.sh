@@ -18,6 +18,11 @@ for device in cuda cpu; do
     --out "$out/m.safetensors" 2>&1 | grep -E '^epoch 1/1:|error' | sed "s/^/$device: /"
   rm -rf "$out"
 done
+echo "== VGG11 width 1.0, batch 128, training steps on resident inputs: sparsexbar vs PyTorch eager (same GPU)"
+for round in 1 2; do
+  ./$B/sparsexbar bench train --device cuda --steps 60 --json 2>&1 | tail -1 | sed "s/^/sparsexbar: /"
+  python3 scripts/torch_vgg_bench.py --device cuda --images 7680 2>&1 | tail -1 | sed "s/^/pytorch: /"
+done
 echo "== benchmarks"
 printf '%-8s %-10s %-7s %-14s %-14s\n' backend size tiles tiles_per_s s_per_tile
 for spec in "cuda 64 8192" "cuda 32 8192" "cuda 128 1024" "cuda 16 8192" "cpu 64 64"; do
