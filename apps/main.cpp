@@ -1,12 +1,34 @@
 // sparsexbar: crossbar non-ideality simulator. Errors end the program with a
 // one-line reason and exit status 1 (2 for command-line usage errors).
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "apps/commands.h"
+#include "kernels/blas_core.h"
 #include "kernels/error.h"
 
+namespace {
+
+// When OpenBLAS fell back to its generic kernels on a CPU that has AVX2 or
+// AVX-512 (kernels/blas_core.h), start again once with OPENBLAS_CORETYPE set:
+// the library reads it only when it loads. A user's own setting is kept.
+void restart_with_better_blas_core(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE")) return;
+  const std::string detected = sxb::openblas_core(), better = sxb::better_openblas_core(detected);
+  if (better.empty()) return;
+  std::fprintf(stderr, "sparsexbar: OpenBLAS chose its %s kernels on this CPU; using OPENBLAS_CORETYPE=%s\n",
+               detected.c_str(), better.c_str());
+  if (setenv("OPENBLAS_CORETYPE", better.c_str(), 1) != 0) return;
+  execv("/proc/self/exe", argv);  // returns only on failure: go on with the generic kernels
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  restart_with_better_blas_core(argv);
   CLI::App app{"SparseXbar: exact crossbar circuit simulation for sparse DNNs on non-ideal analog hardware"};
   app.set_version_flag("--version", std::string(SPARSEXBAR_VERSION) + " (" + SPARSEXBAR_GIT + ")");
   app.require_subcommand(1);

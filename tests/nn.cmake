@@ -1,1 +1,2 @@
 sxb_test(test_nn_layers LABELS cpu)
+sxb_test(test_blas_core LABELS cpu)
