@@ -77,15 +77,41 @@ void Module::prepare_training() {
   }
 }
 
-// --- Conv2d -------------------------------------------------------------------
+// --- WeightLayer (conv2d, linear) -------------------------------------------
+
+WeightLayer::WeightLayer(Backend& b, std::string name, const std::vector<int>& weight_shape, const LayerHooks* hooks)
+    : Module(b, std::move(name)), hooks_(hooks) {
+  weight_ = make_parameter(b, name_ + ".weight", weight_shape, 0.0f);
+  bias_ = make_parameter(b, name_ + ".bias", {weight_shape[0]}, 0.0f);
+}
+
+template <class Dense, class Sparse>
+const Tensor& WeightLayer::forward_with_hooks(const Tensor& x, const ForwardContext& ctx, int rows, int cols,
+                                              Dense dense, Sparse sparse) {
+  if (const SparseWeight* w = sparse_weight_for_forward(hooks_, name_, ctx, rows, cols)) {
+    sparse(*w);
+    used_weight_ = x_ = Tensor();
+    return y_;
+  }
+  used_weight_ = weight_for_forward(hooks_, name_, weight_.value);
+  dense(used_weight_);
+  x_ = ctx.mode == Mode::Train ? x : Tensor();
+  return y_;
+}
+
+void WeightLayer::prepare_backward(const Tensor& dy, bool need_dx) {
+  require_trained(x_, name_);
+  SXB_REQUIRE(!weight_.grad.empty(), name_ + ": gradients not allocated (prepare_training)");
+  SXB_REQUIRE(dy.numel() == y_.numel(), name_ + ": output gradient has the wrong size");
+  if (need_dx) ensure_shape(backend_, dx_, x_.shape());
+}
+
+// --- Conv2d ---------------------------------------------------------------------
 
 Conv2d::Conv2d(Backend& b, std::string name, int in_channels, int out_channels, int kernel, int padding,
                const LayerHooks* hooks)
-    : Module(b, std::move(name)), in_(in_channels), out_(out_channels), kernel_(kernel), padding_(padding),
-      hooks_(hooks) {
-  weight_ = make_parameter(b, name_ + ".weight", {out_, in_, kernel_, kernel_}, 0.0f);
-  bias_ = make_parameter(b, name_ + ".bias", {out_}, 0.0f);
-}
+    : WeightLayer(b, std::move(name), {out_channels, in_channels, kernel, kernel}, hooks), in_(in_channels),
+      out_(out_channels), kernel_(kernel), padding_(padding) {}
 
 void Conv2d::reset_parameters(std::uint64_t seed, std::uint64_t stream) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_) * kernel_ * kernel_);
@@ -99,22 +125,14 @@ const Tensor& Conv2d::forward(const Tensor& x, const ForwardContext& ctx) {
   shape_ = Conv2dShape{x.dim(0), in_, x.dim(2), x.dim(3), out_, kernel_, kernel_, padding_, 1};
   shape_.check();
   ensure_shape(backend_, y_, {shape_.batch, out_, shape_.out_height(), shape_.out_width()});
-  if (const SparseWeight* sparse = sparse_weight_for_forward(hooks_, name_, ctx, out_, in_ * kernel_ * kernel_)) {
-    backend_.conv2d_forward_sparse(shape_, x, *sparse, &bias_.value, y_);
-    used_weight_ = x_ = Tensor();
-    return y_;
-  }
-  used_weight_ = weight_for_forward(hooks_, name_, weight_.value);
-  backend_.conv2d_forward(shape_, x, used_weight_, &bias_.value, y_);
-  x_ = ctx.mode == Mode::Train ? x : Tensor();
-  return y_;
+  return forward_with_hooks(
+      x, ctx, out_, in_ * kernel_ * kernel_,
+      [&](const Tensor& w) { backend_.conv2d_forward(shape_, x, w, &bias_.value, y_); },
+      [&](const SparseWeight& w) { backend_.conv2d_forward_sparse(shape_, x, w, &bias_.value, y_); });
 }
 
 Tensor Conv2d::backward(const Tensor& dy, bool need_dx) {
-  require_trained(x_, name_);
-  SXB_REQUIRE(!weight_.grad.empty(), name_ + ": gradients not allocated (prepare_training)");
-  SXB_REQUIRE(dy.numel() == y_.numel(), name_ + ": output gradient has the wrong size");
-  if (need_dx) ensure_shape(backend_, dx_, x_.shape());
+  prepare_backward(dy, need_dx);
   backend_.conv2d_backward(shape_, x_, used_weight_, dy, need_dx ? &dx_ : nullptr, weight_.grad, &bias_.grad);
   return need_dx ? dx_ : Tensor();
 }
@@ -234,10 +252,7 @@ Tensor Dropout::backward(const Tensor& dy, bool need_dx) {
 // --- Linear ---------------------------------------------------------------------
 
 Linear::Linear(Backend& b, std::string name, int in_features, int out_features, const LayerHooks* hooks)
-    : Module(b, std::move(name)), in_(in_features), out_(out_features), hooks_(hooks) {
-  weight_ = make_parameter(b, name_ + ".weight", {out_, in_}, 0.0f);
-  bias_ = make_parameter(b, name_ + ".bias", {out_}, 0.0f);
-}
+    : WeightLayer(b, std::move(name), {out_features, in_features}, hooks), in_(in_features), out_(out_features) {}
 
 void Linear::reset_parameters(std::uint64_t seed, std::uint64_t stream) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_));
@@ -252,22 +267,13 @@ const Tensor& Linear::forward(const Tensor& x, const ForwardContext& ctx) {
   shape_.check();
   input_ = x.reshaped({shape_.batch, in_});
   ensure_shape(backend_, y_, {shape_.batch, out_});
-  if (const SparseWeight* sparse = sparse_weight_for_forward(hooks_, name_, ctx, out_, in_)) {
-    backend_.linear_forward_sparse(shape_, input_, *sparse, &bias_.value, y_);
-    used_weight_ = x_ = Tensor();
-    return y_;
-  }
-  used_weight_ = weight_for_forward(hooks_, name_, weight_.value);
-  backend_.linear_forward(shape_, input_, used_weight_, &bias_.value, y_);
-  x_ = ctx.mode == Mode::Train ? x : Tensor();
-  return y_;
+  return forward_with_hooks(
+      x, ctx, out_, in_, [&](const Tensor& w) { backend_.linear_forward(shape_, input_, w, &bias_.value, y_); },
+      [&](const SparseWeight& w) { backend_.linear_forward_sparse(shape_, input_, w, &bias_.value, y_); });
 }
 
 Tensor Linear::backward(const Tensor& dy, bool need_dx) {
-  require_trained(x_, name_);
-  SXB_REQUIRE(!weight_.grad.empty(), name_ + ": gradients not allocated (prepare_training)");
-  SXB_REQUIRE(dy.numel() == y_.numel(), name_ + ": output gradient has the wrong size");
-  if (need_dx) ensure_shape(backend_, dx_, x_.shape());
+  prepare_backward(dy, need_dx);
   Tensor dx_flat = need_dx ? dx_.reshaped({shape_.batch, in_}) : Tensor();
   backend_.linear_backward(shape_, input_, used_weight_, dy, need_dx ? &dx_flat : nullptr, weight_.grad,
                            &bias_.grad);

@@ -91,23 +91,43 @@ class Module {
   std::string name_;
 };
 
-class Conv2d final : public Module {
+// A layer with a weight and a bias that the hooks can replace (conv2d,
+// linear): the part of the forward and backward they share.
+class WeightLayer : public Module {
+ public:
+  std::vector<Parameter*> parameters() override { return {&weight_, &bias_}; }
+
+ protected:
+  // `weight_shape` without the bias; the weight is used as a [rows, cols] matrix.
+  WeightLayer(Backend& b, std::string name, const std::vector<int>& weight_shape, const LayerHooks* hooks);
+  // y_ from `input` (x as the backend reads it): sparse(SparseWeight) when the
+  // sparse hook gives a weight for an eval-mode forward, otherwise
+  // dense(weight) with the weight hook's replacement or the stored weight.
+  // Keeps x for the backward of a train-mode forward.
+  template <class Dense, class Sparse>
+  const Tensor& forward_with_hooks(const Tensor& x, const ForwardContext& ctx, int rows, int cols, Dense dense,
+                                   Sparse sparse);
+  // Checks that a backward may run and sizes dx_ (when needed) like x.
+  void prepare_backward(const Tensor& dy, bool need_dx);
+
+  const LayerHooks* hooks_;
+  Parameter weight_, bias_;
+  Tensor x_, used_weight_, y_, dx_;
+};
+
+class Conv2d final : public WeightLayer {
  public:
   // kernel x kernel, stride 1, zero padding `padding`, with bias.
   Conv2d(Backend& b, std::string name, int in_channels, int out_channels, int kernel, int padding,
          const LayerHooks* hooks);
   const Tensor& forward(const Tensor& x, const ForwardContext& ctx) override;
   Tensor backward(const Tensor& dy, bool need_dx) override;
-  std::vector<Parameter*> parameters() override { return {&weight_, &bias_}; }
   // weight and bias uniform in +-1/sqrt(in * kernel^2) (kaiming_uniform, a = sqrt(5)).
   void reset_parameters(std::uint64_t seed, std::uint64_t stream) override;
 
  private:
   int in_, out_, kernel_, padding_;
-  const LayerHooks* hooks_;
-  Parameter weight_, bias_;
   Conv2dShape shape_;
-  Tensor x_, used_weight_, y_, dx_;
 };
 
 class BatchNorm2d final : public Module {
@@ -165,21 +185,18 @@ class Dropout final : public Module {
 };
 
 // Input [N, ...] is read as [N, in_features] (flattened, as x.view(N, -1)).
-class Linear final : public Module {
+class Linear final : public WeightLayer {
  public:
   Linear(Backend& b, std::string name, int in_features, int out_features, const LayerHooks* hooks);
   const Tensor& forward(const Tensor& x, const ForwardContext& ctx) override;
   Tensor backward(const Tensor& dy, bool need_dx) override;
-  std::vector<Parameter*> parameters() override { return {&weight_, &bias_}; }
   // weight and bias uniform in +-1/sqrt(in_features).
   void reset_parameters(std::uint64_t seed, std::uint64_t stream) override;
 
  private:
   int in_, out_;
-  const LayerHooks* hooks_;
-  Parameter weight_, bias_;
   LinearShape shape_;
-  Tensor x_, input_, used_weight_, y_, dx_;
+  Tensor input_;
 };
 
 }  // namespace sxb::nn
