@@ -1,8 +1,7 @@
 // Per-channel batch normalisation. Each channel is one serial pass over its
 // N*spatial values (statistics as LaneSums: fp32 lanes per block of a plane,
-// double across blocks), channels in parallel:
-// every sum has a fixed order whatever the thread count. The element-wise
-// passes are fp32.
+// double across blocks), channels in parallel: every sum has a fixed order
+// whatever the thread count. The element-wise passes are fp32.
 #include <cmath>
 #include <cstddef>
 

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <vector>
 
 #include "kernels/nn/cpu/lane_sums.h"
 #include "kernels/nn/cpu/ordered_sum.h"
@@ -42,6 +41,8 @@ struct ConvGeometry {
   // (i, j) reads the input plane shifted by (i - pad) * W + (j - pad), and
   // the output positions it reads form one run [first, last) of that plane.
   bool same() const { return stride == 1 && Ho == H && Wo == W; }
+  // Row of the column matrix that holds kernel tap (i, j) of channel c.
+  std::size_t tap_row(int c, int i, int j) const { return (static_cast<std::size_t>(c) * kh + i) * kw + j; }
   struct Run {
     std::ptrdiff_t shift, first, last;
   };
@@ -94,7 +95,7 @@ SXB_MULTIVERSION void im2col(const ConvGeometry& g, const float* x, float* col, 
     const float* plane = x + static_cast<std::size_t>(c) * g.H * g.W;
     for (int i = 0; i < g.kh; ++i) {
       for (int j = 0; j < g.kw; ++j) {
-        float* row = col + ((static_cast<std::size_t>(c) * g.kh + i) * g.kw + j) * ld;
+        float* row = col + g.tap_row(c, i, j) * ld;
         int lo = 0, hi = 0;
         valid_columns(g, j, lo, hi);
         if (g.same()) {
@@ -137,12 +138,12 @@ SXB_MULTIVERSION void col2im_same(const ConvGeometry& g, float* dcol, std::size_
   const std::size_t plane_size = static_cast<std::size_t>(g.H) * g.W;
   for (int c = 0; c < g.C; ++c) {
     float* plane = dx + c * plane_size;
-    const float* centre = dcol + ((static_cast<std::size_t>(c) * g.kh + g.pad) * g.kw + g.pad) * ld;
+    const float* centre = dcol + g.tap_row(c, g.pad, g.pad) * ld;
     std::copy(centre, centre + plane_size, plane);
     for (int i = 0; i < g.kh; ++i) {
       for (int j = 0; j < g.kw; ++j) {
         if (i == g.pad && j == g.pad) continue;
-        float* row = dcol + ((static_cast<std::size_t>(c) * g.kh + i) * g.kw + j) * ld;
+        float* row = dcol + g.tap_row(c, i, j) * ld;
         int lo = 0, hi = 0;
         valid_columns(g, j, lo, hi);
         zero_padding_columns(g, lo, hi, row);
@@ -165,7 +166,7 @@ SXB_MULTIVERSION void col2im(const ConvGeometry& g, float* dcol, std::size_t ld,
     float* plane = dx + static_cast<std::size_t>(c) * g.H * g.W;
     for (int i = 0; i < g.kh; ++i) {
       for (int j = 0; j < g.kw; ++j) {
-        const float* row = dcol + ((static_cast<std::size_t>(c) * g.kh + i) * g.kw + j) * ld;
+        const float* row = dcol + g.tap_row(c, i, j) * ld;
         int lo = 0, hi = 0;
         valid_columns(g, j, lo, hi);
         for (int oh = 0; oh < g.Ho; ++oh) {
@@ -401,7 +402,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, 
   else
     backward_in_groups(g, s.batch, x, weight, dy, dx, dweight);
   if (dbias) {
-    // One serial sum (double) per output channel: order independent of threads.
+    // One serial sum (LaneSums) per output channel: order independent of threads.
 #pragma omp parallel for schedule(static)
     for (int k = 0; k < g.K; ++k) {
       LaneSums sum;

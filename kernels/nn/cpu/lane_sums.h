@@ -42,13 +42,13 @@ inline void add_values(const float* v, int n, LaneSums& s) {
   add_terms(n, s, [v](int i) { return v[i]; });
 }
 
-// s += (v[i] - c)^2 (i < n).
+// s += (v[i] - c)^2 (i < n), with c rounded to fp32.
 inline void add_squares(const float* v, int n, double c, LaneSums& s) {
   const float cf = static_cast<float>(c);
   add_terms(n, s, [v, cf](int i) { return (v[i] - cf) * (v[i] - cf); });
 }
 
-// s += a[i] * (b[i] - c) (i < n).
+// s += a[i] * (b[i] - c) (i < n), with c rounded to fp32.
 inline void add_products(const float* a, const float* b, int n, double c, LaneSums& s) {
   const float cf = static_cast<float>(c);
   add_terms(n, s, [a, b, cf](int i) { return a[i] * (b[i] - cf); });
