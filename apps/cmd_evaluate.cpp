@@ -14,24 +14,6 @@
 #include "engine/weff_cache.h"
 
 namespace sxb::app {
-namespace {
-
-// Crossbars of a dense model at R x C tiles, from the weight shapes of its file.
-long long dense_crossbars(const std::string& path, int tile_rows, int tile_cols) {
-  const SafetensorsFile f = read_safetensors(path);
-  long long positions = 0;
-  for (const auto& [name, t] : f.tensors) {
-    const bool conv = name.starts_with("features.") && name.ends_with(".weight") && t.shape.size() == 4;
-    if (!conv && name != "classifier.weight") continue;
-    const long long n = t.shape[0], k = t.numel() / std::max<std::int64_t>(1, t.shape[0]);
-    positions += ((k + tile_rows - 1) / tile_rows) * ((n + tile_cols - 1) / tile_cols);
-  }
-  SXB_REQUIRE(positions > 0, path + ": no conv or linear weights found (for --unpruned)");
-  return 2 * positions;
-}
-
-}  // namespace
-
 void add_evaluate_command(CLI::App& app) {
   struct Options {
     ModelOptions model;

@@ -383,4 +383,17 @@ std::string crossbar_predictions_csv(const CrossbarEvalResult& r, const Dataset&
   return s;
 }
 
+long long dense_crossbars(const std::string& path, int tile_rows, int tile_cols) {
+  const SafetensorsFile f = read_safetensors(path);
+  long long positions = 0;
+  for (const auto& [name, t] : f.tensors) {
+    const bool conv = name.starts_with("features.") && name.ends_with(".weight") && t.shape.size() == 4;
+    if (!conv && name != "classifier.weight") continue;
+    const long long n = t.shape[0], k = t.numel() / std::max<std::int64_t>(1, t.shape[0]);
+    positions += ((k + tile_rows - 1) / tile_rows) * ((n + tile_cols - 1) / tile_cols);
+  }
+  SXB_REQUIRE(positions > 0, path + ": no conv or linear weights found (for the CCR reference)");
+  return 2 * positions;
+}
+
 }  // namespace sxb

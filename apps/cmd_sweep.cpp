@@ -1,0 +1,168 @@
+// `sparsexbar sweep run|list|merge` (SPEC §8): run a sweep file, or one shard
+// of it, with resumable JSON-lines results; list its points; merge the
+// shards' results into CSV/Markdown tables and an SVG plot. Ctrl-C or SIGTERM
+// (a Slurm time limit) finishes the current training step, writes its
+// checkpoint and exits non-zero; the same command continues.
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <memory>
+
+#include "apps/commands.h"
+#include "engine/atomic_file.h"
+#include "engine/sweep_results.h"
+#include "engine/sweep_run.h"
+#include "engine/weff_cache.h"
+#include "kernels/error.h"
+
+namespace sxb::app {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_sweep_signal(int sig) {
+  g_stop.store(true);
+  std::signal(sig, SIG_DFL);  // a second signal ends the program at once
+}
+
+std::string default_out(const Sweep& s) { return "sweep-" + s.name; }
+
+void add_run(CLI::App* sweep) {
+  struct Options {
+    std::string file, out, shard = "0/1", cache_dir, device = "cpu", backend = "auto", sparse = "auto";
+    int threads = 0;
+    std::size_t max_points = 0;
+    bool no_cache = false, quiet = false;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = sweep->add_subcommand("run", "Run every point of a sweep file (or of one shard) not yet finished");
+  cmd->add_option("sweep", opt->file, "Sweep file (JSON: name, base, grid; see docs/cli.md)")->required();
+  cmd->add_option("--out", opt->out, "Results folder (default: sweep-<name>)");
+  cmd->add_option("--shard", opt->shard, "k/N: run the points whose index is k modulo N; auto: from Slurm or MPI")
+      ->capture_default_str();
+  cmd->add_option("--cache-dir", opt->cache_dir,
+                  "Trained/pruned models and effective weights (default: " + default_cache_dir() + ")");
+  cmd->add_flag("--no-cache", opt->no_cache, "Do not reuse or store effective weights (models are always kept)");
+  cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto")->capture_default_str();
+  cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
+  cmd->add_option("--sparse", opt->sparse, "W_eff products: auto, dense or sparse")->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-points", opt->max_points, "Stop after this many new points (0: no limit)")
+      ->capture_default_str();
+  cmd->add_flag("--quiet", opt->quiet, "No progress lines");
+  cmd->callback([opt] {
+    if (opt->threads > 0) omp_set_num_threads(opt->threads);
+    const Sweep sweep = read_sweep(opt->file);
+    SweepRunOptions o;
+    o.out_dir = opt->out.empty() ? default_out(sweep) : opt->out;
+    o.cache_dir = opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir;
+    o.weff_cache = !opt->no_cache;
+    o.shard = parse_shard(opt->shard);
+    o.device = opt->device;
+    o.backend = parse_backend(opt->backend, "--backend");
+    o.sparse = parse_sparse_path(opt->sparse, "--sparse");
+    o.max_points = opt->max_points;
+    g_stop.store(false);
+    o.stop_requested = [] { return g_stop.load(); };
+    if (!opt->quiet) o.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+    std::signal(SIGINT, on_sweep_signal);
+    std::signal(SIGTERM, on_sweep_signal);
+    const SweepRunResult r = run_sweep(sweep, o);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    const std::string summary =
+        fmt::format("sweep {} shard {}: {} points, {} were done before, {} finished now, {} failed; results in {}",
+                    sweep.name, o.shard.name(), r.owned, r.skipped, r.done, r.failed, r.results_file);
+    if (r.interrupted)
+      throw Error(summary + "; interrupted (checkpoints written): run the same command again to continue");
+    fmt::print("{}\n", summary);
+    if (r.failed > 0)
+      throw Error(fmt::format("{} point(s) failed (see failures.{}.jsonl in {}); they run again on the next start",
+                              r.failed, o.shard.name(), o.out_dir));
+  });
+}
+
+void add_list(CLI::App* sweep) {
+  struct Options {
+    std::string file, out, shard = "0/1";
+    bool json = false;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = sweep->add_subcommand("list", "List a sweep's points: index, id, shard, done, grid values");
+  cmd->add_option("sweep", opt->file, "Sweep file")->required();
+  cmd->add_option("--out", opt->out, "Results folder, to mark finished points (default: sweep-<name>)");
+  cmd->add_option("--shard", opt->shard, "Only the points of shard k/N")->capture_default_str();
+  cmd->add_flag("--json", opt->json, "One JSON object per point, with its normalised configuration");
+  cmd->callback([opt] {
+    const Sweep sweep = read_sweep(opt->file);
+    const Shard shard = parse_shard(opt->shard);
+    const std::set<std::string> done = read_sweep_records(opt->out.empty() ? default_out(sweep) : opt->out).ids();
+    std::size_t n = 0, finished = 0;
+    for (const SweepPoint& p : sweep.points) {
+      if (!shard.owns(p.index)) continue;
+      ++n;
+      finished += done.count(p.id);
+      if (opt->json)
+        fmt::print("{}\n", nlohmann::json{{"index", p.index}, {"id", p.id}, {"done", done.count(p.id) > 0},
+                                          {"varied", nlohmann::json::parse(p.varied.dump())},
+                                          {"config", p.config.to_json()}}
+                               .dump());
+      else
+        fmt::print("{:>5} {} {} {}\n", p.index, p.id, done.count(p.id) ? "done" : "todo", p.varied.dump());
+    }
+    if (!opt->json) fmt::print("{} points ({} in shard {}), {} done\n", sweep.points.size(), n, shard.name(), finished);
+  });
+}
+
+void add_merge(CLI::App* sweep) {
+  struct Options {
+    std::vector<std::string> dirs;
+    std::string csv, markdown, svg, x, y = "nonideal", series;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = sweep->add_subcommand("merge", "Gather the shards' results into tables (CSV, Markdown) and a plot");
+  cmd->add_option("dirs", opt->dirs, "Results folders")->required();
+  cmd->add_option("--csv", opt->csv, "Write the table as CSV here");
+  cmd->add_option("--markdown", opt->markdown, "Write the table as Markdown here (default: print it)");
+  cmd->add_option("--svg", opt->svg, "Write a line plot here (needs --x)");
+  cmd->add_option("--x", opt->x, "Plot: a numeric grid key on the x axis");
+  cmd->add_option("--y", opt->y, "Plot: metric on the y axis")->capture_default_str();
+  cmd->add_option("--series", opt->series, "Plot: a grid key, one line per value");
+  cmd->callback([opt] {
+    SXB_REQUIRE(opt->svg.empty() == opt->x.empty(), "--svg and --x go together");
+    std::vector<nlohmann::json> records;
+    std::set<std::string> ids;
+    std::size_t skipped = 0;
+    for (const std::string& dir : opt->dirs) {
+      SXB_REQUIRE(std::filesystem::is_directory(dir), fmt::format("{}: not a results folder", dir));
+      SweepRecords r = read_sweep_records(dir);
+      skipped += r.skipped;
+      for (auto& rec : r.records)
+        if (ids.insert(rec["id"].get<std::string>()).second) records.push_back(std::move(rec));
+    }
+    SXB_REQUIRE(!records.empty(), "no finished points in " + fmt::format("{}", fmt::join(opt->dirs, ", ")));
+    const SweepTable t = sweep_table(records);
+    if (!opt->csv.empty()) write_file_atomic(opt->csv, table_csv(t));
+    if (!opt->markdown.empty()) write_file_atomic(opt->markdown, table_markdown(t));
+    if (!opt->svg.empty()) write_file_atomic(opt->svg, sweep_svg(records, opt->x, opt->y, opt->series));
+    if (opt->markdown.empty()) fmt::print("{}", table_markdown(t));
+    fmt::print(stderr, "{} points merged{}\n", records.size(),
+               skipped ? fmt::format(" ({} torn or unreadable lines skipped)", skipped) : "");
+  });
+}
+
+}  // namespace
+
+void add_sweep_command(CLI::App& app) {
+  CLI::App* sweep = app.add_subcommand("sweep", "Grids of configurations: run (resumable, sharded), list, merge "
+                                                "(see docs/cli.md)");
+  sweep->require_subcommand(1);
+  add_run(sweep);
+  add_list(sweep);
+  add_merge(sweep);
+}
+
+}  // namespace sxb::app

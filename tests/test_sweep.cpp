@@ -1,0 +1,256 @@
+// Sweeps (SPEC §8): grid expansion and stable ids, shards, the JSON-lines
+// results (torn records, locks), tables and plots, and a small sweep run end
+// to end with resumption and model reuse.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "engine/sweep.h"
+#include "engine/sweep_results.h"
+#include "engine/sweep_run.h"
+#include "kernels/error.h"
+
+namespace sxb {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+Sweep parse(const std::string& text) { return sweep_from_json(ojson::parse(text), "s.json"); }
+
+std::string error_of(const std::string& text) {
+  try {
+    parse(text);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("sxb_sweep_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+TEST(Sweep, GridOrderLastKeyFastest) {
+  const Sweep s = parse(R"({"base": {"weights": null},
+    "grid": {"tile": [16, 32, 64], "crossbar.r_wire": [0.5, 2.5]}})");
+  ASSERT_EQ(s.points.size(), 6u);
+  EXPECT_EQ(s.points[0].varied.dump(), R"({"tile":16,"crossbar.r_wire":0.5})");
+  EXPECT_EQ(s.points[1].varied.dump(), R"({"tile":16,"crossbar.r_wire":2.5})");
+  EXPECT_EQ(s.points[5].varied.dump(), R"({"tile":64,"crossbar.r_wire":2.5})");
+  EXPECT_EQ(s.points[5].config.crossbar.tile_rows, 64);
+  EXPECT_EQ(s.points[5].config.crossbar.res.r_wire_col, 2.5);
+  std::set<std::string> ids;
+  for (const SweepPoint& p : s.points) ids.insert(p.id);
+  EXPECT_EQ(ids.size(), 6u);
+}
+
+TEST(Sweep, IdsDependOnTheNormalisedConfigurationOnly) {
+  // Key order, explicit defaults and short forms do not change the id.
+  const Sweep a = parse(R"({"base": {"model": "vgg11", "crossbar": {"r_wire": 2.5, "tile": 32}}, "grid": {}})");
+  const Sweep b = parse(R"({"base": {"tile": "32x32", "train": {"epochs": 15, "seed": 1},
+    "crossbar": {"r_wire_col": 2.5, "preset": "default", "r_wire_row": 2.5}, "width": 0.25}, "grid": {}})");
+  ASSERT_EQ(a.points.size(), 1u);
+  EXPECT_EQ(a.points[0].id, b.points[0].id);
+  EXPECT_EQ(a.points[0].id.size(), 16u);
+  const Sweep c = parse(R"({"base": {"crossbar": {"r_wire": 2.5, "tile": 32}, "train": {"seed": 2}}, "grid": {}})");
+  EXPECT_NE(a.points[0].id, c.points[0].id);
+  // The same point in two sweeps has the same id.
+  const Sweep d = parse(R"({"base": {"tile": 32}, "grid": {"crossbar.r_wire": [1, 2.5]}})");
+  EXPECT_EQ(d.points[1].id, a.points[0].id);
+}
+
+TEST(Sweep, PruneDefaultsToTheCrossbarTile) {
+  const Sweep s = parse(R"({"base": {"tile": 32, "prune": {"method": "xrs", "sparsity": 0.75}},
+    "grid": {"prune.sparsity": [0.5, 0.9]}})");
+  ASSERT_TRUE(s.points[0].config.prune.has_value());
+  EXPECT_EQ(s.points[0].config.prune->tile_rows, 32);
+  EXPECT_EQ(s.points[0].config.prune->method, PruneMethod::RowSegments);
+  EXPECT_EQ(s.points[1].config.prune->sparsity, 0.9);
+  EXPECT_EQ(s.points[0].config.to_json()["prune"]["tile"], "32x32");
+}
+
+TEST(Sweep, BadInputsNameTheField) {
+  EXPECT_NE(error_of(R"({"base": {"modle": "vgg11"}, "grid": {}})").find("\"modle\": unknown key"), std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {}, "grid": {"crossbar.r_wir": [1]}})").find("\"r_wir\": unknown key"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {}, "grid": {"crossbar.r_wire": [-1]}})").find("r_wire"), std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {}, "grid": {"tile": []}})").find("non-empty list"), std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {}, "grid": {"tile": 32}})").find("non-empty list"), std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {}, "grid": {"width": ["a"]}})").find("\"width\" must be a number"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {}, "grid": {"prune.sparsity": [1.5]}})").find("\"sparsity\" must be in (0, 1)"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"tile": 64, "prune": {"method": "xcs", "tile": 32}}, "grid": {}})")
+                .find("differs from the crossbar tile"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"weights": "/nonexistent/m.safetensors"}, "grid": {}})").find("cannot open"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"train": {"schedule": "linear"}}, "grid": {}})").find("schedule"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {}, "grid": {"tile": [32, "32x32"]}})").find("same configuration"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {}, "grids": {}})").find("\"grids\": unknown key"), std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"model": "vgg19"}, "grid": {}})").find("vgg11"), std::string::npos);
+}
+
+TEST(Sweep, ShardsPartitionThePoints) {
+  for (int n : {1, 2, 3, 7}) {
+    std::vector<int> owners(20, 0);
+    for (int k = 0; k < n; ++k) {
+      const Shard s = parse_shard(std::to_string(k) + "/" + std::to_string(n));
+      for (std::size_t i = 0; i < owners.size(); ++i) owners[i] += s.owns(i);
+    }
+    for (int c : owners) EXPECT_EQ(c, 1);
+  }
+  for (const char* bad : {"3/3", "-1/2", "1", "a/b", "1/0", "1/2x"}) EXPECT_THROW(parse_shard(bad), Error) << bad;
+  ::setenv("SLURM_ARRAY_TASK_ID", "5", 1);
+  ::setenv("SLURM_ARRAY_TASK_MIN", "1", 1);
+  ::setenv("SLURM_ARRAY_TASK_COUNT", "8", 1);
+  const Shard s = parse_shard("auto");
+  EXPECT_EQ(s.k, 4);
+  EXPECT_EQ(s.n, 8);
+  EXPECT_EQ(s.name(), "4-of-8");
+  ::unsetenv("SLURM_ARRAY_TASK_ID");
+  ::unsetenv("SLURM_ARRAY_TASK_MIN");
+  ::unsetenv("SLURM_ARRAY_TASK_COUNT");
+}
+
+TEST(SweepResults, TornRecordIsCutAndLocksAreExclusive) {
+  const fs::path d = fresh_dir("log");
+  const std::string path = sweep_results_file(d.string(), "0-of-1");
+  {
+    SweepResultsLog log(path);
+    log.append({{"id", "a"}, {"index", 1}});
+    log.append({{"id", "b"}, {"index", 0}});
+    EXPECT_THROW(SweepResultsLog second(path), Error);  // the shard is running
+  }
+  {
+    std::ofstream out(path, std::ios::app);
+    out << R"({"id": "c", "ind)";  // a kill in the middle of a record
+  }
+  SweepRecords r = read_sweep_records(d.string());
+  EXPECT_EQ(r.records.size(), 2u);
+  EXPECT_EQ(r.skipped, 1u);
+  EXPECT_EQ(r.records[0]["id"], "b");  // in point order
+  {
+    SweepResultsLog log(path);  // cuts the torn record before appending
+    log.append({{"id", "c"}, {"index", 2}});
+  }
+  r = read_sweep_records(d.string());
+  EXPECT_EQ(r.records.size(), 3u);
+  EXPECT_EQ(r.skipped, 0u);
+  EXPECT_EQ(r.ids(), (std::set<std::string>{"a", "b", "c"}));
+  fs::remove_all(d);
+}
+
+json fake_record(int index, double wire, const std::string& seed_or_tile, double nonideal) {
+  return {{"id", "p" + std::to_string(index)},
+          {"index", index},
+          {"grid_keys", {"tile", "crossbar.r_wire"}},
+          {"varied", {{"crossbar.r_wire", wire}, {"tile", seed_or_tile}}},
+          {"report",
+           {{"accuracy", {{"software", 0.9}, {"ideal", 0.9}, {"nonideal", nonideal}, {"loss", 0.9 - nonideal}}},
+            {"crossbars", 100},
+            {"ccr", nullptr},
+            {"nf", {{"mean", 0.1}, {"max", 0.2}}},
+            {"low_conductance_share", 0.8}}},
+          {"seconds", {{"total", 1.5}}}};
+}
+
+TEST(SweepResults, TablesAndPlot) {
+  const std::vector<json> records = {fake_record(0, 0.5, "16", 0.8), fake_record(1, 5, "16", 0.6),
+                                     fake_record(2, 0.5, "a,b", 0.7), fake_record(3, 5, "a,b", 0.5)};
+  const SweepTable t = sweep_table(records);
+  ASSERT_GE(t.columns.size(), 4u);
+  EXPECT_EQ(t.columns[2], "tile");  // the grid's order, not the JSON object's
+  EXPECT_EQ(t.columns[3], "crossbar.r_wire");
+  const std::string csv = table_csv(t);
+  EXPECT_NE(csv.find("2,p2,\"a,b\",0.5,0.9,0.9,0.7,0.2,100,,0.1,0.2,0.8,1.5\n"), std::string::npos) << csv;
+  const std::string md = table_markdown(t);
+  EXPECT_NE(md.find("| 1 | p1 | 16 | 5 | 0.9 | 0.9 | 0.6 |"), std::string::npos) << md;
+  EXPECT_TRUE(std::isnan(sweep_metric(records[0], "ccr")));
+  EXPECT_THROW(sweep_metric(records[0], "accuracy"), Error);
+
+  const std::string two = sweep_svg(records, "crossbar.r_wire", "nonideal", "tile");
+  std::size_t lines = 0;
+  for (std::size_t p = 0; (p = two.find("stroke-width=\"2\"", p)) != std::string::npos; ++p) ++lines;
+  EXPECT_EQ(lines, 2u);
+  const std::string one = sweep_svg(records, "crossbar.r_wire", "nonideal", "");
+  EXPECT_NE(one.find("(mean over tile)"), std::string::npos);
+  EXPECT_THROW(sweep_svg(records, "tile", "nonideal", ""), Error);  // not numeric
+  EXPECT_THROW(sweep_svg(records, "seed", "nonideal", ""), Error);  // not a grid key
+}
+
+// Two wire resistances x (dense, XCS-pruned) of one tiny trained VGG11.
+TEST(SweepRun, RunsResumesAndReusesModels) {
+  const fs::path d = fresh_dir("run");
+  const Sweep s = parse(R"({"name": "tiny",
+    "base": {"width": 0.125, "data": "synthetic:384", "train": {"epochs": 1, "batch": 64}, "tile": 32},
+    "grid": {"prune": [null, {"method": "xcs", "sparsity": 0.5, "reg_epochs": 0, "finetune_epochs": 1}],
+             "crossbar.r_wire": [0, 10]}})");
+  ASSERT_EQ(s.points.size(), 4u);
+  SweepRunOptions o;
+  o.out_dir = (d / "out").string();
+  o.cache_dir = (d / "cache").string();
+  o.backend = Backend::Cpu;
+
+  o.stop_requested = [] { return true; };  // stopped before the first point
+  SweepRunResult r = run_sweep(s, o);
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_EQ(r.done, 0u);
+
+  o.stop_requested = nullptr;
+  o.max_points = 1;
+  r = run_sweep(s, o);
+  EXPECT_EQ(r.done, 1u);
+  o.max_points = 0;
+  o.shard = parse_shard("1/2");  // points 1 and 3
+  r = run_sweep(s, o);
+  EXPECT_EQ(r.owned, 2u);
+  EXPECT_EQ(r.done, 2u);
+  o.shard = parse_shard("0/2");  // point 0 is done already
+  r = run_sweep(s, o);
+  EXPECT_EQ(r.skipped, 1u);
+  EXPECT_EQ(r.done, 1u);
+  EXPECT_FALSE(r.interrupted);
+  EXPECT_EQ(r.failed, 0u);
+
+  const SweepRecords all = read_sweep_records(o.out_dir);
+  ASSERT_EQ(all.records.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const json& rec = all.records[i];
+    EXPECT_EQ(rec["index"], i);
+    EXPECT_EQ(rec["id"], s.points[i].id);
+    EXPECT_EQ(rec["config"], s.points[i].config.to_json());
+    EXPECT_EQ(rec["report"]["crossbar"]["r_wire_row"], i % 2 ? 10.0 : 0.0);
+    // The ideal crossbar reproduces the software model.
+    EXPECT_EQ(sweep_metric(rec, "ideal"), sweep_metric(rec, "software"));
+  }
+  // Zero parasitics (r_wire 0 with the default source/sink) keep NF below the 10-ohm wires'.
+  EXPECT_LT(sweep_metric(all.records[0], "nf_mean"), sweep_metric(all.records[1], "nf_mean"));
+  // One trained model, one pruned model, shared by the points.
+  EXPECT_EQ(all.records[0]["models"]["dense"], all.records[3]["models"]["dense"]);
+  EXPECT_EQ(all.records[2]["models"]["pruned"], all.records[3]["models"]["pruned"]);
+  EXPECT_TRUE(all.records[0]["models"]["pruned"].is_null());
+  EXPECT_GT(sweep_metric(all.records[2], "ccr"), 1.0);
+  EXPECT_EQ(sweep_metric(all.records[0], "ccr"), 1.0);
+  int trained = 0;
+  for (const auto& e : fs::directory_iterator(d / "cache" / "sweep-models"))
+    trained += e.path().filename().string().starts_with("train-") && e.path().extension() == ".safetensors" &&
+               e.path().filename().string().find(".ckpt.") == std::string::npos;
+  EXPECT_EQ(trained, 1);
+  fs::remove_all(d);
+}
+
+}  // namespace
+}  // namespace sxb
