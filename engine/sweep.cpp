@@ -105,6 +105,7 @@ SweepPrune prune_from_json(const json& j, const std::string& context) {
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", k.where("method"), e.what()));
   }
+  SXB_REQUIRE(j.contains("sparsity"), k.where("sparsity") + " is required");
   k.number("sparsity", p.sparsity);
   if (const json* tile = k.get("tile")) tile_value(*tile, p.tile_rows, p.tile_cols, k.where("tile"));
   k.number("lambda", p.lambda);
@@ -246,7 +247,7 @@ SweepPointConfig sweep_point_from_json(const json& j, const std::string& context
   k.done();
 
   if (c.weights.empty()) {  // the settings train() checks, named here
-    if (c.width == 0.0) c.width = 0.25;
+    if (c.width == 0.0) c.width = 1.0;
     TrainConfig t;
     t.model = c.model;
     t.width = c.width;

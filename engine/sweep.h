@@ -25,9 +25,10 @@
 
 namespace sxb {
 
+// Defaults are those of `sparsexbar train` and `sparsexbar prune` (a test checks).
 struct SweepTrain {  // engine/train.h, for the model when no weights are given
-  int epochs = 15, batch = 128;
-  double lr = 0.05, momentum = 0.9, weight_decay = 5e-4, wct_kappa = 0.0;
+  int epochs = 10, batch = 128;
+  double lr = 0.02, momentum = 0.9, weight_decay = 5e-4, wct_kappa = 0.0;
   std::string schedule = "cosine";
   bool nesterov = false;
   std::uint64_t seed = 1;
@@ -35,17 +36,17 @@ struct SweepTrain {  // engine/train.h, for the model when no weights are given
 
 struct SweepPrune {  // engine/pruning_run.h
   PruneMethod method = PruneMethod::ColumnSegments;
-  double sparsity = 0.5;
+  double sparsity = 0.0;              // required
   int tile_rows = 0, tile_cols = 0;  // 0: the crossbar's tile
-  double lambda = 1e-3, lr = 0.01, finetune_lr = 0.0, wct_kappa = 0.0, max_layer_sparsity = 0.95;
-  int reg_epochs = 1, finetune_epochs = 2;
+  double lambda = 1e-3, lr = 0.02, finetune_lr = 0.0, wct_kappa = 0.0, max_layer_sparsity = 0.95;
+  int reg_epochs = 10, finetune_epochs = 10;
   std::uint64_t seed = 1;
 };
 
 // One point, every default filled in.
 struct SweepPointConfig {
   std::string model = "vgg11";
-  double width = 0.0;                   // 0: 0.25 when training, the file's with weights
+  double width = 0.0;                   // 0: 1.0 when training, the file's with weights
   int classes = 0;                      // 0: the data set's (the file's with weights)
   std::string data = "synthetic";       // training data (train, prune)
   std::string eval_data;                // test data of the evaluation; empty: data

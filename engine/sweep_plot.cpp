@@ -41,7 +41,8 @@ std::string sweep_svg(const std::vector<json>& records, const std::string& x, co
                       const std::string& series) {
   SXB_REQUIRE(!records.empty(), "plot: no finished points");
   std::vector<std::string> averaged;  // other varied keys
-  std::map<std::string, std::map<double, std::pair<double, int>>> lines;  // series -> x -> (sum, count)
+  // series (in point order) -> x -> (sum, count)
+  std::vector<std::pair<std::string, std::map<double, std::pair<double, int>>>> lines;
   for (const json& r : records) {
     const json& varied = r.contains("varied") ? r["varied"] : json::object();
     SXB_REQUIRE(varied.contains(x), fmt::format("plot: --x '{}' is not a grid key of point {}", x, r.value("id", "")));
@@ -57,7 +58,10 @@ std::string sweep_svg(const std::vector<json>& records, const std::string& x, co
     const std::string name = series.empty() ? metric
                              : varied[series].is_string() ? varied[series].get<std::string>()
                                                           : varied[series].dump();
-    auto& cell = lines[series.empty() ? name : series + "=" + name][varied[x].get<double>()];
+    const std::string label = series.empty() ? name : series + "=" + name;
+    auto line = std::find_if(lines.begin(), lines.end(), [&](const auto& l) { return l.first == label; });
+    if (line == lines.end()) line = lines.insert(lines.end(), {label, {}});
+    auto& cell = line->second[varied[x].get<double>()];
     cell.first += y;
     cell.second += 1;
   }
@@ -70,6 +74,8 @@ std::string sweep_svg(const std::vector<json>& records, const std::string& x, co
     }
   if (x1 == x0) x0 -= 0.5, x1 += 0.5;
   if (y1 == y0) y0 -= 0.5 * std::max(1e-3, std::abs(y0)), y1 += 0.5 * std::max(1e-3, std::abs(y1));
+  const double xpad = 0.03 * (x1 - x0), ypad = 0.05 * (y1 - y0);  // markers clear of the axes
+  x0 -= xpad, x1 += xpad, y0 -= ypad, y1 += ypad;
   const double W = 640, H = 420, L = 70, R = 180, T = 40, B = 50;
   const auto px = [&](double v) { return L + (v - x0) / (x1 - x0) * (W - L - R); };
   const auto py = [&](double v) { return H - B - (v - y0) / (y1 - y0) * (H - T - B); };

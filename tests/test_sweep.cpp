@@ -10,7 +10,9 @@
 #include <fstream>
 #include <set>
 
+#include "engine/pruning_run.h"
 #include "engine/sweep.h"
+#include "engine/train.h"
 #include "engine/sweep_results.h"
 #include "engine/sweep_run.h"
 #include "kernels/error.h"
@@ -57,8 +59,8 @@ TEST(Sweep, GridOrderLastKeyFastest) {
 TEST(Sweep, IdsDependOnTheNormalisedConfigurationOnly) {
   // Key order, explicit defaults and short forms do not change the id.
   const Sweep a = parse(R"({"base": {"model": "vgg11", "crossbar": {"r_wire": 2.5, "tile": 32}}, "grid": {}})");
-  const Sweep b = parse(R"({"base": {"tile": "32x32", "train": {"epochs": 15, "seed": 1},
-    "crossbar": {"r_wire_col": 2.5, "preset": "default", "r_wire_row": 2.5}, "width": 0.25}, "grid": {}})");
+  const Sweep b = parse(R"({"base": {"tile": "32x32", "train": {"epochs": 10, "seed": 1},
+    "crossbar": {"r_wire_col": 2.5, "preset": "default", "r_wire_row": 2.5}, "width": 1.0}, "grid": {}})");
   ASSERT_EQ(a.points.size(), 1u);
   EXPECT_EQ(a.points[0].id, b.points[0].id);
   EXPECT_EQ(a.points[0].id.size(), 16u);
@@ -67,6 +69,31 @@ TEST(Sweep, IdsDependOnTheNormalisedConfigurationOnly) {
   // The same point in two sweeps has the same id.
   const Sweep d = parse(R"({"base": {"tile": 32}, "grid": {"crossbar.r_wire": [1, 2.5]}})");
   EXPECT_EQ(d.points[1].id, a.points[0].id);
+}
+
+TEST(Sweep, DefaultsAreThoseOfTrainAndPrune) {
+  const SweepTrain t;
+  const TrainConfig tc;
+  EXPECT_EQ(t.epochs, tc.epochs);
+  EXPECT_EQ(t.batch, tc.batch);
+  EXPECT_EQ(t.lr, tc.lr);
+  EXPECT_EQ(t.momentum, tc.momentum);
+  EXPECT_EQ(t.weight_decay, tc.weight_decay);
+  EXPECT_EQ(t.schedule, tc.schedule);
+  EXPECT_EQ(t.nesterov, tc.nesterov);
+  EXPECT_EQ(t.seed, tc.seed);
+  const SweepPrune p;
+  const PruneRunConfig pc;
+  EXPECT_EQ(p.lambda, pc.lambda);
+  EXPECT_EQ(p.lr, pc.lr);
+  EXPECT_EQ(p.finetune_lr, pc.finetune_lr);
+  EXPECT_EQ(p.reg_epochs, pc.reg_epochs);
+  EXPECT_EQ(p.finetune_epochs, pc.finetune_epochs);
+  EXPECT_EQ(p.seed, pc.seed);
+  EXPECT_EQ(p.max_layer_sparsity, pc.spec.max_layer_sparsity);
+  EXPECT_EQ(parse(R"({"base": {}, "grid": {}})").points[0].config.width, tc.width);
+  EXPECT_NE(error_of(R"({"base": {"prune": {"method": "cf"}}, "grid": {}})").find("\"sparsity\" is required"),
+            std::string::npos);
 }
 
 TEST(Sweep, PruneDefaultsToTheCrossbarTile) {
@@ -90,7 +117,7 @@ TEST(Sweep, BadInputsNameTheField) {
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {}, "grid": {"prune.sparsity": [1.5]}})").find("\"sparsity\" must be in (0, 1)"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"base": {"tile": 64, "prune": {"method": "xcs", "tile": 32}}, "grid": {}})")
+  EXPECT_NE(error_of(R"({"base": {"tile": 64, "prune": {"method": "xcs", "sparsity": 0.5, "tile": 32}}, "grid": {}})")
                 .find("differs from the crossbar tile"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {"weights": "/nonexistent/m.safetensors"}, "grid": {}})").find("cannot open"),
