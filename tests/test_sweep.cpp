@@ -279,5 +279,30 @@ TEST(SweepRun, RunsResumesAndReusesModels) {
   fs::remove_all(d);
 }
 
+TEST(SweepRun, FailedPointsAreLoggedAndRetried) {
+  const fs::path d = fresh_dir("fail");
+  const Sweep s = parse(R"({"name": "fail",
+    "base": {"width": 0.125, "data": "synthetic:256", "train": {"epochs": 1, "batch": 64}, "tile": 64},
+    "grid": {"eval_data": ["synthetic:64", "cifar10:/nonexistent-sxb-dir"]}})");
+  SweepRunOptions o;
+  o.out_dir = (d / "out").string();
+  o.cache_dir = (d / "cache").string();
+  o.backend = Backend::Cpu;
+  SweepRunResult r = run_sweep(s, o);
+  EXPECT_EQ(r.done, 1u);
+  EXPECT_EQ(r.failed, 1u);
+  std::ifstream failures(d / "out" / "failures.0-of-1.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(failures, line));
+  const json f = json::parse(line);
+  EXPECT_EQ(f["index"], 1);
+  EXPECT_NE(f["error"].get<std::string>().find("nonexistent-sxb-dir"), std::string::npos) << f.dump();
+  r = run_sweep(s, o);  // the finished point is skipped, the failed one tried again
+  EXPECT_EQ(r.skipped, 1u);
+  EXPECT_EQ(r.failed, 1u);
+  EXPECT_EQ(read_sweep_records(o.out_dir).records.size(), 1u);
+  fs::remove_all(d);
+}
+
 }  // namespace
 }  // namespace sxb
