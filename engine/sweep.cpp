@@ -172,6 +172,25 @@ void set_path(json& j, const std::string& path, const json& value, const std::st
 
 }  // namespace
 
+TrainConfig SweepPointConfig::train_config(const std::string& out) const {
+  TrainConfig t;
+  t.model = model;
+  t.width = width;
+  t.classes = classes;
+  t.data = data;
+  t.epochs = train.epochs;
+  t.batch = train.batch;
+  t.lr = train.lr;
+  t.schedule = train.schedule;
+  t.momentum = train.momentum;
+  t.weight_decay = train.weight_decay;
+  t.nesterov = train.nesterov;
+  t.seed = train.seed;
+  t.wct_kappa = train.wct_kappa;
+  t.out = out;
+  return t;
+}
+
 json SweepPointConfig::to_json() const {
   json j = {{"model", model}, {"width", width}, {"classes", classes}, {"data", data},
             {"eval_data", eval_data.empty() ? data : eval_data}, {"crossbar", crossbar.to_json()}};
@@ -248,21 +267,7 @@ SweepPointConfig sweep_point_from_json(const json& j, const std::string& context
 
   if (c.weights.empty()) {  // the settings train() checks, named here
     if (c.width == 0.0) c.width = 1.0;
-    TrainConfig t;
-    t.model = c.model;
-    t.width = c.width;
-    t.classes = c.classes;
-    t.data = c.data;
-    t.epochs = c.train.epochs;
-    t.batch = c.train.batch;
-    t.lr = c.train.lr;
-    t.schedule = c.train.schedule;
-    t.momentum = c.train.momentum;
-    t.weight_decay = c.train.weight_decay;
-    t.nesterov = c.train.nesterov;
-    t.seed = c.train.seed;
-    t.wct_kappa = c.train.wct_kappa;
-    t.out = "sweep.safetensors";
+    TrainConfig t = c.train_config("sweep.safetensors");
     try {
       t.check();
     } catch (const Error& e) {

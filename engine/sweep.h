@@ -22,6 +22,7 @@
 #include "engine/crossbar_config.h"
 #include "engine/pruning.h"
 #include "engine/rearrange.h"
+#include "engine/train.h"
 
 namespace sxb {
 
@@ -58,6 +59,7 @@ struct SweepPointConfig {
   RearrangeOptions rearrange;
 
   nlohmann::json to_json() const;  // normalised: the id is its hash
+  TrainConfig train_config(const std::string& out) const;  // the training of the model (no weights)
 };
 
 // From a point's JSON (unknown keys and bad values are Errors naming `context`

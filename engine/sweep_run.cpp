@@ -134,21 +134,7 @@ Step Runner::dense_model(const SweepPointConfig& c, const json& point) {
     s.reused = true;
     return s;
   }
-  TrainConfig t;
-  t.model = c.model;
-  t.width = c.width;
-  t.classes = c.classes;
-  t.data = c.data;
-  t.epochs = c.train.epochs;
-  t.batch = c.train.batch;
-  t.lr = c.train.lr;
-  t.schedule = c.train.schedule;
-  t.nesterov = c.train.nesterov;
-  t.momentum = c.train.momentum;
-  t.weight_decay = c.train.weight_decay;
-  t.seed = c.train.seed;
-  t.wct_kappa = c.train.wct_kappa;
-  t.out = s.path;
+  TrainConfig t = c.train_config(s.path);
   t.resume = fs::exists(checkpoint_path(s.path));
   log(fmt::format("  training {} width {} on {} for {} epochs{} -> {}", c.model, c.width, c.data, t.epochs,
                   t.resume ? " (resuming)" : "", s.path));
