@@ -69,7 +69,7 @@ echo "== demo on the GPU"
 sx demo --backend cuda --device cuda 2>&1 | tail -8
 echo "== a sweep on the GPU (data/sweep_example.json: 12 points, one trained model)"
 tmp=$(mktemp -d)
-/usr/bin/time -f "sweep wall %e s" env LD_LIBRARY_PATH=$SXB_LIBS "$BIN/sparsexbar" sweep run data/sweep_example.json \
-  --out "$tmp/out" --cache-dir "$tmp/cache" --device cuda --backend cuda --quiet 2>&1 | tail -2
+{ time sx sweep run data/sweep_example.json --out "$tmp/out" --cache-dir "$tmp/cache" --device cuda \
+  --backend cuda --quiet; } 2>&1 | tail -5
 sx sweep merge "$tmp/out" 2>/dev/null | cut -d'|' -f3-9
 rm -rf "$tmp"
