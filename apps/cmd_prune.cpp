@@ -100,7 +100,11 @@ void add_prune_command(CLI::App& app) {
       "--wct-kappa", r.wct_kappa,
       "Weight-constrained fine-tuning: after every step clamp each conv/linear weight to |w| <= K * s_ref, s_ref = "
       "max|W| of the hard-pruned layer; 0 < K <= 1, default off");
-  cmd->callback([opt, sparsity, per_layer, wct] {
+  auto device = std::make_shared<std::string>("cpu");
+  cmd->add_option("--device", *device, "Network engine: cpu, cuda or auto (cuda when a GPU is usable)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  cmd->callback([opt, sparsity, per_layer, wct, device] {
     PruneRunConfig config = opt->run;
     config.spec.method = parse_prune_method(opt->method);
     parse_tile(opt->tile, config.spec.tile_rows, config.spec.tile_cols);
@@ -114,7 +118,7 @@ void add_prune_command(CLI::App& app) {
     if (config.threads > 0) omp_set_num_threads(config.threads);
     const Dataset train_set = load_dataset(config.data, Split::Train);
     const Dataset test_set = load_dataset(config.data, Split::Test);
-    std::unique_ptr<nn::Backend> backend = nn::make_cpu_backend();
+    std::unique_ptr<nn::Backend> backend = nn::make_backend(*device);
 
     TrainHooks hooks;
     g_interrupted.store(false);

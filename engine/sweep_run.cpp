@@ -147,7 +147,8 @@ Step Runner::dense_model(const SweepPointConfig& c, const json& point) {
 Step Runner::pruned_model(const SweepPointConfig& c, const json& point, const Step& dense) {
   const SweepPrune& p = *c.prune;
   Step s;
-  s.identity = {{"dense", dense.identity}, {"data", c.data}, {"batch", c.train.batch}, {"prune", point["prune"]}};
+  s.identity = {{"dense", dense.identity}, {"data", c.data}, {"batch", c.train.batch}, {"prune", point["prune"]},
+                {"engine", engine()}};
   const std::string stem = (fs::path(models_) / fmt::format("prune-{}-{}", c.model, short_hash(s.identity))).string();
   const PrunePaths paths = prune_paths(stem);
   s.path = paths.model;
@@ -183,9 +184,8 @@ Step Runner::pruned_model(const SweepPointConfig& c, const json& point, const St
   r.check();
   log(fmt::format("  pruning {} to sparsity {} at {}x{}{} -> {}", method_name(p.method), p.sparsity, p.tile_rows,
                   p.tile_cols, r.resume ? " (resuming)" : "", paths.model));
-  std::unique_ptr<nn::Backend> cpu = nn::make_cpu_backend();  // as `sparsexbar prune`
   const PruneRunResult result =
-      run_pruning(r, data(c.data, Split::Train), data(c.data, Split::Test), *cpu, hooks());
+      run_pruning(r, data(c.data, Split::Train), data(c.data, Split::Test), *backend_, hooks());
   s.interrupted = result.interrupted;
   s.summary = {{"accuracy", result.summary.value("accuracy", json())},
                {"pruning", result.summary.value("pruning", json())}};

@@ -72,4 +72,10 @@ tmp=$(mktemp -d)
 { time sx sweep run data/sweep_example.json --out "$tmp/out" --cache-dir "$tmp/cache" --device cuda \
   --backend cuda --quiet; } 2>&1 | tail -5
 sx sweep merge "$tmp/out" 2>/dev/null | cut -d'|' -f3-9
+echo "== XCS pruning of the sweep's model, 1 + 1 epochs on synthetic:2000, cuda then cpu"
+dense=$(ls "$tmp"/cache/sweep-models/train-*.safetensors | grep -v ckpt | head -1)
+for device in cuda cpu; do
+  sx prune --method xcs --sparsity 0.5 --tile 32 --weights "$dense" --data synthetic:2000 --reg-epochs 1 \
+    --finetune-epochs 1 --device $device --out "$tmp/xcs-$device" 2>&1 | grep -E '^test accuracy|error' | sed "s/^/$device: /"
+done
 rm -rf "$tmp"
