@@ -1,28 +1,20 @@
 // `sparsexbar prune`: structured pruning for crossbars (cf, xcs, xrs) of a
 // dense model: group-lasso regularisation, hard pruning, fine-tuning with the
 // masks held fixed, and the crossbar accounting (engine/pruning_run.h).
-// Ctrl-C finishes the current step, writes the phase's checkpoint and exits
+// Ctrl-C or SIGTERM finishes the current step, writes the phase's checkpoint and exits
 // non-zero with the command that resumes.
 #include <fmt/format.h>
 #include <omp.h>
 
-#include <atomic>
 #include <cmath>
-#include <csignal>
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/stop_signal.h"
 #include "engine/pruning_run.h"
 
 namespace sxb::app {
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-
-extern "C" void on_prune_sigint(int) {
-  g_interrupted.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once
-}
 
 // "32" -> 32 x 32, "32x64" -> 32 rows x 64 columns.
 void parse_tile(const std::string& text, int& rows, int& cols) {
@@ -121,11 +113,12 @@ void add_prune_command(CLI::App& app) {
     std::unique_ptr<nn::Backend> backend = nn::make_backend(*device);
 
     TrainHooks hooks;
-    g_interrupted.store(false);
-    hooks.stop_requested = [] { return g_interrupted.load(); };
-    std::signal(SIGINT, on_prune_sigint);
-    const PruneRunResult result = run_pruning(config, train_set, test_set, *backend, hooks);
-    std::signal(SIGINT, SIG_DFL);
+    PruneRunResult result;
+    {
+      const StopSignal stop;
+      hooks.stop_requested = stop.poll();
+      result = run_pruning(config, train_set, test_set, *backend, hooks);
+    }
     if (result.interrupted)
       throw Error(fmt::format("interrupted during {}: checkpoint written; continue with the same command plus --resume",
                               result.phase));

@@ -6,12 +6,11 @@
 #include <fmt/format.h>
 #include <omp.h>
 
-#include <atomic>
-#include <csignal>
 #include <filesystem>
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/stop_signal.h"
 #include "engine/atomic_file.h"
 #include "engine/sweep_results.h"
 #include "engine/sweep_run.h"
@@ -20,13 +19,6 @@
 
 namespace sxb::app {
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_sweep_signal(int sig) {
-  g_stop.store(true);
-  std::signal(sig, SIG_DFL);  // a second signal ends the program at once
-}
 
 std::string default_out(const Sweep& s) { return "sweep-" + s.name; }
 
@@ -65,14 +57,13 @@ void add_run(CLI::App* sweep) {
     o.backend = parse_backend(opt->backend, "--backend");
     o.sparse = parse_sparse_path(opt->sparse, "--sparse");
     o.max_points = opt->max_points;
-    g_stop.store(false);
-    o.stop_requested = [] { return g_stop.load(); };
     if (!opt->quiet) o.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
-    std::signal(SIGINT, on_sweep_signal);
-    std::signal(SIGTERM, on_sweep_signal);
-    const SweepRunResult r = run_sweep(sweep, o);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
+    SweepRunResult r;
+    {
+      const StopSignal stop;
+      o.stop_requested = stop.poll();
+      r = run_sweep(sweep, o);
+    }
     const std::string summary =
         fmt::format("sweep {} shard {}: {} points, {} were done before, {} finished now, {} failed; results in {}",
                     sweep.name, o.shard.name(), r.owned, r.skipped, r.done, r.failed, r.results_file);

@@ -1,28 +1,16 @@
 // `sparsexbar train`: train VGG11/VGG16 on CIFAR, an image folder or the
-// synthetic set (engine/train.h). Ctrl-C finishes the current step, writes
+// synthetic set (engine/train.h). Ctrl-C or SIGTERM finishes the current step, writes
 // the checkpoint and exits non-zero with the command that resumes.
 #include <fmt/format.h>
 #include <omp.h>
 
-#include <atomic>
-#include <csignal>
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/stop_signal.h"
 #include "engine/train.h"
 
 namespace sxb::app {
-namespace {
-
-std::atomic<bool> g_interrupted{false};
-
-extern "C" void on_sigint(int) {
-  g_interrupted.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once
-}
-
-}  // namespace
-
 void add_train_command(CLI::App& app) {
   auto opt = std::make_shared<TrainConfig>();
   CLI::App* cmd = app.add_subcommand("train", "Train a VGG11/VGG16 classifier (see docs/cli.md)");
@@ -65,11 +53,12 @@ void add_train_command(CLI::App& app) {
     std::unique_ptr<nn::Backend> backend = nn::make_backend(*device);
 
     TrainHooks hooks;
-    g_interrupted.store(false);
-    hooks.stop_requested = [] { return g_interrupted.load(); };
-    std::signal(SIGINT, on_sigint);
-    const TrainResult r = train(config, train_set, test_set, *backend, hooks);
-    std::signal(SIGINT, SIG_DFL);
+    TrainResult r;
+    {
+      const StopSignal stop;
+      hooks.stop_requested = stop.poll();
+      r = train(config, train_set, test_set, *backend, hooks);
+    }
     if (r.interrupted) {
       throw Error(fmt::format("interrupted at epoch {}/{}, step {}: checkpoint written to {}; continue with the same "
                               "command plus --resume",
