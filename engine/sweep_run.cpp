@@ -115,6 +115,10 @@ class Runner {
   std::unique_ptr<nn::Backend> backend_;
   std::string models_;
   std::map<std::string, Dataset> data_;
+  // The software evaluation of the last (model, test data): consecutive points
+  // that differ only in the crossbar share it.
+  std::string software_key_;
+  EvalResult software_;
 };
 
 Step Runner::dense_model(const SweepPointConfig& c, const json& point) {
@@ -230,7 +234,13 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
     check_layout_for_model(*eo.layout, model, lp);
   }
   const Dataset& test = data(eo.data_source, Split::Test);
-  const CrossbarEvalResult r = evaluate_on_crossbars(model, test, normalization_of(mc), eo);
+  const std::string software_key = weights + "\n" + eo.data_source;
+  if (software_key != software_key_) {
+    software_key_.clear();
+    software_ = evaluate(model, test, normalization_of(mc));
+    software_key_ = software_key;
+  }
+  const CrossbarEvalResult r = evaluate_on_crossbars(model, test, normalization_of(mc), eo, &software_);
 
   char host[256] = "";
   ::gethostname(host, sizeof host - 1);
