@@ -2,7 +2,7 @@
 # One-shot GPU check for a lent device machine: GPU tests, training and solver
 # benchmarks against their targets, a short table. Usage, from the repository root:
 #   bash scripts/gpu-bundle.sh     (here: builds .gpu/, binaries plus libraries)
-#   device run, carry [".gpu"]:  bash scripts/gpu-check.sh
+#   device run, carry [".gpu"], timeout_s 590:  bash scripts/gpu-check.sh   (about 4-6 min)
 # Without .gpu/ it builds on the machine itself (needs the Debian -dev packages).
 # The whole log also goes to $OUT/gpu-check.log when $OUT is set.
 set -uo pipefail
@@ -32,7 +32,7 @@ sx() { LD_LIBRARY_PATH=$SXB_LIBS "$BIN/sparsexbar" "$@"; }
 
 echo "== GPU tests (tile solver, network engine, W_eff, sparse path)"
 for t in test_tile_cuda test_nn_cuda test_mapping_cuda test_sparse_forward_cuda; do
-  LD_LIBRARY_PATH=$SXB_LIBS timeout 300 "$TESTBIN/$t" --gtest_brief=1 2>&1 | tail -15 | sed "s/^/$t: /"
+  LD_LIBRARY_PATH=$SXB_LIBS timeout 180 "$TESTBIN/$t" --gtest_brief=1 2>&1 | tail -15 | sed "s/^/$t: /"
   echo "$t: exit ${PIPESTATUS[0]}"
 done
 
