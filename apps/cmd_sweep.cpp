@@ -112,6 +112,7 @@ void add_merge(CLI::App* sweep) {
   struct Options {
     std::vector<std::string> dirs;
     std::string csv, markdown, svg, x, y = "nonideal", series;
+    std::vector<std::string> mean_over;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = sweep->add_subcommand("merge", "Gather the shards' results into tables (CSV, Markdown) and a plot");
@@ -122,6 +123,8 @@ void add_merge(CLI::App* sweep) {
   cmd->add_option("--x", opt->x, "Plot: a numeric grid key on the x axis");
   cmd->add_option("--y", opt->y, "Plot: metric on the y axis")->capture_default_str();
   cmd->add_option("--series", opt->series, "Plot: a grid key, one line per value");
+  cmd->add_option("--mean-over", opt->mean_over,
+                  "Tables: mean and standard deviation over these grid keys (e.g. train.seed crossbar.seed)");
   cmd->callback([opt] {
     SXB_REQUIRE(opt->svg.empty() == opt->x.empty(), "--svg and --x go together");
     std::vector<nlohmann::json> records;
@@ -135,7 +138,7 @@ void add_merge(CLI::App* sweep) {
         if (ids.insert(rec["id"].get<std::string>()).second) records.push_back(std::move(rec));
     }
     SXB_REQUIRE(!records.empty(), "no finished points in " + fmt::format("{}", fmt::join(opt->dirs, ", ")));
-    const SweepTable t = sweep_table(records);
+    const SweepTable t = opt->mean_over.empty() ? sweep_table(records) : sweep_table_mean(records, opt->mean_over);
     if (!opt->csv.empty()) write_file_atomic(opt->csv, table_csv(t));
     if (!opt->markdown.empty()) write_file_atomic(opt->markdown, table_markdown(t));
     if (!opt->svg.empty()) write_file_atomic(opt->svg, sweep_svg(records, opt->x, opt->y, opt->series));

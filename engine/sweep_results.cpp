@@ -154,9 +154,11 @@ double sweep_metric(const json& record, const std::string& metric) {
   throw Error(fmt::format("unknown metric '{}' (metrics: {})", metric, names));
 }
 
-SweepTable sweep_table(const std::vector<json>& records) {
-  SweepTable t;
-  std::vector<std::string> keys;  // grid keys in the sweep file's order, first-seen across sweeps
+namespace {
+
+// Grid keys in the sweep file's order, first-seen across sweeps.
+std::vector<std::string> grid_keys_of(const std::vector<json>& records) {
+  std::vector<std::string> keys;
   const auto add = [&](const std::string& key) {
     if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
   };
@@ -167,15 +169,72 @@ SweepTable sweep_table(const std::vector<json>& records) {
     if (r.contains("varied") && r["varied"].is_object())
       for (const auto& [key, value] : r["varied"].items()) add(key);
   }
+  return keys;
+}
+
+std::string varied_text(const json& r, const std::string& key) {
+  return r.contains("varied") && r["varied"].contains(key) ? value_text(r["varied"][key]) : "";
+}
+
+}  // namespace
+
+SweepTable sweep_table(const std::vector<json>& records) {
+  SweepTable t;
+  const std::vector<std::string> keys = grid_keys_of(records), metrics = sweep_metric_names();
   t.columns = {"index", "id"};
   t.columns.insert(t.columns.end(), keys.begin(), keys.end());
-  const std::vector<std::string> metrics = sweep_metric_names();
   t.columns.insert(t.columns.end(), metrics.begin(), metrics.end());
   for (const json& r : records) {
     std::vector<std::string> row = {value_text(r.value("index", json(nullptr))), r.value("id", "")};
-    for (const std::string& key : keys)
-      row.push_back(r.contains("varied") && r["varied"].contains(key) ? value_text(r["varied"][key]) : "");
+    for (const std::string& key : keys) row.push_back(varied_text(r, key));
     for (const std::string& m : metrics) row.push_back(number_text(sweep_metric(r, m)));
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+SweepTable sweep_table_mean(const std::vector<json>& records, const std::vector<std::string>& over) {
+  const std::vector<std::string> all = grid_keys_of(records), metrics = sweep_metric_names();
+  for (const std::string& k : over)
+    SXB_REQUIRE(std::find(all.begin(), all.end(), k) != all.end(),
+                fmt::format("--mean-over '{}' is not a grid key of these results", k));
+  std::vector<std::string> keys;
+  for (const std::string& k : all)
+    if (std::find(over.begin(), over.end(), k) == over.end()) keys.push_back(k);
+  // Rows with the same values of the other keys, in first-seen order.
+  std::vector<std::pair<std::vector<std::string>, std::vector<const json*>>> groups;
+  for (const json& r : records) {
+    std::vector<std::string> values;
+    for (const std::string& k : keys) values.push_back(varied_text(r, k));
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == values; });
+    if (g == groups.end()) g = groups.insert(groups.end(), {values, {}});
+    g->second.push_back(&r);
+  }
+  SweepTable t;
+  t.columns = keys;
+  t.columns.push_back("n");
+  for (const std::string& m : metrics) {
+    t.columns.push_back(m);
+    t.columns.push_back(m + "_std");
+  }
+  for (const auto& [values, rows] : groups) {
+    std::vector<std::string> row = values;
+    row.push_back(std::to_string(rows.size()));
+    for (const std::string& m : metrics) {
+      double sum = 0.0, sq = 0.0;
+      std::size_t n = 0;
+      for (const json* r : rows) {
+        const double v = sweep_metric(*r, m);
+        if (!std::isfinite(v)) continue;
+        sum += v;
+        sq += v * v;
+        ++n;
+      }
+      const double mean = n ? sum / n : std::numeric_limits<double>::quiet_NaN();
+      const double var = n > 1 ? std::max(0.0, (sq - n * mean * mean) / (n - 1)) : std::numeric_limits<double>::quiet_NaN();
+      row.push_back(number_text(mean));
+      row.push_back(number_text(std::sqrt(var)));
+    }
     t.rows.push_back(std::move(row));
   }
   return t;

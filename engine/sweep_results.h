@@ -50,6 +50,10 @@ struct SweepTable {
   std::vector<std::vector<std::string>> rows;
 };
 SweepTable sweep_table(const std::vector<nlohmann::json>& records);
+// One row per combination of the grid keys not in `over` (e.g. the seeds):
+// those keys, n, then each metric's mean and sample standard deviation
+// (<metric>_std; empty for n = 1). A key of `over` that is no grid key is an Error.
+SweepTable sweep_table_mean(const std::vector<nlohmann::json>& records, const std::vector<std::string>& over);
 std::string table_csv(const SweepTable& t);
 std::string table_markdown(const SweepTable& t);
 

@@ -206,6 +206,17 @@ TEST(SweepResults, TablesAndPlot) {
   const std::string md = table_markdown(t);
   EXPECT_NE(md.find("| 1 | p1 | 16 | 5 | 0.9 | 0.9 | 0.6 |"), std::string::npos) << md;
   EXPECT_TRUE(std::isnan(sweep_metric(records[0], "ccr")));
+  const SweepTable m = sweep_table_mean(records, {"tile"});  // two tiles per wire value
+  ASSERT_EQ(m.rows.size(), 2u);
+  EXPECT_EQ(m.columns[0], "crossbar.r_wire");
+  EXPECT_EQ(m.columns[1], "n");
+  EXPECT_EQ(m.columns[6], "nonideal");
+  EXPECT_EQ(m.rows[1][0], "5");
+  EXPECT_EQ(m.rows[1][1], "2");
+  EXPECT_EQ(m.rows[1][6], "0.55");                  // mean of 0.6 and 0.5
+  EXPECT_EQ(m.rows[1][7], "0.0707107");             // their sample standard deviation
+  EXPECT_EQ(sweep_table_mean(records, {"tile", "crossbar.r_wire"}).rows[0][0], "4");  // one group: n = 4
+  EXPECT_THROW(sweep_table_mean(records, {"seed"}), Error);
   EXPECT_THROW(sweep_metric(records[0], "accuracy"), Error);
 
   const std::string two = sweep_svg(records, "crossbar.r_wire", "nonideal", "tile");
