@@ -130,6 +130,13 @@ TEST(Sweep, BadInputsNameTheField) {
   EXPECT_NE(error_of(R"({"base": {"model": "vgg19"}, "grid": {}})").find("vgg11"), std::string::npos);
 }
 
+TEST(Sweep, ExampleFilesParse) {
+  for (const char* name : {"sweep_example.json", "sweep_pruning.json"}) {
+    const Sweep s = read_sweep(std::string(SXB_SOURCE_DIR) + "/data/" + name);
+    EXPECT_FALSE(s.points.empty()) << name;
+  }
+}
+
 TEST(Sweep, ShardsPartitionThePoints) {
   for (int n : {1, 2, 3, 7}) {
     std::vector<int> owners(20, 0);
