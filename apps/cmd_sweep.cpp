@@ -38,7 +38,9 @@ void add_run(CLI::App* sweep) {
   cmd->add_option("--cache-dir", opt->cache_dir,
                   "Trained/pruned models and effective weights (default: " + default_cache_dir() + ")");
   cmd->add_flag("--no-cache", opt->no_cache, "Do not reuse or store effective weights (models are always kept)");
-  cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto")->capture_default_str();
+  cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
   cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
   cmd->add_option("--sparse", opt->sparse, "W_eff products: auto, dense or sparse")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
@@ -82,7 +84,7 @@ void add_list(CLI::App* sweep) {
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
-  CLI::App* cmd = sweep->add_subcommand("list", "List a sweep's points: index, id, shard, done, grid values");
+  CLI::App* cmd = sweep->add_subcommand("list", "List a sweep's points: index, id, done or todo, grid values");
   cmd->add_option("sweep", opt->file, "Sweep file")->required();
   cmd->add_option("--out", opt->out, "Results folder, to mark finished points (default: sweep-<name>)");
   cmd->add_option("--shard", opt->shard, "Only the points of shard k/N")->capture_default_str();

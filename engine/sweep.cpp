@@ -71,8 +71,9 @@ class Keys {
 // 32 -> 32 x 32, "32x64" -> 32 rows x 64 columns.
 void tile_value(const json& v, int& rows, int& cols, const std::string& where) {
   if (v.is_number_integer()) {
+    SXB_REQUIRE(v.get<long long>() >= 1 && v.get<long long>() <= (1 << 20),
+                fmt::format("{} must be in [1, 1048576] (got {})", where, v.dump()));
     rows = cols = v.get<int>();
-    SXB_REQUIRE(rows >= 1, fmt::format("{} must be >= 1 (got {})", where, v.dump()));
   } else {
     SXB_REQUIRE(v.is_string(), fmt::format("{} must be N or \"RxC\" (got {})", where, v.dump()));
     parse_tile_size(v.get<std::string>(), rows, cols, where);
@@ -115,8 +116,10 @@ SweepPrune prune_from_json(const json& j, const std::string& context) {
   k.number("max_layer_sparsity", p.max_layer_sparsity);
   k.integer("reg_epochs", p.reg_epochs, 0, 100000);
   k.integer("finetune_epochs", p.finetune_epochs, 0, 100000);
+  k.integer("batch", p.batch, 1, 1 << 20);
   k.integer("seed", p.seed, 0, std::numeric_limits<long long>::max());
   k.done();
+  if (p.finetune_lr == 0.0) p.finetune_lr = p.lr;  // 0 means lr: one spelling, one id
   SXB_REQUIRE(p.sparsity > 0.0 && p.sparsity < 1.0,
               fmt::format("{} must be in (0, 1) (got {})", k.where("sparsity"), p.sparsity));
   SXB_REQUIRE(p.wct_kappa >= 0.0 && p.wct_kappa <= 1.0,
@@ -140,8 +143,13 @@ RearrangeOptions rearrange_from_json(const json& given, const std::string& conte
 }
 
 std::string file_sha256(const std::string& path, const std::string& where) {
-  static std::map<std::string, std::string> known;  // a sweep names the same file many times
-  const std::string full = std::filesystem::absolute(path).lexically_normal().string();
+  // A sweep names the same file many times: hash it once per (path, size, time).
+  static std::map<std::string, std::string> known;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  const auto time = std::filesystem::last_write_time(path, ec).time_since_epoch().count();
+  const std::string full = std::filesystem::absolute(path).lexically_normal().string() + "\n" +
+                           std::to_string(size) + "\n" + std::to_string(time);
   if (auto it = known.find(full); it != known.end()) return it->second;
   std::ifstream in(path, std::ios::binary);
   SXB_REQUIRE(in.good(), fmt::format("{}: cannot open '{}'", where, path));
@@ -191,6 +199,36 @@ TrainConfig SweepPointConfig::train_config(const std::string& out) const {
   return t;
 }
 
+PruneRunConfig SweepPointConfig::prune_config(const std::string& weights_path, const std::string& out) const {
+  const SweepPrune& p = prune.value();
+  PruneRunConfig r;
+  r.spec.method = p.method;
+  r.spec.sparsity = p.sparsity;
+  r.spec.tile_rows = p.tile_rows;
+  r.spec.tile_cols = p.tile_cols;
+  r.spec.max_layer_sparsity = p.max_layer_sparsity;
+  r.weights = weights_path;
+  r.model = model;
+  r.data = data;
+  r.lambda = p.lambda;
+  r.reg_epochs = p.reg_epochs;
+  r.finetune_epochs = p.finetune_epochs;
+  r.batch = p.batch;
+  r.lr = p.lr;
+  r.finetune_lr = p.finetune_lr;
+  r.seed = p.seed;
+  r.wct_kappa = p.wct_kappa;
+  r.out = out;
+  return r;
+}
+
+json SweepPointConfig::id_json() const {
+  json j = to_json();
+  j["crossbar"].erase("preset");  // the values are there
+  if (j["weights"].is_object()) j["weights"].erase("path");  // the content hash is there
+  return j;
+}
+
 json SweepPointConfig::to_json() const {
   json j = {{"model", model}, {"width", width}, {"classes", classes}, {"data", data},
             {"eval_data", eval_data.empty() ? data : eval_data}, {"crossbar", crossbar.to_json()}};
@@ -212,7 +250,7 @@ json SweepPointConfig::to_json() const {
                   {"tile", fmt::format("{}x{}", p.tile_rows, p.tile_cols)}, {"lambda", p.lambda},
                   {"lr", p.lr}, {"finetune_lr", p.finetune_lr}, {"wct_kappa", p.wct_kappa},
                   {"max_layer_sparsity", p.max_layer_sparsity}, {"reg_epochs", p.reg_epochs},
-                  {"finetune_epochs", p.finetune_epochs}, {"seed", p.seed}};
+                  {"finetune_epochs", p.finetune_epochs}, {"batch", p.batch}, {"seed", p.seed}};
   } else {
     j["prune"] = nullptr;
   }
@@ -241,7 +279,7 @@ SweepPointConfig sweep_point_from_json(const json& j, const std::string& context
   for (const json* tile : {crossbar_tile, k.get("tile")}) {
     if (!tile || tile->is_null()) continue;
     int rows = 0, cols = 0;
-    tile_value(*tile, rows, cols, k.where("tile"));
+    tile_value(*tile, rows, cols, tile == crossbar_tile ? context + ": \"crossbar\": \"tile\"" : k.where("tile"));
     crossbar["tile_rows"] = rows;
     crossbar["tile_cols"] = cols;
   }
@@ -262,6 +300,13 @@ SweepPointConfig sweep_point_from_json(const json& j, const std::string& context
                             context, c.prune->tile_rows, c.prune->tile_cols, c.crossbar.tile_rows,
                             c.crossbar.tile_cols));
   }
+  if (c.prune) {  // the settings run_pruning() checks, named here
+    try {
+      c.prune_config("dense.safetensors", "pruned").check();
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: \"prune\": {}", context, e.what()));
+    }
+  }
   if (const json* x = k.get("rearrange")) c.rearrange = rearrange_from_json(*x, context + ": \"rearrange\"");
   k.done();
 
@@ -275,7 +320,8 @@ SweepPointConfig sweep_point_from_json(const json& j, const std::string& context
     }
   } else {
     std::filesystem::path p(c.weights);
-    if (p.is_relative() && !base_dir.empty()) c.weights = (std::filesystem::path(base_dir) / p).string();
+    if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;
+    c.weights = std::filesystem::absolute(p).lexically_normal().string();
     c.weights_sha256 = file_sha256(c.weights, k.where("weights"));
   }
   return c;
@@ -329,7 +375,7 @@ Sweep sweep_from_json(const nlohmann::ordered_json& j, const std::string& contex
     p.config = sweep_point_from_json(config, fmt::format("{}: point {} ({})", context, index, p.varied.dump()),
                                      base_dir);
     ContentHash h;
-    p.id = h.add(p.config.to_json().dump()).hex().substr(0, 16);
+    p.id = h.add(p.config.id_json().dump()).hex().substr(0, 16);
     const auto [it, fresh] = seen.emplace(p.id, index);
     SXB_REQUIRE(fresh, fmt::format("{}: points {} and {} are the same configuration (a grid key has no effect)",
                                    context, it->second, index));

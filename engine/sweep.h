@@ -21,6 +21,7 @@
 
 #include "engine/crossbar_config.h"
 #include "engine/pruning.h"
+#include "engine/pruning_run.h"
 #include "engine/rearrange.h"
 #include "engine/train.h"
 
@@ -40,7 +41,7 @@ struct SweepPrune {  // engine/pruning_run.h
   double sparsity = 0.0;              // required
   int tile_rows = 0, tile_cols = 0;  // 0: the crossbar's tile
   double lambda = 1e-3, lr = 0.02, finetune_lr = 0.0, wct_kappa = 0.0, max_layer_sparsity = 0.95;
-  int reg_epochs = 10, finetune_epochs = 10;
+  int reg_epochs = 10, finetune_epochs = 10, batch = 128;
   std::uint64_t seed = 1;
 };
 
@@ -58,8 +59,14 @@ struct SweepPointConfig {
   CrossbarConfig crossbar;
   RearrangeOptions rearrange;
 
-  nlohmann::json to_json() const;  // normalised: the id is its hash
+  // Normalised, for the record: every default filled in, short forms expanded.
+  nlohmann::json to_json() const;
+  // What the id hashes: to_json() without the names that do not change the
+  // result (the weights' path, the crossbar preset's name).
+  nlohmann::json id_json() const;
   TrainConfig train_config(const std::string& out) const;  // the training of the model (no weights)
+  // The pruning of the model at `weights` into `out` (needs prune).
+  PruneRunConfig prune_config(const std::string& weights, const std::string& out) const;
 };
 
 // From a point's JSON (unknown keys and bad values are Errors naming `context`

@@ -221,17 +221,21 @@ SweepTable sweep_table_mean(const std::vector<json>& records, const std::vector<
     std::vector<std::string> row = values;
     row.push_back(std::to_string(rows.size()));
     for (const std::string& m : metrics) {
-      double sum = 0.0, sq = 0.0;
-      std::size_t n = 0;
-      for (const json* r : rows) {
-        const double v = sweep_metric(*r, m);
-        if (!std::isfinite(v)) continue;
-        sum += v;
-        sq += v * v;
-        ++n;
+      std::vector<double> v;
+      for (const json* r : rows)
+        if (const double x = sweep_metric(*r, m); std::isfinite(x)) v.push_back(x);
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      double mean = nan, var = nan;
+      if (!v.empty()) {  // shifted by the first value: identical values give it exactly
+        double shift = 0.0;
+        for (double x : v) shift += x - v[0];
+        mean = v[0] + shift / static_cast<double>(v.size());
       }
-      const double mean = n ? sum / n : std::numeric_limits<double>::quiet_NaN();
-      const double var = n > 1 ? std::max(0.0, (sq - n * mean * mean) / (n - 1)) : std::numeric_limits<double>::quiet_NaN();
+      if (v.size() > 1) {  // two passes: identical values give exactly 0
+        var = 0.0;
+        for (double x : v) var += (x - mean) * (x - mean);
+        var /= static_cast<double>(v.size() - 1);
+      }
       row.push_back(number_text(mean));
       row.push_back(number_text(std::sqrt(var)));
     }

@@ -7,7 +7,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cerrno>
 #include <ctime>
+#include <thread>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -56,21 +58,33 @@ std::string duration_text(double s) {
 }
 
 // Exclusive lock on `<path>.lock` while a model is made: a second shard that
-// needs the same model waits, then finds it made.
+// needs the same model waits (polling `stop`, so a signal still ends the wait),
+// then finds it made.
 class ModelLock {
  public:
-  explicit ModelLock(const std::string& path) {
+  ModelLock(const std::string& path, const std::function<bool()>& stop,
+            const std::function<void(const std::string&)>& log) {
     const std::string lock = path + ".lock";
     fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     SXB_REQUIRE(fd_ >= 0, lock + ": cannot create the lock file");
-    SXB_REQUIRE(::flock(fd_, LOCK_EX) == 0, lock + ": cannot lock");
+    for (int waited = 0; ::flock(fd_, LOCK_EX | LOCK_NB) != 0; ++waited) {
+      SXB_REQUIRE(errno == EWOULDBLOCK || errno == EINTR, lock + ": cannot lock");
+      if (waited == 0 && log) log("  waiting for another runner that is making " + path);
+      if (stop && stop()) {
+        stopped_ = true;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
   }
   ~ModelLock() { ::close(fd_); }
   ModelLock(const ModelLock&) = delete;
   ModelLock& operator=(const ModelLock&) = delete;
+  bool stopped() const { return stopped_; }  // a stop was requested while waiting
 
  private:
   int fd_ = -1;
+  bool stopped_ = false;
 };
 
 struct Step {
@@ -84,7 +98,10 @@ struct Step {
 class Runner {
  public:
   explicit Runner(const SweepRunOptions& o)
-      : o_(o), backend_(nn::make_backend(o.device)), models_((fs::path(o.cache_dir) / "sweep-models").string()) {
+      : o_(o),
+        backend_(nn::make_backend(o.device)),
+        // Absolute: pruning's resume compares the dense model's path.
+        models_(fs::absolute(fs::path(o.cache_dir) / "sweep-models").lexically_normal().string()) {
     fs::create_directories(models_);
   }
 
@@ -97,7 +114,7 @@ class Runner {
   TrainHooks hooks() const {
     TrainHooks h;
     h.stop_requested = o_.stop_requested;
-    if (o_.log) h.log = [this](const std::string& line) { log("  " + line); };
+    h.log = [this](const std::string& line) { log("  " + line); };  // nothing with --quiet
     return h;
   }
   const Dataset& data(const std::string& spec, Split split) {
@@ -133,7 +150,8 @@ Step Runner::dense_model(const SweepPointConfig& c, const json& point) {
                 {"train", point["train"]}, {"engine", engine()}};
   s.path = (fs::path(models_) / fmt::format("train-{}-{}.safetensors", c.model, short_hash(s.identity))).string();
   const Clock::time_point t0 = Clock::now();
-  ModelLock lock(s.path);
+  ModelLock lock(s.path, o_.stop_requested, o_.log);
+  if ((s.interrupted = lock.stopped())) return s;
   if (fs::exists(s.path)) {
     s.reused = true;
     return s;
@@ -151,13 +169,14 @@ Step Runner::dense_model(const SweepPointConfig& c, const json& point) {
 Step Runner::pruned_model(const SweepPointConfig& c, const json& point, const Step& dense) {
   const SweepPrune& p = *c.prune;
   Step s;
-  s.identity = {{"dense", dense.identity}, {"data", c.data}, {"batch", c.train.batch}, {"prune", point["prune"]},
+  s.identity = {{"dense", dense.identity}, {"data", c.data}, {"prune", point["prune"]},
                 {"engine", engine()}};
   const std::string stem = (fs::path(models_) / fmt::format("prune-{}-{}", c.model, short_hash(s.identity))).string();
   const PrunePaths paths = prune_paths(stem);
   s.path = paths.model;
   const Clock::time_point t0 = Clock::now();
-  ModelLock lock(stem);
+  ModelLock lock(stem, o_.stop_requested, o_.log);
+  if ((s.interrupted = lock.stopped())) return s;
   if (fs::exists(paths.model) && fs::exists(paths.layout) && fs::exists(paths.summary)) {
     const json summary = read_json_file(paths.summary, "the pruning summary");
     if (summary.value("status", "") == "done") {
@@ -166,31 +185,15 @@ Step Runner::pruned_model(const SweepPointConfig& c, const json& point, const St
       return s;
     }
   }
-  PruneRunConfig r;
-  r.spec.method = p.method;
-  r.spec.sparsity = p.sparsity;
-  r.spec.tile_rows = p.tile_rows;
-  r.spec.tile_cols = p.tile_cols;
-  r.spec.max_layer_sparsity = p.max_layer_sparsity;
-  r.weights = dense.path;
-  r.model = c.model;
-  r.data = c.data;
-  r.lambda = p.lambda;
-  r.reg_epochs = p.reg_epochs;
-  r.finetune_epochs = p.finetune_epochs;
-  r.batch = c.train.batch;
-  r.lr = p.lr;
-  r.finetune_lr = p.finetune_lr;
-  r.seed = p.seed;
-  r.wct_kappa = p.wct_kappa;
-  r.out = stem;
+  PruneRunConfig r = c.prune_config(dense.path, stem);
   r.resume = fs::exists(paths.summary);
   r.check();
   log(fmt::format("  pruning {} to sparsity {} at {}x{}{} -> {}", method_name(p.method), p.sparsity, p.tile_rows,
                   p.tile_cols, r.resume ? " (resuming)" : "", paths.model));
   const PruneRunResult result =
       run_pruning(r, data(c.data, Split::Train), data(c.data, Split::Test), *backend_, hooks());
-  s.interrupted = result.interrupted;
+  s.seconds = since(t0);
+  if ((s.interrupted = result.interrupted)) return s;  // no summary yet
   s.summary = {{"accuracy", result.summary.value("accuracy", json())},
                {"pruning", result.summary.value("pruning", json())}};
   s.seconds = since(t0);

@@ -64,6 +64,26 @@ TEST(Sweep, IdsDependOnTheNormalisedConfigurationOnly) {
   ASSERT_EQ(a.points.size(), 1u);
   EXPECT_EQ(a.points[0].id, b.points[0].id);
   EXPECT_EQ(a.points[0].id.size(), 16u);
+  // A preset's name and the values it stands for are the same point; finetune_lr 0 means lr.
+  const Sweep e = parse(R"({"base": {"crossbar": {"preset": "ideal", "tile": 32}}, "grid": {}})");
+  const Sweep f = parse(R"({"base": {"crossbar": {"r_source": 0, "r_sink": 0, "r_wire": 0, "tile": 32}}, "grid": {}})");
+  EXPECT_EQ(e.points[0].id, f.points[0].id);
+  EXPECT_EQ(parse(R"({"base": {"prune": {"sparsity": 0.5, "lr": 0.01}}, "grid": {}})").points[0].id,
+            parse(R"({"base": {"prune": {"sparsity": 0.5, "lr": 0.01, "finetune_lr": 0.01}}, "grid": {}})").points[0].id);
+  // A weights file is identified by its content, not by how its path is spelled.
+  const fs::path dir = fresh_dir("ids");
+  { std::ofstream(dir / "m.safetensors") << "weights"; }
+  const std::string base = R"({"base": {"weights": ")";
+  const Sweep rel = sweep_from_json(ojson::parse(base + R"(m.safetensors"}, "grid": {}})"), "s", dir.string());
+  const Sweep abs = sweep_from_json(ojson::parse(base + (dir / "." / "m.safetensors").string() + R"("}, "grid": {}})"), "s");
+  EXPECT_EQ(rel.points[0].id, abs.points[0].id);
+  EXPECT_EQ(rel.points[0].config.weights, (dir / "m.safetensors").string());
+  { std::ofstream(dir / "m.safetensors") << "other weights"; }
+  EXPECT_NE(sweep_from_json(ojson::parse(base + R"(m.safetensors"}, "grid": {}})"), "s", dir.string()).points[0].id,
+            rel.points[0].id);
+  fs::remove_all(dir);
+  // The pruning batch is part of the point.
+  EXPECT_EQ(parse(R"({"base": {"prune": {"sparsity": 0.5}}, "grid": {"prune.batch": [32, 64]}})").points.size(), 2u);
   const Sweep c = parse(R"({"base": {"crossbar": {"r_wire": 2.5, "tile": 32}, "train": {"seed": 2}}, "grid": {}})");
   EXPECT_NE(a.points[0].id, c.points[0].id);
   // The same point in two sweeps has the same id.
@@ -123,6 +143,15 @@ TEST(Sweep, BadInputsNameTheField) {
   EXPECT_NE(error_of(R"({"base": {"weights": "/nonexistent/m.safetensors"}, "grid": {}})").find("cannot open"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {"train": {"schedule": "linear"}}, "grid": {}})").find("schedule"),
+            std::string::npos);
+  // Pruning settings are checked before anything runs, naming the point.
+  EXPECT_NE(error_of(R"({"base": {"prune": {"sparsity": 0.5, "lambda": -1}}, "grid": {}})").find("point 0"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"prune": {"sparsity": 0.5, "wct_kappa": 0.5, "finetune_epochs": 0}}, "grid": {}})")
+                .find("finetune-epochs"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"tile": 4294967328}, "grid": {}})").find("[1, 1048576]"), std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"crossbar": {"tile": 0}}, "grid": {}})").find("\"crossbar\": \"tile\""),
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {}, "grid": {"tile": [32, "32x32"]}})").find("same configuration"),
             std::string::npos);
@@ -319,6 +348,31 @@ TEST(SweepRun, FailedPointsAreLoggedAndRetried) {
   EXPECT_EQ(r.skipped, 1u);
   EXPECT_EQ(r.failed, 1u);
   EXPECT_EQ(read_sweep_records(o.out_dir).records.size(), 1u);
+  fs::remove_all(d);
+}
+
+TEST(SweepRun, StopDuringPruningIsAnInterruption) {
+  const fs::path d = fresh_dir("stop");
+  const Sweep s = parse(R"({"name": "stop",
+    "base": {"width": 0.125, "data": "synthetic:384", "train": {"epochs": 1, "batch": 64}, "tile": 32,
+             "prune": {"method": "xrs", "sparsity": 0.5, "reg_epochs": 1, "finetune_epochs": 1, "batch": 64}},
+    "grid": {}})");
+  SweepRunOptions o;
+  o.out_dir = (d / "out").string();
+  o.cache_dir = (d / "cache").string();
+  o.backend = Backend::Cpu;
+  int polls = 0;  // 1 before the point, 6 training steps, then the pruning's steps
+  o.stop_requested = [&polls] { return ++polls >= 10; };
+  SweepRunResult r = run_sweep(s, o);
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_EQ(r.failed, 0u);
+  EXPECT_EQ(r.done, 0u);
+  EXPECT_GE(polls, 10);
+  o.stop_requested = nullptr;
+  r = run_sweep(s, o);  // resumes the pruning from its checkpoint
+  EXPECT_FALSE(r.interrupted);
+  EXPECT_EQ(r.done, 1u);
+  EXPECT_EQ(r.failed, 0u);
   fs::remove_all(d);
 }
 
