@@ -225,7 +225,11 @@ PruneRunConfig SweepPointConfig::prune_config(const std::string& weights_path, c
 json SweepPointConfig::id_json() const {
   json j = to_json();
   j["crossbar"].erase("preset");  // the values are there
-  if (j["weights"].is_object()) j["weights"].erase("path");  // the content hash is there
+  if (j["weights"].is_object()) {  // the content hash is there, and fixes the width and classes
+    j["weights"].erase("path");
+    j.erase("width");
+    j.erase("classes");
+  }
   return j;
 }
 

@@ -78,6 +78,9 @@ TEST(Sweep, IdsDependOnTheNormalisedConfigurationOnly) {
   const Sweep abs = sweep_from_json(ojson::parse(base + (dir / "." / "m.safetensors").string() + R"("}, "grid": {}})"), "s");
   EXPECT_EQ(rel.points[0].id, abs.points[0].id);
   EXPECT_EQ(rel.points[0].config.weights, (dir / "m.safetensors").string());
+  EXPECT_EQ(sweep_from_json(ojson::parse(base + R"(m.safetensors", "width": 0.5}, "grid": {}})"), "s", dir.string())
+                .points[0].id,
+            rel.points[0].id);  // the file fixes its width
   { std::ofstream(dir / "m.safetensors") << "other weights"; }
   EXPECT_NE(sweep_from_json(ojson::parse(base + R"(m.safetensors"}, "grid": {}})"), "s", dir.string()).points[0].id,
             rel.points[0].id);
