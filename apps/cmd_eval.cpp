@@ -26,9 +26,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--json", opt->json, "Write the result as JSON here");
   cmd->add_option("--predictions", opt->predictions, "Write index,label,predicted,logit_0..logit_{K-1} as CSV here");
   cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto (cuda when a GPU is usable)")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
-      ->capture_default_str();
+  add_device_option(cmd, opt->device);
   cmd->callback([opt] {
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     const ModelFile mf = read_model_file(opt->model);

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/model_options.h"
 #include "apps/stop_signal.h"
 #include "engine/pruning_run.h"
 
@@ -93,9 +94,7 @@ void add_prune_command(CLI::App& app) {
       "Weight-constrained fine-tuning: after every step clamp each conv/linear weight to |w| <= K * s_ref, s_ref = "
       "max|W| of the hard-pruned layer; 0 < K <= 1, default off");
   auto device = std::make_shared<std::string>("cpu");
-  cmd->add_option("--device", *device, "Network engine: cpu, cuda or auto (cuda when a GPU is usable)")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
-      ->capture_default_str();
+  add_device_option(cmd, *device);
   cmd->callback([opt, sparsity, per_layer, wct, device] {
     PruneRunConfig config = opt->run;
     config.spec.method = parse_prune_method(opt->method);

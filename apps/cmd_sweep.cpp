@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/model_options.h"
 #include "apps/stop_signal.h"
 #include "engine/atomic_file.h"
 #include "engine/sweep_results.h"
@@ -38,9 +39,7 @@ void add_run(CLI::App* sweep) {
   cmd->add_option("--cache-dir", opt->cache_dir,
                   "Trained/pruned models and effective weights (default: " + default_cache_dir() + ")");
   cmd->add_flag("--no-cache", opt->no_cache, "Do not reuse or store effective weights (models are always kept)");
-  cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
-      ->capture_default_str();
+  add_device_option(cmd, opt->device);
   cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
   cmd->add_option("--sparse", opt->sparse, "W_eff products: auto, dense or sparse")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);

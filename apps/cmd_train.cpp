@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/model_options.h"
 #include "apps/stop_signal.h"
 #include "engine/train.h"
 
@@ -40,9 +41,7 @@ void add_train_command(CLI::App& app) {
       "Weight-constrained training: after every step clamp each conv/linear weight to |w| <= K * s_ref, s_ref = the "
       "layer's mapping scale before WCT (max|W| of --init, else of the random init); 0 < K <= 1, default off");
   auto device = std::make_shared<std::string>("cpu");
-  cmd->add_option("--device", *device, "Network engine: cpu, cuda or auto (cuda when a GPU is usable)")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
-      ->capture_default_str();
+  add_device_option(cmd, *device);
   cmd->callback([opt, device, wct] {
     TrainConfig config = *opt;
     if (wct->count()) check_wct_kappa(config.wct_kappa, "--wct-kappa");  // an explicit 0 is an error too

@@ -62,6 +62,12 @@ ModelFile read_model_file(const ModelOptions& o) {
   return m;
 }
 
+CLI::Option* add_device_option(CLI::App* cmd, std::string& device) {
+  return cmd->add_option("--device", device, "Network engine: cpu, cuda or auto (cuda when a GPU is usable)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+}
+
 std::unique_ptr<nn::Vgg> benchmark_vgg(const std::string& model, double width, nn::Backend& backend) {
   nn::VggConfig config;
   config.model = model;

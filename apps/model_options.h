@@ -28,6 +28,9 @@ struct ModelFile {
 };
 ModelFile read_model_file(const ModelOptions& o);
 
+// --device: the network engine, cpu, cuda or auto (cuda when a GPU is usable).
+CLI::Option* add_device_option(CLI::App* cmd, std::string& device);
+
 // A VGG with 10 classes, PyTorch's default initialisation from seed 1, on
 // `backend`: the model of the benchmarks (bench network, bench train).
 std::unique_ptr<nn::Vgg> benchmark_vgg(const std::string& model, double width, nn::Backend& backend);

@@ -48,4 +48,9 @@ std::string ContentHash::hex() {
   return out;
 }
 
+std::string short_hash(const std::string& text) {
+  ContentHash h;
+  return h.add(text).hex().substr(0, 16);
+}
+
 }  // namespace sxb

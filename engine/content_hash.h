@@ -26,4 +26,8 @@ class ContentHash {
   std::unique_ptr<State> state_;
 };
 
+// The first 16 hex digits of the SHA-256 of `text` (as ContentHash::add(text)):
+// short names of cache entries and sweep points.
+std::string short_hash(const std::string& text);
+
 }  // namespace sxb

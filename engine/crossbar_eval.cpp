@@ -384,7 +384,10 @@ std::string crossbar_predictions_csv(const CrossbarEvalResult& r, const Dataset&
 }
 
 long long dense_crossbars(const std::string& path, int tile_rows, int tile_cols) {
-  const SafetensorsFile f = read_safetensors(path);
+  return dense_crossbars(read_safetensors(path), path, tile_rows, tile_cols);
+}
+
+long long dense_crossbars(const SafetensorsFile& f, const std::string& path, int tile_rows, int tile_cols) {
   long long positions = 0;
   for (const auto& [name, t] : f.tensors) {
     const bool conv = name.starts_with("features.") && name.ends_with(".weight") && t.shape.size() == 4;

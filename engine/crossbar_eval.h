@@ -72,6 +72,7 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
 // Crossbars (both arrays) of a dense model at R x C tiles, from the weight
 // shapes of its file: the reference of CCR. Errors name the file.
 long long dense_crossbars(const std::string& weights_path, int tile_rows, int tile_cols);
+long long dense_crossbars(const SafetensorsFile& weights, const std::string& path, int tile_rows, int tile_cols);
 
 // The human-readable table of a report.
 std::string crossbar_table(const nlohmann::json& report);

@@ -236,8 +236,7 @@ json SweepPointConfig::id_json() const {
 json SweepPointConfig::to_json() const {
   json j = {{"model", model}, {"width", width}, {"classes", classes}, {"data", data},
             {"eval_data", eval_data.empty() ? data : eval_data}, {"crossbar", crossbar.to_json()}};
-  const json r = rearrange.to_json();
-  j["rearrange"] = r;
+  j["rearrange"] = rearrange.to_json();
   if (weights.empty()) {
     j["weights"] = nullptr;
     j["train"] = {{"epochs", train.epochs}, {"batch", train.batch}, {"lr", train.lr},
@@ -303,9 +302,7 @@ SweepPointConfig sweep_point_from_json(const json& j, const std::string& context
                             "models are packed for the tile they were pruned at)",
                             context, c.prune->tile_rows, c.prune->tile_cols, c.crossbar.tile_rows,
                             c.crossbar.tile_cols));
-  }
-  if (c.prune) {  // the settings run_pruning() checks, named here
-    try {
+    try {  // the settings run_pruning() checks, named here
       c.prune_config("dense.safetensors", "pruned").check();
     } catch (const Error& e) {
       throw Error(fmt::format("{}: \"prune\": {}", context, e.what()));
@@ -378,8 +375,7 @@ Sweep sweep_from_json(const nlohmann::ordered_json& j, const std::string& contex
     }
     p.config = sweep_point_from_json(config, fmt::format("{}: point {} ({})", context, index, p.varied.dump()),
                                      base_dir);
-    ContentHash h;
-    p.id = h.add(p.config.id_json().dump()).hex().substr(0, 16);
+    p.id = short_hash(p.config.id_json().dump());
     const auto [it, fresh] = seen.emplace(p.id, index);
     SXB_REQUIRE(fresh, fmt::format("{}: points {} and {} are the same configuration (a grid key has no effect)",
                                    context, it->second, index));

@@ -33,11 +33,6 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-std::string short_hash(const json& j) {
-  ContentHash h;
-  return h.add(j.dump()).hex().substr(0, 16);
-}
-
 json grid_keys(const Sweep& s) {  // "varied" loses the grid's order in a JSON object
   json keys = json::array();
   for (const auto& [key, values] : s.grid) keys.push_back(key);
@@ -90,7 +85,7 @@ class ModelLock {
 struct Step {
   std::string path;
   json identity;  // what the model is made of (keys the next step's cache)
-  bool interrupted = false, reused = false;
+  bool interrupted = false;
   double seconds = 0.0;
   json summary;  // pruning: accuracies and accounting
 };
@@ -143,19 +138,15 @@ Step Runner::dense_model(const SweepPointConfig& c, const json& point) {
   if (!c.weights.empty()) {
     s.path = c.weights;
     s.identity = {{"weights_sha256", c.weights_sha256}};
-    s.reused = true;
     return s;
   }
   s.identity = {{"model", c.model}, {"width", c.width}, {"classes", c.classes}, {"data", c.data},
                 {"train", point["train"]}, {"engine", engine()}};
-  s.path = (fs::path(models_) / fmt::format("train-{}-{}.safetensors", c.model, short_hash(s.identity))).string();
+  s.path = (fs::path(models_) / fmt::format("train-{}-{}.safetensors", c.model, short_hash(s.identity.dump()))).string();
   const Clock::time_point t0 = Clock::now();
   ModelLock lock(s.path, o_.stop_requested, o_.log);
   if ((s.interrupted = lock.stopped())) return s;
-  if (fs::exists(s.path)) {
-    s.reused = true;
-    return s;
-  }
+  if (fs::exists(s.path)) return s;
   TrainConfig t = c.train_config(s.path);
   t.resume = fs::exists(checkpoint_path(s.path));
   log(fmt::format("  training {} width {} on {} for {} epochs{} -> {}", c.model, c.width, c.data, t.epochs,
@@ -171,7 +162,7 @@ Step Runner::pruned_model(const SweepPointConfig& c, const json& point, const St
   Step s;
   s.identity = {{"dense", dense.identity}, {"data", c.data}, {"prune", point["prune"]},
                 {"engine", engine()}};
-  const std::string stem = (fs::path(models_) / fmt::format("prune-{}-{}", c.model, short_hash(s.identity))).string();
+  const std::string stem = (fs::path(models_) / fmt::format("prune-{}-{}", c.model, short_hash(s.identity.dump()))).string();
   const PrunePaths paths = prune_paths(stem);
   s.path = paths.model;
   const Clock::time_point t0 = Clock::now();
@@ -181,7 +172,6 @@ Step Runner::pruned_model(const SweepPointConfig& c, const json& point, const St
     const json summary = read_json_file(paths.summary, "the pruning summary");
     if (summary.value("status", "") == "done") {
       s.summary = {{"accuracy", summary.value("accuracy", json())}, {"pruning", summary.value("pruning", json())}};
-      s.reused = true;
       return s;
     }
   }
@@ -196,7 +186,6 @@ Step Runner::pruned_model(const SweepPointConfig& c, const json& point, const St
   if ((s.interrupted = result.interrupted)) return s;  // no summary yet
   s.summary = {{"accuracy", result.summary.value("accuracy", json())},
                {"pruning", result.summary.value("pruning", json())}};
-  s.seconds = since(t0);
   return s;
 }
 
@@ -222,8 +211,9 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
   eo.cache_dir = o_.weff_cache ? o_.cache_dir : "";
   eo.model_source = weights;
   eo.data_source = c.eval_data.empty() ? c.data : c.eval_data;
-  eo.reference_crossbars = dense_crossbars(dense.path, c.crossbar.tile_rows, c.crossbar.tile_cols);
   const SafetensorsFile file = read_safetensors(weights);
+  eo.reference_crossbars = pruned ? dense_crossbars(dense.path, c.crossbar.tile_rows, c.crossbar.tile_cols)
+                                  : dense_crossbars(file, weights, c.crossbar.tile_rows, c.crossbar.tile_cols);
   nn::VggRequest request{c.model, std::nullopt, std::nullopt};
   if (c.width > 0) request.width = c.width;
   if (c.classes > 0) request.classes = c.classes;
