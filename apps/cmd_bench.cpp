@@ -8,10 +8,11 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
-#include "engine/example_tile.h"
-#include "engine/tile_solver.h"
-#include "kernels/cpu/tile_sweep.h"
-#include "kernels/error.h"
+#include "engine/crossbar/example_tile.h"
+#include "engine/crossbar/tile_solver.h"
+#include "kernels/tile/cpu/tile_sweep.h"
+#include "kernels/common/error.h"
+#include "engine/io/version.h"
 
 namespace sxb::app {
 namespace {
@@ -85,7 +86,7 @@ void add_bench_command(CLI::App& app) {
                           {"transfer_s_per_tile", transfer / n},
                           {"transfer_tiles_per_s", n / transfer},
                           {"one_vector_s_per_tile", one_vector / n},
-                          {"version", std::string(SPARSEXBAR_VERSION) + " (" + SPARSEXBAR_GIT + ")"}};
+                          {"version", version_line()}};
     if (opt->json) {
       std::cout << out.dump(2) << "\n";
       return;

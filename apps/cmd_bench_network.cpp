@@ -11,11 +11,12 @@
 
 #include "apps/commands.h"
 #include "apps/model_options.h"
-#include "engine/crossbar_eval.h"
-#include "engine/example_tile.h"
-#include "engine/synthetic.h"
-#include "engine/tile_solver.h"
-#include "kernels/cpu/tile_sweep.h"
+#include "engine/evaluation/crossbar_eval.h"
+#include "engine/crossbar/example_tile.h"
+#include "engine/data/synthetic.h"
+#include "engine/crossbar/tile_solver.h"
+#include "kernels/tile/cpu/tile_sweep.h"
+#include "engine/io/version.h"
 
 namespace sxb::app {
 namespace {
@@ -135,7 +136,7 @@ void add_bench_network_command(CLI::App& bench) {
         {"per_vector_solves_per_image", solves_per_image},
         {"per_vector_total_10k_seconds", per_vector_10k},
         {"speedup_weff_vs_per_vector", per_vector_10k / weff_10k},
-        {"version", std::string(SPARSEXBAR_VERSION) + " (" + SPARSEXBAR_GIT + ")"}};
+        {"version", version_line()}};
     if (opt->json) {
       std::cout << out.dump(2) << "\n";
       return;

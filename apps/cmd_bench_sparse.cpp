@@ -1,7 +1,7 @@
 // `sparsexbar bench sparse`: dense GEMM against the CSR product for VGG conv
 // and linear layer shapes at a range of weight densities, on the network
 // engine's backend; reports, per shape, the largest density at which the
-// sparse product was faster (the crossover used by engine/sparse_forward.h).
+// sparse product was faster (the crossover used by engine/evaluation/sparse_forward.h).
 #include <fmt/format.h>
 
 #include <chrono>
@@ -10,8 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
-#include "engine/sparse_forward.h"
+#include "engine/evaluation/sparse_forward.h"
 #include "models/nn_backend.h"
+#include "engine/io/version.h"
 
 namespace sxb::app {
 namespace {
@@ -122,7 +123,7 @@ void add_bench_sparse_command(CLI::App& bench) {
                                 {"shapes", shapes},
                                 {"conv_crossover_density", worst_crossover},
                                 {"crossover_in_use", sparse_crossover(b->name())},
-                                {"version", std::string(SPARSEXBAR_VERSION) + " (" + SPARSEXBAR_GIT + ")"}};
+                                {"version", version_line()}};
     if (opt->json) {
       std::cout << out.dump(2) << "\n";
       return;

@@ -15,6 +15,7 @@
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "models/vgg.h"
+#include "engine/io/version.h"
 
 namespace sxb::app {
 
@@ -74,7 +75,7 @@ void add_bench_train_command(CLI::App& bench) {
                                 {"device", b->describe()},  {"threads", omp_get_max_threads()},
                                 {"seconds", s},             {"images_per_second", rate},
                                 {"final_loss", loss.loss},
-                                {"version", std::string(SPARSEXBAR_VERSION) + " (" + SPARSEXBAR_GIT + ")"}};
+                                {"version", version_line()}};
     if (opt->json) {
       std::cout << out.dump() << "\n";
       return;

@@ -10,13 +10,13 @@
 #include <memory>
 
 #include "apps/commands.h"
-#include "engine/atomic_file.h"
-#include "engine/content_hash.h"
-#include "engine/crossbar_eval.h"
-#include "engine/example_tile.h"
-#include "engine/tile_solver.h"
-#include "engine/train.h"
-#include "engine/weff_cache.h"
+#include "models/io/atomic_file.h"
+#include "engine/io/content_hash.h"
+#include "engine/evaluation/crossbar_eval.h"
+#include "engine/crossbar/example_tile.h"
+#include "engine/crossbar/tile_solver.h"
+#include "engine/training/train.h"
+#include "engine/crossbar/weff_cache.h"
 
 namespace sxb::app {
 namespace {

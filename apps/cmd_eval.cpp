@@ -7,8 +7,9 @@
 
 #include "apps/commands.h"
 #include "apps/model_options.h"
-#include "engine/atomic_file.h"
-#include "engine/evaluate.h"
+#include "models/io/atomic_file.h"
+#include "engine/evaluation/evaluate.h"
+#include "engine/io/version.h"
 
 namespace sxb::app {
 
@@ -55,8 +56,8 @@ void add_eval_command(CLI::App& app) {
                                 {"input_std", config.input_std},
                                 {"backend", backend->name()},
                                 {"device", backend->describe()},
-                                {"git", SPARSEXBAR_GIT},
-                                {"version", SPARSEXBAR_VERSION}};
+                                {"git", git_revision()},
+                                {"version", version()}};
       write_file_atomic(opt->json, j.dump(2) + "\n");
     }
     if (!opt->predictions.empty()) write_file_atomic(opt->predictions, predictions_csv(r, test_set));

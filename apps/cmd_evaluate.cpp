@@ -1,5 +1,5 @@
 // `sparsexbar evaluate`: software, ideal-crossbar and non-ideal-crossbar
-// accuracy of a trained (possibly pruned) model (engine/crossbar_eval.h).
+// accuracy of a trained (possibly pruned) model (engine/evaluation/crossbar_eval.h).
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -7,11 +7,11 @@
 
 #include "apps/commands.h"
 #include "apps/model_options.h"
-#include "engine/atomic_file.h"
-#include "engine/crossbar_eval.h"
-#include "engine/layout_file.h"
-#include "engine/sparse_forward.h"
-#include "engine/weff_cache.h"
+#include "models/io/atomic_file.h"
+#include "engine/evaluation/crossbar_eval.h"
+#include "engine/crossbar/layout_file.h"
+#include "engine/evaluation/sparse_forward.h"
+#include "engine/crossbar/weff_cache.h"
 
 namespace sxb::app {
 void add_evaluate_command(CLI::App& app) {
@@ -90,7 +90,7 @@ void add_evaluate_command(CLI::App& app) {
     if (!opt->quiet) eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
 
     const ModelFile mf = read_model_file(opt->model);
-    eo.wct = read_wct_metadata(mf.file, opt->model.weights);  // s = s_ref of a WCT model (engine/wct.h)
+    eo.wct = read_wct_metadata(mf.file, opt->model.weights);  // s = s_ref of a WCT model (engine/crossbar/wct.h)
     std::unique_ptr<nn::Backend> backend = nn::make_backend(opt->device);
     nn::Vgg model(mf.config, *backend);
     model.load_state_dict(mf.file, opt->model.weights);

@@ -1,6 +1,6 @@
 // `sparsexbar prune`: structured pruning for crossbars (cf, xcs, xrs) of a
 // dense model: group-lasso regularisation, hard pruning, fine-tuning with the
-// masks held fixed, and the crossbar accounting (engine/pruning_run.h).
+// masks held fixed, and the crossbar accounting (engine/pruning/pruning_run.h).
 // Ctrl-C or SIGTERM finishes the current step, writes the phase's checkpoint and exits
 // non-zero with the command that resumes.
 #include <fmt/format.h>
@@ -12,7 +12,7 @@
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "apps/stop_signal.h"
-#include "engine/pruning_run.h"
+#include "engine/pruning/pruning_run.h"
 
 namespace sxb::app {
 namespace {

@@ -1,4 +1,4 @@
-// `sparsexbar sweep run|list|merge` (SPEC §8): run a sweep file, or one shard
+// `sparsexbar sweep run|list|merge`: run a sweep file, or one shard
 // of it, with resumable JSON-lines results; list its points; merge the
 // shards' results into CSV/Markdown tables and an SVG plot. Ctrl-C or SIGTERM
 // (a Slurm time limit) finishes the current training step, writes its
@@ -12,11 +12,11 @@
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "apps/stop_signal.h"
-#include "engine/atomic_file.h"
-#include "engine/sweep_results.h"
-#include "engine/sweep_run.h"
-#include "engine/weff_cache.h"
-#include "kernels/error.h"
+#include "models/io/atomic_file.h"
+#include "engine/studies/sweep_results.h"
+#include "engine/studies/sweep_run.h"
+#include "engine/crossbar/weff_cache.h"
+#include "kernels/common/error.h"
 
 namespace sxb::app {
 namespace {

@@ -3,8 +3,8 @@
 #include <memory>
 
 #include "apps/commands.h"
-#include "engine/atomic_file.h"
-#include "engine/tile_json.h"
+#include "models/io/atomic_file.h"
+#include "engine/crossbar/tile_json.h"
 
 namespace sxb::app {
 

@@ -1,5 +1,5 @@
 // `sparsexbar train`: train VGG11/VGG16 on CIFAR, an image folder or the
-// synthetic set (engine/train.h). Ctrl-C or SIGTERM finishes the current step, writes
+// synthetic set (engine/training/train.h). Ctrl-C or SIGTERM finishes the current step, writes
 // the checkpoint and exits non-zero with the command that resumes.
 #include <fmt/format.h>
 #include <omp.h>
@@ -9,7 +9,7 @@
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "apps/stop_signal.h"
-#include "engine/train.h"
+#include "engine/training/train.h"
 
 namespace sxb::app {
 void add_train_command(CLI::App& app) {

@@ -7,13 +7,14 @@
 #include <exception>
 
 #include "apps/commands.h"
-#include "kernels/blas_core.h"
-#include "kernels/error.h"
+#include "kernels/common/blas_core.h"
+#include "kernels/common/error.h"
+#include "engine/io/version.h"
 
 namespace {
 
 // When OpenBLAS fell back to its generic kernels on a CPU that has AVX2 or
-// AVX-512 (kernels/blas_core.h), start again once with OPENBLAS_CORETYPE set:
+// AVX-512 (kernels/common/blas_core.h), start again once with OPENBLAS_CORETYPE set:
 // the library reads it only when it loads. A user's own setting is kept.
 void restart_with_better_blas_core(char** argv) {
   if (std::getenv("OPENBLAS_CORETYPE")) return;
@@ -30,7 +31,7 @@ void restart_with_better_blas_core(char** argv) {
 int main(int argc, char** argv) {
   restart_with_better_blas_core(argv);
   CLI::App app{"SparseXbar: exact crossbar circuit simulation for sparse DNNs on non-ideal analog hardware"};
-  app.set_version_flag("--version", std::string(SPARSEXBAR_VERSION) + " (" + SPARSEXBAR_GIT + ")");
+  app.set_version_flag("--version", version_line());
   app.require_subcommand(1);
   sxb::app::add_tile_command(app);
   sxb::app::add_bench_command(app);

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "kernels/error.h"
+#include "kernels/common/error.h"
 
 namespace sxb::app {
 namespace {

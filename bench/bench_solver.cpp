@@ -1,5 +1,5 @@
 // Tile-solver speed: transfer-matrix extraction by the fast CPU column sweep
-// (kernels/cpu/tile_sweep.h) against the general way, an Eigen SparseLU
+// (kernels/tile/cpu/tile_sweep.h) against the general way, an Eigen SparseLU
 // analyse + factorise + solve of the tile's 2RC-node nodal system with R
 // right-hand sides (tests/support/nodal_eigen.h).
 //
@@ -10,7 +10,7 @@
 // threads (counter `threads`): the per-tile throughput of the whole machine.
 // On a busy machine compare cpu_time as well; s_per_tile is wall-clock.
 //
-// Tiles: SPEC defaults (r_source 500, r_sink 100, wires 2.5 ohm), devices
+// Tiles: default circuit (r_source 500, r_sink 100, wires 2.5 ohm), devices
 // uniform in 20k..200k ohm, fixed seeds. Wall-clock time throughout; every
 // benchmark reports `s_per_tile` (per tile, and for BM_Sweep_Currents1 per
 // tile and input vector), so --benchmark_format=json carries it directly.
@@ -22,7 +22,7 @@
 #include <Eigen/Core>
 #include <benchmark/benchmark.h>
 
-#include "kernels/cpu/tile_sweep.h"
+#include "kernels/tile/cpu/tile_sweep.h"
 #include "tests/support/nodal_eigen.h"
 #include "tests/support/random_tile.h"
 
@@ -45,7 +45,7 @@ void set_counters(benchmark::State& state, double tiles_per_iteration, int threa
 }
 
 // The general way: analyse + factorise + R solves (the matrix is assembled
-// once, outside the timing), on one core as in SPEC section 2: Eigen's own
+// once, outside the timing), on one core: Eigen's own
 // OpenMP parallelism of its dense kernels is switched off.
 void BM_SparseLU_Transfer(benchmark::State& state) {
   Eigen::setNbThreads(1);

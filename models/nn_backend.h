@@ -1,6 +1,6 @@
 // The backend interface of the neural-network engine: memory and the layer
 // operations of kernels/nn/layers.h on Tensors. Models (models/vgg.h) and the
-// trainer (engine/train.h) call only this interface, so they do not know
+// trainer (engine/training/train.h) call only this interface, so they do not know
 // which device runs them. The CPU backend forwards to sxb::nn::cpu; a GPU
 // backend implements the same virtual functions on device tensors.
 //

@@ -14,10 +14,10 @@
 #include <memory>
 #include <vector>
 
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/device_buffer.h"
-#include "kernels/cuda/tile_kernel.h"
-#include "kernels/cuda_backend.h"
+#include "kernels/common/cuda_check.h"
+#include "kernels/common/device_buffer.h"
+#include "kernels/tile/cuda/tile_kernel.h"
+#include "kernels/tile/cuda/cuda_backend.h"
 #include "kernels/nn/cuda/cublas_check.h"
 #include "kernels/nn/cuda/cusparse_check.h"
 #include "kernels/nn/cuda/layers_cuda.h"

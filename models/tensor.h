@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
+#include "kernels/common/error.h"
 
 namespace sxb::nn {
 

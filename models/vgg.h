@@ -7,7 +7,7 @@
 //                Linear(c_last, classes)
 // Width multiplier W: c -> max(1, round(c * W)), unless an explicit channel
 // list gives every conv layer's output channels (a channel/filter-pruned
-// model, engine/pruning.h). Inputs are 3 x 32 x 32.
+// model, engine/pruning/pruning.h). Inputs are 3 x 32 x 32.
 // State-dict names and shapes are PyTorch's: features.<i>.weight|bias (conv
 // [c, in, 3, 3] and [c]), features.<i>.weight|bias|running_mean|running_var
 // ([c]) and num_batches_tracked ([] I64) (batch-norm), classifier.weight
@@ -17,7 +17,7 @@
 // (mean, std of the training set) travels with it in the safetensors
 // __metadata__ (keys: model, width, classes, input_mean, input_std, dropout,
 // and "channels" = "[c0, c1, ...]" only when the channel list is explicit)
-// but is applied by the caller (engine/batches.h) when it builds a batch.
+// but is applied by the caller (engine/data/batches.h) when it builds a batch.
 #pragma once
 
 #include <array>
@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "models/modules.h"
-#include "models/safetensors.h"
+#include "models/io/safetensors.h"
 
 namespace sxb::nn {
 

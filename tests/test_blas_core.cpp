@@ -1,11 +1,11 @@
-// OpenBLAS core selection (kernels/blas_core.h).
+// OpenBLAS core selection (kernels/common/blas_core.h).
 #include <gtest/gtest.h>
 
 #include <cctype>
 #include <cstdlib>
 #include <string>
 
-#include "kernels/blas_core.h"
+#include "kernels/common/blas_core.h"
 
 namespace sxb {
 namespace {

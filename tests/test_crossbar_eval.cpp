@@ -4,9 +4,9 @@
 // chance-level models.
 #include <gtest/gtest.h>
 
-#include "engine/crossbar_eval.h"
-#include "engine/train.h"
-#include "kernels/error.h"
+#include "engine/evaluation/crossbar_eval.h"
+#include "engine/training/train.h"
+#include "kernels/common/error.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {

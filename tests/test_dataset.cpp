@@ -9,10 +9,10 @@
 #include <fstream>
 #include <string>
 
-#include "engine/dataset.h"
+#include "engine/data/dataset.h"
 #include "tests/test_helpers.h"
-#include "engine/synthetic.h"
-#include "kernels/error.h"
+#include "engine/data/synthetic.h"
+#include "kernels/common/error.h"
 
 namespace sxb {
 namespace {

@@ -4,7 +4,7 @@
 #include <random>
 #include <vector>
 
-#include "kernels/cpu/dense_small.h"
+#include "kernels/tile/cpu/dense_small.h"
 #include "tests/test_helpers.h"
 
 namespace sxb::cpu {

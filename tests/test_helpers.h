@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/tile.h"
+#include "kernels/tile/tile.h"
 #include "tests/support/random_tile.h"
 
 namespace sxb::test {

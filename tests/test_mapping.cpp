@@ -7,14 +7,14 @@
 #include <fstream>
 #include <random>
 
-#include "engine/crossbar_config.h"
-#include "engine/crossbar_eval.h"
-#include "engine/layer_layout.h"
-#include "engine/mapping.h"
-#include "engine/scheduler.h"
-#include "engine/tile_solver.h"
-#include "engine/weff_cache.h"
-#include "kernels/error.h"
+#include "engine/crossbar/crossbar_config.h"
+#include "engine/evaluation/crossbar_eval.h"
+#include "engine/crossbar/layer_layout.h"
+#include "engine/crossbar/mapping.h"
+#include "engine/crossbar/scheduler.h"
+#include "engine/crossbar/tile_solver.h"
+#include "engine/crossbar/weff_cache.h"
+#include "kernels/common/error.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {

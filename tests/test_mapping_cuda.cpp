@@ -5,9 +5,9 @@
 #include <cmath>
 #include <random>
 
-#include "engine/crossbar_eval.h"
-#include "engine/scheduler.h"
-#include "kernels/cuda_backend.h"
+#include "engine/evaluation/crossbar_eval.h"
+#include "engine/crossbar/scheduler.h"
+#include "kernels/tile/cuda/cuda_backend.h"
 
 namespace sxb {
 namespace {

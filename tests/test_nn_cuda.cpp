@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
+#include "kernels/common/error.h"
 #include "models/nn_backend.h"
 #include "models/vgg.h"
 #include "tests/support/random_values.h"

@@ -1,4 +1,4 @@
-// Structured pruning (engine/pruning.h, pruning_run.h): groups and their
+// Structured pruning (engine/pruning/pruning.h, pruning_run.h): groups and their
 // norms, the proximal step, selection with deterministic ties, exact packing,
 // tile counts and crossbar accounting, C/F shrinking against masking, the
 // channel list in safetensors, masks held through fine-tuning, resume, and
@@ -15,14 +15,14 @@
 #include <string>
 #include <vector>
 
-#include "engine/atomic_file.h"
-#include "engine/layout_file.h"
-#include "engine/pruning.h"
-#include "engine/pruning_accounting.h"
-#include "engine/pruning_run.h"
-#include "engine/synthetic.h"
-#include "engine/train.h"
-#include "models/safetensors.h"
+#include "models/io/atomic_file.h"
+#include "engine/crossbar/layout_file.h"
+#include "engine/pruning/pruning.h"
+#include "engine/pruning/pruning_accounting.h"
+#include "engine/pruning/pruning_run.h"
+#include "engine/data/synthetic.h"
+#include "engine/training/train.h"
+#include "models/io/safetensors.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {

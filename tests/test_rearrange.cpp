@@ -1,4 +1,4 @@
-// Column rearrangement (engine/rearrange.h): every policy is a permutation of
+// Column rearrangement (engine/rearrangement/rearrange.h): every policy is a permutation of
 // the columns of each row-block that leaves the ideal W_eff and the tile count
 // unchanged, on dense and packed (XCS- and XRS-like) layouts; sort orders,
 // balance and search do what docs/model.md says; evaluate reports it.
@@ -8,10 +8,10 @@
 #include <random>
 #include <set>
 
-#include "engine/crossbar_eval.h"
-#include "engine/rearrange.h"
-#include "engine/scheduler.h"
-#include "kernels/error.h"
+#include "engine/evaluation/crossbar_eval.h"
+#include "engine/rearrangement/rearrange.h"
+#include "engine/crossbar/scheduler.h"
+#include "kernels/common/error.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <string>
 
-#include "kernels/error.h"
-#include "models/safetensors.h"
+#include "kernels/common/error.h"
+#include "models/io/safetensors.h"
 
 namespace sxb {
 namespace {

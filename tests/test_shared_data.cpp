@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <string>
 
-#include "engine/dataset.h"
+#include "engine/data/dataset.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {

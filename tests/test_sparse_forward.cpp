@@ -1,15 +1,15 @@
 // The sparse (CSR) layer path against the dense one: the CPU kernels for
 // conv2d and linear, the backend's CSR construction, and a whole network
-// evaluated with sparse effective weights (engine/sparse_forward.h).
+// evaluated with sparse effective weights (engine/evaluation/sparse_forward.h).
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <vector>
 
-#include "engine/crossbar_eval.h"
-#include "engine/sparse_forward.h"
-#include "engine/synthetic.h"
-#include "kernels/error.h"
+#include "engine/evaluation/crossbar_eval.h"
+#include "engine/evaluation/sparse_forward.h"
+#include "engine/data/synthetic.h"
+#include "kernels/common/error.h"
 #include "kernels/nn/layers.h"
 #include "models/nn_backend.h"
 #include "models/vgg.h"

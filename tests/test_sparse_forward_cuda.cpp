@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
+#include "kernels/common/error.h"
 #include "models/nn_backend.h"
 #include "tests/support/random_values.h"
 

@@ -1,4 +1,4 @@
-// Sweeps (SPEC §8): grid expansion and stable ids, shards, the JSON-lines
+// Sweeps: grid expansion and stable ids, shards, the JSON-lines
 // results (torn records, locks), tables and plots, and a small sweep run end
 // to end with resumption and model reuse.
 #include <gtest/gtest.h>
@@ -10,12 +10,12 @@
 #include <fstream>
 #include <set>
 
-#include "engine/pruning_run.h"
-#include "engine/sweep.h"
-#include "engine/train.h"
-#include "engine/sweep_results.h"
-#include "engine/sweep_run.h"
-#include "kernels/error.h"
+#include "engine/pruning/pruning_run.h"
+#include "engine/studies/sweep.h"
+#include "engine/training/train.h"
+#include "engine/studies/sweep_results.h"
+#include "engine/studies/sweep_run.h"
+#include "kernels/common/error.h"
 
 namespace sxb {
 namespace {

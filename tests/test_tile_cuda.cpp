@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cuda_backend.h"
-#include "kernels/error.h"
-#include "kernels/reference/tile_reference.h"
-#include "kernels/tile.h"
+#include "kernels/tile/cuda/cuda_backend.h"
+#include "kernels/common/error.h"
+#include "kernels/tile/reference/tile_reference.h"
+#include "kernels/tile/tile.h"
 
 namespace sxb {
 namespace {

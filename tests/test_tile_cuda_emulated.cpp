@@ -1,4 +1,4 @@
-// The CUDA tile sweep's device code (kernels/cuda/tile_sweep.cuh), run on the
+// The CUDA tile sweep's device code (kernels/tile/cuda/tile_sweep.cuh), run on the
 // CPU: one std::thread per CUDA thread, std::barrier for __syncthreads and a
 // per-warp barrier for __syncwarp. This checks the block algorithm -- work
 // split, synchronisation, indexing -- in CI without a GPU; the `gpu` test
@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/cuda/tile_sweep.cuh"
-#include "kernels/reference/tile_reference.h"
+#include "kernels/tile/cuda/tile_sweep.cuh"
+#include "kernels/tile/reference/tile_reference.h"
 #include "tests/test_helpers.h"
 
 namespace sxb::cuda {

@@ -16,9 +16,9 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/tile_solver.h"
-#include "kernels/cpu/tile_sweep.h"
-#include "kernels/reference/tile_reference.h"
+#include "engine/crossbar/tile_solver.h"
+#include "kernels/tile/cpu/tile_sweep.h"
+#include "kernels/tile/reference/tile_reference.h"
 #include "tests/support/nodal_eigen.h"
 #include "tests/support/random_tile.h"
 
@@ -63,7 +63,7 @@ void add_extreme_tiles(int rows, int cols, const std::vector<Corner>& corners, s
 }
 
 // Random tiles (devices uniform in 20k..200k ohm; source/sink log-uniform in
-// 0.01..10k ohm; wires log-uniform in 0.01..50 ohm), the SPEC defaults, and
+// 0.01..10k ohm; wires log-uniform in 0.01..50 ohm), the default circuit, and
 // extreme tiles.
 std::vector<OwnedTile> make_tiles(const SizeCase& sc) {
   TileRng rng(0x5eed0000u + 1000u * sc.rows + sc.cols);
@@ -73,7 +73,7 @@ std::vector<OwnedTile> make_tiles(const SizeCase& sc) {
                               rng.log_uniform(0.01, 50.0)};
     tiles.push_back(rng.tile(sc.rows, sc.cols, 20e3, 200e3, res, "random " + std::to_string(k)));
   }
-  tiles.push_back(rng.tile(sc.rows, sc.cols, 20e3, 200e3, TileResistances{}, "SPEC defaults"));
+  tiles.push_back(rng.tile(sc.rows, sc.cols, 20e3, 200e3, TileResistances{}, "default circuit"));
   std::vector<Corner> corners = {{{1e4, 1e4, 50.0, 50.0}, "all lines high"},
                                  {{0.01, 0.01, 0.01, 0.01}, "all lines low"},
                                  {{1e4, 0.01, 50.0, 0.01}, "high source, low sink"},

@@ -4,9 +4,9 @@
 #include <fstream>
 #include <string>
 
-#include "engine/tile_json.h"
-#include "engine/tile_solver.h"
-#include "kernels/error.h"
+#include "engine/crossbar/tile_json.h"
+#include "engine/crossbar/tile_solver.h"
+#include "kernels/common/error.h"
 
 namespace sxb {
 namespace {

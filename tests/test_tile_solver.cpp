@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/tile_solver.h"
-#include "kernels/cpu/tile_sweep.h"
-#include "kernels/error.h"
-#include "kernels/reference/tile_reference.h"
+#include "engine/crossbar/tile_solver.h"
+#include "kernels/tile/cpu/tile_sweep.h"
+#include "kernels/common/error.h"
+#include "kernels/tile/reference/tile_reference.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {

@@ -18,8 +18,8 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/cpu/tile_sweep.h"
-#include "kernels/reference/tile_reference.h"
+#include "kernels/tile/cpu/tile_sweep.h"
+#include "kernels/tile/reference/tile_reference.h"
 #include "tests/support/random_tile.h"
 
 namespace sxb {

@@ -12,11 +12,11 @@
 #include <set>
 #include <string>
 
-#include "engine/batches.h"
-#include "engine/evaluate.h"
-#include "engine/synthetic.h"
-#include "engine/train.h"
-#include "models/safetensors.h"
+#include "engine/data/batches.h"
+#include "engine/evaluation/evaluate.h"
+#include "engine/data/synthetic.h"
+#include "engine/training/train.h"
+#include "models/io/safetensors.h"
 
 namespace sxb {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "models/safetensors.h"
+#include "models/io/safetensors.h"
 #include "models/vgg.h"
 
 namespace sxb::nn {

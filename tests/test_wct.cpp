@@ -1,4 +1,4 @@
-// Weight-constrained training (engine/wct.h): the clamp holds after every
+// Weight-constrained training (engine/crossbar/wct.h): the clamp holds after every
 // step, s_ref is saved with the model, read back and kept across a resume,
 // evaluate maps with it, the programmed conductances stay in
 // [G_min, G_min + kappa (G_max - G_min)], and bad kappa or metadata is an Error.
@@ -9,12 +9,12 @@
 #include <filesystem>
 #include <string>
 
-#include "engine/crossbar_eval.h"
-#include "engine/pruning_run.h"
-#include "engine/synthetic.h"
-#include "engine/train.h"
-#include "engine/wct.h"
-#include "kernels/error.h"
+#include "engine/evaluation/crossbar_eval.h"
+#include "engine/pruning/pruning_run.h"
+#include "engine/data/synthetic.h"
+#include "engine/training/train.h"
+#include "engine/crossbar/wct.h"
+#include "kernels/common/error.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {

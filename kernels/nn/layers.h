@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <string>
 
-#include "kernels/error.h"
+#include "kernels/common/error.h"
 
 namespace sxb::nn {
 
@@ -218,7 +218,7 @@ void sgd_step(std::size_t n, const SgdParams& params, float* param, float* grad,
 
 // --- clamp ------------------------------------------------------------------
 // In place: x[i] <- lo where x[i] < lo, hi where x[i] > hi (lo <= hi); a NaN
-// stays NaN. Weight-constrained training (engine/wct.h) clamps with it.
+// stays NaN. Weight-constrained training (engine/crossbar/wct.h) clamps with it.
 void clamp(std::size_t n, float lo, float hi, float* x);
 
 }  // namespace sxb::nn::cpu

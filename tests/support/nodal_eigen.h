@@ -1,7 +1,7 @@
 // Independent nodal model of one crossbar tile, assembled and solved with
 // Eigen. It is the oracle of tests/test_tile_eigen.cpp and the general sparse
 // LU baseline of bench/bench_solver.cpp. Written from the circuit definition
-// (SPEC section 2, kernels/tile.h) alone; it shares no code with kernels/, so
+// (kernels/tile/tile.h) alone; it shares no code with kernels/, so
 // one bug cannot hide in both.
 //
 // Only strictly positive resistances are supported: every element is stamped
@@ -13,7 +13,7 @@
 
 #include <Eigen/SparseCore>
 
-#include "kernels/tile.h"
+#include "kernels/tile/tile.h"
 
 namespace sxb::nodal_eigen {
 

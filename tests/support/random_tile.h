@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/tile.h"
+#include "kernels/tile/tile.h"
 
 namespace sxb::test_support {
 

@@ -15,7 +15,7 @@
 #include "kernels/nn/cpu/lane_sums.h"
 #include "kernels/nn/cpu/ordered_sum.h"
 #include "kernels/nn/cpu/scratch.h"
-#include "kernels/multiversion.h"
+#include "kernels/common/multiversion.h"
 #include "kernels/nn/layers.h"
 
 namespace sxb::nn::cpu {

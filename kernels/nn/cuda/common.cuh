@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 
-#include "kernels/cuda/launch.cuh"
+#include "kernels/common/launch.cuh"
 
 namespace sxb::nn::gpu {
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "kernels/error.h"
+#include "kernels/common/error.h"
 
 #define SXB_CUSPARSE_CHECK(call)                                                                       \
   do {                                                                                                 \

@@ -1,0 +1,205 @@
+#include "engine/crossbar/crossbar_config.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include "engine/io/json_file.h"
+#include "kernels/common/error.h"
+
+namespace sxb {
+
+namespace {
+
+bool finite_nonnegative(double x) { return std::isfinite(x) && x >= 0.0; }
+
+}  // namespace
+
+void CrossbarConfig::check(const std::string& context) const {
+  const auto require_resistance = [&](double r, const char* key) {
+    SXB_REQUIRE(finite_nonnegative(r), fmt::format("{}: {} = {} must be a finite resistance >= 0 ohm", context, key, r));
+  };
+  SXB_REQUIRE(std::isfinite(r_on) && r_on > 0.0,
+              fmt::format("{}: r_on = {} must be a finite resistance > 0 ohm", context, r_on));
+  SXB_REQUIRE(std::isfinite(r_off) && r_off > r_on,
+              fmt::format("{}: r_off = {} must be finite and greater than r_on = {}", context, r_off, r_on));
+  require_resistance(res.r_source, "r_source");
+  require_resistance(res.r_sink, "r_sink");
+  require_resistance(res.r_wire_row, "r_wire_row");
+  require_resistance(res.r_wire_col, "r_wire_col");
+  SXB_REQUIRE(std::isfinite(v_read) && v_read > 0.0, fmt::format("{}: v_read = {} must be > 0 V", context, v_read));
+  SXB_REQUIRE(tile_rows >= 1 && tile_rows <= 1024,
+              fmt::format("{}: tile_rows = {} outside 1..1024", context, tile_rows));
+  SXB_REQUIRE(tile_cols >= 1 && tile_cols <= 1024,
+              fmt::format("{}: tile_cols = {} outside 1..1024", context, tile_cols));
+  SXB_REQUIRE(finite_nonnegative(scale), fmt::format("{}: scale = {} must be >= 0 (0: max |W|)", context, scale));
+  SXB_REQUIRE(levels == 0 || (levels >= 2 && levels <= 1 << 20),
+              fmt::format("{}: levels = {} must be 0 (continuous) or 2..1048576", context, levels));
+  SXB_REQUIRE(finite_nonnegative(variation_sigma) && variation_sigma <= 10.0,
+              fmt::format("{}: variation_sigma = {} must be in [0, 10]", context, variation_sigma));
+  SXB_REQUIRE(std::isfinite(variation_clamp_low) && variation_clamp_low > 0.0 && variation_clamp_low <= 1.0,
+              fmt::format("{}: variation_clamp_low = {} must be in (0, 1]", context, variation_clamp_low));
+  SXB_REQUIRE(std::isfinite(variation_clamp_high) && variation_clamp_high >= 1.0,
+              fmt::format("{}: variation_clamp_high = {} must be finite and >= 1", context, variation_clamp_high));
+  for (const auto& [rate, key] : {std::pair{stuck_at_gmin, "stuck_at_gmin"}, std::pair{stuck_at_gmax, "stuck_at_gmax"}})
+    SXB_REQUIRE(finite_nonnegative(rate) && rate <= 1.0,
+                fmt::format("{}: {} = {} must be a rate in [0, 1]", context, key, rate));
+  SXB_REQUIRE(stuck_at_gmin + stuck_at_gmax <= 1.0,
+              fmt::format("{}: stuck_at_gmin + stuck_at_gmax = {} exceeds 1", context, stuck_at_gmin + stuck_at_gmax));
+}
+
+DeviceModel CrossbarConfig::devices() const {
+  DeviceModel d;
+  d.g_min = 1.0 / r_off;
+  d.g_max = 1.0 / r_on;
+  d.levels = levels;
+  d.sigma = variation_sigma;
+  d.clamp_low = variation_clamp_low;
+  d.clamp_high = variation_clamp_high;
+  d.stuck_min = stuck_at_gmin;
+  d.stuck_max = stuck_at_gmax;
+  d.seed = seed;
+  return d;
+}
+
+nlohmann::json CrossbarConfig::to_json() const {
+  return {{"preset", preset},
+          {"r_on", r_on},
+          {"r_off", r_off},
+          {"r_source", res.r_source},
+          {"r_sink", res.r_sink},
+          {"r_wire_row", res.r_wire_row},
+          {"r_wire_col", res.r_wire_col},
+          {"v_read", v_read},
+          {"tile_rows", tile_rows},
+          {"tile_cols", tile_cols},
+          {"scale", scale},
+          {"levels", levels},
+          {"variation_sigma", variation_sigma},
+          {"variation_clamp_low", variation_clamp_low},
+          {"variation_clamp_high", variation_clamp_high},
+          {"stuck_at_gmin", stuck_at_gmin},
+          {"stuck_at_gmax", stuck_at_gmax},
+          {"seed", seed}};
+}
+
+std::vector<std::string> crossbar_presets() {
+  return {"default", "ideal", "wire-0.15", "wire-28", "devices-300k-3M", "variation-10"};
+}
+
+CrossbarConfig crossbar_preset(const std::string& name) {
+  CrossbarConfig c;  // "default": the values of the DATE 2022 study
+  c.preset = name;
+  if (name == "default") return c;
+  if (name == "ideal") {  // no parasitic resistances (devices and mapping unchanged)
+    c.res = TileResistances{0.0, 0.0, 0.0, 0.0};
+  } else if (name == "wire-0.15") {  // lowest per-cell wire resistance of published simulators
+    c.res.r_wire_row = c.res.r_wire_col = 0.15;
+  } else if (name == "wire-28") {  // highest per-cell wire resistance of published simulators
+    c.res.r_wire_row = c.res.r_wire_col = 28.0;
+  } else if (name == "devices-300k-3M") {  // high-resistance devices: the top of the published device range
+    c.r_on = 300e3;
+    c.r_off = 3e6;
+  } else if (name == "variation-10") {  // default circuit, 10 % device-to-device variation
+    c.variation_sigma = 0.1;
+  } else {
+    std::string names;
+    for (const std::string& p : crossbar_presets()) names += (names.empty() ? "" : ", ") + p;
+    throw Error(fmt::format("unknown crossbar preset '{}' (presets: {})", name, names));
+  }
+  return c;
+}
+
+namespace {
+
+void set_key(CrossbarConfig& c, const std::string& key, const nlohmann::json& v, const std::string& context) {
+  const std::string where = fmt::format("{}: \"{}\"", context, key);
+  const auto number = [&]() -> double {
+    SXB_REQUIRE(v.is_number(), fmt::format("{} must be a number (got {})", where, v.dump()));
+    return v.get<double>();
+  };
+  const auto integer = [&]() -> long long {
+    SXB_REQUIRE(v.is_number_integer() || (v.is_number() && std::floor(v.get<double>()) == v.get<double>()),
+                fmt::format("{} must be an integer (got {})", where, v.dump()));
+    return v.get<long long>();
+  };
+  if (key == "r_on") c.r_on = number();
+  else if (key == "r_off") c.r_off = number();
+  else if (key == "r_source") c.res.r_source = number();
+  else if (key == "r_sink") c.res.r_sink = number();
+  else if (key == "r_wire_row") c.res.r_wire_row = number();
+  else if (key == "r_wire_col") c.res.r_wire_col = number();
+  else if (key == "r_wire") c.res.r_wire_row = c.res.r_wire_col = number();
+  else if (key == "v_read") c.v_read = number();
+  else if (key == "tile_rows") c.tile_rows = static_cast<int>(std::clamp(integer(), -1LL, 1LL << 20));
+  else if (key == "tile_cols") c.tile_cols = static_cast<int>(std::clamp(integer(), -1LL, 1LL << 20));
+  else if (key == "scale") c.scale = number();
+  else if (key == "levels") c.levels = static_cast<int>(std::clamp(integer(), -1LL, 1LL << 30));
+  else if (key == "variation_sigma") c.variation_sigma = number();
+  else if (key == "variation_clamp_low") c.variation_clamp_low = number();
+  else if (key == "variation_clamp_high") c.variation_clamp_high = number();
+  else if (key == "stuck_at_gmin") c.stuck_at_gmin = number();
+  else if (key == "stuck_at_gmax") c.stuck_at_gmax = number();
+  else if (key == "seed") {
+    SXB_REQUIRE(v.is_number_unsigned() || (v.is_number_integer() && v.get<long long>() >= 0),
+                fmt::format("{} must be an integer >= 0 (got {})", where, v.dump()));
+    c.seed = v.get<std::uint64_t>();
+  } else
+    throw Error(fmt::format("{}: unknown key (see docs/model.md, \"Crossbar configuration\")", where));
+}
+
+}  // namespace
+
+CrossbarConfig crossbar_config_from_json(const nlohmann::json& j, const std::string& context) {
+  SXB_REQUIRE(j.is_object(), context + ": a crossbar configuration must be a JSON object");
+  CrossbarConfig c;
+  if (j.contains("preset")) {
+    SXB_REQUIRE(j["preset"].is_string(), context + ": \"preset\" must be a string");
+    c = crossbar_preset(j["preset"].get<std::string>());
+  }
+  for (const auto& [key, value] : j.items())
+    if (key != "preset") set_key(c, key, value, context);
+  c.check(context);
+  return c;
+}
+
+CrossbarConfig read_crossbar_config(const std::string& path) {
+  return crossbar_config_from_json(read_json_file(path, "the crossbar configuration"), path);
+}
+
+void apply_setting(CrossbarConfig& c, const std::string& assignment) {
+  const std::size_t eq = assignment.find('=');
+  SXB_REQUIRE(eq != std::string::npos && eq > 0, fmt::format("--set '{}': expected key=value", assignment));
+  const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
+  if (value.is_discarded() || !value.is_number()) value = text;
+  if (key == "preset") {
+    SXB_REQUIRE(value.is_string(), "--set preset: expected a preset name");
+    const CrossbarConfig p = crossbar_preset(text);
+    c = p;
+  } else {
+    set_key(c, key, value, "--set");
+  }
+  c.check("--set " + assignment);
+}
+
+void parse_tile_size(const std::string& text, int& rows, int& cols, const std::string& option) {
+  const std::size_t x = text.find('x');
+  try {
+    std::size_t used = 0;
+    if (x == std::string::npos) {
+      rows = cols = std::stoi(text, &used);
+      SXB_REQUIRE(used == text.size(), "");
+    } else {
+      rows = std::stoi(text.substr(0, x), &used);
+      SXB_REQUIRE(used == x, "");
+      cols = std::stoi(text.substr(x + 1), &used);
+      SXB_REQUIRE(used == text.size() - x - 1, "");
+    }
+  } catch (const std::exception&) {
+    throw Error(fmt::format("{} '{}': expected N or RxC (e.g. 64 or 32x64)", option, text));
+  }
+  SXB_REQUIRE(rows >= 1 && rows <= 1024 && cols >= 1 && cols <= 1024,
+              fmt::format("{} '{}': tile sides must be in 1..1024", option, text));
+}
+
+}  // namespace sxb

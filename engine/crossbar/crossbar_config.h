@@ -1,0 +1,54 @@
+// The crossbar configuration of a network evaluation: circuit, devices,
+// mapping and tile size. Read from a JSON object whose keys are
+// the fields below (unknown keys are errors), optionally starting from a named
+// preset ("preset": "..."); `--set key=value` overrides single keys.
+// docs/model.md lists the keys, units, defaults and presets.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/crossbar/mapping.h"
+#include "kernels/tile/tile.h"
+
+namespace sxb {
+
+struct CrossbarConfig {
+  std::string preset = "default";
+  double r_on = 20e3, r_off = 200e3;  // ohm: G_max = 1/r_on, G_min = 1/r_off
+  TileResistances res;                // r_source, r_sink, r_wire_row, r_wire_col (ohm)
+  double v_read = 0.3;                // V, for NF
+  int tile_rows = 64, tile_cols = 64;
+  double scale = 0.0;                 // mapping scale s; 0: per layer, max |W|
+  int levels = 0;                     // conductance levels; 0: continuous
+  double variation_sigma = 0.0;       // relative device-to-device variation
+  double variation_clamp_low = 0.5;   // variation clamp, x G_min
+  double variation_clamp_high = 1.5;  // variation clamp, x G_max
+  double stuck_at_gmin = 0.0, stuck_at_gmax = 0.0;  // fault rates
+  std::uint64_t seed = 1;                           // variation and faults
+
+  // Error naming the field (prefixed by `context`) for non-physical values.
+  void check(const std::string& context) const;
+  DeviceModel devices() const;
+  nlohmann::json to_json() const;
+};
+
+// Names of the presets, in documentation order.
+std::vector<std::string> crossbar_presets();
+CrossbarConfig crossbar_preset(const std::string& name);  // Error for an unknown name
+
+// Starts from j["preset"] (or "default"), then applies every other key.
+CrossbarConfig crossbar_config_from_json(const nlohmann::json& j, const std::string& context);
+CrossbarConfig read_crossbar_config(const std::string& path);
+
+// "key=value": value parsed as JSON when it is a number, else as a string
+// (so --set preset=... works too). Unknown key or bad value: Error naming it.
+void apply_setting(CrossbarConfig& c, const std::string& assignment);
+
+// "64" or "32x64" -> rows, cols.
+void parse_tile_size(const std::string& text, int& rows, int& cols, const std::string& option);
+
+}  // namespace sxb

@@ -1,0 +1,72 @@
+// Mapping a layer onto differential crossbar tiles.
+//
+// Layer matrix: a conv weight [N, C_in, k, k] or a linear weight [N, K] (host
+// memory, PyTorch layout) becomes W, K x N row-major, W[k][n] = weight[n][k]
+// with k ordered (c_in, ky, kx) as PyTorch's weight.view(N, -1).
+//
+// Differential pair with layer scale s:
+//   g+ = G_min + (G_max - G_min) * max(w, 0) / s,  g- = ... max(-w, 0) / s,
+// |w| > s clipped to s (and counted). Then, when enabled, in this order:
+// quantisation to `levels` equally spaced conductances in [G_min, G_max];
+// device-to-device variation g <- g (1 + sigma z), z ~ N(0, 1), clamped to
+// [clamp_low G_min, clamp_high G_max]; stuck-at faults (a device is stuck at
+// G_min with probability p_min, else at G_max with probability p_max).
+// Every draw is a counter-based function of (seed, layer name, tile index,
+// polarity, cell), so it does not depend on backend, batching or threads.
+//
+// Effective weights: W_eff = (G_eff+ - G_eff-) * s / (G_max - G_min), with
+// G_eff = T^T of each tile, added into W_eff[rows[i]][cols[j]].
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/crossbar/layer_layout.h"
+
+namespace sxb {
+
+std::vector<float> layer_matrix(const float* weight, int outputs, int inputs);
+void weight_from_layer_matrix(const float* matrix, int outputs, int inputs, float* weight);
+
+struct DeviceModel {
+  double g_min = 1.0 / 200e3, g_max = 1.0 / 20e3;  // S
+  int levels = 0;                                  // 0: continuous; else >= 2
+  double sigma = 0.0;                              // relative device-to-device variation
+  double clamp_low = 0.5, clamp_high = 1.5;        // variation clamp: [clamp_low G_min, clamp_high G_max]
+  double stuck_min = 0.0, stuck_max = 0.0;         // fault rates
+  std::uint64_t seed = 1;
+
+  bool ideal() const { return levels == 0 && sigma == 0.0 && stuck_min == 0.0 && stuck_max == 0.0; }
+};
+
+// max |w| (0 for an all-zero matrix).
+double max_abs(const std::vector<float>& matrix);
+
+// Conductances of the tile `tile_index` of `layer` (placement p, geometry
+// R x C), written to g_pos and g_neg (R x C row-major each); returns the
+// number of clipped weights. `matrix` is K x N with N = outputs. With
+// `devices.ideal()` and no clipping, no draws are made.
+long long program_tile(const std::vector<float>& matrix, int outputs, const std::string& layer, std::size_t tile_index,
+                       const TilePlacement& p, int tile_rows, int tile_cols, double scale,
+                       const DeviceModel& devices, double* g_pos, double* g_neg);
+
+// Adds the tile's effective weights into w_eff (K x N, double):
+// w_eff[rows[i]][cols[j]] += (T+[j][i] - T-[j][i]) * scale / (G_max - G_min),
+// T+- the C x R transfer matrices of the pair (row-major).
+void add_effective_weights(const TilePlacement& p, int tile_rows, const double* t_pos, const double* t_neg,
+                           double factor, int outputs, double* w_eff);
+
+// Per-tile physics of a programmed pair, over the used rows (driven at
+// V_read) and used columns: NF of every used column of both arrays and the
+// share of devices (all R x C cells of both arrays) below (G_min + G_max) / 2.
+struct TileStats {
+  double nf_sum = 0.0, nf_max = 0.0;
+  long long nf_columns = 0;
+  long long low_devices = 0, devices = 0;
+};
+void accumulate_tile_stats(const TilePlacement& p, int tile_rows, int tile_cols, const double* g_pos,
+                           const double* g_neg, const double* t_pos, const double* t_neg, double g_threshold,
+                           TileStats& stats);
+
+}  // namespace sxb

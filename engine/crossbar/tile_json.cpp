@@ -1,0 +1,130 @@
+#include "engine/crossbar/tile_json.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "engine/crossbar/tile_solver.h"
+#include "kernels/common/error.h"
+#include "engine/io/version.h"
+
+namespace sxb {
+namespace {
+
+using nlohmann::json;
+
+double number(const json& v, const std::string& where) {
+  SXB_REQUIRE(v.is_number(), where + ": expected a number, got " + std::string(v.type_name()));
+  const double x = v.get<double>();
+  SXB_REQUIRE(std::isfinite(x), where + ": not a finite number");
+  return x;
+}
+
+int dimension(const json& j, const char* key, const std::string& src) {
+  SXB_REQUIRE(j.contains(key), fmt::format("{}: missing field '{}'", src, key));
+  const json& v = j.at(key);
+  SXB_REQUIRE(v.is_number_integer() || v.is_number_unsigned(),
+              fmt::format("{}: {} must be an integer", src, key));
+  const long long n = v.get<long long>();
+  SXB_REQUIRE(n >= 1 && n <= kMaxTileDim, fmt::format("{}: {} = {}: must be between 1 and {}", src, key, n, kMaxTileDim));
+  return static_cast<int>(n);
+}
+
+// A rows x cols matrix given as `n` lists of `len` numbers.
+std::vector<double> matrix(const json& v, int n, int len, const std::string& where, const char* len_name) {
+  SXB_REQUIRE(v.is_array(), where + ": expected a list of lists");
+  if (n >= 0)
+    SXB_REQUIRE(static_cast<int>(v.size()) == n, fmt::format("{}: has {} rows, expected {}", where, v.size(), n));
+  std::vector<double> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const std::string row = fmt::format("{}[{}]", where, i);
+    SXB_REQUIRE(v[i].is_array(), row + ": expected a list of numbers");
+    SXB_REQUIRE(static_cast<int>(v[i].size()) == len,
+                fmt::format("{}: has {} values, expected {} ({})", row, v[i].size(), len, len_name));
+    for (std::size_t k = 0; k < v[i].size(); ++k) out.push_back(number(v[i][k], fmt::format("{}[{}]", row, k)));
+  }
+  return out;
+}
+
+json rows_of(const std::vector<double>& flat, int n, int len) {
+  json out = json::array();
+  for (int i = 0; i < n; ++i)
+    out.push_back(std::vector<double>(flat.begin() + static_cast<std::ptrdiff_t>(i) * len,
+                                      flat.begin() + static_cast<std::ptrdiff_t>(i + 1) * len));
+  return out;
+}
+
+}  // namespace
+
+TileProblem parse_tile_problem(const json& j, const std::string& src) {
+  SXB_REQUIRE(j.is_object(), src + ": expected a JSON object");
+  static const char* known[] = {"rows", "cols", "conductance", "r_source", "r_sink", "r_wire_row",
+                                "r_wire_col", "voltages", "backend"};
+  for (const auto& [key, value] : j.items()) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || key == k;
+    SXB_REQUIRE(ok, fmt::format("{}: unknown field '{}'", src, key));
+  }
+  TileProblem p;
+  p.rows = dimension(j, "rows", src);
+  p.cols = dimension(j, "cols", src);
+  SXB_REQUIRE(j.contains("conductance"), src + ": missing field 'conductance'");
+  p.conductance = matrix(j.at("conductance"), p.rows, p.cols, src + ": conductance", "cols");
+  double* r[] = {&p.res.r_source, &p.res.r_sink, &p.res.r_wire_row, &p.res.r_wire_col};
+  const char* names[] = {"r_source", "r_sink", "r_wire_row", "r_wire_col"};
+  for (int k = 0; k < 4; ++k)
+    if (j.contains(names[k])) *r[k] = number(j.at(names[k]), src + ": " + names[k]);
+  if (j.contains("voltages")) p.voltages = matrix(j.at("voltages"), -1, p.rows, src + ": voltages", "rows");
+  if (j.contains("backend")) {
+    SXB_REQUIRE(j.at("backend").is_string(), src + ": backend must be a string");
+    p.backend = parse_backend(j.at("backend").get<std::string>(), src + ": backend");
+  }
+  validate_tile(p.view(), src);
+  return p;
+}
+
+TileProblem read_tile_problem(const std::string& path) {
+  std::ifstream in(path);
+  SXB_REQUIRE(in.good(), path + ": cannot open");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw Error(fmt::format("{}: not valid JSON (byte {})", path, e.byte));
+  }
+  return parse_tile_problem(j, path);
+}
+
+json solve_tile_problem(const TileProblem& p, const TileSolveOptions& opt) {
+  const TileView t = p.view();
+  const Backend backend = resolve(p.backend);
+  const int n_vec = static_cast<int>(p.voltages.size() / p.rows);
+  const auto t0 = std::chrono::steady_clock::now();
+  json out;
+  out["rows"] = p.rows;
+  out["cols"] = p.cols;
+  out["currents"] = rows_of(tile_currents(t, p.voltages, backend), n_vec, p.cols);
+  out["ideal_currents"] = rows_of(ideal_currents(t, p.voltages), n_vec, p.cols);
+  if (opt.transfer || opt.nf) {
+    TileBatch one;
+    one.add(p.rows, p.cols, p.conductance.data(), p.res);
+    const std::vector<double> T = transfer_matrices(one, backend);
+    if (opt.transfer) out["transfer"] = rows_of(T, p.cols, p.rows);
+    if (opt.nf) {
+      const NonIdealityFactor nf = nonideality_factor(t, T.data());
+      out["nf"] = {{"per_column", nf.per_column}, {"mean", nf.mean}, {"max", nf.max}};
+    }
+  }
+  out["resistances"] = {{"r_source", p.res.r_source}, {"r_sink", p.res.r_sink},
+                        {"r_wire_row", p.res.r_wire_row}, {"r_wire_col", p.res.r_wire_col}};
+  out["backend"] = to_string(backend);
+  out["device"] = describe(backend);
+  out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out["version"] = version_line();
+  return out;
+}
+
+}  // namespace sxb

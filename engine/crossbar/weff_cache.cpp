@@ -1,0 +1,97 @@
+#include "engine/crossbar/weff_cache.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "engine/io/content_hash.h"
+#include "models/io/safetensors.h"
+#include "engine/io/version.h"
+
+namespace sxb {
+
+std::string default_cache_dir() {
+  if (const char* d = std::getenv("SPARSEXBAR_CACHE"); d && *d) return d;
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/sparsexbar";
+  if (const char* d = std::getenv("HOME"); d && *d) return std::string(d) + "/.cache/sparsexbar";
+  return ".sparsexbar-cache";
+}
+
+std::string weff_cache_key(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
+                           const CrossbarConfig& config) {
+  ContentHash h;
+  h.add(std::string("weff-v1 ") + version() + " " + git_revision());
+  nlohmann::json c = config.to_json();
+  c.erase("preset");  // the values decide, not the name
+  h.add(c.dump());
+  h.add(to_json(layout).dump());
+  for (const MappedLayer& m : layers) {
+    if (!layout.find(m.layer)) continue;
+    h.add(m.layer);
+    h.add(&m.inputs, sizeof m.inputs).add(&m.outputs, sizeof m.outputs).add(&m.scale, sizeof m.scale);
+    h.add(m.matrix.data(), m.matrix.size() * sizeof(float));
+  }
+  return h.hex();
+}
+
+std::string weff_cache_path(const std::string& dir, const std::string& key) {
+  return dir + "/weff/" + key + ".safetensors";
+}
+
+std::optional<std::vector<LayerEffective>> load_weff_cache(const std::string& path, const NetworkLayout& layout) {
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  try {
+    const SafetensorsFile f = read_safetensors(path);
+    const nlohmann::json meta = nlohmann::json::parse(f.metadata.at("layers"));
+    if (meta.size() != layout.layers.size()) return std::nullopt;
+    std::vector<LayerEffective> out;
+    for (std::size_t l = 0; l < layout.layers.size(); ++l) {
+      const nlohmann::json& m = meta[l];
+      LayerEffective e;
+      e.layer = m.at("layer").get<std::string>();
+      e.inputs = m.at("inputs").get<int>();
+      e.outputs = m.at("outputs").get<int>();
+      if (e.layer != layout.layers[l].layer || e.inputs != layout.layers[l].inputs ||
+          e.outputs != layout.layers[l].outputs)
+        return std::nullopt;
+      e.positions = m.at("positions").get<std::size_t>();
+      e.clipped = m.at("clipped").get<long long>();
+      e.scale = m.at("scale").get<double>();
+      e.stats.nf_sum = m.at("nf_sum").get<double>();
+      e.stats.nf_max = m.at("nf_max").get<double>();
+      e.stats.nf_columns = m.at("nf_columns").get<long long>();
+      e.stats.low_devices = m.at("low_devices").get<long long>();
+      e.stats.devices = m.at("devices").get<long long>();
+      const HostTensor& t = f.tensors.at(e.layer);
+      if (t.data.size() != static_cast<std::size_t>(e.inputs) * e.outputs) return std::nullopt;
+      e.w_eff = t.data;
+      out.push_back(std::move(e));
+    }
+    return out;
+  } catch (const std::exception&) {
+    return std::nullopt;  // a damaged cache entry is recomputed and overwritten
+  }
+}
+
+void store_weff_cache(const std::string& path, const std::vector<LayerEffective>& layers) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  SafetensorsFile f;
+  nlohmann::json meta = nlohmann::json::array();
+  for (const LayerEffective& e : layers) {
+    meta.push_back({{"layer", e.layer},
+                    {"inputs", e.inputs},
+                    {"outputs", e.outputs},
+                    {"positions", e.positions},
+                    {"clipped", e.clipped},
+                    {"scale", e.scale},
+                    {"nf_sum", e.stats.nf_sum},
+                    {"nf_max", e.stats.nf_max},
+                    {"nf_columns", e.stats.nf_columns},
+                    {"low_devices", e.stats.low_devices},
+                    {"devices", e.stats.devices}});
+    f.tensors[e.layer] = HostTensor{{e.inputs, e.outputs}, e.w_eff, "F32"};
+  }
+  f.metadata["layers"] = meta.dump();
+  write_safetensors(path, f);
+}
+
+}  // namespace sxb

@@ -1,0 +1,83 @@
+// Accuracy of a network on non-ideal crossbars: the software
+// model, the ideal crossbar (mapping only) and the non-ideal crossbar (every
+// tile solved; W_eff through the model's weight hook), with per-layer NF and
+// low-conductance statistics, crossbar counts, warnings when the run looks
+// wrong, and a JSON report (schema in docs/cli.md).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/crossbar/backend.h"
+#include "engine/crossbar/crossbar_config.h"
+#include "engine/evaluation/evaluate.h"
+#include "engine/crossbar/layer_layout.h"
+#include "engine/rearrangement/rearrange.h"
+#include "engine/crossbar/scheduler.h"
+#include "engine/evaluation/sparse_forward.h"
+#include "engine/crossbar/wct.h"
+
+namespace sxb {
+
+// The conv and linear layers of `model` as layer matrices (scale unset).
+std::vector<MappedLayer> mapped_layers(nn::Vgg& model);
+
+// ceil(K/R) x ceil(N/C) tiles for every mapped layer.
+NetworkLayout dense_network_layout(const std::vector<MappedLayer>& layers, int tile_rows, int tile_cols);
+
+// evaluate() with every layer's weight replaced by its w_eff (through the
+// model's weight hooks, cleared on return). A layer runs as a sparse (CSR)
+// product when `path` says so (engine/evaluation/sparse_forward.h); its name is then
+// appended to `sparse_layers` when given.
+EvalResult evaluate_with_weights(nn::Vgg& model, const Dataset& data, const Normalization& norm,
+                                 const std::vector<LayerEffective>& layers, SparsePath path = SparsePath::Auto,
+                                 std::vector<std::string>* sparse_layers = nullptr);
+
+struct CrossbarEvalOptions {
+  CrossbarConfig crossbar;
+  Backend backend = Backend::Auto;      // tile solver
+  std::optional<NetworkLayout> layout;  // packed layout of a pruned model; default dense
+  std::string cache_dir;                // W_eff cache; empty: none
+  long long reference_crossbars = 0;    // crossbars of the unpruned model, for CCR
+  std::string model_source, data_source;  // for the report
+  std::function<void(const std::string&)> log;  // progress lines
+  // Per-layer mapping scales s = s_ref of weight-constrained training (the
+  // model file's WCT metadata, engine/crossbar/wct.h); crossbar.scale > 0 overrides them.
+  std::optional<WctScales> wct;
+  SparsePath sparse = SparsePath::Auto;  // dense or CSR products for W_eff (engine/evaluation/sparse_forward.h)
+  // Column rearrangement (engine/rearrangement/rearrange.h); with a policy other than none
+  // the layout as given is solved and evaluated too, for the before/after report.
+  RearrangeOptions rearrange;
+};
+
+struct CrossbarEvalResult {
+  EvalResult software, ideal, nonideal;
+  std::vector<LayerEffective> layers;  // non-ideal, w_eff cleared
+  long long crossbars = 0;
+  std::vector<std::string> warnings;
+  bool cache_hit = false;
+  nlohmann::json report;
+};
+
+// `software`: a result of evaluate(model, data, norm) already at hand (the
+// demo evaluates several tile sizes), else it is computed. The model's weight
+// hook is cleared on return.
+CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, const Normalization& norm,
+                                         const CrossbarEvalOptions& options, const EvalResult* software = nullptr);
+
+// Crossbars (both arrays) of a dense model at R x C tiles, from the weight
+// shapes of its file: the reference of CCR. Errors name the file.
+long long dense_crossbars(const std::string& weights_path, int tile_rows, int tile_cols);
+long long dense_crossbars(const SafetensorsFile& weights, const std::string& path, int tile_rows, int tile_cols);
+
+// The human-readable table of a report.
+std::string crossbar_table(const nlohmann::json& report);
+
+// CSV, one row per image: index,label,software,nonideal,logit_0..logit_{K-1} (non-ideal logits).
+std::string crossbar_predictions_csv(const CrossbarEvalResult& r, const Dataset& d);
+
+}  // namespace sxb

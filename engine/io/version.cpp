@@ -1,0 +1,9 @@
+#include "engine/io/version.h"
+
+namespace sxb {
+
+const char* version() { return SPARSEXBAR_VERSION; }
+const char* git_revision() { return SPARSEXBAR_GIT; }
+std::string version_line() { return std::string(version()) + " (" + git_revision() + ")"; }
+
+}  // namespace sxb

@@ -1,0 +1,344 @@
+#include "engine/pruning/pruning_run.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "models/io/atomic_file.h"
+#include "engine/evaluation/evaluate.h"
+#include "engine/crossbar/layout_file.h"
+#include "models/io/safetensors.h"
+#include "engine/io/version.h"
+
+namespace sxb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string strip_safetensors(const std::string& path) {
+  const std::string ext = ".safetensors";
+  const bool has_ext = path.size() > ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
+  return has_ext ? path.substr(0, path.size() - ext.size()) : path;
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  SXB_REQUIRE(in, path + ": cannot open");
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error&) {
+    throw Error(path + ": not valid JSON");
+  }
+}
+
+// JSON has no NaN: a missing accuracy is null.
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+double accuracy_of(nn::Vgg& model, const Dataset& test_set) {
+  if (test_set.size() == 0) return kNaN;
+  return evaluate(model, test_set, normalization_of(model.config())).accuracy;
+}
+
+// A model and its configuration from a file written by train() or this pipeline.
+std::unique_ptr<nn::Vgg> load_model(const std::string& path, const std::string& model_name, nn::Backend& backend) {
+  const SafetensorsFile f = read_safetensors(path);
+  const nn::VggConfig c = nn::vgg_config_for_file(f, path, nn::VggRequest{model_name, std::nullopt, std::nullopt}, true);
+  auto m = std::make_unique<nn::Vgg>(c, backend);
+  m->load_state_dict(f, path);
+  return m;
+}
+
+struct PhaseResult {
+  bool interrupted = false;
+  double test_accuracy = kNaN;
+  double seconds = 0.0;
+  bool skipped = false;
+  std::unique_ptr<nn::Vgg> model;
+};
+
+// One train() phase with the pipeline's resume rules (see the header).
+PhaseResult run_phase(const std::string& name, TrainConfig t, bool resume, const Dataset& train_set,
+                      const Dataset& test_set, nn::Backend& backend, const TrainHooks& hooks,
+                      const std::function<void(const std::string&)>& log) {
+  PhaseResult r;
+  const auto t0 = Clock::now();
+  if (resume && std::filesystem::exists(t.out)) {
+    const SafetensorsFile f = read_safetensors(t.out);
+    const auto it = f.metadata.find("train_config");
+    if (it != f.metadata.end() && it->second == t.to_json().dump()) {
+      log(fmt::format("{}: finished earlier ({}), skipped", name, t.out));
+      r.skipped = true;
+      r.model = load_model(t.out, t.model, backend);
+      const auto acc = f.metadata.find("test_accuracy");
+      if (acc != f.metadata.end()) r.test_accuracy = std::stod(acc->second);
+      r.seconds = seconds_since(t0);
+      return r;
+    }
+  }
+  t.resume = resume && std::filesystem::exists(checkpoint_path(t.out));
+  if (resume && !t.resume) log(fmt::format("{}: no checkpoint {}, starting the phase", name, checkpoint_path(t.out)));
+  log(fmt::format("--- {}: {} epochs from {}", name, t.epochs, t.init_weights));
+  TrainResult tr = train(t, train_set, test_set, backend, hooks);
+  r.interrupted = tr.interrupted;
+  r.test_accuracy = test_set.size() > 0 ? tr.test_accuracy : kNaN;
+  r.model = std::move(tr.model);
+  r.seconds = seconds_since(t0);
+  return r;
+}
+
+}  // namespace
+
+void PruneRunConfig::check() const {
+  spec.check();
+  SXB_REQUIRE(!weights.empty(), "--weights (the dense model) is required");
+  SXB_REQUIRE(model.empty() || model == "vgg11" || model == "vgg16", "--model '" + model + "' is not one of vgg11, vgg16");
+  SXB_REQUIRE(std::isfinite(lambda) && lambda >= 0.0, fmt::format("--lambda {} must be >= 0", lambda));
+  SXB_REQUIRE(reg_epochs >= 0 && reg_epochs <= 100000, fmt::format("--reg-epochs {} is not in 0..100000", reg_epochs));
+  SXB_REQUIRE(finetune_epochs >= 0 && finetune_epochs <= 100000,
+              fmt::format("--finetune-epochs {} is not in 0..100000", finetune_epochs));
+  SXB_REQUIRE(std::isfinite(finetune_lr) && finetune_lr >= 0.0,
+              fmt::format("--finetune-lr {} must be >= 0 (0: --lr)", finetune_lr));
+  if (wct_kappa != 0.0) {
+    check_wct_kappa(wct_kappa, "--wct-kappa");
+    SXB_REQUIRE(finetune_epochs > 0, "--wct-kappa constrains fine-tuning: it needs --finetune-epochs > 0");
+  }
+  SXB_REQUIRE(!out.empty(), "--out is required");
+  SXB_REQUIRE(strip_safetensors(out) + ".safetensors" != weights && strip_safetensors(out) != strip_safetensors(weights),
+              "--out " + out + " would overwrite the dense model --weights " + weights);
+}
+
+nlohmann::json PruneRunConfig::to_json() const {
+  nlohmann::json j = {{"spec", spec.to_json()},  {"weights", weights},
+                      {"model", model},          {"data", data},
+                      {"lambda", lambda},        {"reg_epochs", reg_epochs},
+                      {"finetune_epochs", finetune_epochs}, {"batch", batch},
+                      {"lr", lr},                {"finetune_lr", finetune_lr},
+                      {"schedule", schedule},    {"momentum", momentum},
+                      {"weight_decay", weight_decay}, {"seed", seed}};
+  if (wct_kappa > 0.0) j["wct_kappa"] = wct_kappa;  // absent when off: earlier runs still resume
+  return j;
+}
+
+PrunePaths prune_paths(const std::string& out) {
+  const std::string stem = strip_safetensors(out);
+  return {stem + ".safetensors", stem + ".layout.json", stem + ".prune.json", stem + ".reg.safetensors",
+          stem + ".hard.safetensors"};
+}
+
+PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, const Dataset& test_set,
+                           nn::Backend& backend, const TrainHooks& hooks_in) {
+  const auto t_start = Clock::now();
+  c.check();
+  auto log = hooks_in.log ? hooks_in.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  PruneRunResult result;
+  result.paths = prune_paths(c.out);
+  const PrunePaths& paths = result.paths;
+  const nlohmann::json settings = c.to_json();
+  nlohmann::json summary = {{"kind", "sparsexbar-prune"}, {"settings", settings}, {"status", "running"},
+                            {"git", git_revision()}, {"backend", backend.describe()}};
+
+  // --- Resume: the same settings as the run that wrote the summary.
+  if (c.resume) {
+    SXB_REQUIRE(std::filesystem::exists(paths.summary),
+                paths.summary + ": no earlier run to resume (run without --resume to start afresh)");
+    const nlohmann::json then = read_json_file(paths.summary);
+    SXB_REQUIRE(then.contains("settings"), paths.summary + ": not a sparsexbar prune summary");
+    for (const auto& [key, value] : settings.items()) {
+      const std::string before = then["settings"].contains(key) ? then["settings"][key].dump() : "(absent)";
+      SXB_REQUIRE(before == value.dump(),
+                  fmt::format("{}: the run was started with {} = {}, this one has {} = {}; resume with the original "
+                              "settings (or start afresh without --resume)",
+                              paths.summary, key, before, key, value.dump()));
+    }
+  }
+  write_file_atomic(paths.summary, summary.dump(2) + "\n");
+
+  // --- The dense model.
+  std::string model_name = c.model;
+  {
+    const SafetensorsFile f = read_safetensors(c.weights);
+    if (model_name.empty()) {
+      const auto it = f.metadata.find("model");
+      SXB_REQUIRE(it != f.metadata.end(), c.weights + ": no 'model' in __metadata__; give --model vgg11|vgg16");
+      model_name = it->second;
+    }
+  }
+  std::unique_ptr<nn::Vgg> dense = load_model(c.weights, model_name, backend);
+  const nn::VggConfig dense_config = dense->config();
+  const NetworkLayout dense_layout_all = dense_network_layout(*dense, c.spec.tile_rows, c.spec.tile_cols);
+  result.dense_accuracy = accuracy_of(*dense, test_set);
+  log(fmt::format("dense {} width {}: {} crossbars at {}x{} tiles{}", model_name, dense_config.width,
+                  dense_layout_all.crossbars(), c.spec.tile_rows, c.spec.tile_cols,
+                  std::isfinite(result.dense_accuracy)
+                      ? fmt::format(", test accuracy {:.2f}%", 100.0 * result.dense_accuracy)
+                      : ""));
+
+  TrainConfig base;
+  base.model = model_name;
+  base.width = dense_config.width;
+  base.classes = dense_config.classes;
+  base.dropout = dense_config.dropout;
+  base.data = c.data;
+  base.batch = c.batch;
+  base.lr = c.lr;
+  base.schedule = c.schedule;
+  base.momentum = c.momentum;
+  base.weight_decay = c.weight_decay;
+  base.seed = c.seed;
+  base.threads = c.threads;
+  base.prefetch = c.prefetch;
+
+  // --- Phase 1: group-lasso regularisation.
+  std::unique_ptr<nn::Vgg> regularised;
+  std::string regularised_path = c.weights;
+  double reg_seconds = 0.0;
+  if (c.reg_epochs > 0) {
+    TrainConfig t = base;
+    t.epochs = c.reg_epochs;
+    t.init_weights = c.weights;
+    t.out = paths.regularised;
+    TrainHooks h;
+    h.stop_requested = hooks_in.stop_requested;
+    h.log = log;
+    const PruneSpec spec = c.spec;
+    const double lambda = c.lambda;
+    h.after_step = [spec, lambda](nn::Vgg& m, const StepInfo& s) { apply_group_lasso(m, spec, s.lr * lambda); };
+    PhaseResult p = run_phase("regularisation", t, c.resume, train_set, test_set, backend, h, log);
+    if (p.interrupted) {
+      result.interrupted = true;
+      result.phase = "regularisation";
+      return result;
+    }
+    regularised = std::move(p.model);
+    regularised_path = paths.regularised;
+    result.regularised_accuracy = p.test_accuracy;
+    reg_seconds = p.seconds;
+  } else {
+    regularised = std::move(dense);
+    result.regularised_accuracy = result.dense_accuracy;
+  }
+  dense.reset();
+
+  // Groups the lasso drove to exactly zero, as a guide for lambda.
+  std::size_t zero_groups = 0, prunable_groups = 0;
+  for (const LayerGroups& g : network_groups(*regularised, c.spec)) {
+    if (!g.prunable) continue;
+    prunable_groups += g.norms.size();
+    for (double n : g.norms) zero_groups += n == 0.0 ? 1 : 0;
+  }
+
+  // --- Phase 2: hard pruning.
+  const auto t_hard = Clock::now();
+  PrunedNetwork pruned = hard_prune(*regularised, c.spec);
+  regularised.reset();
+  pruned.weights.metadata["pruning_method"] = method_name(c.spec.method);
+  if (const auto wct = read_wct_metadata(read_safetensors(regularised_path), regularised_path))
+    write_wct_metadata(*wct, pruned.weights);  // pruning only zeroes or removes weights: still within the clamp
+  write_safetensors(paths.hard, pruned.weights);
+  result.account = account_crossbars(pruned.layout, dense_layout_all);
+  result.target_sparsity = c.spec.per_layer ? kNaN : c.spec.sparsity;
+  result.sparsity = pruned.selection.sparsity();
+  result.target_reached = pruned.selection.reached;
+  nlohmann::json layers = nlohmann::json::array();
+  for (const LayerPruning& l : pruned.layers) {
+    nlohmann::json j = {{"layer", l.layer}, {"groups", l.groups}, {"removed_groups", l.removed_groups}};
+    if (c.spec.method == PruneMethod::ChannelFilter && !l.kept_channels.empty()) j["kept_channels"] = l.kept_channels;
+    layers.push_back(j);
+  }
+  const nlohmann::json pruning = {{"spec", c.spec.to_json()},
+                                  {"dense_weights", c.weights},
+                                  {"removed_weights", pruned.selection.removed_weights},
+                                  {"sparsity", result.sparsity},
+                                  {"target_reached", result.target_reached},
+                                  {"lasso_zero_groups", zero_groups},
+                                  {"prunable_groups", prunable_groups},
+                                  {"layers", layers}};
+  write_layout_file(paths.layout, pruned.layout, {{"accounting", to_json(result.account)}, {"pruning", pruning}});
+  {
+    nn::Vgg hard(pruned.config, backend);
+    hard.load_state_dict(pruned.weights, paths.hard);
+    result.pruned_accuracy = accuracy_of(hard, test_set);
+  }
+  const double hard_seconds = seconds_since(t_hard);
+  log(fmt::format("hard pruning ({}): removed {} of {} weights ({:.2f}%{}), {} of {} prunable groups were already 0; "
+                  "{} -> {} crossbars (CCR {:.3f}){}; layout {}",
+                  method_name(c.spec.method), pruned.selection.removed_weights, pruned.selection.dense_weights,
+                  100.0 * result.sparsity,
+                  result.target_reached ? "" : fmt::format(", target {:.2f}% not reachable", 100.0 * c.spec.sparsity),
+                  zero_groups, prunable_groups, result.account.total.dense_crossbars(),
+                  result.account.total.crossbars(), result.account.total.ccr(),
+                  std::isfinite(result.pruned_accuracy)
+                      ? fmt::format(", test accuracy {:.2f}%", 100.0 * result.pruned_accuracy)
+                      : "",
+                  paths.layout));
+
+  // --- Phase 3: fine-tuning with the masks held fixed.
+  std::unique_ptr<nn::Vgg> final_model;
+  double finetune_seconds = 0.0;
+  if (c.finetune_epochs > 0) {
+    TrainConfig t = base;
+    t.epochs = c.finetune_epochs;
+    t.lr = c.finetune_lr > 0.0 ? c.finetune_lr : c.lr;
+    t.init_weights = paths.hard;
+    t.out = paths.model;
+    t.wct_kappa = c.wct_kappa;
+    TrainHooks h;
+    h.stop_requested = hooks_in.stop_requested;
+    h.log = log;
+    const NetworkLayout layout = pruned.layout;
+    h.on_model = [layout](nn::Vgg& m) { set_masks(m, layout); };
+    PhaseResult p = run_phase("fine-tuning", t, c.resume, train_set, test_set, backend, h, log);
+    if (p.interrupted) {
+      result.interrupted = true;
+      result.phase = "fine-tuning";
+      return result;
+    }
+    final_model = std::move(p.model);
+    result.accuracy = p.test_accuracy;
+    finetune_seconds = p.seconds;
+    if (!p.skipped) {  // record the layout in the model file
+      SafetensorsFile f = read_safetensors(paths.model);
+      f.metadata["pruning_method"] = method_name(c.spec.method);
+      f.metadata["layout"] = std::filesystem::path(paths.layout).filename().string();
+      write_safetensors(paths.model, f);
+    }
+  } else {
+    SafetensorsFile f = pruned.weights;
+    f.metadata["layout"] = std::filesystem::path(paths.layout).filename().string();
+    write_safetensors(paths.model, f);
+    final_model = load_model(paths.model, model_name, backend);
+    result.accuracy = result.pruned_accuracy;
+  }
+  check_layout_for_model(read_layout_file(paths.layout), *final_model, paths.layout);
+
+  summary["status"] = "done";
+  summary["files"] = {{"model", paths.model}, {"layout", paths.layout}, {"regularised", regularised_path},
+                      {"hard_pruned", paths.hard}};
+  summary["test_data"] = test_set.source;
+  summary["accuracy"] = {{"dense", number_or_null(result.dense_accuracy)},
+                         {"regularised", number_or_null(result.regularised_accuracy)},
+                         {"hard_pruned", number_or_null(result.pruned_accuracy)},
+                         {"fine_tuned", number_or_null(result.accuracy)}};
+  summary["pruning"] = pruning;
+  summary["accounting"] = to_json(result.account);
+  summary["seconds"] = {{"regularisation", reg_seconds},
+                        {"hard_pruning", hard_seconds},
+                        {"fine_tuning", finetune_seconds},
+                        {"total", seconds_since(t_start)}};
+  write_file_atomic(paths.summary, summary.dump(2) + "\n");
+  result.summary = summary;
+  return result;
+}
+
+}  // namespace sxb

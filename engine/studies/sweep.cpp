@@ -1,0 +1,442 @@
+#include "engine/studies/sweep.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "engine/io/content_hash.h"
+#include "engine/training/train.h"
+#include "engine/crossbar/wct.h"
+#include "kernels/common/error.h"
+
+namespace sxb {
+namespace {
+
+using json = nlohmann::json;
+
+// Typed reads of one object's keys; every key must be taken, or it is unknown.
+class Keys {
+ public:
+  Keys(const json& j, std::string context) : j_(j), context_(std::move(context)) {
+    SXB_REQUIRE(j.is_object(), fmt::format("{}: expected a JSON object (got {})", context_, j.dump()));
+  }
+  std::string where(const std::string& key) const { return fmt::format("{}: \"{}\"", context_, key); }
+  const json* get(const std::string& key) {
+    taken_.insert(key);
+    auto it = j_.find(key);
+    return it == j_.end() || it->is_null() ? nullptr : &*it;
+  }
+  void number(const std::string& key, double& v) {
+    if (const json* x = get(key)) {
+      SXB_REQUIRE(x->is_number(), fmt::format("{} must be a number (got {})", where(key), x->dump()));
+      v = x->get<double>();
+    }
+  }
+  template <typename Int>
+  void integer(const std::string& key, Int& v, long long lo, long long hi) {
+    if (const json* x = get(key)) {
+      SXB_REQUIRE(x->is_number_integer() && x->get<long long>() >= lo && x->get<long long>() <= hi,
+                  fmt::format("{} must be an integer in [{}, {}] (got {})", where(key), lo, hi, x->dump()));
+      v = static_cast<Int>(x->get<long long>());
+    }
+  }
+  void text(const std::string& key, std::string& v) {
+    if (const json* x = get(key)) {
+      SXB_REQUIRE(x->is_string(), fmt::format("{} must be a string (got {})", where(key), x->dump()));
+      v = x->get<std::string>();
+    }
+  }
+  void flag(const std::string& key, bool& v) {
+    if (const json* x = get(key)) {
+      SXB_REQUIRE(x->is_boolean(), fmt::format("{} must be true or false (got {})", where(key), x->dump()));
+      v = x->get<bool>();
+    }
+  }
+  void done() const {
+    for (const auto& [key, value] : j_.items())
+      SXB_REQUIRE(taken_.count(key), fmt::format("{}: unknown key (see docs/cli.md, \"sweep\")", where(key)));
+  }
+
+ private:
+  const json& j_;
+  std::string context_;
+  std::set<std::string> taken_;
+};
+
+// 32 -> 32 x 32, "32x64" -> 32 rows x 64 columns.
+void tile_value(const json& v, int& rows, int& cols, const std::string& where) {
+  if (v.is_number_integer()) {
+    SXB_REQUIRE(v.get<long long>() >= 1 && v.get<long long>() <= (1 << 20),
+                fmt::format("{} must be in [1, 1048576] (got {})", where, v.dump()));
+    rows = cols = v.get<int>();
+  } else {
+    SXB_REQUIRE(v.is_string(), fmt::format("{} must be N or \"RxC\" (got {})", where, v.dump()));
+    parse_tile_size(v.get<std::string>(), rows, cols, where);
+  }
+}
+
+SweepTrain train_from_json(const json& j, const std::string& context) {
+  SweepTrain t;
+  Keys k(j, context);
+  k.integer("epochs", t.epochs, 1, 100000);
+  k.integer("batch", t.batch, 1, 1 << 20);
+  k.number("lr", t.lr);
+  k.number("momentum", t.momentum);
+  k.number("weight_decay", t.weight_decay);
+  k.number("wct_kappa", t.wct_kappa);
+  k.text("schedule", t.schedule);
+  k.flag("nesterov", t.nesterov);
+  k.integer("seed", t.seed, 0, std::numeric_limits<long long>::max());
+  k.done();
+  return t;
+}
+
+SweepPrune prune_from_json(const json& j, const std::string& context) {
+  SweepPrune p;
+  Keys k(j, context);
+  std::string method = "xcs";
+  k.text("method", method);
+  try {
+    p.method = parse_prune_method(method);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", k.where("method"), e.what()));
+  }
+  SXB_REQUIRE(j.contains("sparsity"), k.where("sparsity") + " is required");
+  k.number("sparsity", p.sparsity);
+  if (const json* tile = k.get("tile")) tile_value(*tile, p.tile_rows, p.tile_cols, k.where("tile"));
+  k.number("lambda", p.lambda);
+  k.number("lr", p.lr);
+  k.number("finetune_lr", p.finetune_lr);
+  k.number("wct_kappa", p.wct_kappa);
+  k.number("max_layer_sparsity", p.max_layer_sparsity);
+  k.integer("reg_epochs", p.reg_epochs, 0, 100000);
+  k.integer("finetune_epochs", p.finetune_epochs, 0, 100000);
+  k.integer("batch", p.batch, 1, 1 << 20);
+  k.integer("seed", p.seed, 0, std::numeric_limits<long long>::max());
+  k.done();
+  if (p.finetune_lr == 0.0) p.finetune_lr = p.lr;  // 0 means lr: one spelling, one id
+  SXB_REQUIRE(p.sparsity > 0.0 && p.sparsity < 1.0,
+              fmt::format("{} must be in (0, 1) (got {})", k.where("sparsity"), p.sparsity));
+  SXB_REQUIRE(p.wct_kappa >= 0.0 && p.wct_kappa <= 1.0,
+              fmt::format("{} must be in [0, 1] (0: off; got {})", k.where("wct_kappa"), p.wct_kappa));
+  return p;
+}
+
+RearrangeOptions rearrange_from_json(const json& given, const std::string& context) {
+  RearrangeOptions r;
+  const json j = given.is_string() ? json{{"policy", given}} : given;  // "sort" short for {"policy": "sort"}
+  Keys k(j, context);
+  std::string policy = "none";
+  k.text("policy", policy);
+  r.policy = parse_rearrange_policy(policy, k.where("policy"));
+  k.number("budget_seconds", r.budget_seconds);
+  k.integer("rounds", r.rounds, 0, 1 << 30);
+  k.integer("seed", r.seed, 0, std::numeric_limits<long long>::max());
+  k.done();
+  SXB_REQUIRE(r.budget_seconds >= 0.0, k.where("budget_seconds") + " must be >= 0");
+  return r;
+}
+
+std::string file_sha256(const std::string& path, const std::string& where) {
+  // A sweep names the same file many times: hash it once per (path, size, time).
+  static std::map<std::string, std::string> known;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  const auto time = std::filesystem::last_write_time(path, ec).time_since_epoch().count();
+  const std::string full = std::filesystem::absolute(path).lexically_normal().string() + "\n" +
+                           std::to_string(size) + "\n" + std::to_string(time);
+  if (auto it = known.find(full); it != known.end()) return it->second;
+  std::ifstream in(path, std::ios::binary);
+  SXB_REQUIRE(in.good(), fmt::format("{}: cannot open '{}'", where, path));
+  ContentHash h;
+  std::vector<char> buf(1 << 20);
+  while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0)
+    h.add(buf.data(), static_cast<std::size_t>(in.gcount()));
+  return known[full] = h.hex();
+}
+
+// Sets the value at a dotted path, creating objects on the way.
+void set_path(json& j, const std::string& path, const json& value, const std::string& context) {
+  json* node = &j;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t dot = path.find('.', start);
+    const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    SXB_REQUIRE(!part.empty(), fmt::format("{}: grid key \"{}\" has an empty part", context, path));
+    if (node->is_null()) *node = json::object();
+    SXB_REQUIRE(node->is_object(), fmt::format("{}: grid key \"{}\": \"{}\" is not an object in the base "
+                                               "configuration", context, path, path.substr(0, start - 1)));
+    node = &(*node)[part];
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  *node = value;
+}
+
+}  // namespace
+
+TrainConfig SweepPointConfig::train_config(const std::string& out) const {
+  TrainConfig t;
+  t.model = model;
+  t.width = width;
+  t.classes = classes;
+  t.data = data;
+  t.epochs = train.epochs;
+  t.batch = train.batch;
+  t.lr = train.lr;
+  t.schedule = train.schedule;
+  t.momentum = train.momentum;
+  t.weight_decay = train.weight_decay;
+  t.nesterov = train.nesterov;
+  t.seed = train.seed;
+  t.wct_kappa = train.wct_kappa;
+  t.out = out;
+  return t;
+}
+
+PruneRunConfig SweepPointConfig::prune_config(const std::string& weights_path, const std::string& out) const {
+  const SweepPrune& p = prune.value();
+  PruneRunConfig r;
+  r.spec.method = p.method;
+  r.spec.sparsity = p.sparsity;
+  r.spec.tile_rows = p.tile_rows;
+  r.spec.tile_cols = p.tile_cols;
+  r.spec.max_layer_sparsity = p.max_layer_sparsity;
+  r.weights = weights_path;
+  r.model = model;
+  r.data = data;
+  r.lambda = p.lambda;
+  r.reg_epochs = p.reg_epochs;
+  r.finetune_epochs = p.finetune_epochs;
+  r.batch = p.batch;
+  r.lr = p.lr;
+  r.finetune_lr = p.finetune_lr;
+  r.seed = p.seed;
+  r.wct_kappa = p.wct_kappa;
+  r.out = out;
+  return r;
+}
+
+json SweepPointConfig::id_json() const {
+  json j = to_json();
+  j["crossbar"].erase("preset");  // the values are there
+  if (j["weights"].is_object()) {  // the content hash is there, and fixes the width and classes
+    j["weights"].erase("path");
+    j.erase("width");
+    j.erase("classes");
+  }
+  return j;
+}
+
+json SweepPointConfig::to_json() const {
+  json j = {{"model", model}, {"width", width}, {"classes", classes}, {"data", data},
+            {"eval_data", eval_data.empty() ? data : eval_data}, {"crossbar", crossbar.to_json()}};
+  j["rearrange"] = rearrange.to_json();
+  if (weights.empty()) {
+    j["weights"] = nullptr;
+    j["train"] = {{"epochs", train.epochs}, {"batch", train.batch}, {"lr", train.lr},
+                  {"momentum", train.momentum}, {"weight_decay", train.weight_decay},
+                  {"wct_kappa", train.wct_kappa}, {"schedule", train.schedule},
+                  {"nesterov", train.nesterov}, {"seed", train.seed}};
+  } else {
+    j["weights"] = {{"path", weights}, {"sha256", weights_sha256}};
+    j["train"] = nullptr;  // not used
+  }
+  if (prune) {
+    const SweepPrune& p = *prune;
+    j["prune"] = {{"method", method_name(p.method)}, {"sparsity", p.sparsity},
+                  {"tile", fmt::format("{}x{}", p.tile_rows, p.tile_cols)}, {"lambda", p.lambda},
+                  {"lr", p.lr}, {"finetune_lr", p.finetune_lr}, {"wct_kappa", p.wct_kappa},
+                  {"max_layer_sparsity", p.max_layer_sparsity}, {"reg_epochs", p.reg_epochs},
+                  {"finetune_epochs", p.finetune_epochs}, {"batch", p.batch}, {"seed", p.seed}};
+  } else {
+    j["prune"] = nullptr;
+  }
+  return j;
+}
+
+SweepPointConfig sweep_point_from_json(const json& j, const std::string& context, const std::string& base_dir) {
+  SweepPointConfig c;
+  Keys k(j, context);
+  k.text("model", c.model);
+  SXB_REQUIRE(c.model == "vgg11" || c.model == "vgg16",
+              fmt::format("{} must be \"vgg11\" or \"vgg16\" (got \"{}\")", k.where("model"), c.model));
+  k.number("width", c.width);
+  SXB_REQUIRE(c.width >= 0.0 && c.width <= 16.0, fmt::format("{} must be in (0, 16]", k.where("width")));
+  k.integer("classes", c.classes, 0, 1 << 20);
+  k.text("data", c.data);
+  k.text("eval_data", c.eval_data);
+  k.text("weights", c.weights);
+  json crossbar = json::object();
+  if (const json* x = k.get("crossbar")) {
+    SXB_REQUIRE(x->is_object(), k.where("crossbar") + " must be an object");
+    crossbar = *x;
+  }
+  // "tile" (point or crossbar) is a short form of tile_rows/tile_cols.
+  const json* crossbar_tile = crossbar.contains("tile") ? &crossbar["tile"] : nullptr;
+  for (const json* tile : {crossbar_tile, k.get("tile")}) {
+    if (!tile || tile->is_null()) continue;
+    int rows = 0, cols = 0;
+    tile_value(*tile, rows, cols, tile == crossbar_tile ? context + ": \"crossbar\": \"tile\"" : k.where("tile"));
+    crossbar["tile_rows"] = rows;
+    crossbar["tile_cols"] = cols;
+  }
+  crossbar.erase("tile");
+  c.crossbar = crossbar_config_from_json(crossbar, context + ": \"crossbar\"");
+  if (const json* x = k.get("train")) c.train = train_from_json(*x, context + ": \"train\"");
+  if (const json* x = k.get("prune")) {
+    c.prune = prune_from_json(*x, context + ": \"prune\"");
+    if (c.prune->tile_rows == 0) {
+      c.prune->tile_rows = c.crossbar.tile_rows;
+      c.prune->tile_cols = c.crossbar.tile_cols;
+    }
+    // XCS/XRS pack the weights for one tile size; C/F models map at any.
+    SXB_REQUIRE(c.prune->method == PruneMethod::ChannelFilter ||
+                    (c.prune->tile_rows == c.crossbar.tile_rows && c.prune->tile_cols == c.crossbar.tile_cols),
+                fmt::format("{}: \"prune\": \"tile\" {}x{} differs from the crossbar tile {}x{} (xcs and xrs "
+                            "models are packed for the tile they were pruned at)",
+                            context, c.prune->tile_rows, c.prune->tile_cols, c.crossbar.tile_rows,
+                            c.crossbar.tile_cols));
+    try {  // the settings run_pruning() checks, named here
+      c.prune_config("dense.safetensors", "pruned").check();
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: \"prune\": {}", context, e.what()));
+    }
+  }
+  if (const json* x = k.get("rearrange")) c.rearrange = rearrange_from_json(*x, context + ": \"rearrange\"");
+  k.done();
+
+  if (c.weights.empty()) {  // the settings train() checks, named here
+    if (c.width == 0.0) c.width = 1.0;
+    TrainConfig t = c.train_config("sweep.safetensors");
+    try {
+      t.check();
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: \"train\": {}", context, e.what()));
+    }
+  } else {
+    std::filesystem::path p(c.weights);
+    if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;
+    c.weights = std::filesystem::absolute(p).lexically_normal().string();
+    c.weights_sha256 = file_sha256(c.weights, k.where("weights"));
+  }
+  return c;
+}
+
+Sweep sweep_from_json(const nlohmann::ordered_json& j, const std::string& context, const std::string& base_dir) {
+  SXB_REQUIRE(j.is_object(), context + ": a sweep must be a JSON object with \"base\" and \"grid\"");
+  Sweep s;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "name") {
+      SXB_REQUIRE(value.is_string(), context + ": \"name\" must be a string");
+      s.name = value.get<std::string>();
+    } else if (key == "base") {
+      SXB_REQUIRE(value.is_object(), context + ": \"base\" must be an object");
+      s.base = json::parse(value.dump());
+    } else if (key == "grid") {
+      SXB_REQUIRE(value.is_object(), context + ": \"grid\" must be an object of lists");
+      for (const auto& [gk, gv] : value.items()) {
+        SXB_REQUIRE(gv.is_array() && !gv.empty(),
+                    fmt::format("{}: grid \"{}\" must be a non-empty list of values", context, gk));
+        std::vector<json> values;
+        for (const auto& v : gv) values.push_back(json::parse(v.dump()));
+        s.grid.emplace_back(gk, std::move(values));
+      }
+    } else {
+      throw Error(fmt::format("{}: \"{}\": unknown key (a sweep has \"name\", \"base\" and \"grid\")", context, key));
+    }
+  }
+  if (s.base.is_null()) s.base = json::object();
+  std::size_t total = 1;
+  for (const auto& [key, values] : s.grid) {
+    total *= values.size();
+    SXB_REQUIRE(total <= 1000000, context + ": the grid has more than 1,000,000 points");
+  }
+  std::map<std::string, std::size_t> seen;
+  for (std::size_t index = 0; index < total; ++index) {
+    SweepPoint p;
+    p.index = index;
+    json config = s.base;
+    std::size_t rest = index;
+    std::vector<std::pair<std::string, json>> assignments(s.grid.size());
+    for (std::size_t g = s.grid.size(); g-- > 0;) {  // the last key varies fastest
+      const auto& [key, values] = s.grid[g];
+      assignments[g] = {key, values[rest % values.size()]};
+      rest /= values.size();
+    }
+    for (const auto& [key, value] : assignments) {
+      set_path(config, key, value, context);
+      p.varied[key] = value;
+    }
+    p.config = sweep_point_from_json(config, fmt::format("{}: point {} ({})", context, index, p.varied.dump()),
+                                     base_dir);
+    p.id = short_hash(p.config.id_json().dump());
+    const auto [it, fresh] = seen.emplace(p.id, index);
+    SXB_REQUIRE(fresh, fmt::format("{}: points {} and {} are the same configuration (a grid key has no effect)",
+                                   context, it->second, index));
+    s.points.push_back(std::move(p));
+  }
+  return s;
+}
+
+Sweep read_sweep(const std::string& path) {
+  std::ifstream in(path);
+  SXB_REQUIRE(in.good(), fmt::format("cannot open the sweep file '{}'", path));
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(in, nullptr, false);
+  SXB_REQUIRE(!j.is_discarded(), fmt::format("{}: not valid JSON", path));
+  Sweep s = sweep_from_json(j, path, std::filesystem::path(path).parent_path().string());
+  s.path = path;
+  if (s.name.empty()) s.name = std::filesystem::path(path).stem().string();
+  return s;
+}
+
+std::string Shard::name() const { return fmt::format("{}-of-{}", k, n); }
+
+Shard parse_shard(const std::string& text) {
+  const auto env = [](const char* name) -> std::optional<long long> {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return std::nullopt;
+    char* end = nullptr;
+    const long long x = std::strtoll(v, &end, 10);
+    return *end ? std::nullopt : std::optional<long long>(x);
+  };
+  Shard s;
+  long long k = 0, n = 1;
+  if (text == "auto") {
+    if (auto id = env("SLURM_ARRAY_TASK_ID"), count = env("SLURM_ARRAY_TASK_COUNT"); id && count) {
+      k = *id - env("SLURM_ARRAY_TASK_MIN").value_or(0);
+      n = *count;
+    } else if (auto r = env("OMPI_COMM_WORLD_RANK"), size = env("OMPI_COMM_WORLD_SIZE"); r && size) {
+      k = *r, n = *size;
+    } else if (auto r2 = env("PMI_RANK"), size2 = env("PMI_SIZE"); r2 && size2) {
+      k = *r2, n = *size2;
+    } else if (auto r3 = env("SLURM_PROCID"), size3 = env("SLURM_NTASKS"); r3 && size3) {
+      k = *r3, n = *size3;
+    }
+    SXB_REQUIRE(n >= 1 && k >= 0 && k < n,
+                fmt::format("--shard auto: the environment gives shard {} of {} (need 0 <= k < N)", k, n));
+  } else {
+    const std::size_t slash = text.find('/');
+    const std::string bad = fmt::format("--shard '{}': expected k/N with 0 <= k < N, or auto", text);
+    try {
+      std::size_t a = 0, b = 0;
+      SXB_REQUIRE(slash != std::string::npos, bad);
+      k = std::stoll(text.substr(0, slash), &a);
+      n = std::stoll(text.substr(slash + 1), &b);
+      SXB_REQUIRE(a == slash && b == text.size() - slash - 1, bad);
+    } catch (const std::logic_error&) {
+      throw Error(bad);
+    }
+    SXB_REQUIRE(n >= 1 && n <= 1000000 && k >= 0 && k < n, bad);
+  }
+  s.k = static_cast<int>(k);
+  s.n = static_cast<int>(n);
+  return s;
+}
+
+}  // namespace sxb

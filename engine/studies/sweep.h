@@ -1,0 +1,107 @@
+// Sweeps: a JSON file with a base configuration and a grid of
+// values per key; every point of the grid's Cartesian product is one full
+// pipeline configuration (train or given weights -> optional pruning ->
+// evaluation on crossbars) with a stable id, the hash of its normalised form.
+//
+//   {"name": "wires", "base": {...point keys...},
+//    "grid": {"crossbar.r_wire": [0.5, 2.5], "tile": [32, 64], "prune": [null, {"method": "xcs", ...}]}}
+//
+// Grid keys are dotted paths into the point configuration; the last grid key
+// varies fastest. docs/cli.md lists the point keys and their defaults.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/crossbar/crossbar_config.h"
+#include "engine/pruning/pruning.h"
+#include "engine/pruning/pruning_run.h"
+#include "engine/rearrangement/rearrange.h"
+#include "engine/training/train.h"
+
+namespace sxb {
+
+// Defaults are those of `sparsexbar train` and `sparsexbar prune` (a test checks).
+struct SweepTrain {  // engine/training/train.h, for the model when no weights are given
+  int epochs = 10, batch = 128;
+  double lr = 0.02, momentum = 0.9, weight_decay = 5e-4, wct_kappa = 0.0;
+  std::string schedule = "cosine";
+  bool nesterov = false;
+  std::uint64_t seed = 1;
+};
+
+struct SweepPrune {  // engine/pruning/pruning_run.h
+  PruneMethod method = PruneMethod::ColumnSegments;
+  double sparsity = 0.0;              // required
+  int tile_rows = 0, tile_cols = 0;  // 0: the crossbar's tile
+  double lambda = 1e-3, lr = 0.02, finetune_lr = 0.0, wct_kappa = 0.0, max_layer_sparsity = 0.95;
+  int reg_epochs = 10, finetune_epochs = 10, batch = 128;
+  std::uint64_t seed = 1;
+};
+
+// One point, every default filled in.
+struct SweepPointConfig {
+  std::string model = "vgg11";
+  double width = 0.0;                   // 0: 1.0 when training, the file's with weights
+  int classes = 0;                      // 0: the data set's (the file's with weights)
+  std::string data = "synthetic";       // training data (train, prune)
+  std::string eval_data;                // test data of the evaluation; empty: data
+  std::string weights;                  // a trained model; empty: train one
+  std::string weights_sha256;           // content of `weights`, part of the id
+  SweepTrain train;
+  std::optional<SweepPrune> prune;
+  CrossbarConfig crossbar;
+  RearrangeOptions rearrange;
+
+  // Normalised, for the record: every default filled in, short forms expanded.
+  nlohmann::json to_json() const;
+  // What the id hashes: to_json() without the names that do not change the
+  // result (the weights' path, the crossbar preset's name).
+  nlohmann::json id_json() const;
+  TrainConfig train_config(const std::string& out) const;  // the training of the model (no weights)
+  // The pruning of the model at `weights` into `out` (needs prune).
+  PruneRunConfig prune_config(const std::string& weights, const std::string& out) const;
+};
+
+// From a point's JSON (unknown keys and bad values are Errors naming `context`
+// and the key). Relative weights paths are taken relative to `base_dir`.
+SweepPointConfig sweep_point_from_json(const nlohmann::json& j, const std::string& context,
+                                       const std::string& base_dir = "");
+
+struct SweepPoint {
+  std::size_t index = 0;           // position in the grid order
+  std::string id;                  // 16 hex digits of SHA-256(config.to_json())
+  SweepPointConfig config;
+  nlohmann::ordered_json varied;   // grid key -> value of this point
+};
+
+struct Sweep {
+  std::string name, path;
+  nlohmann::json base;
+  std::vector<std::pair<std::string, std::vector<nlohmann::json>>> grid;  // in file order
+  std::vector<SweepPoint> points;  // the expanded grid
+};
+
+// Reads, expands and normalises a sweep file; every point is checked, so a
+// bad value fails before anything runs. Duplicate points (same id) are an Error.
+Sweep read_sweep(const std::string& path);
+Sweep sweep_from_json(const nlohmann::ordered_json& j, const std::string& context, const std::string& base_dir = "");
+
+// Shard k of N (0 <= k < N): the points whose index is k modulo N.
+struct Shard {
+  int k = 0, n = 1;
+  bool owns(std::size_t index) const { return index % static_cast<std::size_t>(n) == static_cast<std::size_t>(k); }
+  std::string name() const;  // "k-of-N"
+};
+// "k/N", or "auto": a Slurm array task (SLURM_ARRAY_TASK_ID - MIN of COUNT),
+// an MPI rank (OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/SIZE) or a Slurm task
+// (SLURM_PROCID/NTASKS), else 0/1.
+Shard parse_shard(const std::string& text);
+
+}  // namespace sxb

@@ -1,0 +1,318 @@
+#include "engine/studies/sweep_run.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cerrno>
+#include <ctime>
+#include <thread>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "engine/io/content_hash.h"
+#include "engine/evaluation/crossbar_eval.h"
+#include "engine/io/json_file.h"
+#include "engine/crossbar/layout_file.h"
+#include "engine/pruning/pruning_run.h"
+#include "engine/studies/sweep_results.h"
+#include "engine/training/train.h"
+#include "engine/crossbar/wct.h"
+#include "kernels/common/error.h"
+
+namespace sxb {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+json grid_keys(const Sweep& s) {  // "varied" loses the grid's order in a JSON object
+  json keys = json::array();
+  for (const auto& [key, values] : s.grid) keys.push_back(key);
+  return keys;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string duration_text(double s) {
+  return s < 90 ? fmt::format("{:.0f} s", s) : s < 5400 ? fmt::format("{:.0f} min", s / 60) : fmt::format("{:.1f} h", s / 3600);
+}
+
+// Exclusive lock on `<path>.lock` while a model is made: a second shard that
+// needs the same model waits (polling `stop`, so a signal still ends the wait),
+// then finds it made.
+class ModelLock {
+ public:
+  ModelLock(const std::string& path, const std::function<bool()>& stop,
+            const std::function<void(const std::string&)>& log) {
+    const std::string lock = path + ".lock";
+    fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    SXB_REQUIRE(fd_ >= 0, lock + ": cannot create the lock file");
+    for (int waited = 0; ::flock(fd_, LOCK_EX | LOCK_NB) != 0; ++waited) {
+      SXB_REQUIRE(errno == EWOULDBLOCK || errno == EINTR, lock + ": cannot lock");
+      if (waited == 0 && log) log("  waiting for another runner that is making " + path);
+      if (stop && stop()) {
+        stopped_ = true;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  ~ModelLock() { ::close(fd_); }
+  ModelLock(const ModelLock&) = delete;
+  ModelLock& operator=(const ModelLock&) = delete;
+  bool stopped() const { return stopped_; }  // a stop was requested while waiting
+
+ private:
+  int fd_ = -1;
+  bool stopped_ = false;
+};
+
+struct Step {
+  std::string path;
+  json identity;  // what the model is made of (keys the next step's cache)
+  bool interrupted = false;
+  double seconds = 0.0;
+  json summary;  // pruning: accuracies and accounting
+};
+
+class Runner {
+ public:
+  explicit Runner(const SweepRunOptions& o)
+      : o_(o),
+        backend_(nn::make_backend(o.device)),
+        // Absolute: pruning's resume compares the dense model's path.
+        models_(fs::absolute(fs::path(o.cache_dir) / "sweep-models").lexically_normal().string()) {
+    fs::create_directories(models_);
+  }
+
+  json run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupted);
+
+ private:
+  void log(const std::string& line) const {
+    if (o_.log) o_.log(line);
+  }
+  TrainHooks hooks() const {
+    TrainHooks h;
+    h.stop_requested = o_.stop_requested;
+    h.log = [this](const std::string& line) { log("  " + line); };  // nothing with --quiet
+    return h;
+  }
+  const Dataset& data(const std::string& spec, Split split) {
+    const std::string key = spec + (split == Split::Train ? "#train" : "#test");
+    auto it = data_.find(key);
+    if (it == data_.end()) it = data_.emplace(key, load_dataset(spec, split)).first;
+    return it->second;
+  }
+  // Models made on another engine differ in their last bits: their own cache names.
+  json engine() const { return backend_->name() == "cpu" ? json(nullptr) : json(backend_->name()); }
+  Step dense_model(const SweepPointConfig& c, const json& point);
+  Step pruned_model(const SweepPointConfig& c, const json& point, const Step& dense);
+
+  const SweepRunOptions& o_;
+  std::unique_ptr<nn::Backend> backend_;
+  std::string models_;
+  std::map<std::string, Dataset> data_;
+  // The software evaluation of the last (model, test data): consecutive points
+  // that differ only in the crossbar share it.
+  std::string software_key_;
+  EvalResult software_;
+};
+
+Step Runner::dense_model(const SweepPointConfig& c, const json& point) {
+  Step s;
+  if (!c.weights.empty()) {
+    s.path = c.weights;
+    s.identity = {{"weights_sha256", c.weights_sha256}};
+    return s;
+  }
+  s.identity = {{"model", c.model}, {"width", c.width}, {"classes", c.classes}, {"data", c.data},
+                {"train", point["train"]}, {"engine", engine()}};
+  s.path = (fs::path(models_) / fmt::format("train-{}-{}.safetensors", c.model, short_hash(s.identity.dump()))).string();
+  const Clock::time_point t0 = Clock::now();
+  ModelLock lock(s.path, o_.stop_requested, o_.log);
+  if ((s.interrupted = lock.stopped())) return s;
+  if (fs::exists(s.path)) return s;
+  TrainConfig t = c.train_config(s.path);
+  t.resume = fs::exists(checkpoint_path(s.path));
+  log(fmt::format("  training {} width {} on {} for {} epochs{} -> {}", c.model, c.width, c.data, t.epochs,
+                  t.resume ? " (resuming)" : "", s.path));
+  const TrainResult r = train(t, data(c.data, Split::Train), data(c.data, Split::Test), *backend_, hooks());
+  s.interrupted = r.interrupted;
+  s.seconds = since(t0);
+  return s;
+}
+
+Step Runner::pruned_model(const SweepPointConfig& c, const json& point, const Step& dense) {
+  const SweepPrune& p = *c.prune;
+  Step s;
+  s.identity = {{"dense", dense.identity}, {"data", c.data}, {"prune", point["prune"]},
+                {"engine", engine()}};
+  const std::string stem = (fs::path(models_) / fmt::format("prune-{}-{}", c.model, short_hash(s.identity.dump()))).string();
+  const PrunePaths paths = prune_paths(stem);
+  s.path = paths.model;
+  const Clock::time_point t0 = Clock::now();
+  ModelLock lock(stem, o_.stop_requested, o_.log);
+  if ((s.interrupted = lock.stopped())) return s;
+  if (fs::exists(paths.model) && fs::exists(paths.layout) && fs::exists(paths.summary)) {
+    const json summary = read_json_file(paths.summary, "the pruning summary");
+    if (summary.value("status", "") == "done") {
+      s.summary = {{"accuracy", summary.value("accuracy", json())}, {"pruning", summary.value("pruning", json())}};
+      return s;
+    }
+  }
+  PruneRunConfig r = c.prune_config(dense.path, stem);
+  r.resume = fs::exists(paths.summary);
+  r.check();
+  log(fmt::format("  pruning {} to sparsity {} at {}x{}{} -> {}", method_name(p.method), p.sparsity, p.tile_rows,
+                  p.tile_cols, r.resume ? " (resuming)" : "", paths.model));
+  const PruneRunResult result =
+      run_pruning(r, data(c.data, Split::Train), data(c.data, Split::Test), *backend_, hooks());
+  s.seconds = since(t0);
+  if ((s.interrupted = result.interrupted)) return s;  // no summary yet
+  s.summary = {{"accuracy", result.summary.value("accuracy", json())},
+               {"pruning", result.summary.value("pruning", json())}};
+  return s;
+}
+
+json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupted) {
+  const Clock::time_point t0 = Clock::now();
+  const SweepPointConfig& c = p.config;
+  const json point = c.to_json();
+  const Step dense = dense_model(c, point);
+  if ((interrupted = dense.interrupted)) return {};
+  std::optional<Step> pruned;
+  if (c.prune) {
+    pruned = pruned_model(c, point, dense);
+    if ((interrupted = pruned->interrupted)) return {};
+  }
+
+  const Clock::time_point te = Clock::now();
+  const std::string& weights = pruned ? pruned->path : dense.path;
+  CrossbarEvalOptions eo;
+  eo.crossbar = c.crossbar;
+  eo.backend = o_.backend;
+  eo.sparse = o_.sparse;
+  eo.rearrange = c.rearrange;
+  eo.cache_dir = o_.weff_cache ? o_.cache_dir : "";
+  eo.model_source = weights;
+  eo.data_source = c.eval_data.empty() ? c.data : c.eval_data;
+  const SafetensorsFile file = read_safetensors(weights);
+  eo.reference_crossbars = pruned ? dense_crossbars(dense.path, c.crossbar.tile_rows, c.crossbar.tile_cols)
+                                  : dense_crossbars(file, weights, c.crossbar.tile_rows, c.crossbar.tile_cols);
+  nn::VggRequest request{c.model, std::nullopt, std::nullopt};
+  if (c.width > 0) request.width = c.width;
+  if (c.classes > 0) request.classes = c.classes;
+  const nn::VggConfig mc = nn::vgg_config_for_file(file, weights, request, true);
+  eo.wct = read_wct_metadata(file, weights);
+  nn::Vgg model(mc, *backend_);
+  model.load_state_dict(file, weights);
+  if (c.prune && c.prune->method != PruneMethod::ChannelFilter) {  // packed tiles of XCS/XRS
+    const std::string lp = layout_path(weights);
+    eo.layout = read_layout_file(lp);
+    check_layout_for_model(*eo.layout, model, lp);
+  }
+  const Dataset& test = data(eo.data_source, Split::Test);
+  const std::string software_key = weights + "\n" + eo.data_source;
+  if (software_key != software_key_) {
+    software_key_.clear();
+    software_ = evaluate(model, test, normalization_of(mc));
+    software_key_ = software_key;
+  }
+  const CrossbarEvalResult r = evaluate_on_crossbars(model, test, normalization_of(mc), eo, &software_);
+
+  char host[256] = "";
+  ::gethostname(host, sizeof host - 1);
+  return {{"id", p.id},
+          {"index", p.index},
+          {"sweep", sweep.name},
+          {"varied", json::parse(p.varied.dump())},
+          {"grid_keys", grid_keys(sweep)},
+          {"config", point},
+          {"models", {{"dense", dense.path}, {"pruned", pruned ? json(pruned->path) : json(nullptr)}}},
+          {"pruning", pruned ? pruned->summary : json(nullptr)},
+          {"report", r.report},
+          {"seconds",
+           {{"train", dense.seconds}, {"prune", pruned ? pruned->seconds : 0.0}, {"evaluate", since(te)},
+            {"total", since(t0)}}},
+          {"shard", o_.shard.name()},
+          {"host", host},
+          {"finished", utc_now()}};
+}
+
+}  // namespace
+
+SweepRunResult run_sweep(const Sweep& sweep, const SweepRunOptions& o) {
+  SXB_REQUIRE(!o.out_dir.empty(), "sweep: no output folder");
+  fs::create_directories(o.out_dir);
+  SweepRunResult result;
+  result.results_file = sweep_results_file(o.out_dir, o.shard.name());
+  SweepResultsLog results(result.results_file);  // locked before the done ids are read
+  const std::set<std::string> done = read_sweep_records(o.out_dir).ids();
+  std::vector<const SweepPoint*> todo;
+  for (const SweepPoint& p : sweep.points) {
+    if (!o.shard.owns(p.index)) continue;
+    ++result.owned;
+    if (done.count(p.id)) ++result.skipped;
+    else todo.push_back(&p);
+  }
+  const auto log = [&](const std::string& line) {
+    if (o.log) o.log(line);
+  };
+  log(fmt::format("sweep {}: {} points, shard {} owns {}, {} already done, {} to run; results {}", sweep.name,
+                  sweep.points.size(), o.shard.name(), result.owned, result.skipped, todo.size(),
+                  result.results_file));
+  if (todo.empty()) return result;
+  std::unique_ptr<SweepResultsLog> failures;
+  Runner runner(o);
+  const Clock::time_point t0 = Clock::now();
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    if (o.max_points > 0 && result.done >= o.max_points) break;
+    if (o.stop_requested && o.stop_requested()) {
+      result.interrupted = true;
+      break;
+    }
+    const SweepPoint& p = *todo[i];
+    log(fmt::format("[{}/{}] point {} id {} {}", i + 1, todo.size(), p.index, p.id, p.varied.dump()));
+    try {
+      bool interrupted = false;
+      const json record = runner.run_point(sweep, p, interrupted);
+      if (interrupted) {
+        result.interrupted = true;
+        break;
+      }
+      results.append(record);
+      ++result.done;
+      const double per_point = since(t0) / static_cast<double>(i + 1);
+      log(fmt::format("[{}/{}] point {}: software {:.2f}%, ideal {:.2f}%, non-ideal {:.2f}% in {}; ETA {}", i + 1,
+                      todo.size(), p.index, 100 * sweep_metric(record, "software"),
+                      100 * sweep_metric(record, "ideal"), 100 * sweep_metric(record, "nonideal"),
+                      duration_text(record["seconds"]["total"].get<double>()),
+                      duration_text(per_point * static_cast<double>(todo.size() - i - 1))));
+    } catch (const std::exception& e) {
+      ++result.failed;
+      log(fmt::format("[{}/{}] point {} FAILED: {}", i + 1, todo.size(), p.index, e.what()));
+      if (!failures)
+        failures = std::make_unique<SweepResultsLog>((fs::path(o.out_dir) / ("failures." + o.shard.name() + ".jsonl")).string());
+      failures->append({{"id", p.id}, {"index", p.index}, {"varied", json::parse(p.varied.dump())},
+                        {"error", e.what()}, {"finished", utc_now()}});
+    }
+  }
+  return result;
+}
+
+}  // namespace sxb

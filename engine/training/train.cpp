@@ -1,0 +1,381 @@
+#include "engine/training/train.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <numbers>
+
+#include "engine/data/batches.h"
+#include "engine/evaluation/evaluate.h"
+#include "models/io/safetensors.h"
+#include "engine/io/version.h"
+
+namespace sxb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Purposes of the counter-based draws of the trainer (see engine/data/batches.h).
+constexpr std::uint64_t kInitDraws = 0x494e4954ULL, kDropoutDraws = 0x44524f50ULL;
+constexpr double kProgressSeconds = 2.0;
+constexpr const char* kMomentumPrefix = "momentum.";
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const long t = std::lround(s);
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, t / 60 % 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+// Running sums of the epoch in progress (saved in the checkpoint, so a
+// resumed epoch reports the same numbers).
+struct EpochSums {
+  double loss_sum = 0.0;  // sum over images of the cross-entropy
+  std::int64_t correct = 0, seen = 0;
+};
+
+std::string exact(double v) { return fmt::format("{:.17g}", v); }
+
+// The checkpoint metadata value `key`, parsed by `parse`; `kind` names the
+// expected type in the error.
+template <class Parse>
+auto metadata_value(const SafetensorsFile& f, const std::string& path, const std::string& key, const char* kind,
+                    Parse parse) {
+  const auto it = f.metadata.find(key);
+  SXB_REQUIRE(it != f.metadata.end(), path + ": not a sparsexbar checkpoint (no '" + key + "' in __metadata__)");
+  try {
+    return parse(it->second);
+  } catch (const std::exception&) {
+    throw Error(path + ": __metadata__ " + key + " = '" + it->second + "' is not " + kind);
+  }
+}
+
+std::int64_t metadata_int(const SafetensorsFile& f, const std::string& path, const std::string& key) {
+  return metadata_value(f, path, key, "an integer", [](const std::string& v) { return std::stoll(v); });
+}
+
+double metadata_double(const SafetensorsFile& f, const std::string& path, const std::string& key) {
+  return metadata_value(f, path, key, "a number", [](const std::string& v) { return std::stod(v); });
+}
+
+void write_checkpoint(const std::string& path, nn::Vgg& model, const TrainConfig& c, int epoch, int step,
+                      const EpochSums& sums, std::size_t train_images, const std::optional<WctScales>& wct) {
+  SafetensorsFile f = model.state_dict();
+  for (nn::Parameter* p : model.parameters()) {
+    HostTensor h;
+    h.shape.assign(p->momentum.shape().begin(), p->momentum.shape().end());
+    h.data = nn::to_host(model.backend(), p->momentum);
+    f.tensors[kMomentumPrefix + p->name] = std::move(h);
+  }
+  f.metadata["kind"] = "sparsexbar-checkpoint";
+  f.metadata["train_config"] = c.to_json().dump();
+  f.metadata["epoch"] = std::to_string(epoch);
+  f.metadata["step"] = std::to_string(step);
+  f.metadata["train_images"] = std::to_string(train_images);
+  f.metadata["epoch_loss_sum"] = exact(sums.loss_sum);
+  f.metadata["epoch_correct"] = std::to_string(sums.correct);
+  f.metadata["epoch_seen"] = std::to_string(sums.seen);
+  f.metadata["git"] = git_revision();
+  if (wct) write_wct_metadata(*wct, f);
+  write_safetensors(path, f);
+}
+
+// The configuration recorded in a checkpoint must equal this run's.
+void check_same_config(const SafetensorsFile& f, const std::string& path, const nlohmann::json& now) {
+  const auto it = f.metadata.find("train_config");
+  SXB_REQUIRE(it != f.metadata.end(), path + ": not a sparsexbar checkpoint (no train_config in __metadata__)");
+  nlohmann::json then;
+  try {
+    then = nlohmann::json::parse(it->second);
+  } catch (const nlohmann::json::parse_error&) {
+    throw Error(path + ": __metadata__ train_config is not valid JSON");
+  }
+  for (const auto& [key, value] : now.items()) {
+    const std::string before = then.contains(key) ? then[key].dump() : "(absent)";
+    SXB_REQUIRE(before == value.dump(),
+                fmt::format("{}: the checkpoint was written with {} = {}, this run has {} = {}; resume with the "
+                            "original settings (or start afresh without --resume)",
+                            path, key, before, key, value.dump()));
+  }
+}
+
+}  // namespace
+
+void TrainConfig::check() const {
+  SXB_REQUIRE(model == "vgg11" || model == "vgg16", "--model '" + model + "' is not one of vgg11, vgg16");
+  SXB_REQUIRE(std::isfinite(width) && width > 0.0 && width <= 16.0, fmt::format("--width {} is not in (0, 16]", width));
+  SXB_REQUIRE(classes >= 0 && classes <= 100000, fmt::format("--classes {} is not in 1..100000", classes));
+  SXB_REQUIRE(dropout >= 0.0f && dropout < 1.0f, fmt::format("--dropout {} is not in [0, 1)", dropout));
+  SXB_REQUIRE(epochs >= 1 && epochs <= 100000, fmt::format("--epochs {} is not in 1..100000", epochs));
+  SXB_REQUIRE(batch >= 1 && batch <= 65536, fmt::format("--batch {} is not in 1..65536", batch));
+  SXB_REQUIRE(std::isfinite(lr) && lr > 0.0, fmt::format("--lr {} must be positive", lr));
+  SXB_REQUIRE(schedule == "cosine" || schedule == "step",
+              "--schedule '" + schedule + "' is not one of cosine, step");
+  SXB_REQUIRE(std::isfinite(momentum) && momentum >= 0.0 && momentum < 1.0,
+              fmt::format("momentum {} is not in [0, 1)", momentum));
+  SXB_REQUIRE(!nesterov || momentum > 0.0, "--nesterov needs momentum > 0");
+  SXB_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0,
+              fmt::format("--weight-decay {} must be non-negative", weight_decay));
+  SXB_REQUIRE(threads >= 0, fmt::format("--threads {} must be non-negative (0: all cores)", threads));
+  if (wct_kappa != 0.0) check_wct_kappa(wct_kappa, "--wct-kappa");
+  SXB_REQUIRE(!out.empty(), "--out is required");
+}
+
+nlohmann::json TrainConfig::to_json() const {
+  nlohmann::json j = {{"model", model},       {"width", width},       {"classes", classes},
+                      {"dropout", dropout},   {"data", data},         {"epochs", epochs},
+                      {"batch", batch},       {"lr", lr},             {"schedule", schedule},
+                      {"nesterov", nesterov}, {"momentum", momentum}, {"weight_decay", weight_decay},
+                      {"seed", seed},         {"init_weights", init_weights}};
+  if (wct_kappa > 0.0) j["wct_kappa"] = wct_kappa;  // absent when off: earlier checkpoints still resume
+  return j;
+}
+
+std::string checkpoint_path(const std::string& out) {
+  const std::string ext = ".safetensors";
+  const bool has_ext = out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0;
+  return (has_ext ? out.substr(0, out.size() - ext.size()) : out) + ".ckpt.safetensors";
+}
+
+double learning_rate(const TrainConfig& c, std::int64_t global_step, int steps_per_epoch) {
+  if (c.schedule == "step") {
+    const std::int64_t epoch = global_step / std::max(steps_per_epoch, 1);
+    double lr = c.lr;
+    if (epoch >= c.epochs / 2) lr *= 0.1;
+    if (epoch >= c.epochs * 3 / 4) lr *= 0.1;
+    return lr;
+  }
+  const double total = static_cast<double>(c.epochs) * steps_per_epoch;
+  return 0.5 * c.lr * (1.0 + std::cos(std::numbers::pi * static_cast<double>(global_step) / total));
+}
+
+TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const Dataset& test_set,
+                  nn::Backend& backend, const TrainHooks& hooks) {
+  const auto t_start = Clock::now();
+  TrainConfig config = config_in;
+  config.check();
+  SXB_REQUIRE(train_set.size() > 0, "the training set is empty");
+  int max_label = 0;
+  for (int label : train_set.labels) max_label = std::max(max_label, label);
+  for (int label : test_set.labels) max_label = std::max(max_label, label);
+  if (config.classes == 0) config.classes = std::max(train_set.num_classes, max_label + 1);
+  SXB_REQUIRE(max_label < config.classes, fmt::format("the data has label {}, but --classes is {}", max_label,
+                                                      config.classes));
+  auto log = hooks.log ? hooks.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+
+  const int steps_per_epoch = static_cast<int>((train_set.size() + config.batch - 1) / config.batch);
+  const std::string ckpt_path = checkpoint_path(config.out);
+  const nlohmann::json settings = config.to_json();
+
+  // --- The model: from the checkpoint, from given weights, or freshly initialised.
+  nn::VggConfig model_config;
+  model_config.model = config.model;
+  model_config.width = config.width;
+  model_config.classes = config.classes;
+  model_config.dropout = config.dropout;
+  int epoch = 0, step = 0;
+  EpochSums sums;
+  std::unique_ptr<nn::Vgg> model;
+  std::optional<WctScales> wct;  // weight-constrained training: kappa and s_ref
+  const nn::VggRequest request{config.model, config.width, config.classes};
+  if (config.resume) {
+    SXB_REQUIRE(std::filesystem::exists(ckpt_path),
+                ckpt_path + ": no checkpoint to resume from (run without --resume to start afresh)");
+    const SafetensorsFile ckpt = read_safetensors(ckpt_path);
+    check_same_config(ckpt, ckpt_path, settings);
+    SXB_REQUIRE(metadata_int(ckpt, ckpt_path, "train_images") == static_cast<std::int64_t>(train_set.size()),
+                fmt::format("{}: the checkpoint was trained on {} images, --data {} has {}", ckpt_path,
+                            ckpt.metadata.at("train_images"), config.data, train_set.size()));
+    model_config = nn::vgg_config_for_file(ckpt, ckpt_path, request, true);
+    model = std::make_unique<nn::Vgg>(model_config, backend);
+    model->prepare_training();
+    SafetensorsFile weights = ckpt;
+    for (nn::Parameter* p : model->parameters()) {
+      const std::string name = kMomentumPrefix + p->name;
+      const auto it = weights.tensors.find(name);
+      SXB_REQUIRE(it != weights.tensors.end(), ckpt_path + ": missing tensor '" + name + "'");
+      SXB_REQUIRE(it->second.numel() == static_cast<std::int64_t>(p->momentum.numel()),
+                  ckpt_path + ": tensor '" + name + "' has the wrong size");
+      backend.upload(it->second.data.data(), p->momentum);
+      weights.tensors.erase(it);
+    }
+    model->load_state_dict(weights, ckpt_path);
+    epoch = static_cast<int>(metadata_int(ckpt, ckpt_path, "epoch"));
+    step = static_cast<int>(metadata_int(ckpt, ckpt_path, "step"));
+    SXB_REQUIRE(epoch >= 0 && epoch <= config.epochs && step >= 0 && step < steps_per_epoch,
+                fmt::format("{}: position epoch {} step {} is outside this run", ckpt_path, epoch, step));
+    sums.loss_sum = metadata_double(ckpt, ckpt_path, "epoch_loss_sum");
+    sums.correct = metadata_int(ckpt, ckpt_path, "epoch_correct");
+    sums.seen = metadata_int(ckpt, ckpt_path, "epoch_seen");
+    // WCT keeps the s_ref it started with (not max|W| of the clamped weights).
+    wct = read_wct_metadata(ckpt, ckpt_path);
+    SXB_REQUIRE(wct.has_value() == (config.wct_kappa > 0.0),
+                wct ? fmt::format("{}: the checkpoint was written with --wct-kappa {}, this run has none; resume with "
+                                  "the original settings",
+                                  ckpt_path, wct->kappa)
+                    : ckpt_path + ": the checkpoint has no weight-constrained training metadata (wct_kappa, wct_scales)");
+    if (wct) check_wct_layers(*wct, model->weight_layers());
+    log(fmt::format("resuming from {} at epoch {}/{}, step {}/{}", ckpt_path, epoch + 1, config.epochs, step,
+                    steps_per_epoch));
+  } else {
+    const Normalization norm = channel_statistics(train_set);
+    model_config.input_mean = norm.mean;
+    model_config.input_std = norm.std;
+    if (config.init_weights.empty()) {
+      model = std::make_unique<nn::Vgg>(model_config, backend);
+      model->init(counter_hash(config.seed, kInitDraws, 0, 0));
+      if (config.wct_kappa > 0.0)
+        wct = start_wct(*model, config.wct_kappa, std::nullopt,
+                        fmt::format("the random initialisation (seed {})", config.seed));
+    } else {
+      // Fine-tuning keeps the input normalisation the weights were trained with.
+      const SafetensorsFile init = read_safetensors(config.init_weights);
+      if (init.metadata.count("input_mean") && init.metadata.count("input_std"))
+        model_config = nn::vgg_config_for_file(init, config.init_weights, request, true);
+      model_config.dropout = config.dropout;
+      model = std::make_unique<nn::Vgg>(model_config, backend);
+      model->load_state_dict(init, config.init_weights);
+      if (config.wct_kappa > 0.0)
+        wct = start_wct(*model, config.wct_kappa, read_wct_metadata(init, config.init_weights), config.init_weights);
+    }
+    model->prepare_training();
+  }
+  nn::Vgg& net = *model;
+  if (wct)
+    log(fmt::format("weight-constrained training: |w| <= {} * s_ref per mapped layer, s_ref = {}", wct->kappa,
+                    wct->origin));
+  if (hooks.on_model) hooks.on_model(net);
+  const Normalization norm = normalization_of(net.config());
+  const std::uint64_t dropout_seed = counter_hash(config.seed, kDropoutDraws, 0, 0);
+  log(fmt::format("training {} width {} ({} classes, {} parameters) on {} ({} images), {} epochs of {} steps, "
+                  "batch {}, lr {} {}, backend {}",
+                  config.model, config.width, config.classes,
+                  [&] {
+                    std::size_t n = 0;
+                    for (nn::Parameter* p : net.parameters()) n += p->value.numel();
+                    return n;
+                  }(),
+                  train_set.source, train_set.size(), config.epochs, steps_per_epoch, config.batch, config.lr,
+                  config.schedule, backend.describe()));
+
+  TrainResult result;
+  result.checkpoint = ckpt_path;
+  nn::Tensor x, labels, dlogits;
+  BatchPrefetcher batches(train_set, norm, config.seed, config.batch, epoch, step, config.epochs, config.prefetch);
+  const std::int64_t total_images = static_cast<std::int64_t>(config.epochs) * static_cast<std::int64_t>(train_set.size());
+  const std::int64_t first_image = static_cast<std::int64_t>(epoch) * static_cast<std::int64_t>(train_set.size()) +
+                                   static_cast<std::int64_t>(step) * config.batch;
+  std::int64_t images_this_run = 0;
+  auto t_last_log = Clock::now();
+  auto t_epoch = Clock::now();
+  std::int64_t epoch_images_this_run = 0;
+  const nn::SgdParams sgd_base{0.0f, static_cast<float>(config.momentum), static_cast<float>(config.weight_decay),
+                               config.nesterov};
+
+  while (std::optional<HostBatch> batch = batches.next()) {
+    SXB_REQUIRE(batch->epoch == epoch && batch->step == step, "internal error: batch out of order");
+    const int n = batch->size;
+    nn::ensure_shape(backend, x, {n, kImageChannels, kImageSize, kImageSize});
+    nn::ensure_shape(backend, labels, {n}, nn::DType::I32);
+    backend.upload(batch->images.data(), x);
+    backend.upload(batch->labels.data(), labels);
+    const std::int64_t global_step = static_cast<std::int64_t>(epoch) * steps_per_epoch + step;
+    const nn::Tensor& logits = net.forward(x, {nn::Mode::Train, dropout_seed, static_cast<std::uint64_t>(global_step)});
+    nn::ensure_shape(backend, dlogits, logits.shape());
+    const nn::LossResult loss = backend.softmax_cross_entropy(logits, labels, &dlogits);
+    net.backward(dlogits);
+    nn::SgdParams sgd = sgd_base;
+    const double lr = learning_rate(config, global_step, steps_per_epoch);
+    sgd.lr = static_cast<float>(lr);
+    for (nn::Parameter* p : net.parameters())
+      backend.sgd_step(sgd, p->value, p->grad, &p->momentum, p->mask.empty() ? nullptr : &p->mask);
+    if (wct) apply_wct_clamp(net, *wct);
+    if (hooks.after_step)
+      hooks.after_step(net, StepInfo{epoch, step, steps_per_epoch, global_step, lr, loss.loss, n, loss.correct});
+
+    sums.loss_sum += loss.loss * n;
+    sums.correct += loss.correct;
+    sums.seen += n;
+    images_this_run += n;
+    epoch_images_this_run += n;
+    ++step;
+    const double elapsed = seconds_since(t_start);
+    if (seconds_since(t_last_log) >= kProgressSeconds) {
+      t_last_log = Clock::now();
+      const double rate = images_this_run / std::max(elapsed, 1e-9);
+      const double left = static_cast<double>(total_images - first_image - images_this_run) / rate;
+      log(fmt::format("epoch {}/{}  step {}/{}  loss {:.4f}  acc {:.2f}%  lr {:.4g}  {:.0f} img/s  ETA {}", epoch + 1,
+                      config.epochs, step, steps_per_epoch, sums.loss_sum / sums.seen,
+                      100.0 * sums.correct / sums.seen, lr, rate, format_duration(left)));
+    }
+
+    bool checkpoint_written = false;
+    if (step == steps_per_epoch) {
+      EpochRecord rec;
+      rec.epoch = epoch + 1;
+      rec.lr = lr;
+      rec.train_loss = sums.loss_sum / sums.seen;
+      rec.train_accuracy = static_cast<double>(sums.correct) / sums.seen;
+      rec.seconds = seconds_since(t_epoch);
+      rec.images_per_second = epoch_images_this_run / std::max(rec.seconds, 1e-9);
+      std::string test_text;
+      if (test_set.size() > 0) {
+        const EvalResult ev = evaluate(net, test_set, norm);
+        rec.test_loss = ev.loss;
+        rec.test_accuracy = ev.accuracy;
+        result.test_loss = ev.loss;
+        result.test_accuracy = ev.accuracy;
+        test_text = fmt::format(" | test loss {:.4f} acc {:.2f}%", ev.loss, 100.0 * ev.accuracy);
+      }
+      ++epoch;
+      step = 0;
+      sums = EpochSums{};
+      write_checkpoint(ckpt_path, net, config, epoch, step, sums, train_set.size(), wct);
+      checkpoint_written = true;
+      log(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.2f}%{} | {:.1f} s, {:.0f} img/s | checkpoint {}",
+                      rec.epoch, config.epochs, rec.train_loss, 100.0 * rec.train_accuracy, test_text, rec.seconds,
+                      rec.images_per_second, ckpt_path));
+      result.epochs.push_back(rec);
+      t_epoch = Clock::now();
+      epoch_images_this_run = 0;
+    }
+    if (hooks.stop_requested && hooks.stop_requested()) {
+      if (!checkpoint_written) write_checkpoint(ckpt_path, net, config, epoch, step, sums, train_set.size(), wct);
+      result.interrupted = true;
+      break;
+    }
+  }
+
+  result.epoch = epoch;
+  result.step = step;
+  if (!result.interrupted) {
+    if (result.epochs.empty() && test_set.size() > 0) {  // resumed a finished run
+      const EvalResult ev = evaluate(net, test_set, norm);
+      result.test_loss = ev.loss;
+      result.test_accuracy = ev.accuracy;
+    }
+    SafetensorsFile f = net.state_dict();
+    f.metadata["train_config"] = settings.dump();
+    f.metadata["git"] = git_revision();
+    if (wct) write_wct_metadata(*wct, f);
+    if (test_set.size() > 0) {
+      f.metadata["test_data"] = test_set.source;
+      f.metadata["test_accuracy"] = exact(result.test_accuracy);
+      f.metadata["test_loss"] = exact(result.test_loss);
+    }
+    write_safetensors(config.out, f);
+    result.model_path = config.out;
+  }
+  result.seconds = seconds_since(t_start);
+  result.model = std::move(model);
+  result.wct = wct;
+  return result;
+}
+
+}  // namespace sxb

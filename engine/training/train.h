@@ -1,0 +1,115 @@
+// Training of a VGG classifier with the standard CIFAR recipe: SGD with
+// momentum (optionally Nesterov) and weight decay on every parameter, a
+// cosine (per step) or step learning-rate schedule, random crop (pad 4) and
+// horizontal flip, per-channel input normalisation from the training set.
+//
+// Reproducibility: every random choice (initialisation, shuffle, crops and
+// flips, dropout masks) is a counter-based draw from `seed`, and the layer
+// kernels are deterministic, so the final weights are bit-identical for any
+// thread count, and a run resumed from its checkpoint ends with the same
+// weights as an uninterrupted run.
+//
+// Files: the checkpoint (model tensors, "momentum.<name>" buffers, the
+// position in training, the configuration and, with WCT, its kappa and s_ref
+// (engine/crossbar/wct.h) in __metadata__) is written
+// atomically at the end of every epoch and when a stop is requested; the
+// trained model (PyTorch names, configuration and WCT in __metadata__) at the end.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/data/dataset.h"
+#include "engine/crossbar/wct.h"
+#include "models/vgg.h"
+
+namespace sxb {
+
+struct TrainConfig {
+  // Model.
+  std::string model = "vgg11";
+  double width = 1.0;
+  int classes = 0;  // 0: the training set's number of classes
+  float dropout = 0.0f;
+  // Data: the --data spec, for the record (the data sets are passed in).
+  std::string data;
+  // Optimisation.
+  int epochs = 10;
+  int batch = 128;
+  double lr = 0.02;                 // peak learning rate (see the measurements in docs)
+  std::string schedule = "cosine";  // "cosine" or "step"
+  bool nesterov = false;
+  double momentum = 0.9;
+  double weight_decay = 5e-4;
+  std::uint64_t seed = 1;
+  // Weight-constrained training (engine/crossbar/wct.h): > 0 clamps every mapped
+  // layer's weights to |w| <= wct_kappa * s_ref after each step; 0: off.
+  double wct_kappa = 0.0;
+  // Run (not part of the result; may differ on resume).
+  int threads = 0;  // for the record; the caller sets the OpenMP thread count
+  std::string out;  // the trained model's path
+  bool resume = false;
+  std::string init_weights;  // start from these weights instead of a random initialisation
+  int prefetch = 3;          // batches prepared ahead
+
+  void check() const;  // Error naming the bad option
+  // The settings that determine the result (compared on resume).
+  nlohmann::json to_json() const;
+};
+
+// "<out minus .safetensors>.ckpt.safetensors".
+std::string checkpoint_path(const std::string& out);
+
+// Learning rate of 0-based step `global_step`: cosine from lr to 0 over all
+// steps (lr/2 * (1 + cos(pi * t / T))), or step: lr, then x0.1 from epoch
+// floor(E/2) and x0.01 from epoch floor(3E/4).
+double learning_rate(const TrainConfig& c, std::int64_t global_step, int steps_per_epoch);
+
+struct StepInfo {
+  int epoch = 0, step = 0, steps_per_epoch = 0;
+  std::int64_t global_step = 0;
+  double lr = 0.0, loss = 0.0;
+  int batch = 0, correct = 0;
+};
+
+struct TrainHooks {
+  // After the model is built or loaded, before the first step (set masks, a weight hook, ...).
+  std::function<void(nn::Vgg&)> on_model;
+  // After every optimizer step (pruning masks, weight clamps, ...).
+  std::function<void(nn::Vgg&, const StepInfo&)> after_step;
+  // Polled after every step; true writes the checkpoint and returns (interrupted).
+  std::function<bool()> stop_requested;
+  // Progress lines (default: standard error).
+  std::function<void(const std::string&)> log;
+};
+
+struct EpochRecord {
+  int epoch = 0;  // 1-based
+  double lr = 0.0, train_loss = 0.0, train_accuracy = 0.0;
+  double test_loss = 0.0, test_accuracy = 0.0;
+  double seconds = 0.0, images_per_second = 0.0;
+};
+
+struct TrainResult {
+  bool interrupted = false;
+  int epoch = 0, step = 0;  // position reached: `step` steps done in 0-based epoch `epoch`
+  std::vector<EpochRecord> epochs;  // epochs finished by this run
+  double test_accuracy = 0.0, test_loss = 0.0;  // of the final model (if a test set was given)
+  double seconds = 0.0;
+  std::string checkpoint, model_path;
+  std::unique_ptr<nn::Vgg> model;  // the trained model; runs on the backend given to train()
+  std::optional<WctScales> wct;    // with config.wct_kappa > 0: kappa and s_ref used
+};
+
+// `test` may be empty (no per-epoch evaluation). With config.resume the
+// checkpoint must exist and match the configuration.
+TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dataset& test_set, nn::Backend& backend,
+                  const TrainHooks& hooks = {});
+
+}  // namespace sxb

@@ -1,0 +1,170 @@
+#include "kernels/tile/cpu/tile_sweep.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/tile/cpu/column_admittance.h"
+#include "kernels/tile/cpu/dense_small.h"
+#include "kernels/common/error.h"
+
+namespace sxb::cpu {
+namespace {
+
+struct SweepWorkspace {
+  std::vector<double> Y, F, B, scratch, Q_next;
+  void resize(int R) {
+    const std::size_t n = static_cast<std::size_t>(R) * R;
+    Y.resize(n);
+    F.resize(n);
+    B.resize(n);
+  }
+};
+
+// Ratio g / max diag(Y) above which W = g I - g^2 (g I + Y)^{-1} loses too
+// many digits to cancellation (error ~ C eps ratio); the product form is used then.
+constexpr double kCancellationLimit = 1e4;
+
+// F = lower Cholesky factor of (g I + Y).
+void factor_shifted(int R, const double* Y, double g, double* F) {
+  std::copy(Y, Y + static_cast<std::size_t>(R) * R, F);
+  for (int i = 0; i < R; ++i) F[i + i * R] += g;
+  SXB_REQUIRE(cholesky_lower(R, F), "tile solver: shifted admittance not positive definite");
+}
+
+// X (R x m) <- g (F F^T)^{-1} X.
+void apply_shifted_inverse(int R, const double* F, double g, double* X, int m) {
+  if (m == 0) return;
+  solve_lower(R, F, X, m, g);
+  solve_lower_transposed(R, F, X, m);
+}
+
+// ws.B <- g (g I + Y)^{-1} (= M of the header).
+void shifted_inverse(int R, double g, SweepWorkspace& ws) {
+  std::copy(ws.Y.begin(), ws.Y.end(), ws.B.begin());
+  for (int i = 0; i < R; ++i) ws.B[i + static_cast<std::size_t>(i) * R] += g;
+  SXB_REQUIRE(invert_spd(R, ws.B.data()), "tile solver: shifted admittance not positive definite");
+  for (double& b : ws.B) b *= g;
+}
+
+// X (R x m) <- M X with M = ws.B symmetric.
+void apply_symmetric(int R, SweepWorkspace& ws, double* X, int m) {
+  if (m == 0) return;
+  ws.Q_next.resize(static_cast<std::size_t>(R) * m);
+  multiply(R, m, ws.B.data(), X, ws.Q_next.data());
+  std::copy(ws.Q_next.begin(), ws.Q_next.end(), X);
+}
+
+double max_diagonal(int R, const std::vector<double>& Y) {
+  double m = 0.0;
+  for (int i = 0; i < R; ++i) m = std::max(m, Y[i + static_cast<std::size_t>(i) * R]);
+  return m;
+}
+
+// Word-line segment between columns j and j+1: Y <- W(Y); Q_tail <- M Q_tail.
+// When `factor_out` is set the product form is used and F is copied there.
+void series_wire(int R, double g, SweepWorkspace& ws, double* Q_tail, int m, double* factor_out) {
+  if (!factor_out && g <= kCancellationLimit * max_diagonal(R, ws.Y)) {
+    // M = g A^{-1}, W = g I - g M: one inverse serves both updates.
+    shifted_inverse(R, g, ws);
+    if (Q_tail) apply_symmetric(R, ws, Q_tail, m);
+    for (std::size_t k = 0; k < ws.Y.size(); ++k) ws.Y[k] = -g * ws.B[k];
+    for (int i = 0; i < R; ++i) ws.Y[i + static_cast<std::size_t>(i) * R] += g;
+    return;
+  }
+  // Cancellation-free product form: W = Y - B^T B, B = F^{-1} Y.
+  factor_shifted(R, ws.Y.data(), g, ws.F.data());
+  if (factor_out) std::copy(ws.F.begin(), ws.F.end(), factor_out);
+  std::copy(ws.Y.begin(), ws.Y.end(), ws.B.begin());
+  solve_lower(R, ws.F.data(), ws.B.data(), R, 1.0);
+  subtract_gram(R, ws.B.data(), ws.Y.data());
+  if (Q_tail) apply_shifted_inverse(R, ws.F.data(), g, Q_tail, m);
+}
+
+// Y += S_j (S_j built in ws.B); the sink weights a_j written to a.
+void add_column(const TileView& t, int j, SweepWorkspace& ws, double* a) {
+  const int R = t.rows;
+  column_admittance(R, t.conductance + j, t.cols, t.res.r_wire_col, t.res.r_sink, ws.B.data(), a, ws.scratch);
+  for (std::size_t k = 0; k < ws.Y.size(); ++k) ws.Y[k] += ws.B[k];
+}
+
+// The sweep. Q (R x C column-major) receives T^T when non-null. When
+// `factors` is non-null it receives, per column j >= 1, the Cholesky factor of
+// g_w I + Y_j (at factors[j*R*R]), and at column 0 the one of g_s I + Y_0;
+// without Q, `a` (R x C) receives the sink weights a_j (with Q they start
+// out as its columns). Q or a must be given.
+void sweep(const TileView& t, SweepWorkspace& ws, double* Q, double* factors, double* a) {
+  const int R = t.rows, C = t.cols;
+  const std::size_t RR = static_cast<std::size_t>(R) * R;
+  const double r_w = t.res.r_wire_row, r_s = t.res.r_source;
+  ws.resize(R);
+  std::fill(ws.Y.begin(), ws.Y.end(), 0.0);
+  SXB_REQUIRE(Q || a, "tile solver: sweep needs an output");
+  for (int j = C - 1; j >= 0; --j) {
+    if (j < C - 1 && r_w > 0.0)
+      series_wire(R, 1.0 / r_w, ws, Q ? Q + (j + 1) * static_cast<std::size_t>(R) : nullptr, C - 1 - j,
+                  factors ? factors + (j + 1) * RR : nullptr);
+    // a_j is the new column of Q (T^T[:, j] before the wire and source steps).
+    add_column(t, j, ws, (Q ? Q : a) + static_cast<std::size_t>(j) * R);
+  }
+  if (r_s > 0.0) {
+    const double g_s = 1.0 / r_s;
+    if (factors) {
+      factor_shifted(R, ws.Y.data(), g_s, factors);
+    } else if (Q) {
+      shifted_inverse(R, g_s, ws);  // P = g_s (g_s I + Y_0)^{-1}; no cancellation in P itself
+      apply_symmetric(R, ws, Q, C);
+    }
+  }
+}
+
+}  // namespace
+
+void tile_transfer(const TileView& t, double* transfer) {
+  SweepWorkspace ws;
+  sweep(t, ws, transfer, nullptr, nullptr);  // T (C x R row-major) == T^T (R x C col-major)
+}
+
+void tile_currents(const TileView& t, const double* voltages, int n_vec, double* currents) {
+  const int R = t.rows, C = t.cols;
+  const std::size_t RR = static_cast<std::size_t>(R) * R;
+  SweepWorkspace ws;
+  std::vector<double> factors(RR * C), a(static_cast<std::size_t>(R) * C);
+  sweep(t, ws, nullptr, factors.data(), a.data());
+  // V: R x n_vec column-major, i.e. the input vectors as given.
+  std::vector<double> V(voltages, voltages + static_cast<std::size_t>(R) * n_vec);
+  if (t.res.r_source > 0.0) apply_shifted_inverse(R, factors.data(), 1.0 / t.res.r_source, V.data(), n_vec);
+  for (int j = 0; j < C; ++j) {
+    if (j > 0 && t.res.r_wire_row > 0.0)
+      apply_shifted_inverse(R, factors.data() + j * RR, 1.0 / t.res.r_wire_row, V.data(), n_vec);
+    const double* aj = a.data() + static_cast<std::size_t>(j) * R;
+    for (int n = 0; n < n_vec; ++n) {
+      const double* vn = V.data() + static_cast<std::size_t>(n) * R;
+      double sum = 0.0;
+      for (int i = 0; i < R; ++i) sum += aj[i] * vn[i];
+      currents[static_cast<std::size_t>(n) * C + j] = sum;
+    }
+  }
+}
+
+std::vector<std::size_t> batch_transfer(const TileBatch& batch, double* transfer) {
+  const long n = static_cast<long>(batch.size());
+  std::vector<char> failed(batch.size(), 0);
+#pragma omp parallel
+  {
+    SweepWorkspace ws;
+#pragma omp for schedule(dynamic)
+    for (long k = 0; k < n; ++k) {
+      try {
+        sweep(batch.tile(k), ws, transfer + batch.offset[k], nullptr, nullptr);
+      } catch (const Error&) {
+        failed[k] = 1;  // exceptions must not leave an OpenMP region
+      }
+    }
+  }
+  std::vector<std::size_t> failed_tiles;
+  for (std::size_t k = 0; k < failed.size(); ++k)
+    if (failed[k]) failed_tiles.push_back(k);
+  return failed_tiles;
+}
+
+}  // namespace sxb::cpu

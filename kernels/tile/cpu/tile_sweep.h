@@ -1,0 +1,37 @@
+// Fast CPU tile solver: exact structured elimination ("column sweep").
+//
+// Sweeping from the open far end of the word lines (column C-1) towards the
+// drivers, Y_j (R x R) is the admittance seen from the row nodes r(.,j) of
+// everything at and beyond column j:
+//   Y_{C-1} = S_{C-1},   Y_j = S_j + W(Y_{j+1}),
+//   W(Y)    = Y - Y (g_w I + Y)^{-1} Y          (a word-line segment in series),
+// with S_j the bit-line admittance (column_admittance.h) and g_w = 1/r_wire_row.
+// Row voltages propagate as V_{j+1} = M_{j+1} V_j, M = g_w (g_w I + Y)^{-1},
+// V_0 = P v with P = g_s (g_s I + Y_0)^{-1}, and the sink current of column j
+// is a_j V_j with a_j = 1^T S_j. Hence, all matrices being symmetric,
+//   T^T[:, j] = P M_1 M_2 ... M_j a_j^T,
+// accumulated Horner-style during the same sweep. Cost per tile about
+// C (7/3 R^3) + R^2 C^2 flops, all in dense BLAS-3 on R x R blocks; no
+// iteration, so nothing can fail to converge (every factorised matrix is SPD).
+#pragma once
+
+#include <vector>
+
+#include "kernels/tile/tile.h"
+
+namespace sxb::cpu {
+
+// transfer: C x R row-major (see tile.h).
+void tile_transfer(const TileView& tile, double* transfer);
+
+// currents[n*C + j] for the n_vec input vectors voltages[n*R + i]; solves
+// per vector (forward substitution through stored factors), not through T.
+void tile_currents(const TileView& tile, const double* voltages, int n_vec, double* currents);
+
+// All tiles of a batch, OpenMP-parallel over tiles. transfer: the batch's
+// tiles back to back at batch.offset[k] (each C x R). Returns the indices of
+// tiles whose factorisation failed (not expected for valid, finite input);
+// the caller re-solves those with the reference.
+std::vector<std::size_t> batch_transfer(const TileBatch& batch, double* transfer);
+
+}  // namespace sxb::cpu

@@ -1,0 +1,183 @@
+#include "models/io/safetensors.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "models/io/atomic_file.h"
+#include "kernels/common/error.h"
+
+namespace sxb {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
+
+constexpr std::uint64_t kMaxHeader = 100u << 20;  // the format's own limit is 100 MB
+
+int dtype_size(const std::string& dtype) {
+  if (dtype == "F32" || dtype == "I32") return 4;
+  if (dtype == "F64" || dtype == "I64") return 8;
+  if (dtype == "F16" || dtype == "BF16") return 2;
+  return 0;
+}
+
+float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  std::uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: renormalise
+      int e = -1;
+      std::uint32_t m = mant;
+      do {
+        ++e;
+        m <<= 1;
+      } while (!(m & 0x400));
+      bits = sign | ((127 - 15 - e) << 23) | ((m & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  return std::bit_cast<float>(bits);
+}
+
+void convert(const std::string& dtype, const char* src, std::size_t n, float* dst) {
+  for (std::size_t k = 0; k < n; ++k) {
+    if (dtype == "F32") {
+      std::memcpy(&dst[k], src + 4 * k, 4);
+    } else if (dtype == "F64") {
+      double v;
+      std::memcpy(&v, src + 8 * k, 8);
+      dst[k] = static_cast<float>(v);
+    } else if (dtype == "F16") {
+      std::uint16_t v;
+      std::memcpy(&v, src + 2 * k, 2);
+      dst[k] = half_to_float(v);
+    } else if (dtype == "BF16") {
+      std::uint16_t v;
+      std::memcpy(&v, src + 2 * k, 2);
+      dst[k] = std::bit_cast<float>(static_cast<std::uint32_t>(v) << 16);
+    } else if (dtype == "I64") {
+      std::int64_t v;
+      std::memcpy(&v, src + 8 * k, 8);
+      dst[k] = static_cast<float>(v);
+    } else {  // I32
+      std::int32_t v;
+      std::memcpy(&v, src + 4 * k, 4);
+      dst[k] = static_cast<float>(v);
+    }
+  }
+}
+
+}  // namespace
+
+std::int64_t HostTensor::numel() const {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) n *= d;
+  return n;
+}
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  SXB_REQUIRE(in.good(), path + ": cannot open");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  SXB_REQUIRE(bytes.size() >= 8, path + ": truncated (no safetensors header length)");
+  std::uint64_t header_len;
+  std::memcpy(&header_len, bytes.data(), 8);
+  SXB_REQUIRE(header_len <= kMaxHeader && header_len <= bytes.size() - 8,
+              fmt::format("{}: header length {} exceeds the file ({} bytes): truncated or not safetensors", path,
+                          header_len, bytes.size()));
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
+  } catch (const nlohmann::json::parse_error&) {
+    throw Error(path + ": safetensors header is not valid JSON");
+  }
+  SXB_REQUIRE(header.is_object(), path + ": safetensors header is not a JSON object");
+  const std::size_t data_begin = 8 + header_len;
+  const std::size_t data_size = bytes.size() - data_begin;
+
+  SafetensorsFile file;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+  for (const auto& [name, info] : header.items()) {
+    if (name == "__metadata__") {
+      SXB_REQUIRE(info.is_object(), path + ": __metadata__ is not an object");
+      for (const auto& [k, v] : info.items()) {
+        SXB_REQUIRE(v.is_string(), fmt::format("{}: __metadata__.{} is not a string", path, k));
+        file.metadata[k] = v.get<std::string>();
+      }
+      continue;
+    }
+    const std::string where = fmt::format("{}: tensor '{}'", path, name);
+    SXB_REQUIRE(info.is_object() && info.contains("dtype") && info.contains("shape") && info.contains("data_offsets"),
+                where + ": needs dtype, shape and data_offsets");
+    SXB_REQUIRE(info["dtype"].is_string(), where + ": dtype is not a string");
+    const std::string dtype = info["dtype"].get<std::string>();
+    const int size = dtype_size(dtype);
+    SXB_REQUIRE(size > 0, where + ": unsupported dtype " + dtype + " (F32, F64, F16, BF16, I64, I32)");
+    HostTensor t;
+    SXB_REQUIRE(info["shape"].is_array(), where + ": shape is not a list");
+    for (const auto& d : info["shape"]) {
+      SXB_REQUIRE(d.is_number_unsigned() || (d.is_number_integer() && d.get<std::int64_t>() >= 0),
+                  where + ": shape entries must be non-negative integers");
+      t.shape.push_back(d.get<std::int64_t>());
+      SXB_REQUIRE(t.shape.back() < (std::int64_t{1} << 40), where + ": impossible shape");
+    }
+    const auto& off = info["data_offsets"];
+    SXB_REQUIRE(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
+                where + ": data_offsets must be two non-negative integers");
+    const std::uint64_t begin = off[0].get<std::uint64_t>(), end = off[1].get<std::uint64_t>();
+    const std::uint64_t expected = static_cast<std::uint64_t>(t.numel()) * size;
+    SXB_REQUIRE(begin <= end && end - begin == expected,
+                fmt::format("{}: data_offsets [{}, {}] hold {} bytes, shape and {} need {}", where, begin, end,
+                            end - begin, dtype, expected));
+    SXB_REQUIRE(end <= data_size, fmt::format("{}: data ends at byte {} but the file has {} data bytes (truncated)",
+                                              where, end, data_size));
+    ranges.emplace_back(begin, end);
+    t.data.resize(static_cast<std::size_t>(t.numel()));
+    convert(dtype, bytes.data() + data_begin + begin, t.data.size(), t.data.data());
+    t.dtype = dtype == "I64" || dtype == "I32" ? "I64" : "F32";
+    file.tensors.emplace(name, std::move(t));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (std::size_t k = 1; k < ranges.size(); ++k)
+    SXB_REQUIRE(ranges[k].first >= ranges[k - 1].second, path + ": tensors overlap in the data section");
+  return file;
+}
+
+void write_safetensors(const std::string& path, const SafetensorsFile& file) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!file.metadata.empty()) header["__metadata__"] = file.metadata;
+  std::string data;
+  for (const auto& [name, t] : file.tensors) {
+    SXB_REQUIRE(static_cast<std::int64_t>(t.data.size()) == t.numel(),
+                fmt::format("{}: tensor '{}' has {} values for its shape", path, name, t.data.size()));
+    const std::size_t begin = data.size();
+    if (t.dtype == "I64") {
+      for (float v : t.data) {
+        const auto i = static_cast<std::int64_t>(v);
+        data.append(reinterpret_cast<const char*>(&i), 8);
+      }
+    } else {
+      data.append(reinterpret_cast<const char*>(t.data.data()), t.data.size() * 4);
+    }
+    header[name] = {{"dtype", t.dtype == "I64" ? "I64" : "F32"}, {"shape", t.shape}, {"data_offsets", {begin, data.size()}}};
+  }
+  std::string text = header.dump();
+  while ((8 + text.size()) % 8 != 0) text.push_back(' ');  // align the data section
+  const std::uint64_t n = text.size();
+  std::string out(reinterpret_cast<const char*>(&n), 8);
+  out += text;
+  out += data;
+  write_file_atomic(path, out);
+}
+
+}  // namespace sxb
