@@ -12,7 +12,8 @@
 #include "apps/commands.h"
 #include "models/io/atomic_file.h"
 #include "engine/io/content_hash.h"
-#include "engine/evaluation/crossbar_eval.h"
+#include "engine/evaluation/crossbar_render.h"
+#include "engine/evaluation/model_evaluation.h"
 #include "engine/crossbar/example_tile.h"
 #include "engine/crossbar/tile_solver.h"
 #include "engine/training/train.h"
@@ -56,26 +57,25 @@ struct DemoOptions {
   int example_size = 64;
 };
 
-// The trained demo model: from the cache when a model trained with the same
-// settings is there, else trained now (resuming an interrupted demo training).
-std::unique_ptr<nn::Vgg> demo_model(DemoOptions& o, const Dataset& train_set, const Dataset& test_set,
-                                    nn::Backend& backend, std::string& path) {
+// The trained demo model's file: from the cache when a model trained with the
+// same settings is there, else trained now (resuming an interrupted demo training).
+std::string demo_model(DemoOptions& o, const Dataset& train_set, const Dataset& test_set, nn::Backend& backend) {
   TrainConfig& c = o.train;
   c.data = o.data;
   ContentHash h;
   h.add(c.to_json().dump());
   if (backend.name() != "cpu") h.add(backend.name());  // CPU-trained models keep their cache name
   const std::string dir = (o.cache_dir.empty() ? default_cache_dir() : o.cache_dir) + "/demo";
-  path = dir + "/" + c.model + "-" + h.hex().substr(0, 16) + ".safetensors";
+  const std::string path = dir + "/" + c.model + "-" + h.hex().substr(0, 16) + ".safetensors";
   c.out = path;
   c.check();
   if (std::filesystem::exists(path)) {
     try {
       const SafetensorsFile f = read_safetensors(path);
-      auto model = std::make_unique<nn::Vgg>(nn::vgg_config_for_file(f, path, {c.model, c.width, {}}, true), backend);
-      model->load_state_dict(f, path);
+      nn::Vgg model(nn::vgg_config_for_file(f, path, {c.model, c.width, {}}, true), backend);
+      model.load_state_dict(f, path);
       fmt::print(stderr, "demo: reusing the trained model {}\n", path);
-      return model;
+      return path;
     } catch (const Error& e) {
       fmt::print(stderr, "demo: retraining, the cached model is unusable ({})\n", e.what());
     }
@@ -84,9 +84,9 @@ std::unique_ptr<nn::Vgg> demo_model(DemoOptions& o, const Dataset& train_set, co
   c.resume = std::filesystem::exists(checkpoint_path(path));
   fmt::print(stderr, "demo: training {} width {} on {} for {} epochs (cached in {})\n", c.model, c.width,
              train_set.source, c.epochs, path);
-  TrainResult r = train(c, train_set, test_set, backend);
+  const TrainResult r = train(c, train_set, test_set, backend);
   SXB_REQUIRE(!r.interrupted, "demo: training was interrupted");
-  return std::move(r.model);
+  return path;
 }
 
 void network_demo(DemoOptions& o) {
@@ -107,37 +107,33 @@ void network_demo(DemoOptions& o) {
   const Dataset train_set = load_dataset(o.data, Split::Train);
   const Dataset test_set = load_dataset(o.data, Split::Test);
   std::unique_ptr<nn::Backend> backend = nn::make_backend(o.device);
-  std::string model_path;
-  std::unique_ptr<nn::Vgg> model = demo_model(o, train_set, test_set, *backend, model_path);
-  eo.model_source = model_path;
-  const Normalization norm = normalization_of(model->config());
-  const EvalResult software = evaluate(*model, test_set, norm);
-
-  nlohmann::json runs = nlohmann::json::array();
+  ModelEvalRequest request;
+  request.weights = demo_model(o, train_set, test_set, *backend);
+  request.model = {o.train.model, o.train.width, std::nullopt};
+  SoftwareMemo software;
+  std::vector<CrossbarReport> runs;
   for (const auto& [r, c] : tiles) {
     eo.crossbar.tile_rows = r;
     eo.crossbar.tile_cols = c;
     eo.crossbar.check("crossbar configuration");
     eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
-    const CrossbarEvalResult res = evaluate_on_crossbars(*model, test_set, norm, eo, &software);
+    request.options = eo;
+    const CrossbarEvalResult res = evaluate_model_file(request, *backend, test_set, &software);
     fmt::print("\n=== tiles {} x {} ===\n{}", r, c, crossbar_table(res.report));
     runs.push_back(res.report);
   }
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fmt::print("\n=== summary: {} width {} on {} ({} test images), crossbar preset '{}' ===\n",
-             model->config().model, model->config().width, test_set.source, test_set.size(), eo.crossbar.preset);
-  fmt::print("{:>7} {:>9} {:>9} {:>8} {:>10} {:>9} {:>10} {:>8}\n", "tile", "crossbars", "NF mean%", "low-g%",
-             "software%", "ideal%", "non-ideal%", "loss");
-  for (const auto& j : runs)
-    fmt::print("{:>7} {:>9} {:>9.3f} {:>8.1f} {:>10.2f} {:>9.2f} {:>10.2f} {:>8.2f}\n",
-               fmt::format("{}x{}", j["crossbar"]["tile_rows"].get<int>(), j["crossbar"]["tile_cols"].get<int>()),
-               j["crossbars"].get<long long>(), 100.0 * j["nf"]["mean"].get<double>(),
-               100.0 * j["low_conductance_share"].get<double>(), 100.0 * j["accuracy"]["software"].get<double>(),
-               100.0 * j["accuracy"]["ideal"].get<double>(), 100.0 * j["accuracy"]["nonideal"].get<double>(),
-               100.0 * j["accuracy"]["loss"].get<double>());
+  const CrossbarReport& first = runs.front();
+  fmt::print("\n=== summary: {} width {} on {} ({} test images), crossbar preset '{}' ===\n", first.model, first.width,
+             test_set.source, test_set.size(), eo.crossbar.preset);
+  fmt::print("{}", crossbar_summary(runs));
   fmt::print("demo finished in {:.1f} s\n", seconds);
-  if (!o.json.empty()) write_file_atomic(o.json, nlohmann::json{{"runs", runs}, {"seconds", seconds}}.dump(2) + "\n");
+  if (!o.json.empty()) {
+    nlohmann::json all = nlohmann::json::array();
+    for (const CrossbarReport& r : runs) all.push_back(to_json(r));
+    write_file_atomic(o.json, nlohmann::json{{"runs", all}, {"seconds", seconds}}.dump(2) + "\n");
+  }
 }
 
 }  // namespace

@@ -8,7 +8,8 @@
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "models/io/atomic_file.h"
-#include "engine/evaluation/crossbar_eval.h"
+#include "engine/evaluation/crossbar_render.h"
+#include "engine/evaluation/model_evaluation.h"
 #include "engine/crossbar/layout_file.h"
 #include "engine/evaluation/sparse_forward.h"
 #include "engine/crossbar/weff_cache.h"
@@ -70,35 +71,31 @@ void add_evaluate_command(CLI::App& app) {
     eo.crossbar.check(opt->crossbar.empty() ? "crossbar configuration" : opt->crossbar);
     eo.backend = parse_backend(opt->backend, "--backend");
     eo.sparse = parse_sparse_path(opt->sparse, "--sparse");
-    if (!opt->layout.empty()) {
-      eo.layout = read_layout_file(opt->layout);
-      if (opt->tile.empty()) {  // a packed layout fixes the tile size
-        eo.crossbar.tile_rows = eo.layout->tile_rows;
-        eo.crossbar.tile_cols = eo.layout->tile_cols;
-      }
+    if (!opt->layout.empty() && opt->tile.empty()) {  // a packed layout fixes the tile size
+      const NetworkLayout layout = read_layout_file(opt->layout);
+      eo.crossbar.tile_rows = layout.tile_rows;
+      eo.crossbar.tile_cols = layout.tile_cols;
     }
     SXB_REQUIRE(opt->unpruned.empty() || opt->reference_crossbars == 0,
                 "--unpruned and --reference-crossbars are alternatives");
-    eo.reference_crossbars = opt->unpruned.empty()
-                                 ? opt->reference_crossbars
-                                 : dense_crossbars(opt->unpruned, eo.crossbar.tile_rows, eo.crossbar.tile_cols);
+    eo.reference_crossbars = opt->reference_crossbars;
     eo.rearrange = opt->rearrange_options;
     eo.rearrange.policy = parse_rearrange_policy(opt->rearrange, "--rearrange");
     eo.cache_dir = opt->no_cache ? "" : opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir;
-    eo.model_source = opt->model.weights;
     eo.data_source = opt->data;
     if (!opt->quiet) eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
 
-    const ModelFile mf = read_model_file(opt->model);
-    eo.wct = read_wct_metadata(mf.file, opt->model.weights);  // s = s_ref of a WCT model (engine/crossbar/wct.h)
+    ModelEvalRequest request;
+    request.weights = opt->model.weights;
+    request.config = read_model_file(opt->model).config;
+    request.layout = opt->layout;
+    request.unpruned = opt->unpruned;
+    request.options = eo;
     std::unique_ptr<nn::Backend> backend = nn::make_backend(opt->device);
-    nn::Vgg model(mf.config, *backend);
-    model.load_state_dict(mf.file, opt->model.weights);
-    if (eo.layout) check_layout_for_model(*eo.layout, model, opt->layout);
     const Dataset test_set = load_dataset(opt->data, Split::Test);
-    const CrossbarEvalResult r = evaluate_on_crossbars(model, test_set, normalization_of(mf.config), eo);
+    const CrossbarEvalResult r = evaluate_model_file(request, *backend, test_set);
     fmt::print("{}", crossbar_table(r.report));
-    if (!opt->json.empty()) write_file_atomic(opt->json, r.report.dump(2) + "\n");
+    if (!opt->json.empty()) write_file_atomic(opt->json, to_json(r.report).dump(2) + "\n");
     if (!opt->predictions.empty()) write_file_atomic(opt->predictions, crossbar_predictions_csv(r, test_set));
   });
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/evaluation/crossbar_eval.h"
+#include "engine/evaluation/crossbar_render.h"
 #include "engine/training/train.h"
 #include "kernels/common/error.h"
 #include "tests/test_helpers.h"
@@ -49,8 +50,8 @@ TEST(CrossbarEval, TrainedModelOnCrossbars) {
   EXPECT_EQ(zero.ideal.predicted, software.predicted);
   EXPECT_EQ(zero.nonideal.predicted, software.predicted);
   EXPECT_EQ(zero.nonideal.accuracy, software.accuracy);
-  EXPECT_TRUE(zero.warnings.empty());
-  EXPECT_LT(zero.report["nf"]["max"].get<double>(), 1e-9);
+  EXPECT_TRUE(zero.report.warnings.empty());
+  EXPECT_LT(to_json(zero.report)["nf"]["max"].get<double>(), 1e-9);
 
   // Wire resistance alone (source and sink shorted) at 32 x 32: accuracy falls as it grows.
   // Measured with a width-0.25 model: 68.0, 67.1, 62.9, 16.2 % for 1, 5, 10, 40 ohm.
@@ -76,17 +77,17 @@ TEST(CrossbarEval, TrainedModelOnCrossbars) {
   cached.cache_dir = test::fresh_dir("xbar_cache").string();
   const CrossbarEvalResult first = evaluate_on_crossbars(model, test_set, norm, cached, &software);
   const CrossbarEvalResult second = evaluate_on_crossbars(model, test_set, norm, cached, &software);
-  EXPECT_FALSE(first.cache_hit);
-  EXPECT_TRUE(second.cache_hit);
+  EXPECT_FALSE(first.report.cache_hit);
+  EXPECT_TRUE(second.report.cache_hit);
   EXPECT_EQ(second.nonideal.logits, first.nonideal.logits);
-  EXPECT_EQ(second.report["layers"], first.report["layers"]);
+  EXPECT_EQ(to_json(second.report)["layers"], to_json(first.report)["layers"]);
 
   // A mapping scale below max |W| clips, and the report says so.
   CrossbarEvalOptions clip = o;
   clip.crossbar.scale = 0.05 * max_abs(mapped_layers(model)[1].matrix);
   const CrossbarEvalResult clipped = evaluate_on_crossbars(model, test_set, norm, clip, &software);
-  EXPECT_GT(clipped.report["clipped"].get<long long>(), 0);
-  EXPECT_TRUE(mentions(clipped.warnings, "clipped")) << clipped.report["warnings"].dump();
+  EXPECT_GT(to_json(clipped.report)["clipped"].get<long long>(), 0);
+  EXPECT_TRUE(mentions(clipped.report.warnings, "clipped")) << to_json(clipped.report)["warnings"].dump();
 
   const std::string csv = crossbar_predictions_csv(zero, test_set);
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + static_cast<long>(test_set.size()));
@@ -104,9 +105,9 @@ TEST(CrossbarEval, UntrainedModelIsFlaggedAsChance) {
   o.crossbar.tile_rows = o.crossbar.tile_cols = 16;
   const CrossbarEvalResult r = evaluate_on_crossbars(model, test_set, Normalization{}, o);
   ASSERT_LE(r.software.accuracy, 0.15);
-  EXPECT_TRUE(mentions(r.warnings, "chance level")) << r.report["warnings"].dump();
+  EXPECT_TRUE(mentions(r.report.warnings, "chance level")) << to_json(r.report)["warnings"].dump();
   EXPECT_NE(crossbar_table(r.report).find("WARNING"), std::string::npos);
-  EXPECT_EQ(r.report["crossbars"].get<long long>(), r.crossbars);
+  EXPECT_EQ(to_json(r.report)["crossbars"].get<long long>(), r.report.crossbars);
 }
 
 TEST(CrossbarEval, LayoutMustMatchTheModel) {

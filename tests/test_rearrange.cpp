@@ -9,6 +9,7 @@
 #include <set>
 
 #include "engine/evaluation/crossbar_eval.h"
+#include "engine/evaluation/crossbar_render.h"
 #include "engine/rearrangement/rearrange.h"
 #include "engine/crossbar/scheduler.h"
 #include "kernels/common/error.h"
@@ -329,20 +330,20 @@ TEST(Rearrange, EvaluateReportsBeforeAndAfter) {
   o.crossbar.tile_rows = o.crossbar.tile_cols = 16;
   o.cache_dir = test::fresh_dir("rearrange_cache").string();
   const CrossbarEvalResult none = evaluate_on_crossbars(model, test_set, Normalization{}, o);
-  EXPECT_TRUE(none.report.at("rearrangement").is_null());
+  EXPECT_TRUE(to_json(none.report).at("rearrangement").is_null());
   o.rearrange.policy = RearrangePolicy::Balance;
   const CrossbarEvalResult r = evaluate_on_crossbars(model, test_set, Normalization{}, o);
   EXPECT_EQ(r.ideal.predicted, r.software.predicted);
-  EXPECT_EQ(r.crossbars, none.crossbars);
-  EXPECT_NE(r.report["cache"]["file"], none.report["cache"]["file"]);
-  const nlohmann::json& x = r.report.at("rearrangement");
+  EXPECT_EQ(r.report.crossbars, none.report.crossbars);
+  EXPECT_NE(to_json(r.report)["cache"]["file"], to_json(none.report)["cache"]["file"]);
+  const nlohmann::json x = to_json(r.report).at("rearrangement");
   EXPECT_EQ(x["policy"], "balance");
   EXPECT_EQ(x["accuracy"]["before"].get<double>(), none.nonideal.accuracy);
   EXPECT_EQ(x["accuracy"]["after"].get<double>(), r.nonideal.accuracy);
-  ASSERT_EQ(x["layers"].size(), r.report["layers"].size());
+  ASSERT_EQ(x["layers"].size(), to_json(r.report)["layers"].size());
   for (std::size_t l = 0; l < x["layers"].size(); ++l) {
-    EXPECT_EQ(x["layers"][l]["nf_mean_before"], none.report["layers"][l]["nf_mean"]);
-    EXPECT_EQ(x["layers"][l]["nf_mean_after"], r.report["layers"][l]["nf_mean"]);
+    EXPECT_EQ(x["layers"][l]["nf_mean_before"], to_json(none.report)["layers"][l]["nf_mean"]);
+    EXPECT_EQ(x["layers"][l]["nf_mean_after"], to_json(r.report)["layers"][l]["nf_mean"]);
     EXPECT_LE(x["layers"][l]["max_tile_conductance_after"].get<double>(),
               x["layers"][l]["max_tile_conductance_before"].get<double>() * (1 + 1e-12));
     EXPECT_TRUE(x["layers"][l]["weff_error_after"].is_number());

@@ -1,8 +1,13 @@
 // Accuracy of a network on non-ideal crossbars: the software
 // model, the ideal crossbar (mapping only) and the non-ideal crossbar (every
 // tile solved; W_eff through the model's weight hook), with per-layer NF and
-// low-conductance statistics, crossbar counts, warnings when the run looks
-// wrong, and a JSON report (schema in docs/cli.md).
+// low-conductance statistics, crossbar counts and warnings when the run looks
+// wrong, as a typed report (engine/evaluation/crossbar_report.h).
+//
+// Stages, in order: map (layer matrices, mapping scales, layout), rearrange
+// (optional), evaluate the software model and the ideal crossbar, solve or
+// load W_eff (cache), evaluate the non-ideal crossbar, the layout before
+// rearrangement (for the comparison), self-checks, report.
 #pragma once
 
 #include <functional>
@@ -20,6 +25,7 @@
 #include "engine/crossbar/scheduler.h"
 #include "engine/evaluation/sparse_forward.h"
 #include "engine/crossbar/wct.h"
+#include "engine/evaluation/crossbar_report.h"
 
 namespace sxb {
 
@@ -55,12 +61,9 @@ struct CrossbarEvalOptions {
 };
 
 struct CrossbarEvalResult {
-  EvalResult software, ideal, nonideal;
-  std::vector<LayerEffective> layers;  // non-ideal, w_eff cleared
-  long long crossbars = 0;
-  std::vector<std::string> warnings;
-  bool cache_hit = false;
-  nlohmann::json report;
+  EvalResult software, ideal, nonideal;  // with logits and predictions
+  std::vector<LayerEffective> layers;   // non-ideal, w_eff cleared
+  CrossbarReport report;
 };
 
 // `software`: a result of evaluate(model, data, norm) already at hand (the
@@ -68,16 +71,5 @@ struct CrossbarEvalResult {
 // hook is cleared on return.
 CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, const Normalization& norm,
                                          const CrossbarEvalOptions& options, const EvalResult* software = nullptr);
-
-// Crossbars (both arrays) of a dense model at R x C tiles, from the weight
-// shapes of its file: the reference of CCR. Errors name the file.
-long long dense_crossbars(const std::string& weights_path, int tile_rows, int tile_cols);
-long long dense_crossbars(const SafetensorsFile& weights, const std::string& path, int tile_rows, int tile_cols);
-
-// The human-readable table of a report.
-std::string crossbar_table(const nlohmann::json& report);
-
-// CSV, one row per image: index,label,software,nonideal,logit_0..logit_{K-1} (non-ideal logits).
-std::string crossbar_predictions_csv(const CrossbarEvalResult& r, const Dataset& d);
 
 }  // namespace sxb

@@ -15,7 +15,7 @@
 #include <memory>
 
 #include "engine/io/content_hash.h"
-#include "engine/evaluation/crossbar_eval.h"
+#include "engine/evaluation/model_evaluation.h"
 #include "engine/io/json_file.h"
 #include "engine/crossbar/layout_file.h"
 #include "engine/pruning/pruning_run.h"
@@ -129,8 +129,7 @@ class Runner {
   std::map<std::string, Dataset> data_;
   // The software evaluation of the last (model, test data): consecutive points
   // that differ only in the crossbar share it.
-  std::string software_key_;
-  EvalResult software_;
+  SoftwareMemo software_;
 };
 
 Step Runner::dense_model(const SweepPointConfig& c, const json& point) {
@@ -203,37 +202,21 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
 
   const Clock::time_point te = Clock::now();
   const std::string& weights = pruned ? pruned->path : dense.path;
-  CrossbarEvalOptions eo;
+  ModelEvalRequest request;
+  request.weights = weights;
+  request.model = {c.model, std::nullopt, std::nullopt};
+  if (c.width > 0) request.model.width = c.width;
+  if (c.classes > 0) request.model.classes = c.classes;
+  if (c.prune && c.prune->method != PruneMethod::ChannelFilter) request.layout = layout_path(weights);  // packed tiles
+  request.unpruned = dense.path;
+  CrossbarEvalOptions& eo = request.options;
   eo.crossbar = c.crossbar;
   eo.backend = o_.backend;
   eo.sparse = o_.sparse;
   eo.rearrange = c.rearrange;
   eo.cache_dir = o_.weff_cache ? o_.cache_dir : "";
-  eo.model_source = weights;
   eo.data_source = c.eval_data.empty() ? c.data : c.eval_data;
-  const SafetensorsFile file = read_safetensors(weights);
-  eo.reference_crossbars = pruned ? dense_crossbars(dense.path, c.crossbar.tile_rows, c.crossbar.tile_cols)
-                                  : dense_crossbars(file, weights, c.crossbar.tile_rows, c.crossbar.tile_cols);
-  nn::VggRequest request{c.model, std::nullopt, std::nullopt};
-  if (c.width > 0) request.width = c.width;
-  if (c.classes > 0) request.classes = c.classes;
-  const nn::VggConfig mc = nn::vgg_config_for_file(file, weights, request, true);
-  eo.wct = read_wct_metadata(file, weights);
-  nn::Vgg model(mc, *backend_);
-  model.load_state_dict(file, weights);
-  if (c.prune && c.prune->method != PruneMethod::ChannelFilter) {  // packed tiles of XCS/XRS
-    const std::string lp = layout_path(weights);
-    eo.layout = read_layout_file(lp);
-    check_layout_for_model(*eo.layout, model, lp);
-  }
-  const Dataset& test = data(eo.data_source, Split::Test);
-  const std::string software_key = weights + "\n" + eo.data_source;
-  if (software_key != software_key_) {
-    software_key_.clear();
-    software_ = evaluate(model, test, normalization_of(mc));
-    software_key_ = software_key;
-  }
-  const CrossbarEvalResult r = evaluate_on_crossbars(model, test, normalization_of(mc), eo, &software_);
+  const CrossbarEvalResult r = evaluate_model_file(request, *backend_, data(eo.data_source, Split::Test), &software_);
 
   char host[256] = "";
   ::gethostname(host, sizeof host - 1);
@@ -245,7 +228,7 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
           {"config", point},
           {"models", {{"dense", dense.path}, {"pruned", pruned ? json(pruned->path) : json(nullptr)}}},
           {"pruning", pruned ? pruned->summary : json(nullptr)},
-          {"report", r.report},
+          {"report", to_json(r.report)},
           {"seconds",
            {{"train", dense.seconds}, {"prune", pruned ? pruned->seconds : 0.0}, {"evaluate", since(te)},
             {"total", since(t0)}}},

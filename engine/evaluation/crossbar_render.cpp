@@ -1,0 +1,103 @@
+#include "engine/evaluation/crossbar_render.h"
+
+#include <fmt/format.h>
+
+#include "engine/crossbar/wct.h"
+#include "engine/rearrangement/rearrange.h"
+
+namespace sxb {
+namespace {
+
+// The mapping scale of every layer and where it came from, a few layers per line.
+std::string mapping_scale_lines(const CrossbarReport& r) {
+  std::string source, s;
+  int on_line = 0;
+  for (const LayerReport& l : r.layers) {
+    const std::string from = l.scale_source.empty() ? std::string(kScaleFromMaxAbs) : l.scale_source;
+    if (from == source && on_line == 6) {
+      s += "\n";
+      on_line = 0;
+    }
+    if (from != source) {
+      source = from;
+      on_line = 0;
+      s += from == kScaleFromWct && r.wct
+               ? fmt::format("\nmapping scale s = s_ref of weight-constrained training (kappa {}, __metadata__ of {}):\n",
+                             r.wct->kappa, r.wct->file)
+           : from == kScaleFromConfig ? std::string("\nmapping scale s = the crossbar configuration's scale:\n")
+                                      : std::string("\nmapping scale s = max|W| of the layer:\n");
+    }
+    s += fmt::format("  {} {:.4g}", l.layer, l.scale);
+    ++on_line;
+  }
+  return s + "\n";
+}
+
+std::string header(const CrossbarReport& r) {
+  const CrossbarConfig& x = r.crossbar;
+  std::string s = fmt::format("{} width {} ({} classes) on {} ({} images), {} layout, tiles {} x {}\n", r.model, r.width,
+                              r.classes, r.data_source, r.images, r.layout_method, x.tile_rows, x.tile_cols);
+  s += fmt::format(
+      "crossbar: R_on {} kOhm, R_off {} kOhm, r_source {} Ohm, r_sink {} Ohm, r_wire {}/{} Ohm, sigma {}, "
+      "stuck {}/{}, levels {} (preset {})\n",
+      x.r_on / 1e3, x.r_off / 1e3, x.res.r_source, x.res.r_sink, x.res.r_wire_row, x.res.r_wire_col,
+      x.variation_sigma, x.stuck_at_gmin, x.stuck_at_gmax, x.levels, x.preset);
+  return s;
+}
+
+std::string layer_lines(const CrossbarReport& r) {
+  std::string s = fmt::format("\n{:<14} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}\n", "layer", "K", "N", "crossbars",
+                              "NF mean%", "NF max%", "low-g %");
+  for (const LayerReport& l : r.layers)
+    s += fmt::format("{:<14} {:>6} {:>6} {:>9} {:>9.3f} {:>9.3f} {:>9.1f}\n", l.layer, l.inputs, l.outputs,
+                     2 * static_cast<long long>(l.positions), 100.0 * l.nf_mean, 100.0 * l.nf_max,
+                     100.0 * l.low_conductance_share);
+  s += fmt::format("{:<14} {:>6} {:>6} {:>9} {:>9.3f} {:>9.3f} {:>9.1f}\n", "total", "", "", r.crossbars,
+                   100.0 * r.nf_mean, 100.0 * r.nf_max, 100.0 * r.low_conductance_share);
+  return s;
+}
+
+}  // namespace
+
+std::string crossbar_table(const CrossbarReport& r) {
+  std::string s = header(r) + layer_lines(r) + mapping_scale_lines(r);
+  s += fmt::format("\naccuracy: software {:.2f}%  ideal crossbar {:.2f}%  non-ideal {:.2f}%  (loss {:.2f} points)\n",
+                   100.0 * r.software.accuracy, 100.0 * r.ideal.accuracy, 100.0 * r.nonideal.accuracy,
+                   100.0 * (r.software.accuracy - r.nonideal.accuracy));
+  if (const auto ccr = r.ccr()) s += fmt::format("CCR {:.2f} ({} crossbars unpruned)\n", *ccr, r.reference_crossbars);
+  if (!r.rearrangement.is_null()) s += rearrangement_table(r.rearrangement);
+  const auto seconds = [&r](const char* stage) {
+    const auto it = r.seconds.find(stage);
+    return it == r.seconds.end() ? 0.0 : it->second;
+  };
+  s += fmt::format("time: map+solve {:.2f} s{}, total {:.2f} s; solver {}\n", seconds("map_and_solve"),
+                   r.cache_hit ? " (cached)" : "", seconds("total"), r.solver_device);
+  for (const std::string& w : r.warnings) s += "WARNING: " + w + "\n";
+  return s;
+}
+
+std::string crossbar_summary(const std::vector<CrossbarReport>& runs) {
+  std::string s = fmt::format("{:>7} {:>9} {:>9} {:>8} {:>10} {:>9} {:>10} {:>8}\n", "tile", "crossbars", "NF mean%",
+                              "low-g%", "software%", "ideal%", "non-ideal%", "loss");
+  for (const CrossbarReport& r : runs)
+    s += fmt::format("{:>7} {:>9} {:>9.3f} {:>8.1f} {:>10.2f} {:>9.2f} {:>10.2f} {:>8.2f}\n",
+                     fmt::format("{}x{}", r.tile_rows, r.tile_cols), r.crossbars, 100.0 * r.nf_mean,
+                     100.0 * r.low_conductance_share, 100.0 * r.software.accuracy, 100.0 * r.ideal.accuracy,
+                     100.0 * r.nonideal.accuracy, 100.0 * (r.software.accuracy - r.nonideal.accuracy));
+  return s;
+}
+
+std::string crossbar_predictions_csv(const CrossbarEvalResult& r, const Dataset& d) {
+  const int k = r.nonideal.classes;
+  std::string s = "index,label,software,nonideal";
+  for (int c = 0; c < k; ++c) s += fmt::format(",logit_{}", c);
+  s += "\n";
+  for (std::size_t i = 0; i < r.nonideal.images; ++i) {
+    s += fmt::format("{},{},{},{}", i, d.labels[i], r.software.predicted[i], r.nonideal.predicted[i]);
+    for (int c = 0; c < k; ++c) s += fmt::format(",{:.9g}", r.nonideal.logits[i * k + c]);
+    s += "\n";
+  }
+  return s;
+}
+
+}  // namespace sxb

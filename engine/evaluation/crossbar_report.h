@@ -1,0 +1,76 @@
+// The result of a crossbar evaluation as a typed report: what was evaluated
+// (model, data, crossbar configuration, layout, devices), the accuracies of the
+// software model, the ideal and the non-ideal crossbar, per-layer physics,
+// crossbar counts, timings and warnings. The JSON form (to_json, schema in
+// docs/cli.md), the table, the CSV and the demo summary
+// (engine/evaluation/crossbar_render.h) are renderings of it.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/crossbar/crossbar_config.h"
+#include "engine/crossbar/scheduler.h"
+
+namespace sxb {
+
+struct AccuracyLoss {
+  double accuracy = 0.0;  // correct / images
+  double loss = 0.0;      // mean cross-entropy
+};
+
+struct LayerReport {
+  std::string layer;
+  int inputs = 0, outputs = 0;  // K, N
+  std::size_t positions = 0;    // tile positions (crossbars = 2 x positions)
+  long long clipped = 0;
+  double scale = 0.0;
+  std::string scale_source;  // kScaleFrom* of engine/crossbar/wct.h
+  double nf_mean = 0.0, nf_max = 0.0;
+  double low_conductance_share = 0.0;  // devices below (G_min + G_max) / 2
+};
+
+struct WctReport {
+  double kappa = 0.0;
+  std::string file, origin;
+  bool scales_used = false;  // false when the configuration's scale replaced s_ref
+};
+
+struct CrossbarReport {
+  // What was evaluated.
+  std::string model, weights;
+  double width = 0.0;
+  int classes = 0;
+  std::string data_source;
+  std::size_t images = 0;
+  CrossbarConfig crossbar;
+  std::string layout_method;
+  int tile_rows = 0, tile_cols = 0;
+  std::string solver, solver_device, network, network_device, sparse_path;
+  std::vector<std::string> sparse_layers;  // layers run as CSR products
+  // Results.
+  AccuracyLoss software, ideal, nonideal;
+  long long crossbars = 0, reference_crossbars = 0;  // reference 0: no CCR
+  long long clipped = 0;
+  std::optional<WctReport> wct;
+  double nf_mean = 0.0, nf_max = 0.0, low_conductance_share = 0.0;
+  std::vector<LayerReport> layers;
+  nlohmann::json rearrangement;  // engine/rearrangement/rearrange.h; null without one
+  bool cache_hit = false;
+  std::string cache_file;
+  ScheduleStats schedule;
+  std::map<std::string, double> seconds;  // per stage and "total"
+  std::vector<std::string> warnings;
+
+  // reference_crossbars / crossbars, when there is a reference.
+  std::optional<double> ccr() const;
+};
+
+nlohmann::json to_json(const CrossbarReport& r);
+
+}  // namespace sxb
