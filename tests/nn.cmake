@@ -1,2 +1,3 @@
 sxb_test(test_nn_layers LABELS cpu)
 sxb_test(test_blas_core LABELS cpu)
+sxb_test(test_nn_conv LABELS cpu)
