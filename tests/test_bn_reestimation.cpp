@@ -200,6 +200,20 @@ TEST_F(BnReestimationTest, IndependentOfBatchSizeAndThreads) {
   EXPECT_TRUE(bit_identical(serial, by_batch[1]));
 }
 
+// forward_to stops before the named layer: features.1's input is the first conv's output.
+TEST_F(BnReestimationTest, ForwardToGivesTheLayerInput) {
+  std::vector<float> images(2 * kImageBytes);
+  std::vector<int> indices = {0, 1}, labels(2);
+  make_batch(train, indices.data(), 2, norm, nullptr, 0, images.data(), labels.data());
+  const nn::Tensor x = nn::from_host(*backend, {2, 3, 32, 32}, images);
+  const nn::Conv2dShape s{2, 3, 32, 32, 16, 3, 3, 1, 1};
+  nn::Tensor y = backend->empty({2, 16, 32, 32});
+  backend->conv2d_forward(s, x, model->parameter("features.0.weight").value, &model->parameter("features.0.bias").value,
+                          y);
+  EXPECT_EQ(nn::to_host(*backend, model->forward_to("features.1", x, nn::ForwardContext{})), nn::to_host(*backend, y));
+  EXPECT_THROW(model->forward_to("features.99", x, nn::ForwardContext{}), Error);
+}
+
 TEST_F(BnReestimationTest, RestoreIsBitIdentical) {
   const BatchNormState original = save_batchnorm(*model);
   const EvalResult before = evaluate(*model, train, norm);
