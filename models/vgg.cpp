@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -215,6 +216,7 @@ Vgg::Vgg(const VggConfig& config, Backend& backend) : config_(config), backend_(
     layers_.push_back(std::make_unique<BatchNorm2d>(backend_, fmt::format("features.{}", index + 1), out));
     layers_.push_back(std::make_unique<ReLU>(backend_, fmt::format("features.{}", index + 2)));
     weight_layers_.push_back(fmt::format("features.{}", index));
+    batch_norm_layers_.push_back(fmt::format("features.{}", index + 1));
     channels = out;
     index += 3;
   }
@@ -234,12 +236,25 @@ void Vgg::init(std::uint64_t seed) {
     if (!p->momentum.empty()) backend_.fill(p->momentum, 0.0f);
 }
 
-const Tensor& Vgg::forward(const Tensor& x, const ForwardContext& ctx) {
+void Vgg::check_input(const Tensor& x) const {
   SXB_REQUIRE(x.rank() == 4 && x.dim(1) == kVggInputChannels && x.dim(2) == kVggInputSize &&
                   x.dim(3) == kVggInputSize,
               fmt::format("{}: input {} is not (N, 3, 32, 32)", config_.model, x.shape_string()));
+}
+
+const Tensor& Vgg::forward(const Tensor& x, const ForwardContext& ctx) {
+  check_input(x);
   const Tensor* h = &x;
   for (auto& layer : layers_) h = &layer->forward(*h, ctx);
+  return *h;
+}
+
+const Tensor& Vgg::forward_to(const std::string& name, const Tensor& x, const ForwardContext& ctx) {
+  check_input(x);
+  const auto stop = std::find_if(layers_.begin(), layers_.end(), [&](const auto& l) { return l->name() == name; });
+  SXB_REQUIRE(stop != layers_.end(), config_.model + ": no layer " + name);
+  const Tensor* h = &x;
+  for (auto it = layers_.begin(); it != stop; ++it) h = &(*it)->forward(*h, ctx);
   return *h;
 }
 
@@ -254,7 +269,15 @@ Parameter& Vgg::parameter(const std::string& name) {
   throw Error(config_.model + ": no parameter " + name);
 }
 
+Buffer& Vgg::buffer(const std::string& name) {
+  for (Buffer* b : buffers_)
+    if (b->name == name) return *b;
+  throw Error(config_.model + ": no buffer " + name);
+}
+
 std::vector<std::string> Vgg::weight_layers() const { return weight_layers_; }
+
+std::vector<std::string> Vgg::batch_norm_layers() const { return batch_norm_layers_; }
 
 void Vgg::prepare_training() {
   for (auto& layer : layers_) layer->prepare_training();

@@ -90,13 +90,20 @@ class Vgg {
   const Tensor& forward(const Tensor& x, const ForwardContext& ctx);
   // Gradients of every parameter from dlogits of the last train-mode forward.
   void backward(const Tensor& dlogits);
+  // The forward of x through every layer before `layer` (a layer name, e.g.
+  // "features.1"): that layer's input, valid until the next forward. An
+  // unknown name is an Error.
+  const Tensor& forward_to(const std::string& layer, const Tensor& x, const ForwardContext& ctx);
 
   // Sequential order; pointers stay valid for the model's lifetime.
   const std::vector<Parameter*>& parameters() const { return parameters_; }
   const std::vector<Buffer*>& buffers() const { return buffers_; }
   Parameter& parameter(const std::string& name);
+  Buffer& buffer(const std::string& name);
   // Names of the conv and linear layers ("features.0", ..., "classifier").
   std::vector<std::string> weight_layers() const;
+  // Names of the batch-norm layers ("features.1", ...), in network order.
+  std::vector<std::string> batch_norm_layers() const;
   void prepare_training();  // allocates gradients and momentum buffers
 
   void set_weight_hook(WeightHook hook) { hooks_.weight = std::move(hook); }
@@ -112,8 +119,9 @@ class Vgg {
   VggConfig config_;
   Backend& backend_;
   LayerHooks hooks_;
+  void check_input(const Tensor& x) const;
   std::vector<std::unique_ptr<Module>> layers_;  // features, then [dropout,] classifier
-  std::vector<std::string> weight_layers_;
+  std::vector<std::string> weight_layers_, batch_norm_layers_;
   std::vector<Parameter*> parameters_;
   std::vector<Buffer*> buffers_;
 };
