@@ -62,7 +62,7 @@ DeviceModel CrossbarConfig::devices() const {
 }
 
 nlohmann::json CrossbarConfig::to_json() const {
-  return {{"preset", preset},
+  nlohmann::json j = {{"preset", preset},
           {"r_on", r_on},
           {"r_off", r_off},
           {"r_source", res.r_source},
@@ -80,6 +80,8 @@ nlohmann::json CrossbarConfig::to_json() const {
           {"stuck_at_gmin", stuck_at_gmin},
           {"stuck_at_gmax", stuck_at_gmax},
           {"seed", seed}};
+  if (calibration != Calibration::None) j["calibration"] = to_string(calibration);
+  return j;
 }
 
 std::vector<std::string> crossbar_presets() {
@@ -139,7 +141,10 @@ void set_key(CrossbarConfig& c, const std::string& key, const nlohmann::json& v,
   else if (key == "variation_clamp_high") c.variation_clamp_high = number();
   else if (key == "stuck_at_gmin") c.stuck_at_gmin = number();
   else if (key == "stuck_at_gmax") c.stuck_at_gmax = number();
-  else if (key == "seed") {
+  else if (key == "calibration") {
+    SXB_REQUIRE(v.is_string(), fmt::format("{} must be none, column or layer (got {})", where, v.dump()));
+    c.calibration = parse_calibration(v.get<std::string>(), where);
+  } else if (key == "seed") {
     SXB_REQUIRE(v.is_number_unsigned() || (v.is_number_integer() && v.get<long long>() >= 0),
                 fmt::format("{} must be an integer >= 0 (got {})", where, v.dump()));
     c.seed = v.get<std::uint64_t>();

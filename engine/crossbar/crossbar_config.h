@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/crossbar/calibration.h"
 #include "engine/crossbar/mapping.h"
 #include "kernels/tile/tile.h"
 
@@ -29,10 +30,13 @@ struct CrossbarConfig {
   double variation_clamp_high = 1.5;  // variation clamp, x G_max
   double stuck_at_gmin = 0.0, stuck_at_gmax = 0.0;  // fault rates
   std::uint64_t seed = 1;                           // variation and faults
+  Calibration calibration = Calibration::None;      // read-out calibration of W_eff
 
   // Error naming the field (prefixed by `context`) for non-physical values.
   void check(const std::string& context) const;
   DeviceModel devices() const;
+  // "calibration" is written only when not none, so that the JSON (and what
+  // hashes it) of an uncalibrated configuration is unchanged.
   nlohmann::json to_json() const;
 };
 

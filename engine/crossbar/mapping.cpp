@@ -126,4 +126,22 @@ void accumulate_tile_stats(const TilePlacement& p, int tile_rows, int tile_cols,
   }
 }
 
+void accumulate_nf(const TilePlacement& p, int tile_rows, int tile_cols, const double* g_pos, const double* g_neg,
+                   const double* t_pos, const double* t_neg, NfStats& stats) {
+  for (const auto& [g, t] : {std::pair{g_pos, t_pos}, std::pair{g_neg, t_neg}})
+    for (std::size_t j = 0; j < p.cols.size(); ++j) {
+      double ideal = 0.0, actual = 0.0;
+      for (std::size_t i = 0; i < p.rows.size(); ++i) {
+        ideal += g[i * tile_cols + j];
+        actual += t[j * tile_rows + i];
+      }
+      const double nf = (ideal - actual) / ideal;
+      stats.sum += nf;
+      stats.max = std::max(stats.max, nf);
+      ++stats.columns;
+    }
+}
+
+void accumulate_zero_nf(long long columns, NfStats& stats) { stats.columns += columns; }
+
 }  // namespace sxb

@@ -69,4 +69,25 @@ void accumulate_tile_stats(const TilePlacement& p, int tile_rows, int tile_cols,
                            const double* g_neg, const double* t_pos, const double* t_neg, double g_threshold,
                            TileStats& stats);
 
+// NF of the all-V_read read (mean and max over used columns of both arrays).
+struct NfStats {
+  double sum = 0.0, max = 0.0;  // max starts at 0, as TileStats::nf_max
+  long long columns = 0;
+
+  double mean() const { return columns ? sum / static_cast<double>(columns) : 0.0; }
+};
+// Adds the NF of every used column of both arrays of a pair (the NF of
+// accumulate_tile_stats, summed in the same order).
+void accumulate_nf(const TilePlacement& p, int tile_rows, int tile_cols, const double* g_pos, const double* g_neg,
+                   const double* t_pos, const double* t_neg, NfStats& stats);
+// Adds `columns` columns of NF 0 (a read with no parasitic resistance).
+void accumulate_zero_nf(long long columns, NfStats& stats);
+
+// NF of the same programmed tiles solved with all resistances (full), with
+// only r_source, only r_sink, and only the wires (r_wire_row, r_wire_col), the
+// others at zero.
+struct NfBySource {
+  NfStats full, source, sink, wires;
+};
+
 }  // namespace sxb

@@ -54,13 +54,132 @@ TileBatch pair_batch(std::size_t pairs, int R, int C, const CrossbarConfig& conf
   return batch;
 }
 
+std::vector<Calibration> requested_calibrations(const SchedulerOptions& options, const CrossbarConfig& config) {
+  return options.calibrations.empty() ? std::vector<Calibration>{config.calibration}
+                                      : unique_calibrations(options.calibrations);
+}
+
+std::vector<Calibration> LayerEffective::calibrations() const {
+  std::vector<Calibration> out = {calibration};
+  for (const auto& v : other_variants) out.push_back(v.first);
+  return out;
+}
+
+const std::vector<float>& LayerEffective::weights(Calibration c) const {
+  if (c == calibration) return w_eff;
+  for (const auto& v : other_variants)
+    if (v.first == c) return v.second;
+  throw Error(fmt::format("layer '{}': W_eff with calibration '{}' was not assembled", layer, to_string(c)));
+}
+
+std::vector<LayerEffective> select_calibration(const std::vector<LayerEffective>& layers, Calibration c) {
+  std::vector<LayerEffective> out;
+  out.reserve(layers.size());
+  for (const LayerEffective& e : layers) {
+    LayerEffective s = e;
+    s.other_variants.clear();
+    if (c != e.calibration) s.w_eff = e.weights(c);
+    s.calibration = c;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+namespace {
+
+// Per-layer sums in double: the uncalibrated W_eff (for none and layer) and the column-calibrated one.
+struct LayerSums {
+  std::vector<double> plain, column;
+  NfBySource nf;
+};
+
+// Transfer matrices of the batch; with `ideal`, G_eff = g (T[j][i] = g[i][j]) without a solve.
+std::vector<double> solve(const TileBatch& batch, int R, int C, bool ideal, Backend backend) {
+  if (!ideal) return transfer_matrices(batch, backend);
+  const std::size_t cells = static_cast<std::size_t>(R) * C;
+  std::vector<double> transfer(batch.conductance.size());
+  for (std::size_t k = 0; k < batch.size(); ++k)
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < C; ++j)
+        transfer[k * cells + static_cast<std::size_t>(j) * R + i] = batch.conductance[k * cells + i * C + j];
+  return transfer;
+}
+
+// NF of the batch's tiles solved with only r_source, only r_sink and only the wires.
+void add_nf_by_source(TileBatch& batch, const std::vector<Job>& jobs, std::size_t begin, const NetworkLayout& layout,
+                      const CrossbarConfig& config, Backend backend, std::vector<LayerSums>& sums) {
+  const int R = layout.tile_rows, C = layout.tile_cols;
+  const std::size_t cells = static_cast<std::size_t>(R) * C, n = batch.size() / 2;
+  const TileResistances& r = config.res;
+  const std::pair<TileResistances, NfStats NfBySource::*> sources[] = {
+      {{r.r_source, 0.0, 0.0, 0.0}, &NfBySource::source},
+      {{0.0, r.r_sink, 0.0, 0.0}, &NfBySource::sink},
+      {{0.0, 0.0, r.r_wire_row, r.r_wire_col}, &NfBySource::wires}};
+  for (const auto& [res, member] : sources) {
+    const bool none = res.r_source == 0.0 && res.r_sink == 0.0 && res.r_wire_row == 0.0 && res.r_wire_col == 0.0;
+    std::vector<double> transfer;
+    if (!none) {
+      batch.resistances = {res};
+      transfer = transfer_matrices(batch, backend);
+    }
+    for (std::size_t q = 0; q < n; ++q) {
+      const Job& job = jobs[begin + q];
+      const TilePlacement& p = layout.layers[job.layer].tiles[job.tile];
+      NfStats& stats = sums[job.layer].nf.*member;
+      if (none) {  // G_eff = g: NF 0
+        accumulate_zero_nf(2 * static_cast<long long>(p.cols.size()), stats);
+        continue;
+      }
+      const double* g = batch.conductance.data() + 2 * q * cells;
+      const double* t = transfer.data() + 2 * q * cells;
+      accumulate_nf(p, R, C, g, g + cells, t, t + cells, stats);
+    }
+  }
+  batch.resistances = {config.res};
+}
+
+// Casts the requested variants to fp32 (w_eff the first) and fills the NF by source.
+void finish_layer(LayerEffective& e, LayerSums& s, const std::vector<Calibration>& wanted, bool nf_by_source) {
+  const auto to_float = [](const std::vector<double>& w, double gain) {
+    std::vector<float> f(w.size());
+    if (gain == 1.0)
+      std::transform(w.begin(), w.end(), f.begin(), [](double x) { return static_cast<float>(x); });
+    else
+      std::transform(w.begin(), w.end(), f.begin(), [gain](double x) { return static_cast<float>(gain * x); });
+    return f;
+  };
+  for (std::size_t v = 0; v < wanted.size(); ++v) {
+    const Calibration c = wanted[v];
+    std::vector<float> w = c == Calibration::Column ? to_float(s.column, 1.0)
+                           : c == Calibration::Layer ? to_float(s.plain, e.gains.mean())
+                                                     : to_float(s.plain, 1.0);
+    if (v == 0) {
+      e.calibration = c;
+      e.w_eff = std::move(w);
+    } else {
+      e.other_variants.emplace_back(c, std::move(w));
+    }
+  }
+  if (nf_by_source) {
+    s.nf.full = NfStats{e.stats.nf_sum, e.stats.nf_max, e.stats.nf_columns};
+    e.nf_by_source = s.nf;
+  }
+}
+
+}  // namespace
+
 std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
                                               const CrossbarConfig& config, const SchedulerOptions& options,
                                               ScheduleStats* stats) {
   config.check("crossbar configuration");
   const int R = layout.tile_rows, C = layout.tile_cols;
+  const std::vector<Calibration> wanted = requested_calibrations(options, config);
+  const auto wants = [&](Calibration c) { return std::find(wanted.begin(), wanted.end(), c) != wanted.end(); };
+  const bool need_plain = wants(Calibration::None) || wants(Calibration::Layer), need_column = wants(Calibration::Column);
+  const bool nf_by_source = options.nf_by_source && !options.ideal;
   std::vector<const MappedLayer*> source(layout.layers.size());
   std::vector<LayerEffective> out(layout.layers.size());
+  std::vector<LayerSums> sums(out.size());
   std::vector<Job> jobs;
   for (std::size_t l = 0; l < layout.layers.size(); ++l) {
     const LayerLayout& ll = layout.layers[l];
@@ -77,7 +196,9 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
     e.outputs = ll.outputs;
     e.positions = ll.tiles.size();
     e.scale = it->scale;
-    e.w_eff.assign(static_cast<std::size_t>(ll.inputs) * ll.outputs, 0.0f);
+    const std::size_t size = static_cast<std::size_t>(ll.inputs) * ll.outputs;
+    if (need_plain) sums[l].plain.assign(size, 0.0);
+    if (need_column) sums[l].column.assign(size, 0.0);
     for (std::size_t t = 0; t < ll.tiles.size(); ++t) jobs.push_back({l, t});
   }
 
@@ -90,8 +211,6 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
   DeviceModel devices = config.devices();
   if (options.ideal) devices = DeviceModel{devices.g_min, devices.g_max};
   const double g_threshold = 0.5 * (devices.g_min + devices.g_max);
-  std::vector<std::vector<double>> w_eff(out.size());
-  for (std::size_t l = 0; l < out.size(); ++l) w_eff[l].assign(out[l].w_eff.size(), 0.0);
   ScheduleStats st;
   st.tiles = 2 * jobs.size();
 
@@ -112,16 +231,7 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
     st.program_seconds += seconds_since(t0);
 
     t0 = std::chrono::steady_clock::now();
-    std::vector<double> transfer;
-    if (options.ideal) {  // G_eff = g: T[j][i] = g[i][j]
-      transfer.resize(batch.conductance.size());
-      for (std::size_t k = 0; k < 2 * n; ++k)
-        for (int i = 0; i < R; ++i)
-          for (int j = 0; j < C; ++j)
-            transfer[k * cells + static_cast<std::size_t>(j) * R + i] = batch.conductance[k * cells + i * C + j];
-    } else {
-      transfer = transfer_matrices(batch, options.backend);
-    }
+    std::vector<double> transfer = solve(batch, R, C, options.ideal, options.backend);
     st.solve_seconds += seconds_since(t0);
 
     t0 = std::chrono::steady_clock::now();
@@ -129,19 +239,31 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
       const Job& job = jobs[begin + q];
       const TilePlacement& p = layout.layers[job.layer].tiles[job.tile];
       LayerEffective& e = out[job.layer];
+      LayerSums& s = sums[job.layer];
       const double* g = batch.conductance.data() + 2 * q * cells;
       const double* t = transfer.data() + 2 * q * cells;
-      add_effective_weights(p, R, t, t + cells, e.scale / (devices.g_max - devices.g_min), e.outputs,
-                            w_eff[job.layer].data());
+      const double factor = e.scale / (devices.g_max - devices.g_min);
+      if (need_plain) add_effective_weights(p, R, t, t + cells, factor, e.outputs, s.plain.data());
+      const int used_rows = static_cast<int>(p.rows.size()), used_cols = static_cast<int>(p.cols.size());
+      const std::vector<double> gain_pos = column_gains(used_rows, used_cols, R, C, g, t);
+      const std::vector<double> gain_neg = column_gains(used_rows, used_cols, R, C, g + cells, t + cells);
+      e.gains.add(gain_pos);
+      e.gains.add(gain_neg);
+      if (need_column)
+        add_column_calibrated_weights(p, R, t, t + cells, gain_pos, gain_neg, factor, e.outputs, s.column.data());
       accumulate_tile_stats(p, R, C, g, g + cells, t, t + cells, g_threshold, e.stats);
       e.clipped += clipped[q];
     }
     st.assemble_seconds += seconds_since(t0);
+    if (nf_by_source) {
+      transfer = {};
+      t0 = std::chrono::steady_clock::now();
+      add_nf_by_source(batch, jobs, begin, layout, config, options.backend, sums);
+      st.nf_source_seconds += seconds_since(t0);
+    }
     if (options.progress) options.progress(end, jobs.size());
   }
-  for (std::size_t l = 0; l < out.size(); ++l)
-    std::transform(w_eff[l].begin(), w_eff[l].end(), out[l].w_eff.begin(),
-                   [](double w) { return static_cast<float>(w); });
+  for (std::size_t l = 0; l < out.size(); ++l) finish_layer(out[l], sums[l], wanted, nf_by_source);
   if (stats) *stats = st;
   return out;
 }

@@ -2,15 +2,19 @@
 // (the positive and the negative array of each position), programs them,
 // solves them in as few large batches as the memory budget allows on the
 // chosen backend, and assembles each layer's effective weight matrix W_eff
-// with per-layer NF and low-conductance statistics.
+// (one variant per requested read-out calibration, all from the same solve)
+// with per-layer NF, column-gain and low-conductance statistics.
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/crossbar/backend.h"
+#include "engine/crossbar/calibration.h"
 #include "engine/crossbar/crossbar_config.h"
 #include "engine/crossbar/layer_layout.h"
 #include "engine/crossbar/mapping.h"
@@ -35,8 +39,21 @@ struct LayerEffective {
   long long clipped = 0;      // weights with |w| > s
   double scale = 0.0;
   TileStats stats;
-  std::vector<float> w_eff;   // K x N
+  GainStats gains;                         // column gains of both arrays, used columns
+  std::optional<NfBySource> nf_by_source;  // with SchedulerOptions::nf_by_source
+  Calibration calibration = Calibration::None;  // the calibration of w_eff
+  std::vector<float> w_eff;                     // K x N
+  // The other requested calibrations, in request order, from the same solved tiles.
+  std::vector<std::pair<Calibration, std::vector<float>>> other_variants;
+
+  // Every assembled calibration, w_eff's first.
+  std::vector<Calibration> calibrations() const;
+  // The W_eff of calibration c; Error when it was not assembled.
+  const std::vector<float>& weights(Calibration c) const;
 };
+
+// Copies of `layers` whose w_eff is their `c` variant (no other variants).
+std::vector<LayerEffective> select_calibration(const std::vector<LayerEffective>& layers, Calibration c);
 
 struct SchedulerOptions {
   Backend backend = Backend::Cpu;  // resolved
@@ -46,13 +63,23 @@ struct SchedulerOptions {
   // Ideal crossbar: zero parasitic resistances and ideal devices, so
   // G_eff = g exactly (no solve).
   bool ideal = false;
+  // Calibrations assembled from the one solve, in this order (repeats
+  // dropped; LayerEffective::w_eff is the first). Empty: the configuration's.
+  std::vector<Calibration> calibrations;
+  // Also solve every batch with only r_source, only r_sink and only the wires
+  // (up to three extra solves) for LayerEffective::nf_by_source.
+  bool nf_by_source = false;
   std::function<void(std::size_t done, std::size_t total)> progress;
 };
 
 struct ScheduleStats {
   std::size_t tiles = 0, batches = 0;
   double program_seconds = 0.0, solve_seconds = 0.0, assemble_seconds = 0.0;
+  double nf_source_seconds = 0.0;  // the extra solves of SchedulerOptions::nf_by_source
 };
+
+// options.calibrations without repeats, or {config.calibration} when empty.
+std::vector<Calibration> requested_calibrations(const SchedulerOptions& options, const CrossbarConfig& config);
 
 // A batch of `pairs` positive/negative tile pairs (tile 2k and 2k + 1) of
 // R x C cells with the configuration's resistances; conductances sized, unset.

@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "engine/io/content_hash.h"
-#include "models/io/safetensors.h"
 #include "engine/io/version.h"
+#include "models/io/safetensors.h"
 
 namespace sxb {
 
@@ -17,12 +17,17 @@ std::string default_cache_dir() {
 }
 
 std::string weff_cache_key(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
-                           const CrossbarConfig& config) {
+                           const CrossbarConfig& config, const SchedulerOptions& options) {
   ContentHash h;
-  h.add(std::string("weff-v1 ") + version() + " " + git_revision());
+  h.add(std::string("weff-v2 ") + version() + " " + git_revision());
   nlohmann::json c = config.to_json();
-  c.erase("preset");  // the values decide, not the name
+  c.erase("preset");       // the values decide, not the name
+  c.erase("calibration");  // the requested list below decides
   h.add(c.dump());
+  nlohmann::json request = nlohmann::json::array();
+  for (Calibration k : requested_calibrations(options, config)) request.push_back(to_string(k));
+  h.add(nlohmann::json{{"calibrations", request}, {"nf_by_source", options.nf_by_source}, {"ideal", options.ideal}}
+            .dump());
   h.add(to_json(layout).dump());
   for (const MappedLayer& m : layers) {
     if (!layout.find(m.layer)) continue;
@@ -37,7 +42,20 @@ std::string weff_cache_path(const std::string& dir, const std::string& key) {
   return dir + "/weff/" + key + ".safetensors";
 }
 
-std::optional<std::vector<LayerEffective>> load_weff_cache(const std::string& path, const NetworkLayout& layout) {
+namespace {
+
+std::string variant_tensor(const std::string& layer, Calibration c) { return layer + "#" + to_string(c); }
+
+nlohmann::json nf_json(const NfStats& s) { return {s.sum, s.max, s.columns}; }
+
+NfStats nf_from_json(const nlohmann::json& j) {
+  return NfStats{j.at(0).get<double>(), j.at(1).get<double>(), j.at(2).get<long long>()};
+}
+
+}  // namespace
+
+std::optional<std::vector<LayerEffective>> load_weff_cache(const std::string& path, const NetworkLayout& layout,
+                                                           const std::vector<Calibration>& calibrations) {
   if (!std::filesystem::exists(path)) return std::nullopt;
   try {
     const SafetensorsFile f = read_safetensors(path);
@@ -61,9 +79,29 @@ std::optional<std::vector<LayerEffective>> load_weff_cache(const std::string& pa
       e.stats.nf_columns = m.at("nf_columns").get<long long>();
       e.stats.low_devices = m.at("low_devices").get<long long>();
       e.stats.devices = m.at("devices").get<long long>();
-      const HostTensor& t = f.tensors.at(e.layer);
-      if (t.data.size() != static_cast<std::size_t>(e.inputs) * e.outputs) return std::nullopt;
-      e.w_eff = t.data;
+      e.gains.sum = m.at("gain_sum").get<double>();
+      e.gains.min = m.at("gain_min").get<double>();
+      e.gains.max = m.at("gain_max").get<double>();
+      e.gains.columns = m.at("gain_columns").get<long long>();
+      if (m.contains("nf_by_source")) {
+        const nlohmann::json& n = m["nf_by_source"];
+        e.nf_by_source = NfBySource{nf_from_json(n.at("full")), nf_from_json(n.at("source")),
+                                    nf_from_json(n.at("sink")), nf_from_json(n.at("wires"))};
+      }
+      std::vector<Calibration> stored;
+      for (const nlohmann::json& c : m.at("calibrations")) stored.push_back(parse_calibration(c.get<std::string>(), "calibrations"));
+      if (stored.empty() || (!calibrations.empty() && stored != calibrations)) return std::nullopt;
+      const std::size_t size = static_cast<std::size_t>(e.inputs) * e.outputs;
+      for (std::size_t v = 0; v < stored.size(); ++v) {
+        const HostTensor& t = f.tensors.at(v == 0 ? e.layer : variant_tensor(e.layer, stored[v]));
+        if (t.data.size() != size) return std::nullopt;
+        if (v == 0) {
+          e.calibration = stored[0];
+          e.w_eff = t.data;
+        } else {
+          e.other_variants.emplace_back(stored[v], t.data);
+        }
+      }
       out.push_back(std::move(e));
     }
     return out;
@@ -77,18 +115,33 @@ void store_weff_cache(const std::string& path, const std::vector<LayerEffective>
   SafetensorsFile f;
   nlohmann::json meta = nlohmann::json::array();
   for (const LayerEffective& e : layers) {
-    meta.push_back({{"layer", e.layer},
-                    {"inputs", e.inputs},
-                    {"outputs", e.outputs},
-                    {"positions", e.positions},
-                    {"clipped", e.clipped},
-                    {"scale", e.scale},
-                    {"nf_sum", e.stats.nf_sum},
-                    {"nf_max", e.stats.nf_max},
-                    {"nf_columns", e.stats.nf_columns},
-                    {"low_devices", e.stats.low_devices},
-                    {"devices", e.stats.devices}});
+    nlohmann::json calibrations = nlohmann::json::array();
+    for (Calibration c : e.calibrations()) calibrations.push_back(to_string(c));
+    nlohmann::json m = {{"layer", e.layer},
+                        {"inputs", e.inputs},
+                        {"outputs", e.outputs},
+                        {"positions", e.positions},
+                        {"clipped", e.clipped},
+                        {"scale", e.scale},
+                        {"nf_sum", e.stats.nf_sum},
+                        {"nf_max", e.stats.nf_max},
+                        {"nf_columns", e.stats.nf_columns},
+                        {"low_devices", e.stats.low_devices},
+                        {"devices", e.stats.devices},
+                        {"gain_sum", e.gains.sum},
+                        {"gain_min", e.gains.min},
+                        {"gain_max", e.gains.max},
+                        {"gain_columns", e.gains.columns},
+                        {"calibrations", calibrations}};
+    if (e.nf_by_source)
+      m["nf_by_source"] = {{"full", nf_json(e.nf_by_source->full)},
+                           {"source", nf_json(e.nf_by_source->source)},
+                           {"sink", nf_json(e.nf_by_source->sink)},
+                           {"wires", nf_json(e.nf_by_source->wires)}};
+    meta.push_back(std::move(m));
     f.tensors[e.layer] = HostTensor{{e.inputs, e.outputs}, e.w_eff, "F32"};
+    for (const auto& [c, w] : e.other_variants)
+      f.tensors[variant_tensor(e.layer, c)] = HostTensor{{e.inputs, e.outputs}, w, "F32"};
   }
   f.metadata["layers"] = meta.dump();
   write_safetensors(path, f);
