@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/readout_options.h"
 #include "models/io/atomic_file.h"
 #include "engine/io/content_hash.h"
 #include "engine/evaluation/crossbar_render.h"
@@ -53,7 +54,9 @@ struct DemoOptions {
   std::string data = "synthetic", crossbar, cache_dir, json, backend = "auto", device = "cpu";
   std::vector<std::string> settings, tiles{"16", "32", "64"};
   TrainConfig train;
-  bool example_tile = false, no_cache = false;
+  bool example_tile = false, no_cache = false, nf_by_source = false;
+  std::string calibrations = "none,column";  // uncalibrated and calibrated side by side
+  std::size_t bn_recalibrate = 512;
   int example_size = 64;
 };
 
@@ -97,6 +100,7 @@ void network_demo(DemoOptions& o) {
   eo.backend = parse_backend(o.backend, "--backend");
   eo.cache_dir = o.no_cache ? "" : o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   eo.data_source = o.data;
+  eo.evaluation = readout_settings(o.calibrations, o.bn_recalibrate, o.nf_by_source);
   std::vector<std::pair<int, int>> tiles;
   for (const std::string& t : o.tiles) {
     int r = 0, c = 0;
@@ -107,6 +111,7 @@ void network_demo(DemoOptions& o) {
   const Dataset train_set = load_dataset(o.data, Split::Train);
   const Dataset test_set = load_dataset(o.data, Split::Test);
   std::unique_ptr<nn::Backend> backend = nn::make_backend(o.device);
+  eo.bn_train = &train_set;
   ModelEvalRequest request;
   request.weights = demo_model(o, train_set, test_set, *backend);
   request.model = {o.train.model, o.train.width, std::nullopt};
@@ -161,6 +166,7 @@ void add_demo_command(CLI::App& app) {
                                                      default_cache_dir() + ")");
   cmd->add_flag("--no-cache", opt->no_cache, "Do not reuse or store effective weights");
   cmd->add_option("--json", opt->json, "Write every tile size's report as JSON here");
+  add_readout_options(cmd, opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
   cmd->add_flag("--example-tile", opt->example_tile, "Only simulate the built-in example tile");
   cmd->add_option("--size", opt->example_size, "Rows = cols of the example tile")->check(CLI::Range(1, kMaxTileDim));
   cmd->callback([opt] {

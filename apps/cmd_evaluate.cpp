@@ -7,6 +7,7 @@
 
 #include "apps/commands.h"
 #include "apps/model_options.h"
+#include "apps/readout_options.h"
 #include "models/io/atomic_file.h"
 #include "engine/evaluation/crossbar_render.h"
 #include "engine/evaluation/model_evaluation.h"
@@ -26,6 +27,9 @@ void add_evaluate_command(CLI::App& app) {
     std::string rearrange = "none";
     RearrangeOptions rearrange_options;
     std::string sparse = "auto";
+    std::string calibrations;
+    std::size_t bn_recalibrate = 0;
+    bool nf_by_source = false;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
@@ -62,6 +66,7 @@ void add_evaluate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--rearrange-seed", opt->rearrange_options.seed, "search: seed of the random proposals")
       ->capture_default_str();
+  add_readout_options(cmd, opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
   cmd->callback([opt] {
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     CrossbarEvalOptions eo;
@@ -79,6 +84,7 @@ void add_evaluate_command(CLI::App& app) {
     SXB_REQUIRE(opt->unpruned.empty() || opt->reference_crossbars == 0,
                 "--unpruned and --reference-crossbars are alternatives");
     eo.reference_crossbars = opt->reference_crossbars;
+    eo.evaluation = readout_settings(opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
     eo.rearrange = opt->rearrange_options;
     eo.rearrange.policy = parse_rearrange_policy(opt->rearrange, "--rearrange");
     eo.cache_dir = opt->no_cache ? "" : opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir;

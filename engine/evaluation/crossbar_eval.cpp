@@ -9,6 +9,7 @@
 
 #include "engine/evaluation/sparse_forward.h"
 #include "engine/crossbar/weff_cache.h"
+#include "engine/evaluation/readout_variants.h"
 #include "kernels/common/error.h"
 #include "engine/io/version.h"
 
@@ -23,22 +24,21 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // The W_eff of every layer of `layout`: from `cache_file` when it holds them
 // (`hit` set), else solved on `backend` with progress lines and stored there.
 std::vector<LayerEffective> solved_or_cached(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
-                                             const CrossbarConfig& xbar, Backend backend, const std::string& cache_file,
+                                             const CrossbarConfig& xbar, SchedulerOptions so,
+                                             const std::string& cache_file,
                                              const std::function<void(const std::string&)>& log, bool& hit,
                                              ScheduleStats* stats = nullptr) {
   hit = false;
   if (!cache_file.empty())
-    if (auto cached = load_weff_cache(cache_file, layout)) {
+    if (auto cached = load_weff_cache(cache_file, layout, requested_calibrations(so, xbar))) {
       hit = true;
       log("effective weights from the cache: " + cache_file);
       return std::move(*cached);
     }
   const auto t0 = std::chrono::steady_clock::now();
-  SchedulerOptions so;
-  so.backend = backend;
   std::size_t tiles = 0;
   for (const LayerLayout& l : layout.layers) tiles += 2 * l.tiles.size();
-  log(fmt::format("solving {} tiles of {} x {} on {}", tiles, layout.tile_rows, layout.tile_cols, to_string(backend)));
+  log(fmt::format("solving {} tiles of {} x {} on {}", tiles, layout.tile_rows, layout.tile_cols, to_string(so.backend)));
   so.progress = [&](std::size_t done, std::size_t total) {
     log(fmt::format("  tile positions {}/{} ({:.1f} s)", done, total, seconds_since(t0)));
   };
@@ -48,48 +48,6 @@ std::vector<LayerEffective> solved_or_cached(const std::vector<MappedLayer>& lay
 }
 
 }  // namespace
-
-EvalResult evaluate_with_weights(nn::Vgg& model, const Dataset& data, const Normalization& norm,
-                                 const std::vector<LayerEffective>& layers, SparsePath path,
-                                 std::vector<std::string>* sparse_layers) {
-  nn::Backend& b = model.backend();
-  std::map<std::string, nn::Tensor> dense;
-  std::map<std::string, nn::SparseWeight> sparse;
-  for (const LayerEffective& e : layers) {
-    const nn::Tensor& w = model.parameter(e.layer + ".weight").value;
-    std::vector<float> host(w.numel());
-    weight_from_layer_matrix(e.w_eff.data(), e.outputs, e.inputs, host.data());
-    if (use_sparse(path, density(e.w_eff), b.name())) {
-      sparse.emplace(e.layer, nn::sparse_from_dense(b, host.data(), e.outputs, e.inputs));
-      if (sparse_layers) sparse_layers->push_back(e.layer);
-      continue;
-    }
-    nn::Tensor t = b.empty(w.shape());
-    b.upload(host.data(), t);
-    dense.emplace(e.layer, t);
-  }
-  model.set_weight_hook([&dense](const std::string& layer, const nn::Tensor&) -> std::optional<nn::Tensor> {
-    const auto it = dense.find(layer);
-    if (it == dense.end()) return std::nullopt;
-    return it->second;
-  });
-  model.set_sparse_weight_hook([&sparse](const std::string& layer) -> const nn::SparseWeight* {
-    const auto it = sparse.find(layer);
-    return it == sparse.end() ? nullptr : &it->second;
-  });
-  const auto clear = [&model] {
-    model.set_weight_hook(nullptr);
-    model.set_sparse_weight_hook(nullptr);
-  };
-  try {
-    EvalResult r = evaluate(model, data, norm);
-    clear();
-    return r;
-  } catch (...) {
-    clear();
-    throw;
-  }
-}
 
 namespace {
 
@@ -101,29 +59,13 @@ std::size_t disagreements(const EvalResult& a, const EvalResult& b) {
 
 AccuracyLoss summary(const EvalResult& r) { return {r.accuracy, r.loss}; }
 
-}  // namespace
-
-std::vector<MappedLayer> mapped_layers(nn::Vgg& model) {
-  std::vector<MappedLayer> out;
-  for (const std::string& name : model.weight_layers()) {
-    const nn::Tensor& w = model.parameter(name + ".weight").value;
-    const int outputs = w.dim(0);
-    const int inputs = static_cast<int>(w.numel() / static_cast<std::size_t>(outputs));
-    std::vector<float> host(w.numel());
-    model.backend().download(w, host.data());
-    out.push_back({name, inputs, outputs, layer_matrix(host.data(), outputs, inputs), 0.0});
-  }
+VariantReport variant_report(const ReadoutVariant& v) {
+  VariantReport out{v.calibration, v.bn_images, summary(v.result), nlohmann::json(nullptr)};
+  if (v.bn) out.bn = to_json(*v.bn);
   return out;
 }
 
-NetworkLayout dense_network_layout(const std::vector<MappedLayer>& layers, int tile_rows, int tile_cols) {
-  NetworkLayout layout;
-  layout.tile_rows = tile_rows;
-  layout.tile_cols = tile_cols;
-  for (const MappedLayer& m : layers)
-    layout.layers.push_back(dense_layout(m.layer, m.inputs, m.outputs, tile_rows, tile_cols));
-  return layout;
-}
+}  // namespace
 
 namespace {
 
@@ -162,9 +104,9 @@ MappedNetwork map_network(nn::Vgg& model, const CrossbarEvalOptions& o, Backend 
 }
 
 std::string cache_file_for(const MappedNetwork& net, const NetworkLayout& layout, const CrossbarEvalOptions& o,
-                           bool rearranged) {
+                           const SchedulerOptions& so, bool rearranged) {
   if (o.cache_dir.empty()) return "";
-  const std::string key = weff_cache_key(net.layers, layout, o.crossbar);
+  const std::string key = weff_cache_key(net.layers, layout, o.crossbar, so);
   return weff_cache_path(o.cache_dir, rearranged ? rearranged_cache_key(key, o.rearrange) : key);
 }
 
@@ -203,9 +145,14 @@ void layer_reports(std::vector<LayerEffective>& layers, const std::map<std::stri
   TileStats total;
   for (LayerEffective& e : layers) {
     const TileStats& s = e.stats;
-    rep.layers.push_back({e.layer, e.inputs, e.outputs, e.positions, e.clipped, e.scale, scale_sources.at(e.layer),
-                          s.nf_columns ? s.nf_sum / s.nf_columns : 0.0, s.nf_max,
-                          s.devices ? static_cast<double>(s.low_devices) / s.devices : 0.0});
+    LayerReport l{e.layer, e.inputs, e.outputs, e.positions, e.clipped, e.scale, scale_sources.at(e.layer),
+                  s.nf_columns ? s.nf_sum / s.nf_columns : 0.0, s.nf_max,
+                  s.devices ? static_cast<double>(s.low_devices) / s.devices : 0.0};
+    l.gain_mean = e.gains.mean();
+    l.gain_min = e.gains.min;
+    l.gain_max = e.gains.max;
+    l.nf_by_source = e.nf_by_source;
+    rep.layers.push_back(std::move(l));
     total.nf_sum += s.nf_sum;
     total.nf_columns += s.nf_columns;
     total.nf_max = std::max(total.nf_max, s.nf_max);
@@ -213,6 +160,7 @@ void layer_reports(std::vector<LayerEffective>& layers, const std::map<std::stri
     total.devices += s.devices;
     e.w_eff.clear();
     e.w_eff.shrink_to_fit();
+    e.other_variants.clear();
   }
   rep.nf_mean = total.nf_columns ? total.nf_sum / total.nf_columns : 0.0;
   rep.nf_max = total.nf_max;
@@ -272,27 +220,43 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   SchedulerOptions ideal_options;
   ideal_options.backend = backend;
   ideal_options.ideal = true;
+  ideal_options.calibrations = {Calibration::None};  // every gain is 1 on the ideal crossbar
   const std::vector<LayerEffective> ideal = effective_weights(net.layers, net.layout, xbar, ideal_options);
   r.ideal = evaluate_with_weights(model, data, norm, ideal, options.sparse);
   for (const LayerEffective& e : ideal) rep.clipped += e.clipped;
   rep.seconds["ideal"] = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
-  rep.cache_file = cache_file_for(net, net.layout, options, options.rearrange.policy != RearrangePolicy::None);
-  r.layers = solved_or_cached(net.layers, net.layout, xbar, backend, rep.cache_file, log, rep.cache_hit, &rep.schedule);
+  SchedulerOptions solve;
+  solve.backend = backend;
+  solve.calibrations = options.evaluation.calibrations;
+  solve.nf_by_source = options.evaluation.nf_by_source;
+  rep.cache_file = cache_file_for(net, net.layout, options, solve, options.rearrange.policy != RearrangePolicy::None);
+  r.layers = solved_or_cached(net.layers, net.layout, xbar, solve, rep.cache_file, log, rep.cache_hit, &rep.schedule);
   rep.seconds["map_and_solve"] = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
   log("evaluating the non-ideal crossbar model");
   r.nonideal = evaluate_with_weights(model, data, norm, r.layers, options.sparse, &rep.sparse_layers);
   rep.seconds["nonideal"] = seconds_since(t0);
+  if (r.layers.front().calibrations().size() > 1 || options.evaluation.bn_recalibrate > 0) {
+    t0 = std::chrono::steady_clock::now();
+    log("evaluating the read-out variants");
+    for (const ReadoutVariant& v : evaluate_readout_variants(model, data, norm, r.layers, options.evaluation.bn_recalibrate,
+                                                             options.bn_train, options.sparse, &r.nonideal))
+      rep.variants.push_back(variant_report(v));
+    rep.seconds["variants"] = seconds_since(t0);
+  }
 
   if (options.rearrange.policy != RearrangePolicy::None) {
     t0 = std::chrono::steady_clock::now();
     log("solving and evaluating the layout without rearrangement, for the comparison");
     bool hit = false;
+    SchedulerOptions first;  // the comparison is made on the first calibration only
+    first.backend = backend;
+    first.calibrations = {r.layers.front().calibration};
     const std::vector<LayerEffective> before = solved_or_cached(
-        net.layers, net.unarranged, xbar, backend, cache_file_for(net, net.unarranged, options, false), log, hit);
+        net.layers, net.unarranged, xbar, first, cache_file_for(net, net.unarranged, options, first, false), log, hit);
     const EvalResult none = evaluate_with_weights(model, data, norm, before, options.sparse);
     rep.rearrangement = rearrangement_json(net.arranged, options.rearrange, net.layers, before, r.layers, none.accuracy,
                                            r.nonideal.accuracy);

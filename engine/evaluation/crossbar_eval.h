@@ -26,22 +26,10 @@
 #include "engine/evaluation/sparse_forward.h"
 #include "engine/crossbar/wct.h"
 #include "engine/evaluation/crossbar_report.h"
+#include "engine/evaluation/effective_model.h"
+#include "engine/evaluation/evaluation_settings.h"
 
 namespace sxb {
-
-// The conv and linear layers of `model` as layer matrices (scale unset).
-std::vector<MappedLayer> mapped_layers(nn::Vgg& model);
-
-// ceil(K/R) x ceil(N/C) tiles for every mapped layer.
-NetworkLayout dense_network_layout(const std::vector<MappedLayer>& layers, int tile_rows, int tile_cols);
-
-// evaluate() with every layer's weight replaced by its w_eff (through the
-// model's weight hooks, cleared on return). A layer runs as a sparse (CSR)
-// product when `path` says so (engine/evaluation/sparse_forward.h); its name is then
-// appended to `sparse_layers` when given.
-EvalResult evaluate_with_weights(nn::Vgg& model, const Dataset& data, const Normalization& norm,
-                                 const std::vector<LayerEffective>& layers, SparsePath path = SparsePath::Auto,
-                                 std::vector<std::string>* sparse_layers = nullptr);
 
 struct CrossbarEvalOptions {
   CrossbarConfig crossbar;
@@ -58,10 +46,15 @@ struct CrossbarEvalOptions {
   // Column rearrangement (engine/rearrangement/rearrange.h); with a policy other than none
   // the layout as given is solved and evaluated too, for the before/after report.
   RearrangeOptions rearrange;
+  // Read-out variants and extra physics (engine/evaluation/evaluation_settings.h).
+  EvaluationSettings evaluation;
+  // The training split of the data set, for batch-norm re-estimation
+  // (evaluation.bn_recalibrate > 0).
+  const Dataset* bn_train = nullptr;
 };
 
 struct CrossbarEvalResult {
-  EvalResult software, ideal, nonideal;  // with logits and predictions
+  EvalResult software, ideal, nonideal;  // with logits and predictions; nonideal: the first calibration
   std::vector<LayerEffective> layers;   // non-ideal, w_eff cleared
   CrossbarReport report;
 };

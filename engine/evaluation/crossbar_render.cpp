@@ -46,12 +46,20 @@ std::string header(const CrossbarReport& r) {
 }
 
 std::string layer_lines(const CrossbarReport& r) {
-  std::string s = fmt::format("\n{:<14} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}\n", "layer", "K", "N", "crossbars",
-                              "NF mean%", "NF max%", "low-g %");
-  for (const LayerReport& l : r.layers)
-    s += fmt::format("{:<14} {:>6} {:>6} {:>9} {:>9.3f} {:>9.3f} {:>9.1f}\n", l.layer, l.inputs, l.outputs,
+  const bool sources = !r.layers.empty() && r.layers.front().nf_by_source.has_value();
+  std::string s = fmt::format("\n{:<14} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7}", "layer", "K", "N", "crossbars",
+                              "NF mean%", "NF max%", "low-g %", "gain");
+  if (sources) s += fmt::format(" {:>9} {:>9} {:>9}", "r_source%", "r_sink%", "wires%");
+  s += "\n";
+  for (const LayerReport& l : r.layers) {
+    s += fmt::format("{:<14} {:>6} {:>6} {:>9} {:>9.3f} {:>9.3f} {:>9.1f} {:>7.3f}", l.layer, l.inputs, l.outputs,
                      2 * static_cast<long long>(l.positions), 100.0 * l.nf_mean, 100.0 * l.nf_max,
-                     100.0 * l.low_conductance_share);
+                     100.0 * l.low_conductance_share, l.gain_mean);
+    if (l.nf_by_source)
+      s += fmt::format(" {:>9.3f} {:>9.3f} {:>9.3f}", 100.0 * l.nf_by_source->source.mean(),
+                       100.0 * l.nf_by_source->sink.mean(), 100.0 * l.nf_by_source->wires.mean());
+    s += "\n";
+  }
   s += fmt::format("{:<14} {:>6} {:>6} {:>9} {:>9.3f} {:>9.3f} {:>9.1f}\n", "total", "", "", r.crossbars,
                    100.0 * r.nf_mean, 100.0 * r.nf_max, 100.0 * r.low_conductance_share);
   return s;
@@ -64,6 +72,12 @@ std::string crossbar_table(const CrossbarReport& r) {
   s += fmt::format("\naccuracy: software {:.2f}%  ideal crossbar {:.2f}%  non-ideal {:.2f}%  (loss {:.2f} points)\n",
                    100.0 * r.software.accuracy, 100.0 * r.ideal.accuracy, 100.0 * r.nonideal.accuracy,
                    100.0 * (r.software.accuracy - r.nonideal.accuracy));
+  if (!r.variants.empty()) {
+    s += "read-out variants of the same solved tiles (non-ideal accuracy, loss against software):\n";
+    for (const VariantReport& v : r.variants)
+      s += fmt::format("  {:<48} {:>6.2f}%  ({:.2f} points)\n", v.name(), 100.0 * v.result.accuracy,
+                       100.0 * (r.software.accuracy - v.result.accuracy));
+  }
   if (const auto ccr = r.ccr()) s += fmt::format("CCR {:.2f} ({} crossbars unpruned)\n", *ccr, r.reference_crossbars);
   if (!r.rearrangement.is_null()) s += rearrangement_table(r.rearrangement);
   const auto seconds = [&r](const char* stage) {
@@ -77,13 +91,26 @@ std::string crossbar_table(const CrossbarReport& r) {
 }
 
 std::string crossbar_summary(const std::vector<CrossbarReport>& runs) {
-  std::string s = fmt::format("{:>7} {:>9} {:>9} {:>8} {:>10} {:>9} {:>10} {:>8}\n", "tile", "crossbars", "NF mean%",
+  std::string s = fmt::format("{:>7} {:>9} {:>9} {:>8} {:>10} {:>9} {:>10} {:>8}", "tile", "crossbars", "NF mean%",
                               "low-g%", "software%", "ideal%", "non-ideal%", "loss");
-  for (const CrossbarReport& r : runs)
-    s += fmt::format("{:>7} {:>9} {:>9.3f} {:>8.1f} {:>10.2f} {:>9.2f} {:>10.2f} {:>8.2f}\n",
+  // Extra columns: the variants after the first (the first is "non-ideal"), named in a legend.
+  const std::size_t extra = runs.empty() || runs.front().variants.empty() ? 0 : runs.front().variants.size() - 1;
+  for (std::size_t k = 1; k <= extra; ++k) s += fmt::format(" {:>9}", fmt::format("[{}]%", k));
+  s += "\n";
+  for (const CrossbarReport& r : runs) {
+    s += fmt::format("{:>7} {:>9} {:>9.3f} {:>8.1f} {:>10.2f} {:>9.2f} {:>10.2f} {:>8.2f}",
                      fmt::format("{}x{}", r.tile_rows, r.tile_cols), r.crossbars, 100.0 * r.nf_mean,
                      100.0 * r.low_conductance_share, 100.0 * r.software.accuracy, 100.0 * r.ideal.accuracy,
                      100.0 * r.nonideal.accuracy, 100.0 * (r.software.accuracy - r.nonideal.accuracy));
+    for (std::size_t k = 1; k <= extra && k < r.variants.size(); ++k)
+      s += fmt::format(" {:>9.2f}", 100.0 * r.variants[k].result.accuracy);
+    s += "\n";
+  }
+  if (extra > 0) {
+    s += fmt::format("non-ideal% = read-out calibration {}; ", runs.front().variants.front().name());
+    for (std::size_t k = 1; k <= extra; ++k)
+      s += fmt::format("[{}] = {}{}", k, runs.front().variants[k].name(), k < extra ? "; " : "\n");
+  }
   return s;
 }
 

@@ -4,12 +4,24 @@
 
 namespace sxb {
 
+std::string VariantReport::name() const {
+  return bn_images == 0 ? to_string(calibration)
+                        : to_string(calibration) + " + BN re-estimation (" + std::to_string(bn_images) + " images)";
+}
+
 std::optional<double> CrossbarReport::ccr() const {
   if (reference_crossbars <= 0 || crossbars <= 0) return std::nullopt;
   return static_cast<double>(reference_crossbars) / static_cast<double>(crossbars);
 }
 
 namespace {
+
+nlohmann::json nf_json(const NfStats& s) { return {{"mean", s.mean()}, {"max", s.max}}; }
+
+nlohmann::json nf_sources_json(const NfBySource& n) {
+  return {{"full", nf_json(n.full)}, {"r_source", nf_json(n.source)}, {"r_sink", nf_json(n.sink)},
+          {"wires", nf_json(n.wires)}};
+}
 
 nlohmann::json layer_json(const LayerReport& l) {
   return {{"layer", l.layer},
@@ -22,7 +34,14 @@ nlohmann::json layer_json(const LayerReport& l) {
           {"scale_source", l.scale_source},
           {"nf_mean", l.nf_mean},
           {"nf_max", l.nf_max},
-          {"low_conductance_share", l.low_conductance_share}};
+          {"low_conductance_share", l.low_conductance_share},
+          {"column_gain", {{"mean", l.gain_mean}, {"min", l.gain_min}, {"max", l.gain_max}}},
+          {"nf_by_source", l.nf_by_source ? nf_sources_json(*l.nf_by_source) : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json variant_json(const VariantReport& v) {
+  return {{"calibration", to_string(v.calibration)}, {"bn_images", v.bn_images}, {"accuracy", v.result.accuracy},
+          {"loss", v.result.loss}, {"bn", v.bn}};
 }
 
 }  // namespace
@@ -41,6 +60,8 @@ nlohmann::json to_json(const CrossbarReport& r) {
                    {"ideal", r.ideal.accuracy},
                    {"nonideal", r.nonideal.accuracy},
                    {"loss", r.software.accuracy - r.nonideal.accuracy}};
+  j["variants"] = nlohmann::json::array();
+  for (const VariantReport& v : r.variants) j["variants"].push_back(variant_json(v));
   j["cross_entropy"] = {{"software", r.software.loss}, {"ideal", r.ideal.loss}, {"nonideal", r.nonideal.loss}};
   j["crossbars"] = r.crossbars;
   j["reference_crossbars"] = r.reference_crossbars;

@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/crossbar/crossbar_config.h"
+#include "engine/crossbar/calibration.h"
+#include "engine/crossbar/mapping.h"
 #include "engine/crossbar/scheduler.h"
 
 namespace sxb {
@@ -33,6 +35,19 @@ struct LayerReport {
   std::string scale_source;  // kScaleFrom* of engine/crossbar/wct.h
   double nf_mean = 0.0, nf_max = 0.0;
   double low_conductance_share = 0.0;  // devices below (G_min + G_max) / 2
+  double gain_mean = 1.0, gain_min = 1.0, gain_max = 1.0;  // column gains, both arrays, used columns
+  std::optional<NfBySource> nf_by_source;                   // when the evaluation asked for it
+};
+
+// One read-out of the same solved tiles: a calibration, with or without
+// batch-norm re-estimation.
+struct VariantReport {
+  Calibration calibration = Calibration::None;
+  std::size_t bn_images = 0;  // 0: the model's own batch-norm statistics
+  AccuracyLoss result;
+  nlohmann::json bn;  // engine/evaluation/bn_reestimation.h to_json; null without
+
+  std::string name() const;  // "column", "column + BN re-estimation (512 images)"
 };
 
 struct WctReport {
@@ -54,7 +69,8 @@ struct CrossbarReport {
   std::string solver, solver_device, network, network_device, sparse_path;
   std::vector<std::string> sparse_layers;  // layers run as CSR products
   // Results.
-  AccuracyLoss software, ideal, nonideal;
+  AccuracyLoss software, ideal, nonideal;  // nonideal: the first calibration, own batch-norm statistics
+  std::vector<VariantReport> variants;      // every read-out variant (empty: only `nonideal`)
   long long crossbars = 0, reference_crossbars = 0;  // reference 0: no CCR
   long long clipped = 0;
   std::optional<WctReport> wct;

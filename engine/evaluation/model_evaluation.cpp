@@ -28,6 +28,11 @@ CrossbarEvalResult evaluate_model_file(const ModelEvalRequest& request, nn::Back
     o.reference_crossbars = request.unpruned == path
                                 ? dense_crossbars(file, path, o.crossbar.tile_rows, o.crossbar.tile_cols)
                                 : dense_crossbars(request.unpruned, o.crossbar.tile_rows, o.crossbar.tile_cols);
+  std::optional<Dataset> bn_train;  // the training split, for batch-norm re-estimation
+  if (o.evaluation.bn_recalibrate > 0 && !o.bn_train) {
+    bn_train = load_dataset(o.data_source.empty() ? test.source : o.data_source, Split::Train);
+    o.bn_train = &*bn_train;
+  }
   const Normalization norm = normalization_of(config);
   if (!memo) return evaluate_on_crossbars(model, test, norm, o);
   const std::string key = path + "\n" + (o.data_source.empty() ? test.source : o.data_source);
