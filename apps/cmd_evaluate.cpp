@@ -51,7 +51,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--sparse", opt->sparse,
                   "W_eff products: auto (CSR below the measured density crossover), dense or sparse")
       ->capture_default_str();
-  cmd->add_option("--rearrange", opt->rearrange, "Column rearrangement: none, sort, sort-reverse, balance or search")
+  cmd->add_option("--rearrange", opt->rearrange, "Column rearrangement: none, sort, sort-reverse, balance, search or spread")
       ->capture_default_str();
   cmd->add_option("--rearrange-budget", opt->rearrange_options.budget_seconds, "search: wall-time budget, seconds")
       ->check(CLI::NonNegativeNumber)
@@ -60,6 +60,10 @@ void add_evaluate_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--rearrange-seed", opt->rearrange_options.seed, "search: seed of the random proposals")
+      ->capture_default_str();
+  cmd->add_option("--rearrange-extra", opt->rearrange_options.extra,
+                  "spread: extra crossbars per layer, as a share of the layer's (0.25: up to 25 % more)")
+      ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
   cmd->callback([opt] {
     if (opt->threads > 0) omp_set_num_threads(opt->threads);

@@ -14,6 +14,7 @@
 #include "engine/crossbar/crossbar_config.h"
 #include "engine/crossbar/layer_layout.h"
 #include "engine/crossbar/mapping.h"
+#include "engine/crossbar/mapping_scale.h"
 
 namespace sxb {
 
@@ -25,7 +26,10 @@ struct MappedLayer {
   double scale = 0.0;           // mapping scale s > 0 (see mapping_scale)
 };
 
-// config.scale when > 0, else max |W| (1 for an all-zero matrix).
+// The layer scale s (engine/crossbar/mapping_scale.h): config.scale when > 0,
+// else the scale_percentile-th percentile of |w| for percentile, else max |W|
+// (1 for an all-zero matrix). tile-max and column-max keep max |W| as the
+// layer's reference scale; their tiles use their own.
 double mapping_scale(const std::vector<float>& matrix, const CrossbarConfig& config);
 
 struct LayerEffective {
@@ -33,8 +37,13 @@ struct LayerEffective {
   int inputs = 0, outputs = 0;
   std::size_t positions = 0;  // tile positions (crossbars = 2 x positions)
   long long clipped = 0;      // weights with |w| > s
-  double scale = 0.0;
+  double scale = 0.0;         // the layer's scale s (MappedLayer::scale)
   TileStats stats;
+  // Share of a tile pair's devices (all R x C cells of both arrays) at or above
+  // (G_min + G_max) / 2, over the layer's tiles; the layer's share is
+  // 1 - stats.low_devices / stats.devices (= the tiles' mean).
+  MinMeanMax tile_high_share;
+  MinMeanMax column_scale;    // the scale s_j of every used tile column, over the layer
   std::vector<float> w_eff;   // K x N
 };
 
@@ -63,5 +72,9 @@ TileBatch pair_batch(std::size_t pairs, int R, int C, const CrossbarConfig& conf
 std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
                                               const CrossbarConfig& config, const SchedulerOptions& options,
                                               ScheduleStats* stats = nullptr);
+
+// The report's per-layer mapping statistics: "high_conductance_share" (the
+// layer's), "tile_high_share" and "column_scale" ({"min", "mean", "max"}).
+nlohmann::json scale_and_share_json(const LayerEffective& e);
 
 }  // namespace sxb

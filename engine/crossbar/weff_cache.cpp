@@ -61,6 +61,8 @@ std::optional<std::vector<LayerEffective>> load_weff_cache(const std::string& pa
       e.stats.nf_columns = m.at("nf_columns").get<long long>();
       e.stats.low_devices = m.at("low_devices").get<long long>();
       e.stats.devices = m.at("devices").get<long long>();
+      for (auto [x, key] : {std::pair{&e.tile_high_share, "tile_high_share"}, std::pair{&e.column_scale, "column_scale"}})
+        *x = {m.at(key).at(0).get<double>(), m.at(key).at(1).get<double>(), m.at(key).at(2).get<double>()};
       const HostTensor& t = f.tensors.at(e.layer);
       if (t.data.size() != static_cast<std::size_t>(e.inputs) * e.outputs) return std::nullopt;
       e.w_eff = t.data;
@@ -87,7 +89,9 @@ void store_weff_cache(const std::string& path, const std::vector<LayerEffective>
                     {"nf_max", e.stats.nf_max},
                     {"nf_columns", e.stats.nf_columns},
                     {"low_devices", e.stats.low_devices},
-                    {"devices", e.stats.devices}});
+                    {"devices", e.stats.devices},
+                    {"tile_high_share", {e.tile_high_share.min, e.tile_high_share.mean, e.tile_high_share.max}},
+                    {"column_scale", {e.column_scale.min, e.column_scale.mean, e.column_scale.max}}});
     f.tensors[e.layer] = HostTensor{{e.inputs, e.outputs}, e.w_eff, "F32"};
   }
   f.metadata["layers"] = meta.dump();

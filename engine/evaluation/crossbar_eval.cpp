@@ -246,6 +246,7 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   for (LayerEffective& e : r.layers) {
     layer_reports.push_back(layer_json(e));
     layer_reports.back()["scale_source"] = scale_sources.at(e.layer);
+    layer_reports.back().update(scale_and_share_json(e));
     total.nf_sum += e.stats.nf_sum;
     total.nf_columns += e.stats.nf_columns;
     total.nf_max = std::max(total.nf_max, e.stats.nf_max);
