@@ -13,7 +13,10 @@
 #include "engine/crossbar/scheduler.h"
 #include "engine/crossbar/wct.h"
 #include "engine/evaluation/crossbar_eval.h"
+#include "engine/data/dataset.h"
 #include "kernels/common/error.h"
+#include "models/nn_backend.h"
+#include "tests/test_helpers.h"
 
 namespace sxb {
 namespace {
@@ -190,6 +193,35 @@ TEST(MappingScale, ConfigurationKeysAndSources) {
   EXPECT_EQ(assign_mapping_scales(layers, config_with(ScaleMode::Percentile, 50.0), wct).at("features.0"),
             kScaleFromPercentile);
   EXPECT_EQ(layers[0].scale, percentile_abs(layers[0].matrix, 50.0));
+}
+
+// evaluate with tile-max: the ideal crossbar still matches the software model,
+// the report carries the shares and scales per layer, and a cache hit gives
+// the same report.
+TEST(MappingScale, EvaluateReportsTheHighShareAndSurvivesTheCache) {
+  auto backend = nn::make_cpu_backend();
+  nn::VggConfig vc;
+  vc.width = 0.0625;
+  nn::Vgg model(vc, *backend);
+  model.init(5);
+  const Dataset test_set = load_dataset("synthetic:40", Split::Test);
+  CrossbarEvalOptions o;
+  o.backend = Backend::Cpu;
+  o.crossbar = config_with(ScaleMode::TileMax);
+  o.cache_dir = test::fresh_dir("mapping_scale_cache").string();
+  const CrossbarEvalResult r = evaluate_on_crossbars(model, test_set, Normalization{}, o);
+  EXPECT_EQ(r.ideal.predicted, r.software.predicted);
+  EXPECT_FALSE(r.cache_hit);
+  EXPECT_EQ(r.report["crossbar"]["scale_mode"], "tile-max");
+  for (const nlohmann::json& l : r.report["layers"]) {
+    EXPECT_EQ(l["scale_source"], "tile_max");
+    EXPECT_NEAR(l["high_conductance_share"].get<double>() + l["low_conductance_share"].get<double>(), 1.0, 1e-12);
+    EXPECT_LE(l["tile_high_share"]["min"].get<double>(), l["tile_high_share"]["max"].get<double>());
+    EXPECT_LE(l["column_scale"]["max"].get<double>(), l["scale"].get<double>());
+  }
+  const CrossbarEvalResult again = evaluate_on_crossbars(model, test_set, Normalization{}, o);
+  EXPECT_TRUE(again.cache_hit);
+  EXPECT_EQ(again.report["layers"], r.report["layers"]);
 }
 
 }  // namespace
