@@ -51,7 +51,8 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--sparse", opt->sparse,
                   "W_eff products: auto (CSR below the measured density crossover), dense or sparse")
       ->capture_default_str();
-  cmd->add_option("--rearrange", opt->rearrange, "Column rearrangement: none, sort, sort-reverse, balance, search or spread")
+  cmd->add_option("--rearrange", opt->rearrange,
+                  "Column rearrangement: none, sort, sort-reverse, balance, search or spread")
       ->capture_default_str();
   cmd->add_option("--rearrange-budget", opt->rearrange_options.budget_seconds, "search: wall-time budget, seconds")
       ->check(CLI::NonNegativeNumber)

@@ -77,7 +77,8 @@ TEST(MappingScale, TileAndColumnScales) {
   const TilePlacement p{{0, 1, 2, 5}, {2, 3, 7}};
   std::vector<double> col(3, 0.0);
   for (int k : p.rows)
-    for (std::size_t j = 0; j < 3; ++j) col[j] = std::max(col[j], std::fabs(static_cast<double>(m.matrix[k * 50 + p.cols[j]])));
+    for (std::size_t j = 0; j < 3; ++j)
+      col[j] = std::max(col[j], std::fabs(static_cast<double>(m.matrix[k * 50 + p.cols[j]])));
   EXPECT_EQ(tile_column_scales(m.matrix, 50, p, ScaleMode::LayerMax, 0.7), std::vector<double>(3, 0.7));
   EXPECT_EQ(tile_column_scales(m.matrix, 50, p, ScaleMode::Percentile, 0.7), std::vector<double>(3, 0.7));
   EXPECT_EQ(tile_column_scales(m.matrix, 50, p, ScaleMode::ColumnMax, 0.7), (std::vector<double>{col[0], 1.0, col[2]}));

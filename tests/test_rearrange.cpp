@@ -360,7 +360,8 @@ TEST(Rearrange, SpreadStaysWithinTheBudgetAndPlacesEveryWeightOnce) {
       EXPECT_NO_THROW(r.layout.check("spread"));
       for (std::size_t l = 0; l < c.layout.layers.size(); ++l) {
         const LayerLayout &a = c.layout.layers[l], &b = r.layout.layers[l];
-        const std::size_t allowed = a.tiles.size() + static_cast<std::size_t>(std::floor(extra * a.tiles.size() + 1e-9));
+        const std::size_t allowed =
+            a.tiles.size() + static_cast<std::size_t>(std::floor(extra * a.tiles.size() + 1e-9));
         EXPECT_GE(b.tiles.size(), a.tiles.size());
         EXPECT_LE(b.tiles.size(), allowed);
         EXPECT_LE(2 * b.tiles.size(), static_cast<std::size_t>(std::floor((1.0 + extra) * 2 * a.tiles.size() + 1e-9)));
@@ -376,7 +377,10 @@ TEST(Rearrange, SpreadStaysWithinTheBudgetAndPlacesEveryWeightOnce) {
         fewer |= busiest(b) < busiest(a);
         for (const std::vector<std::size_t>& block : row_blocks(b)) {  // sizes within a spread block differ by <= 1
           std::size_t lo = kTile, hi = 0;
-          for (std::size_t t : block) lo = std::min(lo, b.tiles[t].cols.size()), hi = std::max(hi, b.tiles[t].cols.size());
+          for (std::size_t t : block) {
+            lo = std::min(lo, b.tiles[t].cols.size());
+            hi = std::max(hi, b.tiles[t].cols.size());
+          }
           if (block.back() >= a.tiles.size()) EXPECT_LE(hi - lo, 1u);
         }
       }

@@ -177,7 +177,9 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
 }
 
 nlohmann::json scale_and_share_json(const LayerEffective& e) {
-  const auto range = [](const MinMeanMax& x) { return nlohmann::json{{"min", x.min}, {"mean", x.mean}, {"max", x.max}}; };
+  const auto range = [](const MinMeanMax& x) {
+    return nlohmann::json{{"min", x.min}, {"mean", x.mean}, {"max", x.max}};
+  };
   return {{"high_conductance_share",
            e.stats.devices ? static_cast<double>(e.stats.devices - e.stats.low_devices) / e.stats.devices : 0.0},
           {"tile_high_share", range(e.tile_high_share)},

@@ -61,7 +61,8 @@ std::optional<std::vector<LayerEffective>> load_weff_cache(const std::string& pa
       e.stats.nf_columns = m.at("nf_columns").get<long long>();
       e.stats.low_devices = m.at("low_devices").get<long long>();
       e.stats.devices = m.at("devices").get<long long>();
-      for (auto [x, key] : {std::pair{&e.tile_high_share, "tile_high_share"}, std::pair{&e.column_scale, "column_scale"}})
+      for (auto [x, key] :
+           {std::pair{&e.tile_high_share, "tile_high_share"}, std::pair{&e.column_scale, "column_scale"}})
         *x = {m.at(key).at(0).get<double>(), m.at(key).at(1).get<double>(), m.at(key).at(2).get<double>()};
       const HostTensor& t = f.tensors.at(e.layer);
       if (t.data.size() != static_cast<std::size_t>(e.inputs) * e.outputs) return std::nullopt;
