@@ -56,7 +56,8 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--sparse", opt->sparse,
                   "W_eff products: auto (CSR below the measured density crossover), dense or sparse")
       ->capture_default_str();
-  cmd->add_option("--rearrange", opt->rearrange, "Column rearrangement: none, sort, sort-reverse, balance or search")
+  cmd->add_option("--rearrange", opt->rearrange,
+                  "Column rearrangement: none, sort, sort-reverse, balance, search or spread")
       ->capture_default_str();
   cmd->add_option("--rearrange-budget", opt->rearrange_options.budget_seconds, "search: wall-time budget, seconds")
       ->check(CLI::NonNegativeNumber)
@@ -65,6 +66,10 @@ void add_evaluate_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--rearrange-seed", opt->rearrange_options.seed, "search: seed of the random proposals")
+      ->capture_default_str();
+  cmd->add_option("--rearrange-extra", opt->rearrange_options.extra,
+                  "spread: extra crossbars per layer, as a share of the layer's (0.25: up to 25 % more)")
+      ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
   add_readout_options(cmd, opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
   cmd->callback([opt] {

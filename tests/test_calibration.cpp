@@ -104,7 +104,8 @@ TEST(Calibration, ColumnOnOneTileIsTheDefinition) {
   const double factor = m.scale / (d.g_max - d.g_min);
   std::vector<double> w(m.matrix.size(), 0.0);
   add_column_calibrated_weights(p, R, s.t_pos.data(), s.t_neg.data(), column_gains(12, 10, R, C, s.g_pos.data(), s.t_pos.data()),
-                                column_gains(12, 10, R, C, s.g_neg.data(), s.t_neg.data()), factor, m.outputs, w.data());
+                                column_gains(12, 10, R, C, s.g_neg.data(), s.t_neg.data()),
+                                std::vector<double>(p.cols.size(), factor), m.outputs, w.data());
   double worst = 0.0;
   for (int i = 0; i < 12; ++i)
     for (int j = 0; j < 10; ++j) {

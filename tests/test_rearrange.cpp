@@ -316,6 +316,129 @@ TEST(Rearrange, CacheKeyNamesThePolicy) {
   EXPECT_EQ(keys.size(), kPolicies.size());
 }
 
+RearrangeOptions spread(double extra) {
+  RearrangeOptions o;
+  o.policy = RearrangePolicy::Spread;
+  o.extra = extra;
+  return o;
+}
+
+// The held weights (k, n) of a layer, sorted.
+std::vector<std::pair<int, int>> held(const LayerLayout& l) {
+  std::vector<std::pair<int, int>> out;
+  for (const TilePlacement& p : l.tiles)
+    for (int k : p.rows)
+      for (int n : p.cols) out.emplace_back(k, n);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(Rearrange, SpreadWithoutBudgetIsNone) {
+  const CrossbarConfig config = config_16();
+  for (const Case& c : cases()) {
+    const Rearrangement r = rearrange(c.layers, c.layout, config, spread(0.0));
+    EXPECT_EQ(to_json(r.layout), to_json(c.layout)) << c.name;
+    for (const LayerRearrangement& l : r.layers) {
+      EXPECT_EQ(l.moved_columns, 0u);
+      EXPECT_EQ(l.crossbars_after, l.crossbars_before);
+    }
+  }
+  EXPECT_EQ(rearranged_cache_key("abc", spread(0.0)), "abc");
+  EXPECT_NE(rearranged_cache_key("abc", spread(0.25)), rearranged_cache_key("abc", spread(0.5)));
+  EXPECT_EQ(spread(0.25).to_json()["extra"], 0.25);
+}
+
+// Within the budget floor(extra x positions) per layer, every weight held
+// exactly once, the ideal W_eff unchanged, fewer columns on the busiest tile.
+TEST(Rearrange, SpreadStaysWithinTheBudgetAndPlacesEveryWeightOnce) {
+  const CrossbarConfig config = config_16();
+  bool fewer = false;
+  for (const Case& c : cases()) {
+    const auto ideal_none = solved(c, c.layout, config, true);
+    for (double extra : {0.1, 0.25, 0.5, 3.0}) {
+      SCOPED_TRACE(c.name + " extra " + std::to_string(extra));
+      const Rearrangement r = rearrange(c.layers, c.layout, config, spread(extra));
+      EXPECT_NO_THROW(r.layout.check("spread"));
+      for (std::size_t l = 0; l < c.layout.layers.size(); ++l) {
+        const LayerLayout &a = c.layout.layers[l], &b = r.layout.layers[l];
+        const std::size_t allowed =
+            a.tiles.size() + static_cast<std::size_t>(std::floor(extra * a.tiles.size() + 1e-9));
+        EXPECT_GE(b.tiles.size(), a.tiles.size());
+        EXPECT_LE(b.tiles.size(), allowed);
+        EXPECT_LE(2 * b.tiles.size(), static_cast<std::size_t>(std::floor((1.0 + extra) * 2 * a.tiles.size() + 1e-9)));
+        EXPECT_EQ(r.layers[l].crossbars_after, 2 * static_cast<long long>(b.tiles.size()));
+        EXPECT_EQ(held(b), held(a));
+        for (std::size_t t = 0; t < a.tiles.size(); ++t) EXPECT_EQ(b.tiles[t].rows, a.tiles[t].rows);
+        const auto busiest = [](const LayerLayout& x) {
+          std::size_t most = 0;
+          for (const TilePlacement& p : x.tiles) most = std::max(most, p.cols.size());
+          return most;
+        };
+        EXPECT_LE(busiest(b), busiest(a));
+        fewer |= busiest(b) < busiest(a);
+        for (const std::vector<std::size_t>& block : row_blocks(b)) {  // sizes within a spread block differ by <= 1
+          std::size_t lo = kTile, hi = 0;
+          for (std::size_t t : block) {
+            lo = std::min(lo, b.tiles[t].cols.size());
+            hi = std::max(hi, b.tiles[t].cols.size());
+          }
+          if (block.back() >= a.tiles.size()) EXPECT_LE(hi - lo, 1u);
+        }
+      }
+      EXPECT_EQ(solved(c, r.layout, config, true), ideal_none);
+    }
+  }
+  EXPECT_TRUE(fewer);
+  // A generous budget ends with one column per tile.
+  const Case c = cases()[0];
+  const Rearrangement r = rearrange(c.layers, c.layout, config, spread(100.0));
+  for (const TilePlacement& p : r.layout.layers[0].tiles) EXPECT_EQ(p.cols.size(), 1u);
+  EXPECT_EQ(r.layout.layers[0].tiles.size(), 3u * 50u);
+}
+
+TEST(Rearrange, SpreadBalancesTheTotalsOfTheNewTiles) {
+  // 8 x 8 on 4 x 4 tiles: two row-blocks of two tiles; columns 0..3 strong.
+  Case c{"two tiles", {MappedLayer{"features.0", 8, 8, std::vector<float>(64, 0.01f), 1.0}}, {}};
+  for (int k = 0; k < 8; ++k)
+    for (int n = 0; n < 4; ++n) c.layers[0].matrix[k * 8 + n] = 1.0f;
+  c.layout.tile_rows = c.layout.tile_cols = 4;
+  c.layout.layers.push_back(dense_layout("features.0", 8, 8, 4, 4));
+  const Rearrangement r = rearrange(c.layers, c.layout, config_16(), spread(1.0));
+  const LayerLayout& l = r.layout.layers[0];
+  ASSERT_EQ(l.tiles.size(), 8u);  // 4 + floor(1.0 x 4)
+  for (const TilePlacement& p : l.tiles) {
+    ASSERT_EQ(p.cols.size(), 2u);
+    EXPECT_EQ(std::count_if(p.cols.begin(), p.cols.end(), [](int n) { return n < 4; }), 1);
+  }
+  EXPECT_LT(r.layers[0].max_tile_conductance_after, r.layers[0].max_tile_conductance_before);
+  SchedulerOptions so;
+  so.ideal = true;
+  const auto before = effective_weights(c.layers, c.layout, config_16(), so);
+  const auto after = effective_weights(c.layers, r.layout, config_16(), so);
+  const nlohmann::json j = rearrangement_json(r, spread(1.0), c.layers, before, after, 0.5, 0.5);
+  EXPECT_EQ(j["crossbars"]["before"], 8);
+  EXPECT_EQ(j["crossbars"]["after"], 16);
+  EXPECT_EQ(j["layers"][0]["crossbars_after"], 16);
+  EXPECT_NE(rearrangement_table(j).find("crossbars: 8 > 16"), std::string::npos);
+}
+
+TEST(Rearrange, SpreadOptionErrors) {
+  const Case c = cases()[0];
+  const auto error_of = [&](const RearrangeOptions& o) {
+    try {
+      rearrange(c.layers, c.layout, config_16(), o);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  RearrangeOptions sort = options(RearrangePolicy::Sort);
+  sort.extra = 0.5;
+  EXPECT_NE(error_of(sort).find("rearrange.extra"), std::string::npos);
+  EXPECT_NE(error_of(spread(-0.1)).find("rearrange.extra"), std::string::npos);
+  EXPECT_NE(error_of(spread(std::nan(""))).find("rearrange.extra"), std::string::npos);
+}
+
 // evaluate with a policy: the ideal crossbar still matches the software model,
 // and the report holds the before/after comparison.
 TEST(Rearrange, EvaluateReportsBeforeAndAfter) {

@@ -56,13 +56,13 @@ void GainStats::add(const std::vector<double>& gains) {
 
 void add_column_calibrated_weights(const TilePlacement& p, int tile_rows, const double* t_pos, const double* t_neg,
                                    const std::vector<double>& gain_pos, const std::vector<double>& gain_neg,
-                                   double factor, int outputs, double* w_eff) {
+                                   const std::vector<double>& factor, int outputs, double* w_eff) {
   for (std::size_t j = 0; j < p.cols.size(); ++j) {
     const double* tp = t_pos + j * tile_rows;
     const double* tn = t_neg + j * tile_rows;
     const double gp = gain_pos[j], gn = gain_neg[j];
     for (std::size_t i = 0; i < p.rows.size(); ++i)
-      w_eff[static_cast<std::size_t>(p.rows[i]) * outputs + p.cols[j]] += (gp * tp[i] - gn * tn[i]) * factor;
+      w_eff[static_cast<std::size_t>(p.rows[i]) * outputs + p.cols[j]] += (gp * tp[i] - gn * tn[i]) * factor[j];
   }
 }
 

@@ -41,9 +41,10 @@ struct GainStats {
 };
 
 // Adds the tile's column-calibrated effective weights into w_eff (K x N, double):
-// w_eff[rows[i]][cols[j]] += (gain+[j] T+[j][i] − gain-[j] T-[j][i]) · factor.
+// w_eff[rows[i]][cols[j]] += (gain+[j] T+[j][i] − gain-[j] T-[j][i]) · factor[j]
+// (factor[j] = s_j / (G_max − G_min), s_j the column's mapping scale).
 void add_column_calibrated_weights(const TilePlacement& p, int tile_rows, const double* t_pos, const double* t_neg,
                                    const std::vector<double>& gain_pos, const std::vector<double>& gain_neg,
-                                   double factor, int outputs, double* w_eff);
+                                   const std::vector<double>& factor, int outputs, double* w_eff);
 
 }  // namespace sxb

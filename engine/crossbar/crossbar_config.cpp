@@ -32,6 +32,11 @@ void CrossbarConfig::check(const std::string& context) const {
   SXB_REQUIRE(tile_cols >= 1 && tile_cols <= 1024,
               fmt::format("{}: tile_cols = {} outside 1..1024", context, tile_cols));
   SXB_REQUIRE(finite_nonnegative(scale), fmt::format("{}: scale = {} must be >= 0 (0: max |W|)", context, scale));
+  SXB_REQUIRE(scale == 0.0 || scale_mode == ScaleMode::LayerMax,
+              fmt::format("{}: scale = {} applies to scale_mode layer-max only (scale_mode is {})", context, scale,
+                          to_string(scale_mode)));
+  SXB_REQUIRE(std::isfinite(scale_percentile) && scale_percentile > 0.0 && scale_percentile <= 100.0,
+              fmt::format("{}: scale_percentile = {} must be in (0, 100]", context, scale_percentile));
   SXB_REQUIRE(levels == 0 || (levels >= 2 && levels <= 1 << 20),
               fmt::format("{}: levels = {} must be 0 (continuous) or 2..1048576", context, levels));
   SXB_REQUIRE(finite_nonnegative(variation_sigma) && variation_sigma <= 10.0,
@@ -73,6 +78,8 @@ nlohmann::json CrossbarConfig::to_json() const {
           {"tile_rows", tile_rows},
           {"tile_cols", tile_cols},
           {"scale", scale},
+          {"scale_mode", to_string(scale_mode)},
+          {"scale_percentile", scale_percentile},
           {"levels", levels},
           {"variation_sigma", variation_sigma},
           {"variation_clamp_low", variation_clamp_low},
@@ -135,6 +142,10 @@ void set_key(CrossbarConfig& c, const std::string& key, const nlohmann::json& v,
   else if (key == "tile_rows") c.tile_rows = static_cast<int>(std::clamp(integer(), -1LL, 1LL << 20));
   else if (key == "tile_cols") c.tile_cols = static_cast<int>(std::clamp(integer(), -1LL, 1LL << 20));
   else if (key == "scale") c.scale = number();
+  else if (key == "scale_mode") {
+    SXB_REQUIRE(v.is_string(), fmt::format("{} must be a string (got {})", where, v.dump()));
+    c.scale_mode = parse_scale_mode(v.get<std::string>(), where);
+  } else if (key == "scale_percentile") c.scale_percentile = number();
   else if (key == "levels") c.levels = static_cast<int>(std::clamp(integer(), -1LL, 1LL << 30));
   else if (key == "variation_sigma") c.variation_sigma = number();
   else if (key == "variation_clamp_low") c.variation_clamp_low = number();

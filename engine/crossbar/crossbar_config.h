@@ -13,6 +13,7 @@
 
 #include "engine/crossbar/calibration.h"
 #include "engine/crossbar/mapping.h"
+#include "engine/crossbar/mapping_scale.h"
 #include "kernels/tile/tile.h"
 
 namespace sxb {
@@ -23,7 +24,9 @@ struct CrossbarConfig {
   TileResistances res;                // r_source, r_sink, r_wire_row, r_wire_col (ohm)
   double v_read = 0.3;                // V, for NF
   int tile_rows = 64, tile_cols = 64;
-  double scale = 0.0;                 // mapping scale s; 0: per layer, max |W|
+  double scale = 0.0;                 // mapping scale s; 0: per layer, max |W| (layer-max only)
+  ScaleMode scale_mode = ScaleMode::LayerMax;  // engine/crossbar/mapping_scale.h
+  double scale_percentile = 99.9;              // percentile: p in (0, 100]
   int levels = 0;                     // conductance levels; 0: continuous
   double variation_sigma = 0.0;       // relative device-to-device variation
   double variation_clamp_low = 0.5;   // variation clamp, x G_min

@@ -70,6 +70,13 @@ double device_conductance(double target, const DeviceModel& d, std::uint64_t str
 long long program_tile(const std::vector<float>& matrix, int outputs, const std::string& layer, std::size_t tile_index,
                        const TilePlacement& p, int tile_rows, int tile_cols, double scale,
                        const DeviceModel& devices, double* g_pos, double* g_neg) {
+  return program_tile(matrix, outputs, layer, tile_index, p, tile_rows, tile_cols,
+                      std::vector<double>(p.cols.size(), scale), devices, g_pos, g_neg);
+}
+
+long long program_tile(const std::vector<float>& matrix, int outputs, const std::string& layer, std::size_t tile_index,
+                       const TilePlacement& p, int tile_rows, int tile_cols, const std::vector<double>& column_scales,
+                       const DeviceModel& devices, double* g_pos, double* g_neg) {
   const std::size_t cells = static_cast<std::size_t>(tile_rows) * tile_cols;
   std::fill(g_pos, g_pos + cells, devices.g_min);
   std::fill(g_neg, g_neg + cells, devices.g_min);
@@ -77,6 +84,7 @@ long long program_tile(const std::vector<float>& matrix, int outputs, const std:
   long long clipped = 0;
   for (std::size_t i = 0; i < p.rows.size(); ++i)
     for (std::size_t j = 0; j < p.cols.size(); ++j) {
+      const double scale = column_scales[j];
       double w = matrix[static_cast<std::size_t>(p.rows[i]) * outputs + p.cols[j]];
       if (std::fabs(w) > scale) {
         ++clipped;
@@ -100,6 +108,17 @@ void add_effective_weights(const TilePlacement& p, int tile_rows, const double* 
   for (std::size_t j = 0; j < p.cols.size(); ++j) {
     const double* tp = t_pos + j * tile_rows;
     const double* tn = t_neg + j * tile_rows;
+    for (std::size_t i = 0; i < p.rows.size(); ++i)
+      w_eff[static_cast<std::size_t>(p.rows[i]) * outputs + p.cols[j]] += (tp[i] - tn[i]) * factor;
+  }
+}
+
+void add_effective_weights(const TilePlacement& p, int tile_rows, const double* t_pos, const double* t_neg,
+                           const std::vector<double>& column_factors, int outputs, double* w_eff) {
+  for (std::size_t j = 0; j < p.cols.size(); ++j) {
+    const double* tp = t_pos + j * tile_rows;
+    const double* tn = t_neg + j * tile_rows;
+    const double factor = column_factors[j];
     for (std::size_t i = 0; i < p.rows.size(); ++i)
       w_eff[static_cast<std::size_t>(p.rows[i]) * outputs + p.cols[j]] += (tp[i] - tn[i]) * factor;
   }

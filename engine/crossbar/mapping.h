@@ -4,7 +4,8 @@
 // memory, PyTorch layout) becomes W, K x N row-major, W[k][n] = weight[n][k]
 // with k ordered (c_in, ky, kx) as PyTorch's weight.view(N, -1).
 //
-// Differential pair with layer scale s:
+// Differential pair with scale s (one per layer, or per tile column: the
+// scale mode of engine/crossbar/mapping_scale.h):
 //   g+ = G_min + (G_max - G_min) * max(w, 0) / s,  g- = ... max(-w, 0) / s,
 // |w| > s clipped to s (and counted). Then, when enabled, in this order:
 // quantisation to `levels` equally spaced conductances in [G_min, G_max];
@@ -15,7 +16,8 @@
 // polarity, cell), so it does not depend on backend, batching or threads.
 //
 // Effective weights: W_eff = (G_eff+ - G_eff-) * s / (G_max - G_min), with
-// G_eff = T^T of each tile, added into W_eff[rows[i]][cols[j]].
+// G_eff = T^T of each tile and s the scale of the tile column, added into
+// W_eff[rows[i]][cols[j]].
 #pragma once
 
 #include <cstdint>
@@ -50,16 +52,26 @@ double max_abs(const std::vector<float>& matrix);
 long long program_tile(const std::vector<float>& matrix, int outputs, const std::string& layer, std::size_t tile_index,
                        const TilePlacement& p, int tile_rows, int tile_cols, double scale,
                        const DeviceModel& devices, double* g_pos, double* g_neg);
+// The same with a scale per used tile column: column_scales[j] > 0 for
+// j < p.cols.size() (engine/crossbar/mapping_scale.h); with every entry equal
+// to s it is the one-scale form bit for bit.
+long long program_tile(const std::vector<float>& matrix, int outputs, const std::string& layer, std::size_t tile_index,
+                       const TilePlacement& p, int tile_rows, int tile_cols, const std::vector<double>& column_scales,
+                       const DeviceModel& devices, double* g_pos, double* g_neg);
 
 // Adds the tile's effective weights into w_eff (K x N, double):
 // w_eff[rows[i]][cols[j]] += (T+[j][i] - T-[j][i]) * scale / (G_max - G_min),
 // T+- the C x R transfer matrices of the pair (row-major).
 void add_effective_weights(const TilePlacement& p, int tile_rows, const double* t_pos, const double* t_neg,
                            double factor, int outputs, double* w_eff);
+// The same with a factor per used tile column (s_j / (G_max - G_min)).
+void add_effective_weights(const TilePlacement& p, int tile_rows, const double* t_pos, const double* t_neg,
+                           const std::vector<double>& column_factors, int outputs, double* w_eff);
 
 // Per-tile physics of a programmed pair, over the used rows (driven at
 // V_read) and used columns: NF of every used column of both arrays and the
-// share of devices (all R x C cells of both arrays) below (G_min + G_max) / 2.
+// share of devices (all R x C cells of both arrays) below (G_min + G_max) / 2;
+// the high-conductance share is 1 - low_devices / devices.
 struct TileStats {
   double nf_sum = 0.0, nf_max = 0.0;
   long long nf_columns = 0;

@@ -14,6 +14,7 @@ namespace sxb {
 
 double mapping_scale(const std::vector<float>& matrix, const CrossbarConfig& config) {
   if (config.scale > 0.0) return config.scale;
+  if (config.scale_mode == ScaleMode::Percentile) return percentile_abs(matrix, config.scale_percentile);
   const double m = max_abs(matrix);
   return m > 0.0 ? m : 1.0;
 }
@@ -39,6 +40,20 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 struct Job {
   std::size_t layer, tile;
 };
+
+// Min, max and (until the end of the assembly) sum of the tiles' high-g shares.
+void record_high_share(MinMeanMax& share, long long low, long long devices, bool first) {
+  const double high = devices ? static_cast<double>(devices - low) / static_cast<double>(devices) : 0.0;
+  share.min = first ? high : std::min(share.min, high);
+  share.max = first ? high : std::max(share.max, high);
+  share.mean = (first ? 0.0 : share.mean) + high;
+}
+
+void record_scale(MinMeanMax& scale, double s, bool first) {
+  scale.min = first ? s : std::min(scale.min, s);
+  scale.max = first ? s : std::max(scale.max, s);
+  scale.mean = (first ? 0.0 : scale.mean) + s;
+}
 
 }  // namespace
 
@@ -220,12 +235,15 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
     auto t0 = std::chrono::steady_clock::now();
     TileBatch batch = pair_batch(n, R, C, config);
     std::vector<long long> clipped(n, 0);
+    std::vector<std::vector<double>> column_scales(n);  // s_j of each used tile column
 #pragma omp parallel for schedule(dynamic, 4)
     for (std::ptrdiff_t q = 0; q < static_cast<std::ptrdiff_t>(n); ++q) {
       const Job& job = jobs[begin + q];
       const MappedLayer& m = *source[job.layer];
-      clipped[q] = program_tile(m.matrix, m.outputs, m.layer, job.tile, layout.layers[job.layer].tiles[job.tile], R,
-                                C, m.scale, devices, batch.conductance.data() + 2 * q * cells,
+      const TilePlacement& p = layout.layers[job.layer].tiles[job.tile];
+      column_scales[q] = tile_column_scales(m.matrix, m.outputs, p, config.scale_mode, m.scale);
+      clipped[q] = program_tile(m.matrix, m.outputs, m.layer, job.tile, p, R, C, column_scales[q], devices,
+                                batch.conductance.data() + 2 * q * cells,
                                 batch.conductance.data() + (2 * q + 1) * cells);
     }
     st.program_seconds += seconds_since(t0);
@@ -242,16 +260,22 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
       LayerSums& s = sums[job.layer];
       const double* g = batch.conductance.data() + 2 * q * cells;
       const double* t = transfer.data() + 2 * q * cells;
-      const double factor = e.scale / (devices.g_max - devices.g_min);
-      if (need_plain) add_effective_weights(p, R, t, t + cells, factor, e.outputs, s.plain.data());
+      std::vector<double>& factors = column_scales[q];
+      for (std::size_t j = 0; j < factors.size(); ++j) {
+        record_scale(e.column_scale, factors[j], job.tile == 0 && j == 0);
+        factors[j] /= devices.g_max - devices.g_min;  // s_j / (G_max - G_min)
+      }
+      if (need_plain) add_effective_weights(p, R, t, t + cells, factors, e.outputs, s.plain.data());
       const int used_rows = static_cast<int>(p.rows.size()), used_cols = static_cast<int>(p.cols.size());
       const std::vector<double> gain_pos = column_gains(used_rows, used_cols, R, C, g, t);
       const std::vector<double> gain_neg = column_gains(used_rows, used_cols, R, C, g + cells, t + cells);
       e.gains.add(gain_pos);
       e.gains.add(gain_neg);
       if (need_column)
-        add_column_calibrated_weights(p, R, t, t + cells, gain_pos, gain_neg, factor, e.outputs, s.column.data());
+        add_column_calibrated_weights(p, R, t, t + cells, gain_pos, gain_neg, factors, e.outputs, s.column.data());
+      const long long low = e.stats.low_devices, all = e.stats.devices;
       accumulate_tile_stats(p, R, C, g, g + cells, t, t + cells, g_threshold, e.stats);
+      record_high_share(e.tile_high_share, e.stats.low_devices - low, e.stats.devices - all, job.tile == 0);
       e.clipped += clipped[q];
     }
     st.assemble_seconds += seconds_since(t0);
@@ -263,7 +287,15 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
     }
     if (options.progress) options.progress(end, jobs.size());
   }
-  for (std::size_t l = 0; l < out.size(); ++l) finish_layer(out[l], sums[l], wanted, nf_by_source);
+  for (std::size_t l = 0; l < out.size(); ++l) {
+    LayerEffective& e = out[l];
+    double columns = 0.0;
+    for (const TilePlacement& p : layout.layers[l].tiles) columns += static_cast<double>(p.cols.size());
+    const double tiles = static_cast<double>(e.positions);
+    e.tile_high_share.mean = tiles > 0 ? e.tile_high_share.mean / tiles : 0.0;  // sums until here
+    e.column_scale.mean = columns > 0 ? e.column_scale.mean / columns : 0.0;
+    finish_layer(e, sums[l], wanted, nf_by_source);
+  }
   if (stats) *stats = st;
   return out;
 }

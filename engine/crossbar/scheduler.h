@@ -18,6 +18,7 @@
 #include "engine/crossbar/crossbar_config.h"
 #include "engine/crossbar/layer_layout.h"
 #include "engine/crossbar/mapping.h"
+#include "engine/crossbar/mapping_scale.h"
 
 namespace sxb {
 
@@ -29,7 +30,10 @@ struct MappedLayer {
   double scale = 0.0;           // mapping scale s > 0 (see mapping_scale)
 };
 
-// config.scale when > 0, else max |W| (1 for an all-zero matrix).
+// The layer scale s (engine/crossbar/mapping_scale.h): config.scale when > 0,
+// else the scale_percentile-th percentile of |w| for percentile, else max |W|
+// (1 for an all-zero matrix). tile-max and column-max keep max |W| as the
+// layer's reference scale; their tiles use their own.
 double mapping_scale(const std::vector<float>& matrix, const CrossbarConfig& config);
 
 struct LayerEffective {
@@ -37,10 +41,15 @@ struct LayerEffective {
   int inputs = 0, outputs = 0;
   std::size_t positions = 0;  // tile positions (crossbars = 2 x positions)
   long long clipped = 0;      // weights with |w| > s
-  double scale = 0.0;
+  double scale = 0.0;         // the layer's scale s (MappedLayer::scale)
   TileStats stats;
   GainStats gains;                         // column gains of both arrays, used columns
   std::optional<NfBySource> nf_by_source;  // with SchedulerOptions::nf_by_source
+  // Share of a tile pair's devices (all R x C cells of both arrays) at or above
+  // (G_min + G_max) / 2, over the layer's tiles; the layer's share is
+  // 1 - stats.low_devices / stats.devices (= the tiles' mean).
+  MinMeanMax tile_high_share;
+  MinMeanMax column_scale;  // the scale s_j of every used tile column, over the layer
   Calibration calibration = Calibration::None;  // the calibration of w_eff
   std::vector<float> w_eff;                     // K x N
   // The other requested calibrations, in request order, from the same solved tiles.

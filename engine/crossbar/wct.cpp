@@ -140,7 +140,12 @@ std::map<std::string, std::string> assign_mapping_scales(std::vector<MappedLayer
   }
   std::map<std::string, std::string> source;
   for (MappedLayer& m : layers) {
-    if (config.scale > 0.0) {
+    if (config.scale_mode != ScaleMode::LayerMax) {  // the mode decides; config.scale and s_ref are layer-max's
+      m.scale = mapping_scale(m.matrix, config);
+      source[m.layer] = config.scale_mode == ScaleMode::Percentile ? kScaleFromPercentile
+                        : config.scale_mode == ScaleMode::TileMax  ? kScaleFromTileMax
+                                                                   : kScaleFromColumnMax;
+    } else if (config.scale > 0.0) {
       m.scale = config.scale;
       source[m.layer] = kScaleFromConfig;
     } else if (wct) {

@@ -71,9 +71,13 @@ void check_wct_layers(const WctScales& wct, const std::vector<std::string>& laye
 inline constexpr const char* kScaleFromConfig = "config";   // the crossbar configuration's `scale`
 inline constexpr const char* kScaleFromWct = "wct";         // s_ref of the model's WCT metadata
 inline constexpr const char* kScaleFromMaxAbs = "max_abs";  // max |W| of the layer
+inline constexpr const char* kScaleFromPercentile = "percentile";  // scale_mode percentile
+inline constexpr const char* kScaleFromTileMax = "tile_max";       // scale_mode tile-max (s: max |W|, the reference)
+inline constexpr const char* kScaleFromColumnMax = "column_max";   // scale_mode column-max (s: max |W|, the reference)
 
-// Sets every layer's mapping scale with this precedence: the configuration's
-// `scale` when > 0, else s_ref of `wct` when given, else max |W|. Returns
+// Sets every layer's mapping scale. scale_mode layer-max: the configuration's
+// `scale` when > 0, else s_ref of `wct` when given, else max |W|; any other
+// mode: mapping_scale (engine/crossbar/scheduler.h), `wct` unused. Returns
 // each layer's source (kScaleFrom*) by name.
 std::map<std::string, std::string> assign_mapping_scales(std::vector<MappedLayer>& layers,
                                                          const CrossbarConfig& config,

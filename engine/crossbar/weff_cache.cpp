@@ -102,6 +102,9 @@ std::optional<std::vector<LayerEffective>> load_weff_cache(const std::string& pa
           e.other_variants.emplace_back(stored[v], t.data);
         }
       }
+      for (auto [x, key] :
+           {std::pair{&e.tile_high_share, "tile_high_share"}, std::pair{&e.column_scale, "column_scale"}})
+        *x = {m.at(key).at(0).get<double>(), m.at(key).at(1).get<double>(), m.at(key).at(2).get<double>()};
       out.push_back(std::move(e));
     }
     return out;
@@ -132,6 +135,8 @@ void store_weff_cache(const std::string& path, const std::vector<LayerEffective>
                         {"gain_min", e.gains.min},
                         {"gain_max", e.gains.max},
                         {"gain_columns", e.gains.columns},
+                        {"tile_high_share", {e.tile_high_share.min, e.tile_high_share.mean, e.tile_high_share.max}},
+                        {"column_scale", {e.column_scale.min, e.column_scale.mean, e.column_scale.max}},
                         {"calibrations", calibrations}};
     if (e.nf_by_source)
       m["nf_by_source"] = {{"full", nf_json(e.nf_by_source->full)},

@@ -121,8 +121,11 @@ std::vector<std::string> self_checks(const CrossbarEvalResult& r, long long clip
     warnings.push_back(
         clipped > 0
             ? fmt::format("the ideal crossbar disagrees with the software model on {} images: {} weights were clipped "
-                          "because the mapping scale ({}) is below max |W|",
-                          disagreements(r.ideal, r.software), clipped, scale)
+                          "because the mapping scale is below max |W| ({})",
+                          disagreements(r.ideal, r.software), clipped,
+                          scale > 0.0 ? fmt::format("the configuration's scale {}", scale)
+                                      : fmt::format("scale_mode {}, scale_percentile {}", to_string(o.crossbar.scale_mode),
+                                                    o.crossbar.scale_percentile))
             : fmt::format("the ideal crossbar disagrees with the software model on {} images although nothing was "
                           "clipped: the mapping is wrong (please report this)",
                           disagreements(r.ideal, r.software)));
@@ -148,6 +151,9 @@ void layer_reports(std::vector<LayerEffective>& layers, const std::map<std::stri
     LayerReport l{e.layer, e.inputs, e.outputs, e.positions, e.clipped, e.scale, scale_sources.at(e.layer),
                   s.nf_columns ? s.nf_sum / s.nf_columns : 0.0, s.nf_max,
                   s.devices ? static_cast<double>(s.low_devices) / s.devices : 0.0};
+    l.high_conductance_share = s.devices ? static_cast<double>(s.devices - s.low_devices) / s.devices : 0.0;
+    l.tile_high_share = e.tile_high_share;
+    l.column_scale = e.column_scale;
     l.gain_mean = e.gains.mean();
     l.gain_min = e.gains.min;
     l.gain_max = e.gains.max;
@@ -186,7 +192,7 @@ void describe_run(nn::Vgg& model, const Dataset& data, const CrossbarEvalOptions
   rep.network_device = model.backend().describe();
   rep.sparse_path = to_string(o.sparse);
   rep.reference_crossbars = o.reference_crossbars;
-  if (o.wct) rep.wct = WctReport{o.wct->kappa, o.wct->file, o.wct->origin, o.crossbar.scale == 0.0};
+  if (o.wct) rep.wct = WctReport{o.wct->kappa, o.wct->file, o.wct->origin, o.crossbar.scale == 0.0 && o.crossbar.scale_mode == ScaleMode::LayerMax};
 }
 
 }  // namespace

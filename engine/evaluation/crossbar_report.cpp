@@ -16,6 +16,8 @@ std::optional<double> CrossbarReport::ccr() const {
 
 namespace {
 
+nlohmann::json range_json(const MinMeanMax& x) { return {{"min", x.min}, {"mean", x.mean}, {"max", x.max}}; }
+
 nlohmann::json nf_json(const NfStats& s) { return {{"mean", s.mean()}, {"max", s.max}}; }
 
 nlohmann::json nf_sources_json(const NfBySource& n) {
@@ -35,6 +37,9 @@ nlohmann::json layer_json(const LayerReport& l) {
           {"nf_mean", l.nf_mean},
           {"nf_max", l.nf_max},
           {"low_conductance_share", l.low_conductance_share},
+          {"high_conductance_share", l.high_conductance_share},
+          {"tile_high_share", range_json(l.tile_high_share)},
+          {"column_scale", range_json(l.column_scale)},
           {"column_gain", {{"mean", l.gain_mean}, {"min", l.gain_min}, {"max", l.gain_max}}},
           {"nf_by_source", l.nf_by_source ? nf_sources_json(*l.nf_by_source) : nlohmann::json(nullptr)}};
 }

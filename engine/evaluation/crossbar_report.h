@@ -17,6 +17,7 @@
 #include "engine/crossbar/crossbar_config.h"
 #include "engine/crossbar/calibration.h"
 #include "engine/crossbar/mapping.h"
+#include "engine/crossbar/mapping_scale.h"
 #include "engine/crossbar/scheduler.h"
 
 namespace sxb {
@@ -35,6 +36,9 @@ struct LayerReport {
   std::string scale_source;  // kScaleFrom* of engine/crossbar/wct.h
   double nf_mean = 0.0, nf_max = 0.0;
   double low_conductance_share = 0.0;  // devices below (G_min + G_max) / 2
+  double high_conductance_share = 0.0;  // devices at or above (G_min + G_max) / 2
+  MinMeanMax tile_high_share;           // the same share per tile pair, over the layer's tiles
+  MinMeanMax column_scale;              // mapping scale s_j of every used tile column
   double gain_mean = 1.0, gain_min = 1.0, gain_max = 1.0;  // column gains, both arrays, used columns
   std::optional<NfBySource> nf_by_source;                   // when the evaluation asked for it
 };

@@ -12,7 +12,9 @@
 
 namespace sxb {
 
-std::vector<std::string> rearrange_policy_names() { return {"none", "sort", "sort-reverse", "balance", "search"}; }
+std::vector<std::string> rearrange_policy_names() {
+  return {"none", "sort", "sort-reverse", "balance", "search", "spread"};
+}
 
 RearrangePolicy parse_rearrange_policy(const std::string& name, const std::string& field) {
   const std::vector<std::string> names = rearrange_policy_names();
@@ -31,6 +33,7 @@ nlohmann::json RearrangeOptions::to_json() const {
     j["rounds"] = rounds;
     j["seed"] = seed;
   }
+  if (policy == RearrangePolicy::Spread) j["extra"] = extra;
   return j;
 }
 
@@ -170,8 +173,9 @@ void balance_block(LayerLayout& layer, const std::vector<std::size_t>& block, co
 }  // namespace
 
 LayerLayout rearrange_layer(const MappedLayer& m, const LayerLayout& layer, int tile_rows, int tile_cols,
-                            const DeviceModel& devices, RearrangePolicy policy) {
+                            const DeviceModel& devices, RearrangePolicy policy, double extra) {
   SXB_REQUIRE(policy != RearrangePolicy::Search, "rearrange_layer: 'search' rearranges the whole network");
+  if (policy == RearrangePolicy::Spread) return spread_layer(m, layer, tile_rows, tile_cols, devices, extra);
   LayerLayout out = layer;
   if (policy == RearrangePolicy::None) return out;
   for (const std::vector<std::size_t>& block : row_blocks(layer)) {
@@ -212,6 +216,10 @@ void tile_summary(const std::vector<TileConductance>& tiles, double& low_min, do
 Rearrangement rearrange(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
                         const CrossbarConfig& config, const RearrangeOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
+  spread_budget(0, options.extra);  // checks rearrange.extra
+  SXB_REQUIRE(options.extra == 0.0 || options.policy == RearrangePolicy::Spread,
+              fmt::format("rearrange.extra = {} applies to policy spread only (policy is {})", options.extra,
+                          to_string(options.policy)));
   const DeviceModel devices = config.devices();
   const int R = layout.tile_rows, C = layout.tile_cols;
   std::vector<const MappedLayer*> sources;
@@ -231,7 +239,8 @@ Rearrangement rearrange(const std::vector<MappedLayer>& layers, const NetworkLay
   } else {
     r.layout = layout;
     for (std::size_t l = 0; l < layout.layers.size(); ++l)
-      r.layout.layers[l] = rearrange_layer(*sources[l], layout.layers[l], R, C, devices, options.policy);
+      r.layout.layers[l] =
+          rearrange_layer(*sources[l], layout.layers[l], R, C, devices, options.policy, options.extra);
   }
   r.layout.check("rearranged layout");
 
@@ -241,9 +250,12 @@ Rearrangement rearrange(const std::vector<MappedLayer>& layers, const NetworkLay
     s.layer = a.layer;
     s.row_blocks = row_blocks(a).size();
     s.tiles = a.tiles.size();
+    s.crossbars_before = 2 * static_cast<long long>(a.tiles.size());
+    s.crossbars_after = 2 * static_cast<long long>(b.tiles.size());
     for (std::size_t t = 0; t < a.tiles.size(); ++t)
       for (std::size_t j = 0; j < a.tiles[t].cols.size(); ++j)
-        s.moved_columns += a.tiles[t].cols[j] != b.tiles[t].cols[j];
+        s.moved_columns +=
+            t >= b.tiles.size() || j >= b.tiles[t].cols.size() || a.tiles[t].cols[j] != b.tiles[t].cols[j];
     tile_summary(tile_conductances(*sources[l], a, R, C, devices), s.low_share_min_before, s.low_share_mean_before,
                  s.low_share_max_before, s.max_tile_conductance_before);
     tile_summary(tile_conductances(*sources[l], b, R, C, devices), s.low_share_min_after, s.low_share_mean_after,
@@ -259,7 +271,8 @@ Rearrangement rearrange(const std::vector<MappedLayer>& layers, const NetworkLay
 }
 
 std::string rearranged_cache_key(const std::string& key, const RearrangeOptions& options) {
-  if (options.policy == RearrangePolicy::None) return key;
+  if (options.policy == RearrangePolicy::None || (options.policy == RearrangePolicy::Spread && options.extra == 0.0))
+    return key;  // the layout as given
   ContentHash h;
   h.add("rearranged " + key);
   h.add(options.to_json().dump());

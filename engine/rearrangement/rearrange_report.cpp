@@ -38,10 +38,13 @@ nlohmann::json rearrangement_json(const Rearrangement& r, const RearrangeOptions
         {"rounds", r.rounds}, {"proposals", r.proposals}, {"accepted", r.accepted}, {"stopped_by", r.stopped_by}};
   j["accuracy"] = {{"before", accuracy_before}, {"after", accuracy_after}};
   TileStats total_before, total_after;
+  long long crossbars_before = 0, crossbars_after = 0;
   nlohmann::json per_layer = nlohmann::json::array();
   for (std::size_t l = 0; l < r.layers.size() && l < before.size() && l < after.size(); ++l) {
     const LayerRearrangement& s = r.layers[l];
     const TileStats &b = before[l].stats, &a = after[l].stats;
+    crossbars_before += s.crossbars_before;
+    crossbars_after += s.crossbars_after;
     for (auto [from, to] : {std::pair{&b, &total_before}, std::pair{&a, &total_after}}) {
       to->nf_sum += from->nf_sum;
       to->nf_columns += from->nf_columns;
@@ -52,6 +55,8 @@ nlohmann::json rearrangement_json(const Rearrangement& r, const RearrangeOptions
         {"row_blocks", s.row_blocks},
         {"tiles", s.tiles},
         {"moved_columns", s.moved_columns},
+        {"crossbars_before", s.crossbars_before},
+        {"crossbars_after", s.crossbars_after},
         {"nf_mean_before", nf_mean(b)},
         {"nf_mean_after", nf_mean(a)},
         {"nf_max_before", b.nf_max},
@@ -74,6 +79,7 @@ nlohmann::json rearrangement_json(const Rearrangement& r, const RearrangeOptions
              {"mean_after", nf_mean(total_after)},
              {"max_before", total_before.nf_max},
              {"max_after", total_after.nf_max}};
+  j["crossbars"] = {{"before", crossbars_before}, {"after", crossbars_after}};
   j["layers"] = std::move(per_layer);
   return j;
 }
@@ -112,6 +118,9 @@ std::string rearrangement_table(const nlohmann::json& j) {
   const auto& nf = j.at("nf");
   s += fmt::format("{:<14} {:>6} {:>17} {:>17}\n", "total", "", percent(nf["mean_before"], nf["mean_after"]),
                    percent(nf["max_before"], nf["max_after"]));
+  if (j.contains("crossbars") && j["crossbars"]["after"] != j["crossbars"]["before"])
+    s += fmt::format("crossbars: {} > {}\n", j["crossbars"]["before"].get<long long>(),
+                     j["crossbars"]["after"].get<long long>());
   s += fmt::format("non-ideal accuracy: none {:.2f}%, {} {:.2f}%\n", 100.0 * j["accuracy"]["before"].get<double>(),
                    j["policy"].get<std::string>(), 100.0 * j["accuracy"]["after"].get<double>());
   return s;

@@ -137,6 +137,7 @@ RearrangeOptions rearrange_from_json(const json& given, const std::string& conte
   k.number("budget_seconds", r.budget_seconds);
   k.integer("rounds", r.rounds, 0, 1 << 30);
   k.integer("seed", r.seed, 0, std::numeric_limits<long long>::max());
+  k.number("extra", r.extra);
   k.done();
   SXB_REQUIRE(r.budget_seconds >= 0.0, k.where("budget_seconds") + " must be >= 0");
   return r;
