@@ -31,7 +31,7 @@ void restart_with_better_blas_core(char** argv) {
 int main(int argc, char** argv) {
   restart_with_better_blas_core(argv);
   CLI::App app{"SparseXbar: exact crossbar circuit simulation for sparse DNNs on non-ideal analog hardware"};
-  app.set_version_flag("--version", version_line());
+  app.set_version_flag("--version", sxb::version_line());
   app.require_subcommand(1);
   sxb::app::add_tile_command(app);
   sxb::app::add_bench_command(app);

@@ -109,7 +109,7 @@ class Runner {
   TrainHooks hooks() const {
     TrainHooks h;
     h.stop_requested = o_.stop_requested;
-    h.log = [this](const std::string& line) { log("  " + line); };  // nothing with --quiet
+    h.log = [this](const std::string& line) { log("  " + line); };  // nothing without o.log
     return h;
   }
   const Dataset& data(const std::string& spec, Split split) {
@@ -158,7 +158,7 @@ Step Runner::dense_model(const SweepPointConfig& c, const json& point) {
 }
 
 Step Runner::pruned_model(const SweepPointConfig& c, const json& point, const Step& dense) {
-  const SweepPrune& p = *c.prune;
+  const PruneSpec& p = c.prune->spec;
   Step s;
   s.identity = {{"dense", dense.identity}, {"data", c.data}, {"prune", point["prune"]},
                 {"engine", engine()}};
@@ -221,7 +221,7 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
   eo.wct = read_wct_metadata(file, weights);
   nn::Vgg model(mc, *backend_);
   model.load_state_dict(file, weights);
-  if (c.prune && c.prune->method != PruneMethod::ChannelFilter) {  // packed tiles of XCS/XRS
+  if (c.prune && c.prune->spec.method != PruneMethod::ChannelFilter) {  // packed tiles of XCS/XRS
     const std::string lp = layout_path(weights);
     eo.layout = read_layout_file(lp);
     check_layout_for_model(*eo.layout, model, lp);
