@@ -156,8 +156,8 @@ void add_prune_command(CLI::App& app) {
         result = run_pruning(config, train_set, test_set, *backend, hooks);
       }
       if (result.interrupted)
-        throw Error(fmt::format("interrupted during {}: checkpoint written; continue with the same command plus --resume",
-                                result.phase));
+        throw Error(fmt::format(
+            "interrupted during {}: checkpoint written; continue with the same command plus --resume", result.phase));
       fmt::print("{}", format_table(result.account));
       fmt::print("test accuracy on {}: dense {}, regularised {}, hard-pruned {}, fine-tuned {}\n", test_set.source,
                  percent(result.dense_accuracy), percent(result.regularised_accuracy), percent(result.pruned_accuracy),

@@ -123,7 +123,8 @@ TEST(Settings, UnknownKeysAndBadValuesNameTheKeyPath) {
   expect_key_error(error_of([] { TrainConfig::from_json(json{{"lr", "fast"}}); }), {"train.lr must be a number"});
   expect_key_error(error_of([] { TrainConfig::from_json(json{{"epochs", 0}}); }), {"train.epochs", "[1, 100000]"});
   expect_key_error(error_of([] { TrainConfig::from_json(json{{"seed", -1}}); }), {"train.seed"});
-  expect_key_error(error_of([] { TrainConfig::from_json(json{{"nesterov", 1}}); }), {"train.nesterov", "true or false"});
+  expect_key_error(error_of([] { TrainConfig::from_json(json{{"nesterov", 1}}); }),
+                   {"train.nesterov", "true or false"});
   expect_key_error(error_of([] { TrainConfig::from_json(json{{"lrr", 1}}, "train", "f.json"); }),
                    {"f.json: train.lrr: unknown key"});
   expect_key_error(error_of([] { PruneRunConfig::from_json(json{{"momentun", 0.5}}); }),

@@ -158,7 +158,8 @@ Dataset load_dataset(const std::string& spec, Split split, std::uint64_t seed) {
   if (kind == "cifar100") return load_cifar100_dir(arg, split, false);
   if (kind == "cifar100-coarse") return load_cifar100_dir(arg, split, true);
   if (kind == "folder") return load_image_folder(arg, split);
-  throw Error("data '" + spec + "': unknown kind '" + kind + "' (cifar10, cifar100, cifar100-coarse, folder, synthetic)");
+  throw Error("data '" + spec + "': unknown kind '" + kind +
+              "' (cifar10, cifar100, cifar100-coarse, folder, synthetic)");
 }
 
 }  // namespace sxb

@@ -108,7 +108,8 @@ void PruneRunConfig::check(const std::string& path) const {
               fmt::format("{}model '{}' is not one of vgg11, vgg16", p, model));
   SgdSettings::check(path);
   SXB_REQUIRE(std::isfinite(lambda) && lambda >= 0.0, fmt::format("{}lambda {} must be >= 0", p, lambda));
-  SXB_REQUIRE(reg_epochs >= 0 && reg_epochs <= 100000, fmt::format("{}reg_epochs {} is not in 0..100000", p, reg_epochs));
+  SXB_REQUIRE(reg_epochs >= 0 && reg_epochs <= 100000,
+              fmt::format("{}reg_epochs {} is not in 0..100000", p, reg_epochs));
   SXB_REQUIRE(finetune_epochs >= 0 && finetune_epochs <= 100000,
               fmt::format("{}finetune_epochs {} is not in 0..100000", p, finetune_epochs));
   SXB_REQUIRE(std::isfinite(finetune_lr) && finetune_lr >= 0.0,

@@ -144,7 +144,8 @@ void SgdSettings::check(const std::string& path) const {
 void TrainConfig::check(const std::string& path) const {
   const std::string p = path.empty() ? "" : path + ".";
   SXB_REQUIRE(model == "vgg11" || model == "vgg16", fmt::format("{}model '{}' is not one of vgg11, vgg16", p, model));
-  SXB_REQUIRE(std::isfinite(width) && width > 0.0 && width <= 16.0, fmt::format("{}width {} is not in (0, 16]", p, width));
+  SXB_REQUIRE(std::isfinite(width) && width > 0.0 && width <= 16.0,
+              fmt::format("{}width {} is not in (0, 16]", p, width));
   SXB_REQUIRE(classes >= 0 && classes <= 100000, fmt::format("{}classes {} is not in 1..100000", p, classes));
   SXB_REQUIRE(dropout >= 0.0f && dropout < 1.0f, fmt::format("{}dropout {} is not in [0, 1)", p, dropout));
   SXB_REQUIRE(epochs >= 1 && epochs <= 100000, fmt::format("{}epochs {} is not in 1..100000", p, epochs));
