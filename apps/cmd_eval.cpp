@@ -29,38 +29,40 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
   add_device_option(cmd, opt->device);
   cmd->callback([opt] {
-    if (opt->threads > 0) omp_set_num_threads(opt->threads);
-    const ModelFile mf = read_model_file(opt->model);
-    const nn::VggConfig& config = mf.config;
-    std::unique_ptr<nn::Backend> backend = nn::make_backend(opt->device);
-    nn::Vgg model(config, *backend);
-    model.load_state_dict(mf.file, opt->model.weights);
-    const Dataset test_set = load_dataset(opt->data, Split::Test);
-    const EvalResult r = evaluate(model, test_set, normalization_of(config));
+    run_with_flag_names(kModelFlags, [&] {
+      if (opt->threads > 0) omp_set_num_threads(opt->threads);
+      const ModelFile mf = read_model_file(opt->model);
+      const nn::VggConfig& config = mf.config;
+      std::unique_ptr<nn::Backend> backend = nn::make_backend(opt->device);
+      nn::Vgg model(config, *backend);
+      model.load_state_dict(mf.file, opt->model.weights);
+      const Dataset test_set = load_dataset(opt->data, Split::Test);
+      const EvalResult r = evaluate(model, test_set, normalization_of(config));
 
-    fmt::print("{} width {} on {} ({} images): accuracy {:.2f}%, loss {:.4f} ({:.1f} s)\n", config.model,
-               config.width, test_set.source, r.images, 100.0 * r.accuracy, r.loss, r.seconds);
-    if (!opt->json.empty()) {
-      const nlohmann::json j = {{"accuracy", r.accuracy},
-                                {"loss", r.loss},
-                                {"images", r.images},
-                                {"correct", r.correct},
-                                {"seconds", r.seconds},
-                                {"model", config.model},
-                                {"width", config.width},
-                                {"classes", config.classes},
-                                {"weights", opt->model.weights},
-                                {"data", opt->data},
-                                {"split", "test"},
-                                {"input_mean", config.input_mean},
-                                {"input_std", config.input_std},
-                                {"backend", backend->name()},
-                                {"device", backend->describe()},
-                                {"git", git_revision()},
-                                {"version", version()}};
-      write_file_atomic(opt->json, j.dump(2) + "\n");
-    }
-    if (!opt->predictions.empty()) write_file_atomic(opt->predictions, predictions_csv(r, test_set));
+      fmt::print("{} width {} on {} ({} images): accuracy {:.2f}%, loss {:.4f} ({:.1f} s)\n", config.model,
+                 config.width, test_set.source, r.images, 100.0 * r.accuracy, r.loss, r.seconds);
+      if (!opt->json.empty()) {
+        const nlohmann::json j = {{"accuracy", r.accuracy},
+                                  {"loss", r.loss},
+                                  {"images", r.images},
+                                  {"correct", r.correct},
+                                  {"seconds", r.seconds},
+                                  {"model", config.model},
+                                  {"width", config.width},
+                                  {"classes", config.classes},
+                                  {"weights", opt->model.weights},
+                                  {"data", opt->data},
+                                  {"split", "test"},
+                                  {"input_mean", config.input_mean},
+                                  {"input_std", config.input_std},
+                                  {"backend", backend->name()},
+                                  {"device", backend->describe()},
+                                  {"git", git_revision()},
+                                  {"version", version()}};
+        write_file_atomic(opt->json, j.dump(2) + "\n");
+      }
+      if (!opt->predictions.empty()) write_file_atomic(opt->predictions, predictions_csv(r, test_set));
+    });
   });
 }
 

@@ -37,6 +37,36 @@ void parse_tile(const std::string& text, int& rows, int& cols) {
   SXB_REQUIRE(rows >= 1 && cols >= 1, bad);
 }
 
+const FlagNames kPruneFlags = {
+    {"prune.method", "--method"},
+    {"prune.sparsity", "--sparsity"},
+    {"prune.per_layer", "--per-layer"},
+    {"prune.tile", "--tile"},
+    {"prune.weights", "--weights"},
+    {"prune.model", "--model"},
+    {"prune.data", "--data"},
+    {"data '", "--data '"},
+    {"prune.lambda", "--lambda"},
+    {"prune.reg_epochs", "--reg-epochs"},
+    {"prune.finetune_epochs", "--finetune-epochs"},
+    {"prune.lr", "--lr"},
+    {"prune.finetune_lr", "--finetune-lr"},
+    {"prune.schedule", "--schedule"},
+    {"prune.batch", "--batch"},
+    {"prune.nesterov", "--nesterov"},
+    {"prune.momentum", "--momentum"},
+    {"prune.weight_decay", "--weight-decay"},
+    {"prune.dropout", "--dropout"},
+    {"prune.seed", "--seed"},
+    {"prune.prune_first", "--prune-first"},
+    {"prune.prune_classifier", "--prune-classifier"},
+    {"prune.max_layer_sparsity", "--max-layer-sparsity"},
+    {"prune.threads", "--threads"},
+    {"prune.out", "--out"},
+    {"prune.wct_kappa", "--wct-kappa"},
+    {"prune.resume", "--resume"},
+    {"but model is", "but --model is"}};
+
 std::string percent(double v) { return std::isfinite(v) ? fmt::format("{:.2f}%", 100.0 * v) : "-"; }
 
 }  // namespace
@@ -45,6 +75,7 @@ void add_prune_command(CLI::App& app) {
   struct Options {
     PruneRunConfig run;
     std::string method = "xcs", tile = "64", per_layer;
+    float dropout = 0.0f;
   };
   auto opt = std::make_shared<Options>();
   PruneRunConfig& r = opt->run;
@@ -75,7 +106,11 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--schedule", r.schedule, "Learning-rate schedule of both phases: cosine or step")
       ->capture_default_str();
   cmd->add_option("--batch", r.batch, "Batch size")->capture_default_str();
+  cmd->add_flag("--nesterov", r.nesterov, "Nesterov momentum");
+  cmd->add_option("--momentum", r.momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--weight-decay", r.weight_decay, "L2 weight decay")->capture_default_str();
+  CLI::Option* dropout =
+      cmd->add_option("--dropout", opt->dropout, "Dropout probability of both phases (default: the dense model's)");
   cmd->add_option("--seed", r.seed, "Seed of shuffling, augmentation and dropout")->capture_default_str();
   cmd->add_flag("--prune-first", r.spec.prune_first, "Also prune the first conv layer (exempt by default)");
   cmd->add_flag("--prune-classifier", r.spec.prune_classifier,
@@ -95,38 +130,41 @@ void add_prune_command(CLI::App& app) {
       "max|W| of the hard-pruned layer; 0 < K <= 1, default off");
   auto device = std::make_shared<std::string>("cpu");
   add_device_option(cmd, *device);
-  cmd->callback([opt, sparsity, per_layer, wct, device] {
-    PruneRunConfig config = opt->run;
-    config.spec.method = parse_prune_method(opt->method);
-    parse_tile(opt->tile, config.spec.tile_rows, config.spec.tile_cols);
-    SXB_REQUIRE(sparsity->count() || per_layer->count(), "--sparsity or --per-layer is required");
-    if (per_layer->count()) {
-      config.spec.per_layer = true;
-      config.spec.layer_targets = read_layer_targets(opt->per_layer);
-    }
-    if (wct->count()) check_wct_kappa(config.wct_kappa, "--wct-kappa");  // an explicit 0 is an error too
-    config.check();
-    if (config.threads > 0) omp_set_num_threads(config.threads);
-    const Dataset train_set = load_dataset(config.data, Split::Train);
-    const Dataset test_set = load_dataset(config.data, Split::Test);
-    std::unique_ptr<nn::Backend> backend = nn::make_backend(*device);
+  cmd->callback([opt, sparsity, per_layer, wct, dropout, device] {
+    run_with_flag_names(kPruneFlags, [&] {
+      PruneRunConfig config = opt->run;
+      if (dropout->count()) config.dropout = opt->dropout;
+      config.spec.method = parse_prune_method(opt->method);
+      parse_tile(opt->tile, config.spec.tile_rows, config.spec.tile_cols);
+      SXB_REQUIRE(sparsity->count() || per_layer->count(), "prune.sparsity or prune.per_layer is required");
+      if (per_layer->count()) {
+        config.spec.per_layer = true;
+        config.spec.layer_targets = read_layer_targets(opt->per_layer);
+      }
+      if (wct->count()) check_wct_kappa(config.wct_kappa, "prune.wct_kappa");  // an explicit 0 is an error too
+      config.check("prune");
+      if (config.threads > 0) omp_set_num_threads(config.threads);
+      const Dataset train_set = load_dataset(config.data, Split::Train);
+      const Dataset test_set = load_dataset(config.data, Split::Test);
+      std::unique_ptr<nn::Backend> backend = nn::make_backend(*device);
 
-    TrainHooks hooks;
-    PruneRunResult result;
-    {
-      const StopSignal stop;
-      hooks.stop_requested = stop.poll();
-      result = run_pruning(config, train_set, test_set, *backend, hooks);
-    }
-    if (result.interrupted)
-      throw Error(fmt::format("interrupted during {}: checkpoint written; continue with the same command plus --resume",
-                              result.phase));
-    fmt::print("{}", format_table(result.account));
-    fmt::print("test accuracy on {}: dense {}, regularised {}, hard-pruned {}, fine-tuned {}\n", test_set.source,
-               percent(result.dense_accuracy), percent(result.regularised_accuracy), percent(result.pruned_accuracy),
-               percent(result.accuracy));
-    fmt::print("pruned model {}, layout {}, summary (JSON) {}\n", result.paths.model, result.paths.layout,
-               result.paths.summary);
+      TrainHooks hooks;
+      PruneRunResult result;
+      {
+        const StopSignal stop;
+        hooks.stop_requested = stop.poll();
+        result = run_pruning(config, train_set, test_set, *backend, hooks);
+      }
+      if (result.interrupted)
+        throw Error(fmt::format(
+            "interrupted during {}: checkpoint written; continue with the same command plus --resume", result.phase));
+      fmt::print("{}", format_table(result.account));
+      fmt::print("test accuracy on {}: dense {}, regularised {}, hard-pruned {}, fine-tuned {}\n", test_set.source,
+                 percent(result.dense_accuracy), percent(result.regularised_accuracy), percent(result.pruned_accuracy),
+                 percent(result.accuracy));
+      fmt::print("pruned model {}, layout {}, summary (JSON) {}\n", result.paths.model, result.paths.layout,
+                 result.paths.summary);
+    });
   });
 }
 

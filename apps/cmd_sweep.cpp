@@ -23,6 +23,13 @@ namespace {
 
 std::string default_out(const Sweep& s) { return "sweep-" + s.name; }
 
+// The library's names of the options of sweep run, list and merge.
+const FlagNames kSweepFlags = {{"shard '", "--shard '"},
+                               {"shard auto", "--shard auto"},
+                               {"mean over '", "--mean-over '"},
+                               {"plot: x '", "--x '"},
+                               {"plot: series '", "--series '"}};
+
 void add_run(CLI::App* sweep) {
   struct Options {
     std::string file, out, shard = "0/1", cache_dir, device = "cpu", backend = "auto", sparse = "auto";
@@ -50,10 +57,10 @@ void add_run(CLI::App* sweep) {
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     const Sweep sweep = read_sweep(opt->file);
     SweepRunOptions o;
+    run_with_flag_names(kSweepFlags, [&] { o.shard = parse_shard(opt->shard); });
     o.out_dir = opt->out.empty() ? default_out(sweep) : opt->out;
     o.cache_dir = opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir;
     o.weff_cache = !opt->no_cache;
-    o.shard = parse_shard(opt->shard);
     o.device = opt->device;
     o.backend = parse_backend(opt->backend, "--backend");
     o.sparse = parse_sparse_path(opt->sparse, "--sparse");
@@ -90,7 +97,8 @@ void add_list(CLI::App* sweep) {
   cmd->add_flag("--json", opt->json, "One JSON object per point, with its normalised configuration");
   cmd->callback([opt] {
     const Sweep sweep = read_sweep(opt->file);
-    const Shard shard = parse_shard(opt->shard);
+    Shard shard;
+    run_with_flag_names(kSweepFlags, [&] { shard = parse_shard(opt->shard); });
     const std::set<std::string> done = read_sweep_records(opt->out.empty() ? default_out(sweep) : opt->out).ids();
     std::size_t n = 0, finished = 0;
     for (const SweepPoint& p : sweep.points) {
@@ -139,10 +147,13 @@ void add_merge(CLI::App* sweep) {
         if (ids.insert(rec["id"].get<std::string>()).second) records.push_back(std::move(rec));
     }
     SXB_REQUIRE(!records.empty(), "no finished points in " + fmt::format("{}", fmt::join(opt->dirs, ", ")));
-    const SweepTable t = opt->mean_over.empty() ? sweep_table(records) : sweep_table_mean(records, opt->mean_over);
-    if (!opt->csv.empty()) write_file_atomic(opt->csv, table_csv(t));
-    if (!opt->markdown.empty()) write_file_atomic(opt->markdown, table_markdown(t));
-    if (!opt->svg.empty()) write_file_atomic(opt->svg, sweep_svg(records, opt->x, opt->y, opt->series));
+    SweepTable t;
+    run_with_flag_names(kSweepFlags, [&] {
+      t = opt->mean_over.empty() ? sweep_table(records) : sweep_table_mean(records, opt->mean_over);
+      if (!opt->csv.empty()) write_file_atomic(opt->csv, table_csv(t));
+      if (!opt->markdown.empty()) write_file_atomic(opt->markdown, table_markdown(t));
+      if (!opt->svg.empty()) write_file_atomic(opt->svg, sweep_svg(records, opt->x, opt->y, opt->series));
+    });
     if (opt->markdown.empty()) fmt::print("{}", table_markdown(t));
     fmt::print(stderr, "{} points merged{}\n", records.size(),
                skipped ? fmt::format(" ({} torn or unreadable lines skipped)", skipped) : "");

@@ -12,6 +12,47 @@
 #include "engine/training/train.h"
 
 namespace sxb::app {
+namespace {
+
+const FlagNames kTrainFlags = {
+    {"train.model", "--model"},       {"train.width", "--width"},     {"train.classes", "--classes"},
+    {"train.dropout", "--dropout"},   {"train.data", "--data"},       {"data '", "--data '"},
+    {"train.epochs", "--epochs"},     {"train.batch", "--batch"},     {"train.lr", "--lr"},
+    {"train.schedule", "--schedule"}, {"train.nesterov", "--nesterov"}, {"train.momentum", "--momentum"},
+    {"train.weight_decay", "--weight-decay"}, {"train.seed", "--seed"}, {"train.threads", "--threads"},
+    {"train.init_weights", "--init"}, {"train.out", "--out"},       {"train.wct_kappa", "--wct-kappa"},
+    {"train.resume", "--resume"},     {"but model is", "but --model is"}, {"but width is", "but --width is"},
+    {"but classes is", "but --classes is"}};
+
+// `options` as the flags set them: checked, then the training runs.
+void run_train(const TrainConfig& options, const std::string& device, bool wct_given) {
+  TrainConfig config = options;
+  if (wct_given) check_wct_kappa(config.wct_kappa, "train.wct_kappa");  // an explicit 0 is an error too
+  config.check("train");
+  if (config.threads > 0) omp_set_num_threads(config.threads);
+  const Dataset train_set = load_dataset(config.data, Split::Train);
+  const Dataset test_set = load_dataset(config.data, Split::Test);
+  std::unique_ptr<nn::Backend> backend = nn::make_backend(device);
+
+  TrainHooks hooks;
+  TrainResult r;
+  {
+    const StopSignal stop;
+    hooks.stop_requested = stop.poll();
+    r = train(config, train_set, test_set, *backend, hooks);
+  }
+  if (r.interrupted) {
+    throw Error(fmt::format("interrupted at epoch {}/{}, step {}: checkpoint written to {}; continue with the same "
+                            "command plus --resume",
+                            r.epoch + 1, config.epochs, r.step, r.checkpoint));
+  }
+  fmt::print("{} width {}: test accuracy {:.2f}% (loss {:.4f}) on {} after {} epochs, {:.1f} s; model written to {}\n",
+             config.model, config.width, 100.0 * r.test_accuracy, r.test_loss, test_set.source, config.epochs,
+             r.seconds, r.model_path);
+}
+
+}  // namespace
+
 void add_train_command(CLI::App& app) {
   auto opt = std::make_shared<TrainConfig>();
   CLI::App* cmd = app.add_subcommand("train", "Train a VGG11/VGG16 classifier (see docs/cli.md)");
@@ -43,29 +84,7 @@ void add_train_command(CLI::App& app) {
   auto device = std::make_shared<std::string>("cpu");
   add_device_option(cmd, *device);
   cmd->callback([opt, device, wct] {
-    TrainConfig config = *opt;
-    if (wct->count()) check_wct_kappa(config.wct_kappa, "--wct-kappa");  // an explicit 0 is an error too
-    config.check();
-    if (config.threads > 0) omp_set_num_threads(config.threads);
-    const Dataset train_set = load_dataset(config.data, Split::Train);
-    const Dataset test_set = load_dataset(config.data, Split::Test);
-    std::unique_ptr<nn::Backend> backend = nn::make_backend(*device);
-
-    TrainHooks hooks;
-    TrainResult r;
-    {
-      const StopSignal stop;
-      hooks.stop_requested = stop.poll();
-      r = train(config, train_set, test_set, *backend, hooks);
-    }
-    if (r.interrupted) {
-      throw Error(fmt::format("interrupted at epoch {}/{}, step {}: checkpoint written to {}; continue with the same "
-                              "command plus --resume",
-                              r.epoch + 1, config.epochs, r.step, r.checkpoint));
-    }
-    fmt::print("{} width {}: test accuracy {:.2f}% (loss {:.4f}) on {} after {} epochs, {:.1f} s; model written to {}\n",
-               config.model, config.width, 100.0 * r.test_accuracy, r.test_loss, test_set.source, config.epochs,
-               r.seconds, r.model_path);
+    run_with_flag_names(kTrainFlags, [&] { run_train(*opt, *device, wct->count() > 0); });
   });
 }
 

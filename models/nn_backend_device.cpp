@@ -1,4 +1,4 @@
-// Backend selection by device name (the --device option of train and eval).
+// Backend selection by device name ("cpu", "cuda", "auto").
 #include "models/nn_backend.h"
 
 namespace sxb::nn {

@@ -140,13 +140,13 @@ VggConfig vgg_config_for_file(const SafetensorsFile& file, const std::string& pa
     return Error(fmt::format("{}: __metadata__ {} = '{}' is not valid", path, key, md.at(key)));
   };
   if (has("model") && md.at("model") != c.model)
-    throw Error(fmt::format("{}: holds a {} model, the command line asks for --model {}", path, md.at("model"), c.model));
+    throw Error(fmt::format("{}: holds a {} model, but model is {}", path, md.at("model"), c.model));
 
   if (has("width")) {
     const auto w = parse_number(md.at("width"));
     if (!w) throw bad("width");
     if (request.width && *request.width != *w)
-      throw Error(fmt::format("{}: was trained with width {}, the command line says --width {}", path, *w,
+      throw Error(fmt::format("{}: was trained with width {}, but width is {}", path, *w,
                               *request.width));
     c.width = *w;
   } else {
@@ -157,7 +157,7 @@ VggConfig vgg_config_for_file(const SafetensorsFile& file, const std::string& pa
     const auto k = parse_number(md.at("classes"));
     if (!k || *k != std::floor(*k)) throw bad("classes");
     if (request.classes && *request.classes != static_cast<int>(*k))
-      throw Error(fmt::format("{}: has {} classes, the command line says --classes {}", path, *k, *request.classes));
+      throw Error(fmt::format("{}: has {} classes, but classes is {}", path, *k, *request.classes));
     c.classes = static_cast<int>(*k);
   } else if (request.classes) {
     c.classes = *request.classes;

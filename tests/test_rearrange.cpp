@@ -135,7 +135,7 @@ TEST(Rearrange, PolicyNamesAndBadName) {
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find("--rearrange"), std::string::npos) << what;
+    EXPECT_NE(what.find("rearrange.policy"), std::string::npos) << what;
     EXPECT_NE(what.find("'shuffle'"), std::string::npos) << what;
     EXPECT_NE(what.find("sort-reverse"), std::string::npos) << what;
   }

@@ -95,27 +95,18 @@ TEST(Sweep, IdsDependOnTheNormalisedConfigurationOnly) {
 }
 
 TEST(Sweep, DefaultsAreThoseOfTrainAndPrune) {
-  const SweepTrain t;
+  // A point embeds TrainConfig and PruneRunConfig: an empty block is the commands' defaults.
+  const SweepPoint p = parse(R"({"base": {"prune": {"sparsity": 0.5}}, "grid": {}})").points[0];
   const TrainConfig tc;
-  EXPECT_EQ(t.epochs, tc.epochs);
-  EXPECT_EQ(t.batch, tc.batch);
-  EXPECT_EQ(t.lr, tc.lr);
-  EXPECT_EQ(t.momentum, tc.momentum);
-  EXPECT_EQ(t.weight_decay, tc.weight_decay);
-  EXPECT_EQ(t.schedule, tc.schedule);
-  EXPECT_EQ(t.nesterov, tc.nesterov);
-  EXPECT_EQ(t.seed, tc.seed);
-  const SweepPrune p;
-  const PruneRunConfig pc;
-  EXPECT_EQ(p.lambda, pc.lambda);
-  EXPECT_EQ(p.lr, pc.lr);
-  EXPECT_EQ(p.finetune_lr, pc.finetune_lr);
-  EXPECT_EQ(p.reg_epochs, pc.reg_epochs);
-  EXPECT_EQ(p.finetune_epochs, pc.finetune_epochs);
-  EXPECT_EQ(p.seed, pc.seed);
-  EXPECT_EQ(p.max_layer_sparsity, pc.spec.max_layer_sparsity);
-  EXPECT_EQ(parse(R"({"base": {}, "grid": {}})").points[0].config.width, tc.width);
-  EXPECT_NE(error_of(R"({"base": {"prune": {"method": "cf"}}, "grid": {}})").find("\"sparsity\" is required"),
+  TrainConfig t = p.config.train_config(tc.out);
+  t.data = tc.data;
+  EXPECT_EQ(t, tc);
+  PruneRunConfig pc;
+  pc.spec.sparsity = 0.5;
+  pc.finetune_lr = pc.lr;  // 0 means lr: stored as lr
+  EXPECT_EQ(*p.config.prune, pc);
+  EXPECT_EQ(p.config.width, tc.width);
+  EXPECT_NE(error_of(R"({"base": {"prune": {"method": "cf"}}, "grid": {}})").find("prune.sparsity is required"),
             std::string::npos);
 }
 
@@ -123,38 +114,38 @@ TEST(Sweep, PruneDefaultsToTheCrossbarTile) {
   const Sweep s = parse(R"({"base": {"tile": 32, "prune": {"method": "xrs", "sparsity": 0.75}},
     "grid": {"prune.sparsity": [0.5, 0.9]}})");
   ASSERT_TRUE(s.points[0].config.prune.has_value());
-  EXPECT_EQ(s.points[0].config.prune->tile_rows, 32);
-  EXPECT_EQ(s.points[0].config.prune->method, PruneMethod::RowSegments);
-  EXPECT_EQ(s.points[1].config.prune->sparsity, 0.9);
+  EXPECT_EQ(s.points[0].config.prune->spec.tile_rows, 32);
+  EXPECT_EQ(s.points[0].config.prune->spec.method, PruneMethod::RowSegments);
+  EXPECT_EQ(s.points[1].config.prune->spec.sparsity, 0.9);
   EXPECT_EQ(s.points[0].config.to_json()["prune"]["tile"], "32x32");
 }
 
 TEST(Sweep, BadInputsNameTheField) {
-  EXPECT_NE(error_of(R"({"base": {"modle": "vgg11"}, "grid": {}})").find("\"modle\": unknown key"), std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"modle": "vgg11"}, "grid": {}})").find("modle: unknown key"), std::string::npos);
   EXPECT_NE(error_of(R"({"base": {}, "grid": {"crossbar.r_wir": [1]}})").find("\"r_wir\": unknown key"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {}, "grid": {"crossbar.r_wire": [-1]}})").find("r_wire"), std::string::npos);
   EXPECT_NE(error_of(R"({"base": {}, "grid": {"tile": []}})").find("non-empty list"), std::string::npos);
   EXPECT_NE(error_of(R"({"base": {}, "grid": {"tile": 32}})").find("non-empty list"), std::string::npos);
-  EXPECT_NE(error_of(R"({"base": {}, "grid": {"width": ["a"]}})").find("\"width\" must be a number"),
+  EXPECT_NE(error_of(R"({"base": {}, "grid": {"width": ["a"]}})").find("width must be a number"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"base": {}, "grid": {"prune.sparsity": [1.5]}})").find("\"sparsity\" must be in (0, 1)"),
+  EXPECT_NE(error_of(R"({"base": {}, "grid": {"prune.sparsity": [1.5]}})").find("prune.sparsity must be in (0, 1)"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {"tile": 64, "prune": {"method": "xcs", "sparsity": 0.5, "tile": 32}}, "grid": {}})")
                 .find("differs from the crossbar tile"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {"weights": "/nonexistent/m.safetensors"}, "grid": {}})").find("cannot open"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"base": {"train": {"schedule": "linear"}}, "grid": {}})").find("schedule"),
+  EXPECT_NE(error_of(R"({"base": {"train": {"schedule": "linear"}}, "grid": {}})").find("train.schedule 'linear'"),
             std::string::npos);
   // Pruning settings are checked before anything runs, naming the point.
   EXPECT_NE(error_of(R"({"base": {"prune": {"sparsity": 0.5, "lambda": -1}}, "grid": {}})").find("point 0"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {"prune": {"sparsity": 0.5, "wct_kappa": 0.5, "finetune_epochs": 0}}, "grid": {}})")
-                .find("finetune-epochs"),
+                .find("prune.finetune_epochs"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {"tile": 4294967328}, "grid": {}})").find("[1, 1048576]"), std::string::npos);
-  EXPECT_NE(error_of(R"({"base": {"crossbar": {"tile": 0}}, "grid": {}})").find("\"crossbar\": \"tile\""),
+  EXPECT_NE(error_of(R"({"base": {"crossbar": {"tile": 0}}, "grid": {}})").find("crossbar.tile"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {}, "grid": {"tile": [32, "32x32"]}})").find("same configuration"),
             std::string::npos);

@@ -125,7 +125,7 @@ TEST(Train, BadSettingsAreOneLineErrors) {
     c.check();
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "--schedule 'linear' is not one of cosine, step");
+    EXPECT_EQ(std::string(e.what()), "train.schedule 'linear' is not one of cosine, step");
   }
   c.schedule = "cosine";
   c.model = "vgg13";

@@ -93,7 +93,7 @@ TEST(Wct, KappaOutsideZeroToOneIsAnError) {
   EXPECT_NO_THROW(check_wct_kappa(1e-3, "--wct-kappa"));
 
   TrainConfig t = tiny_training("", testing::TempDir() + "/bad_kappa.safetensors", 1.5);
-  expect_error([&] { t.check(); }, {"--wct-kappa 1.5"});
+  expect_error([&] { t.check(); }, {"train.wct_kappa 1.5"});
   t.wct_kappa = 0.0;  // off
   EXPECT_NO_THROW(t.check());
 
@@ -102,10 +102,10 @@ TEST(Wct, KappaOutsideZeroToOneIsAnError) {
   p.out = "pruned";
   p.spec.sparsity = 0.5;
   p.wct_kappa = -1.0;
-  expect_error([&] { p.check(); }, {"--wct-kappa -1"});
+  expect_error([&] { p.check(); }, {"prune.wct_kappa -1"});
   p.wct_kappa = 0.5;
   p.finetune_epochs = 0;
-  expect_error([&] { p.check(); }, {"--wct-kappa", "--finetune-epochs"});
+  expect_error([&] { p.check(); }, {"prune.wct_kappa", "prune.finetune_epochs"});
 }
 
 // Clamp after every step, s_ref = max|W| of --init, saved and read back.

@@ -184,18 +184,18 @@ CrossbarConfig read_crossbar_config(const std::string& path) {
 
 void apply_setting(CrossbarConfig& c, const std::string& assignment) {
   const std::size_t eq = assignment.find('=');
-  SXB_REQUIRE(eq != std::string::npos && eq > 0, fmt::format("--set '{}': expected key=value", assignment));
+  SXB_REQUIRE(eq != std::string::npos && eq > 0, fmt::format("setting '{}': expected key=value", assignment));
   const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
   if (value.is_discarded() || !value.is_number()) value = text;
   if (key == "preset") {
-    SXB_REQUIRE(value.is_string(), "--set preset: expected a preset name");
+    SXB_REQUIRE(value.is_string(), "setting preset: expected a preset name");
     const CrossbarConfig p = crossbar_preset(text);
     c = p;
   } else {
-    set_key(c, key, value, "--set");
+    set_key(c, key, value, "setting");
   }
-  c.check("--set " + assignment);
+  c.check("setting " + assignment);
 }
 
 void parse_tile_size(const std::string& text, int& rows, int& cols, const std::string& option) {

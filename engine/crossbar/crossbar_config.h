@@ -1,7 +1,7 @@
 // The crossbar configuration of a network evaluation: circuit, devices,
 // mapping and tile size. Read from a JSON object whose keys are
 // the fields below (unknown keys are errors), optionally starting from a named
-// preset ("preset": "..."); `--set key=value` overrides single keys.
+// preset ("preset": "..."); apply_setting("key=value") overrides single keys.
 // docs/model.md lists the keys, units, defaults and presets.
 #pragma once
 
@@ -52,7 +52,7 @@ CrossbarConfig crossbar_config_from_json(const nlohmann::json& j, const std::str
 CrossbarConfig read_crossbar_config(const std::string& path);
 
 // "key=value": value parsed as JSON when it is a number, else as a string
-// (so --set preset=... works too). Unknown key or bad value: Error naming it.
+// (so "preset=..." works too). Unknown key or bad value: Error naming it.
 void apply_setting(CrossbarConfig& c, const std::string& assignment);
 
 // "64" or "32x64" -> rows, cols.

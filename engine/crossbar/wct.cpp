@@ -50,7 +50,7 @@ std::map<std::string, double> max_abs_scales(nn::Vgg& model) {
 
 WctScales start_wct(nn::Vgg& model, double kappa, const std::optional<WctScales>& inherited,
                     const std::string& origin) {
-  check_wct_kappa(kappa, "--wct-kappa");
+  check_wct_kappa(kappa, "wct_kappa");
   WctScales w;
   w.kappa = kappa;
   if (inherited) {

@@ -6,7 +6,7 @@
 //
 // s_ref of a training (start_wct): the WCT scales of the starting weights
 // file when it carries them (a WCT model trained further keeps its mapping
-// scale), else max |W| of each mapped layer of the starting model: the --init
+// scale), else max |W| of each mapped layer of the starting model: the init_weights
 // weights, the hard-pruned model before fine-tuning, or the random
 // initialisation. A resumed training takes them from its checkpoint.
 //

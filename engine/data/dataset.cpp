@@ -146,19 +146,20 @@ Dataset load_dataset(const std::string& spec, Split split, std::uint64_t seed) {
       try {
         n = std::stoi(arg);
       } catch (const std::exception&) {
-        throw Error("--data " + spec + ": expected synthetic or synthetic:N");
+        throw Error("data '" + spec + "': expected synthetic or synthetic:N");
       }
-      SXB_REQUIRE(n > 0 && n <= 10'000'000, "--data " + spec + ": N must be between 1 and 10000000");
+      SXB_REQUIRE(n > 0 && n <= 10'000'000, "data '" + spec + "': N must be between 1 and 10000000");
     }
     // Train and test draw from disjoint streams of the same seed.
     return make_synthetic(n, seed * 2 + (split == Split::Test ? 1 : 0));
   }
-  SXB_REQUIRE(!arg.empty(), "--data " + spec + ": expected cifar10:DIR, cifar100:DIR, folder:DIR or synthetic");
+  SXB_REQUIRE(!arg.empty(), "data '" + spec + "': expected cifar10:DIR, cifar100:DIR, folder:DIR or synthetic");
   if (kind == "cifar10") return load_cifar10_dir(arg, split);
   if (kind == "cifar100") return load_cifar100_dir(arg, split, false);
   if (kind == "cifar100-coarse") return load_cifar100_dir(arg, split, true);
   if (kind == "folder") return load_image_folder(arg, split);
-  throw Error("--data " + spec + ": unknown kind '" + kind + "' (cifar10, cifar100, cifar100-coarse, folder, synthetic)");
+  throw Error("data '" + spec + "': unknown kind '" + kind +
+              "' (cifar10, cifar100, cifar100-coarse, folder, synthetic)");
 }
 
 }  // namespace sxb

@@ -10,8 +10,8 @@ namespace {
 // CPU: `bench sparse` on the 2-core development VM (docs/performance.md): the
 // CSR kernel won on every conv shape at density 0.05, on none at 0.1.
 constexpr double kCpuSparseCrossover = 0.05;
-// CUDA: not yet measured on a GPU (scripts/gpu-check.sh runs `bench sparse
-// --device cuda`); cuSPARSE SpMM against cuBLAS SGEMM, taken conservatively.
+// CUDA: not yet measured on a GPU (scripts/gpu-check.sh runs `bench sparse`
+// on the cuda device); cuSPARSE SpMM against cuBLAS SGEMM, taken conservatively.
 constexpr double kCudaSparseCrossover = 0.02;
 }  // namespace
 

@@ -121,8 +121,9 @@ struct PruneSpec {
   bool prune_first = false, prune_classifier = false;
   double max_layer_sparsity = 0.95;
 
-  void check() const;  // Error naming the bad option
+  void check(const std::string& path = "prune") const;  // Error naming the bad key ("<path>.sparsity")
   nlohmann::json to_json() const;
+  bool operator==(const PruneSpec&) const = default;
 };
 
 // Per-layer targets from a JSON object {"features.3": 0.5, ...} (errors name `path`).

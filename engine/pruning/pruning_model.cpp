@@ -89,19 +89,20 @@ HostTensor select(const HostTensor& t, const std::vector<int>* rows, const std::
 
 }  // namespace
 
-void PruneSpec::check() const {
+void PruneSpec::check(const std::string& path) const {
+  const std::string p = path.empty() ? "" : path + ".";
   SXB_REQUIRE(tile_rows >= 1 && tile_rows <= 1024 && tile_cols >= 1 && tile_cols <= 1024,
-              fmt::format("--tile {}x{} is outside 1..1024", tile_rows, tile_cols));
+              fmt::format("{}tile {}x{} is outside 1..1024", p, tile_rows, tile_cols));
   SXB_REQUIRE(std::isfinite(sparsity) && sparsity >= 0.0 && sparsity < 1.0,
-              fmt::format("--sparsity {} is not in [0, 1)", sparsity));
+              fmt::format("{}sparsity {} is not in [0, 1)", p, sparsity));
   SXB_REQUIRE(std::isfinite(max_layer_sparsity) && max_layer_sparsity >= 0.0 && max_layer_sparsity < 1.0,
-              fmt::format("--max-layer-sparsity {} is not in [0, 1)", max_layer_sparsity));
+              fmt::format("{}max_layer_sparsity {} is not in [0, 1)", p, max_layer_sparsity));
   SXB_REQUIRE(!(method == PruneMethod::ChannelFilter && prune_classifier),
-              "--prune-classifier does not apply to cf (the classifier's outputs are the classes; it shrinks with "
-              "the last conv layer)");
+              p + "prune_classifier does not apply to cf (the classifier's outputs are the classes; it shrinks with "
+                  "the last conv layer)");
   for (const auto& [layer, t] : layer_targets)
     SXB_REQUIRE(std::isfinite(t) && t >= 0.0 && t < 1.0,
-                fmt::format("per-layer sparsity of '{}' is {}, not in [0, 1)", layer, t));
+                fmt::format("{}per_layer: sparsity of '{}' is {}, not in [0, 1)", p, layer, t));
 }
 
 nlohmann::json PruneSpec::to_json() const {

@@ -14,6 +14,7 @@
 #include "engine/evaluation/evaluate.h"
 #include "engine/crossbar/layout_file.h"
 #include "models/io/safetensors.h"
+#include "engine/io/json_keys.h"
 #include "engine/io/version.h"
 
 namespace sxb {
@@ -99,26 +100,98 @@ PhaseResult run_phase(const std::string& name, TrainConfig t, bool resume, const
 
 }  // namespace
 
-void PruneRunConfig::check() const {
-  spec.check();
-  SXB_REQUIRE(!weights.empty(), "--weights (the dense model) is required");
-  SXB_REQUIRE(model.empty() || model == "vgg11" || model == "vgg16", "--model '" + model + "' is not one of vgg11, vgg16");
-  SXB_REQUIRE(std::isfinite(lambda) && lambda >= 0.0, fmt::format("--lambda {} must be >= 0", lambda));
-  SXB_REQUIRE(reg_epochs >= 0 && reg_epochs <= 100000, fmt::format("--reg-epochs {} is not in 0..100000", reg_epochs));
+void PruneRunConfig::check(const std::string& path) const {
+  const std::string p = path.empty() ? "" : path + ".";
+  spec.check(path);
+  SXB_REQUIRE(!weights.empty(), p + "weights (the dense model) is required");
+  SXB_REQUIRE(model.empty() || model == "vgg11" || model == "vgg16",
+              fmt::format("{}model '{}' is not one of vgg11, vgg16", p, model));
+  SgdSettings::check(path);
+  SXB_REQUIRE(std::isfinite(lambda) && lambda >= 0.0, fmt::format("{}lambda {} must be >= 0", p, lambda));
+  SXB_REQUIRE(reg_epochs >= 0 && reg_epochs <= 100000,
+              fmt::format("{}reg_epochs {} is not in 0..100000", p, reg_epochs));
   SXB_REQUIRE(finetune_epochs >= 0 && finetune_epochs <= 100000,
-              fmt::format("--finetune-epochs {} is not in 0..100000", finetune_epochs));
+              fmt::format("{}finetune_epochs {} is not in 0..100000", p, finetune_epochs));
   SXB_REQUIRE(std::isfinite(finetune_lr) && finetune_lr >= 0.0,
-              fmt::format("--finetune-lr {} must be >= 0 (0: --lr)", finetune_lr));
+              fmt::format("{}finetune_lr {} must be >= 0 (0: {}lr)", p, finetune_lr, p));
+  if (dropout)
+    SXB_REQUIRE(*dropout >= 0.0f && *dropout < 1.0f, fmt::format("{}dropout {} is not in [0, 1)", p, *dropout));
   if (wct_kappa != 0.0) {
-    check_wct_kappa(wct_kappa, "--wct-kappa");
-    SXB_REQUIRE(finetune_epochs > 0, "--wct-kappa constrains fine-tuning: it needs --finetune-epochs > 0");
+    check_wct_kappa(wct_kappa, p + "wct_kappa");
+    SXB_REQUIRE(finetune_epochs > 0,
+                fmt::format("{}wct_kappa constrains fine-tuning: it needs {}finetune_epochs > 0", p, p));
   }
-  SXB_REQUIRE(!out.empty(), "--out is required");
+  SXB_REQUIRE(threads >= 0, fmt::format("{}threads {} must be non-negative (0: all cores)", p, threads));
+  SXB_REQUIRE(!out.empty(), p + "out (the pruned model's path) is required");
   SXB_REQUIRE(strip_safetensors(out) + ".safetensors" != weights && strip_safetensors(out) != strip_safetensors(weights),
-              "--out " + out + " would overwrite the dense model --weights " + weights);
+              fmt::format("{}out {} would overwrite the dense model {}weights {}", p, out, p, weights));
 }
 
 nlohmann::json PruneRunConfig::to_json() const {
+  nlohmann::json j = {{"method", method_name(spec.method)},
+                      {"sparsity", spec.sparsity},
+                      {"tile", fmt::format("{}x{}", spec.tile_rows, spec.tile_cols)},
+                      {"max_layer_sparsity", spec.max_layer_sparsity},
+                      {"prune_first", spec.prune_first},
+                      {"prune_classifier", spec.prune_classifier},
+                      {"lambda", lambda},
+                      {"reg_epochs", reg_epochs},
+                      {"finetune_epochs", finetune_epochs},
+                      {"finetune_lr", finetune_lr},
+                      {"wct_kappa", wct_kappa},
+                      {"weights", weights},
+                      {"model", model},
+                      {"data", data}};
+  if (spec.per_layer) j["per_layer"] = spec.layer_targets;
+  if (dropout) j["dropout"] = *dropout;
+  write_keys(j);
+  return j;
+}
+
+PruneRunConfig PruneRunConfig::from_json(const nlohmann::json& j, const std::string& path,
+                                         const std::string& context) {
+  PruneRunConfig c;
+  Keys k(j, path, context);
+  std::string method = method_name(c.spec.method);
+  k.text("method", method);
+  try {
+    c.spec.method = parse_prune_method(method);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", k.where("method"), e.what()));
+  }
+  k.number("sparsity", c.spec.sparsity);
+  k.tile("tile", c.spec.tile_rows, c.spec.tile_cols);
+  k.number("max_layer_sparsity", c.spec.max_layer_sparsity);
+  k.flag("prune_first", c.spec.prune_first);
+  k.flag("prune_classifier", c.spec.prune_classifier);
+  if (const nlohmann::json* x = k.get("per_layer")) {
+    SXB_REQUIRE(x->is_object(), k.where("per_layer") + " must be an object {\"layer\": fraction, ...}");
+    c.spec.per_layer = true;
+    for (const auto& [layer, t] : x->items()) {
+      SXB_REQUIRE(t.is_number(), fmt::format("{}: \"{}\" must be a number (got {})", k.where("per_layer"), layer,
+                                             t.dump()));
+      c.spec.layer_targets[layer] = t.get<double>();
+    }
+  }
+  k.number("lambda", c.lambda);
+  k.integer("reg_epochs", c.reg_epochs, 0, 100000);
+  k.integer("finetune_epochs", c.finetune_epochs, 0, 100000);
+  k.number("finetune_lr", c.finetune_lr);
+  k.number("wct_kappa", c.wct_kappa);
+  if (k.has("dropout")) {
+    float d = 0.0f;
+    k.number("dropout", d);
+    c.dropout = d;
+  }
+  c.read_keys(k);
+  k.text("weights", c.weights);
+  k.text("model", c.model);
+  k.text("data", c.data);
+  k.done();
+  return c;
+}
+
+nlohmann::json PruneRunConfig::resume_json() const {
   nlohmann::json j = {{"spec", spec.to_json()},  {"weights", weights},
                       {"model", model},          {"data", data},
                       {"lambda", lambda},        {"reg_epochs", reg_epochs},
@@ -126,7 +199,10 @@ nlohmann::json PruneRunConfig::to_json() const {
                       {"lr", lr},                {"finetune_lr", finetune_lr},
                       {"schedule", schedule},    {"momentum", momentum},
                       {"weight_decay", weight_decay}, {"seed", seed}};
-  if (wct_kappa > 0.0) j["wct_kappa"] = wct_kappa;  // absent when off: earlier runs still resume
+  // Absent at their defaults: earlier runs still resume.
+  if (wct_kappa > 0.0) j["wct_kappa"] = wct_kappa;
+  if (nesterov) j["nesterov"] = nesterov;
+  if (dropout) j["dropout"] = *dropout;
   return j;
 }
 
@@ -144,21 +220,21 @@ PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, co
   PruneRunResult result;
   result.paths = prune_paths(c.out);
   const PrunePaths& paths = result.paths;
-  const nlohmann::json settings = c.to_json();
+  const nlohmann::json settings = c.resume_json();
   nlohmann::json summary = {{"kind", "sparsexbar-prune"}, {"settings", settings}, {"status", "running"},
                             {"git", git_revision()}, {"backend", backend.describe()}};
 
   // --- Resume: the same settings as the run that wrote the summary.
   if (c.resume) {
     SXB_REQUIRE(std::filesystem::exists(paths.summary),
-                paths.summary + ": no earlier run to resume (run without --resume to start afresh)");
+                paths.summary + ": no earlier run to resume (start afresh instead of resuming)");
     const nlohmann::json then = read_json_file(paths.summary);
     SXB_REQUIRE(then.contains("settings"), paths.summary + ": not a sparsexbar prune summary");
     for (const auto& [key, value] : settings.items()) {
       const std::string before = then["settings"].contains(key) ? then["settings"][key].dump() : "(absent)";
       SXB_REQUIRE(before == value.dump(),
                   fmt::format("{}: the run was started with {} = {}, this one has {} = {}; resume with the original "
-                              "settings (or start afresh without --resume)",
+                              "settings (or start afresh instead of resuming)",
                               paths.summary, key, before, key, value.dump()));
     }
   }
@@ -170,7 +246,7 @@ PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, co
     const SafetensorsFile f = read_safetensors(c.weights);
     if (model_name.empty()) {
       const auto it = f.metadata.find("model");
-      SXB_REQUIRE(it != f.metadata.end(), c.weights + ": no 'model' in __metadata__; give --model vgg11|vgg16");
+      SXB_REQUIRE(it != f.metadata.end(), c.weights + ": no 'model' in __metadata__; set prune.model to vgg11 or vgg16");
       model_name = it->second;
     }
   }
@@ -185,17 +261,12 @@ PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, co
                       : ""));
 
   TrainConfig base;
+  static_cast<SgdSettings&>(base) = c;  // batch, lr, schedule, nesterov, momentum, weight_decay, seed
   base.model = model_name;
   base.width = dense_config.width;
   base.classes = dense_config.classes;
-  base.dropout = dense_config.dropout;
+  base.dropout = c.dropout.value_or(dense_config.dropout);
   base.data = c.data;
-  base.batch = c.batch;
-  base.lr = c.lr;
-  base.schedule = c.schedule;
-  base.momentum = c.momentum;
-  base.weight_decay = c.weight_decay;
-  base.seed = c.seed;
   base.threads = c.threads;
   base.prefetch = c.prefetch;
 

@@ -11,7 +11,7 @@
 //      weight-constrained (engine/crossbar/wct.h), s_ref from the hard-pruned model.
 // The hard-pruned model keeps the WCT metadata of the model it was pruned
 // from (pruning only removes weights, so they still respect the clamp).
-// Files for --out <stem>[.safetensors]: <stem>.safetensors (the pruned model),
+// Files for out = <stem>[.safetensors]: <stem>.safetensors (the pruned model),
 // <stem>.layout.json, <stem>.prune.json (settings and the JSON summary),
 // <stem>.reg.safetensors, <stem>.hard.safetensors, and the checkpoints
 // <stem>.reg.ckpt.safetensors (phase 1) and <stem>.ckpt.safetensors (phase 3).
@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -33,29 +34,42 @@
 
 namespace sxb {
 
-struct PruneRunConfig {
+// The settings of `sparsexbar prune` and of a sweep point's pruning. As JSON
+// (to_json, from_json) the keys are flat: method, sparsity, tile ("RxC"),
+// max_layer_sparsity, prune_first, prune_classifier, per_layer (an object
+// layer -> fraction, only in per-layer mode), lambda, reg_epochs,
+// finetune_epochs, finetune_lr, wct_kappa, dropout (only when set), the SGD
+// keys of engine/training/train.h (batch, lr, schedule, nesterov, momentum,
+// weight_decay, seed), weights, model and data; run-only fields are not part of it.
+struct PruneRunConfig : SgdSettings {  // the training of both phases
   PruneSpec spec;
   std::string weights;  // the dense model (safetensors written by `train`)
   std::string model;    // "vgg11"/"vgg16"; empty: the weights' metadata
-  std::string data;     // the --data spec, for the record
+  std::string data;     // the data set spec, for the record
   double lambda = 1e-3;  // group-lasso strength
   int reg_epochs = 10, finetune_epochs = 10;
-  // Training of both phases (engine/training/train.h); finetune_lr 0 means lr.
-  int batch = 128;
-  double lr = 0.02, finetune_lr = 0.0;
-  std::string schedule = "cosine";
-  double momentum = 0.9, weight_decay = 5e-4;
-  std::uint64_t seed = 1;
+  double finetune_lr = 0.0;      // peak learning rate of fine-tuning; 0: lr
+  std::optional<float> dropout;  // of both phases; unset: the dense model's
   // Weight-constrained fine-tuning (engine/crossbar/wct.h): > 0 clamps the weights to
   // |w| <= wct_kappa * s_ref after each fine-tuning step, s_ref from the
   // hard-pruned model; 0: off. Needs finetune_epochs > 0.
   double wct_kappa = 0.0;
+  // Run (not part of the result).
   int threads = 0, prefetch = 3;
   std::string out;
   bool resume = false;
 
-  void check() const;  // Error naming the bad option
-  nlohmann::json to_json() const;  // the settings compared on resume
+  // Error naming the bad key as "<path>.<key>" (run-only fields too: "prune.out").
+  void check(const std::string& path = "prune") const;
+  nlohmann::json to_json() const;
+  // The keys of to_json(); absent keys keep their defaults. Unknown keys and
+  // values of the wrong type are Errors naming "<context>: <path>.<key>".
+  static PruneRunConfig from_json(const nlohmann::json& j, const std::string& path = "prune",
+                                  const std::string& context = "");
+  // The settings compared on resume, as <stem>.prune.json records them
+  // ("settings"; nesterov and dropout only when set, so earlier runs resume).
+  nlohmann::json resume_json() const;
+  bool operator==(const PruneRunConfig&) const = default;
 };
 
 struct PrunePaths {

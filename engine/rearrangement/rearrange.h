@@ -55,7 +55,7 @@ enum class RearrangePolicy { None, Sort, SortReverse, Balance, Search, Spread };
 
 std::vector<std::string> rearrange_policy_names();  // none, sort, sort-reverse, balance, search, spread
 // Error naming the accepted names for anything else.
-RearrangePolicy parse_rearrange_policy(const std::string& name, const std::string& field = "--rearrange");
+RearrangePolicy parse_rearrange_policy(const std::string& name, const std::string& field = "rearrange.policy");
 std::string to_string(RearrangePolicy policy);
 
 struct RearrangeOptions {

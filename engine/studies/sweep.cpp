@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <initializer_list>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -10,6 +12,7 @@
 #include <set>
 
 #include "engine/io/content_hash.h"
+#include "engine/io/json_keys.h"
 #include "engine/training/train.h"
 #include "engine/crossbar/wct.h"
 #include "kernels/common/error.h"
@@ -19,124 +22,39 @@ namespace {
 
 using json = nlohmann::json;
 
-// Typed reads of one object's keys; every key must be taken, or it is unknown.
-class Keys {
- public:
-  Keys(const json& j, std::string context) : j_(j), context_(std::move(context)) {
-    SXB_REQUIRE(j.is_object(), fmt::format("{}: expected a JSON object (got {})", context_, j.dump()));
-  }
-  std::string where(const std::string& key) const { return fmt::format("{}: \"{}\"", context_, key); }
-  const json* get(const std::string& key) {
-    taken_.insert(key);
-    auto it = j_.find(key);
-    return it == j_.end() || it->is_null() ? nullptr : &*it;
-  }
-  void number(const std::string& key, double& v) {
-    if (const json* x = get(key)) {
-      SXB_REQUIRE(x->is_number(), fmt::format("{} must be a number (got {})", where(key), x->dump()));
-      v = x->get<double>();
-    }
-  }
-  template <typename Int>
-  void integer(const std::string& key, Int& v, long long lo, long long hi) {
-    if (const json* x = get(key)) {
-      SXB_REQUIRE(x->is_number_integer() && x->get<long long>() >= lo && x->get<long long>() <= hi,
-                  fmt::format("{} must be an integer in [{}, {}] (got {})", where(key), lo, hi, x->dump()));
-      v = static_cast<Int>(x->get<long long>());
-    }
-  }
-  void text(const std::string& key, std::string& v) {
-    if (const json* x = get(key)) {
-      SXB_REQUIRE(x->is_string(), fmt::format("{} must be a string (got {})", where(key), x->dump()));
-      v = x->get<std::string>();
-    }
-  }
-  void flag(const std::string& key, bool& v) {
-    if (const json* x = get(key)) {
-      SXB_REQUIRE(x->is_boolean(), fmt::format("{} must be true or false (got {})", where(key), x->dump()));
-      v = x->get<bool>();
-    }
-  }
-  void done() const {
-    for (const auto& [key, value] : j_.items())
-      SXB_REQUIRE(taken_.count(key), fmt::format("{}: unknown key (see docs/cli.md, \"sweep\")", where(key)));
-  }
-
- private:
-  const json& j_;
-  std::string context_;
-  std::set<std::string> taken_;
-};
-
-// 32 -> 32 x 32, "32x64" -> 32 rows x 64 columns.
-void tile_value(const json& v, int& rows, int& cols, const std::string& where) {
-  if (v.is_number_integer()) {
-    SXB_REQUIRE(v.get<long long>() >= 1 && v.get<long long>() <= (1 << 20),
-                fmt::format("{} must be in [1, 1048576] (got {})", where, v.dump()));
-    rows = cols = v.get<int>();
-  } else {
-    SXB_REQUIRE(v.is_string(), fmt::format("{} must be N or \"RxC\" (got {})", where, v.dump()));
-    parse_tile_size(v.get<std::string>(), rows, cols, where);
-  }
+// Keys of the settings structs that a sweep point sets itself.
+void reject_point_keys(const json& block, const std::string& path, std::initializer_list<const char*> keys) {
+  if (!block.is_object()) return;  // Keys names the type error
+  for (const char* key : keys)
+    SXB_REQUIRE(!block.contains(key), fmt::format("{}.{}: unknown key (a point's model, width, classes, data and "
+                                                  "weights are top-level keys)", path, key));
 }
 
-SweepTrain train_from_json(const json& j, const std::string& context) {
-  SweepTrain t;
-  Keys k(j, context);
-  k.integer("epochs", t.epochs, 1, 100000);
-  k.integer("batch", t.batch, 1, 1 << 20);
-  k.number("lr", t.lr);
-  k.number("momentum", t.momentum);
-  k.number("weight_decay", t.weight_decay);
-  k.number("wct_kappa", t.wct_kappa);
-  k.text("schedule", t.schedule);
-  k.flag("nesterov", t.nesterov);
-  k.integer("seed", t.seed, 0, std::numeric_limits<long long>::max());
-  k.done();
-  return t;
-}
-
-SweepPrune prune_from_json(const json& j, const std::string& context) {
-  SweepPrune p;
-  Keys k(j, context);
-  std::string method = "xcs";
-  k.text("method", method);
-  try {
-    p.method = parse_prune_method(method);
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", k.where("method"), e.what()));
+// The keys of `all` except `skip`; `always` are written as they are, the
+// others only when they differ from `defaults` (see SweepPointConfig::to_json).
+json settings_id_json(const json& all, const json& defaults, std::initializer_list<const char*> always,
+                      std::initializer_list<const char*> skip) {
+  json j = json::object();
+  for (const auto& [key, value] : all.items()) {
+    const auto is = [&key](std::initializer_list<const char*> list) {
+      return std::any_of(list.begin(), list.end(), [&key](const char* k) { return key == k; });
+    };
+    if (is(skip)) continue;
+    if (is(always) || !defaults.contains(key) || defaults[key] != value) j[key] = value;
   }
-  SXB_REQUIRE(j.contains("sparsity"), k.where("sparsity") + " is required");
-  k.number("sparsity", p.sparsity);
-  if (const json* tile = k.get("tile")) tile_value(*tile, p.tile_rows, p.tile_cols, k.where("tile"));
-  k.number("lambda", p.lambda);
-  k.number("lr", p.lr);
-  k.number("finetune_lr", p.finetune_lr);
-  k.number("wct_kappa", p.wct_kappa);
-  k.number("max_layer_sparsity", p.max_layer_sparsity);
-  k.integer("reg_epochs", p.reg_epochs, 0, 100000);
-  k.integer("finetune_epochs", p.finetune_epochs, 0, 100000);
-  k.integer("batch", p.batch, 1, 1 << 20);
-  k.integer("seed", p.seed, 0, std::numeric_limits<long long>::max());
-  k.done();
-  if (p.finetune_lr == 0.0) p.finetune_lr = p.lr;  // 0 means lr: one spelling, one id
-  SXB_REQUIRE(p.sparsity > 0.0 && p.sparsity < 1.0,
-              fmt::format("{} must be in (0, 1) (got {})", k.where("sparsity"), p.sparsity));
-  SXB_REQUIRE(p.wct_kappa >= 0.0 && p.wct_kappa <= 1.0,
-              fmt::format("{} must be in [0, 1] (0: off; got {})", k.where("wct_kappa"), p.wct_kappa));
-  return p;
+  return j;
 }
 
-RearrangeOptions rearrange_from_json(const json& given, const std::string& context) {
+RearrangeOptions rearrange_from_json(const json& given) {
   RearrangeOptions r;
   const json j = given.is_string() ? json{{"policy", given}} : given;  // "sort" short for {"policy": "sort"}
-  Keys k(j, context);
+  Keys k(j, "rearrange");
   std::string policy = "none";
   k.text("policy", policy);
   r.policy = parse_rearrange_policy(policy, k.where("policy"));
   k.number("budget_seconds", r.budget_seconds);
   k.integer("rounds", r.rounds, 0, 1 << 30);
-  k.integer("seed", r.seed, 0, std::numeric_limits<long long>::max());
+  k.integer("seed", r.seed);
   k.number("extra", r.extra);
   k.done();
   SXB_REQUIRE(r.budget_seconds >= 0.0, k.where("budget_seconds") + " must be >= 0");
@@ -182,43 +100,20 @@ void set_path(json& j, const std::string& path, const json& value, const std::st
 }  // namespace
 
 TrainConfig SweepPointConfig::train_config(const std::string& out) const {
-  TrainConfig t;
+  TrainConfig t = train;
   t.model = model;
   t.width = width;
   t.classes = classes;
   t.data = data;
-  t.epochs = train.epochs;
-  t.batch = train.batch;
-  t.lr = train.lr;
-  t.schedule = train.schedule;
-  t.momentum = train.momentum;
-  t.weight_decay = train.weight_decay;
-  t.nesterov = train.nesterov;
-  t.seed = train.seed;
-  t.wct_kappa = train.wct_kappa;
   t.out = out;
   return t;
 }
 
 PruneRunConfig SweepPointConfig::prune_config(const std::string& weights_path, const std::string& out) const {
-  const SweepPrune& p = prune.value();
-  PruneRunConfig r;
-  r.spec.method = p.method;
-  r.spec.sparsity = p.sparsity;
-  r.spec.tile_rows = p.tile_rows;
-  r.spec.tile_cols = p.tile_cols;
-  r.spec.max_layer_sparsity = p.max_layer_sparsity;
+  PruneRunConfig r = prune.value();
   r.weights = weights_path;
   r.model = model;
   r.data = data;
-  r.lambda = p.lambda;
-  r.reg_epochs = p.reg_epochs;
-  r.finetune_epochs = p.finetune_epochs;
-  r.batch = p.batch;
-  r.lr = p.lr;
-  r.finetune_lr = p.finetune_lr;
-  r.seed = p.seed;
-  r.wct_kappa = p.wct_kappa;
   r.out = out;
   return r;
 }
@@ -240,42 +135,63 @@ json SweepPointConfig::to_json() const {
   j["rearrange"] = rearrange.to_json();
   if (weights.empty()) {
     j["weights"] = nullptr;
-    j["train"] = {{"epochs", train.epochs}, {"batch", train.batch}, {"lr", train.lr},
-                  {"momentum", train.momentum}, {"weight_decay", train.weight_decay},
-                  {"wct_kappa", train.wct_kappa}, {"schedule", train.schedule},
-                  {"nesterov", train.nesterov}, {"seed", train.seed}};
+    j["train"] = settings_id_json(train.to_json(), TrainConfig{}.to_json(),
+                                  {"epochs", "batch", "lr", "momentum", "weight_decay", "schedule", "nesterov", "seed"},
+                                  {"model", "width", "classes", "data", "init_weights"});
+    j["train"]["wct_kappa"] = train.wct_kappa;  // TrainConfig::to_json() leaves out 0
   } else {
     j["weights"] = {{"path", weights}, {"sha256", weights_sha256}};
     j["train"] = nullptr;  // not used
   }
-  if (prune) {
-    const SweepPrune& p = *prune;
-    j["prune"] = {{"method", method_name(p.method)}, {"sparsity", p.sparsity},
-                  {"tile", fmt::format("{}x{}", p.tile_rows, p.tile_cols)}, {"lambda", p.lambda},
-                  {"lr", p.lr}, {"finetune_lr", p.finetune_lr}, {"wct_kappa", p.wct_kappa},
-                  {"max_layer_sparsity", p.max_layer_sparsity}, {"reg_epochs", p.reg_epochs},
-                  {"finetune_epochs", p.finetune_epochs}, {"batch", p.batch}, {"seed", p.seed}};
-  } else {
-    j["prune"] = nullptr;
-  }
+  j["prune"] = prune ? settings_id_json(prune->to_json(), PruneRunConfig{}.to_json(),
+                                        {"method", "sparsity", "tile", "lambda", "lr", "finetune_lr", "wct_kappa",
+                                         "max_layer_sparsity", "reg_epochs", "finetune_epochs", "batch", "seed"},
+                                        {"weights", "model", "data"})
+                     : json(nullptr);
   return j;
 }
 
-SweepPointConfig sweep_point_from_json(const json& j, const std::string& context, const std::string& base_dir) {
+namespace {
+
+void read_prune(SweepPointConfig& c, const json& block) {
+  reject_point_keys(block, "prune", {"weights", "model", "data"});
+  const bool tile_given = block.is_object() && block.contains("tile") && !block["tile"].is_null();
+  PruneRunConfig p = PruneRunConfig::from_json(block, "prune");
+  SXB_REQUIRE(p.spec.per_layer || (block.contains("sparsity") && !block["sparsity"].is_null()),
+              "prune.sparsity is required");
+  SXB_REQUIRE(p.spec.per_layer || (p.spec.sparsity > 0.0 && p.spec.sparsity < 1.0),
+              fmt::format("prune.sparsity must be in (0, 1) (got {})", p.spec.sparsity));
+  if (!tile_given) {
+    p.spec.tile_rows = c.crossbar.tile_rows;
+    p.spec.tile_cols = c.crossbar.tile_cols;
+  }
+  // XCS/XRS pack the weights for one tile size; C/F models map at any.
+  SXB_REQUIRE(p.spec.method == PruneMethod::ChannelFilter ||
+                  (p.spec.tile_rows == c.crossbar.tile_rows && p.spec.tile_cols == c.crossbar.tile_cols),
+              fmt::format("prune.tile {}x{} differs from the crossbar tile {}x{} (xcs and xrs models are packed "
+                          "for the tile they were pruned at)",
+                          p.spec.tile_rows, p.spec.tile_cols, c.crossbar.tile_rows, c.crossbar.tile_cols));
+  if (p.finetune_lr == 0.0) p.finetune_lr = p.lr;  // 0 means lr: one spelling, one id
+  c.prune = std::move(p);
+  c.prune_config("dense.safetensors", "pruned").check("prune");  // what run_pruning() checks, named here
+}
+
+SweepPointConfig point_from_json(const json& j, const std::string& base_dir) {
   SweepPointConfig c;
-  Keys k(j, context);
+  Keys k(j, "");
   k.text("model", c.model);
   SXB_REQUIRE(c.model == "vgg11" || c.model == "vgg16",
-              fmt::format("{} must be \"vgg11\" or \"vgg16\" (got \"{}\")", k.where("model"), c.model));
+              fmt::format("model must be \"vgg11\" or \"vgg16\" (got \"{}\")", c.model));
   k.number("width", c.width);
-  SXB_REQUIRE(c.width >= 0.0 && c.width <= 16.0, fmt::format("{} must be in (0, 16]", k.where("width")));
+  SXB_REQUIRE(c.width >= 0.0 && c.width <= 16.0,
+              fmt::format("width must be in (0, 16], or 0 for the default (got {})", c.width));
   k.integer("classes", c.classes, 0, 1 << 20);
   k.text("data", c.data);
   k.text("eval_data", c.eval_data);
   k.text("weights", c.weights);
   json crossbar = json::object();
   if (const json* x = k.get("crossbar")) {
-    SXB_REQUIRE(x->is_object(), k.where("crossbar") + " must be an object");
+    SXB_REQUIRE(x->is_object(), "crossbar must be an object");
     crossbar = *x;
   }
   // "tile" (point or crossbar) is a short form of tile_rows/tile_cols.
@@ -283,50 +199,40 @@ SweepPointConfig sweep_point_from_json(const json& j, const std::string& context
   for (const json* tile : {crossbar_tile, k.get("tile")}) {
     if (!tile || tile->is_null()) continue;
     int rows = 0, cols = 0;
-    tile_value(*tile, rows, cols, tile == crossbar_tile ? context + ": \"crossbar\": \"tile\"" : k.where("tile"));
+    tile_value(*tile, rows, cols, tile == crossbar_tile ? "crossbar.tile" : "tile");
     crossbar["tile_rows"] = rows;
     crossbar["tile_cols"] = cols;
   }
   crossbar.erase("tile");
-  c.crossbar = crossbar_config_from_json(crossbar, context + ": \"crossbar\"");
-  if (const json* x = k.get("train")) c.train = train_from_json(*x, context + ": \"train\"");
-  if (const json* x = k.get("prune")) {
-    c.prune = prune_from_json(*x, context + ": \"prune\"");
-    if (c.prune->tile_rows == 0) {
-      c.prune->tile_rows = c.crossbar.tile_rows;
-      c.prune->tile_cols = c.crossbar.tile_cols;
-    }
-    // XCS/XRS pack the weights for one tile size; C/F models map at any.
-    SXB_REQUIRE(c.prune->method == PruneMethod::ChannelFilter ||
-                    (c.prune->tile_rows == c.crossbar.tile_rows && c.prune->tile_cols == c.crossbar.tile_cols),
-                fmt::format("{}: \"prune\": \"tile\" {}x{} differs from the crossbar tile {}x{} (xcs and xrs "
-                            "models are packed for the tile they were pruned at)",
-                            context, c.prune->tile_rows, c.prune->tile_cols, c.crossbar.tile_rows,
-                            c.crossbar.tile_cols));
-    try {  // the settings run_pruning() checks, named here
-      c.prune_config("dense.safetensors", "pruned").check();
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: \"prune\": {}", context, e.what()));
-    }
+  c.crossbar = crossbar_config_from_json(crossbar, "crossbar");
+  if (const json* x = k.get("train")) {
+    reject_point_keys(*x, "train", {"model", "width", "classes", "data", "init_weights"});
+    c.train = TrainConfig::from_json(*x, "train");
   }
-  if (const json* x = k.get("rearrange")) c.rearrange = rearrange_from_json(*x, context + ": \"rearrange\"");
+  if (const json* x = k.get("prune")) read_prune(c, *x);
+  if (const json* x = k.get("rearrange")) c.rearrange = rearrange_from_json(*x);
   k.done();
 
-  if (c.weights.empty()) {  // the settings train() checks, named here
+  if (c.weights.empty()) {
     if (c.width == 0.0) c.width = 1.0;
-    TrainConfig t = c.train_config("sweep.safetensors");
-    try {
-      t.check();
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: \"train\": {}", context, e.what()));
-    }
+    c.train_config("sweep.safetensors").check("train");  // what train() checks, named here
   } else {
     std::filesystem::path p(c.weights);
     if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;
     c.weights = std::filesystem::absolute(p).lexically_normal().string();
-    c.weights_sha256 = file_sha256(c.weights, k.where("weights"));
+    c.weights_sha256 = file_sha256(c.weights, "weights");
   }
   return c;
+}
+
+}  // namespace
+
+SweepPointConfig sweep_point_from_json(const json& j, const std::string& context, const std::string& base_dir) {
+  try {
+    return point_from_json(j, base_dir);
+  } catch (const Error& e) {
+    throw Error(context.empty() ? std::string(e.what()) : fmt::format("{}: {}", context, e.what()));
+  }
 }
 
 Sweep sweep_from_json(const nlohmann::ordered_json& j, const std::string& context, const std::string& base_dir) {
@@ -420,10 +326,10 @@ Shard parse_shard(const std::string& text) {
       k = *r3, n = *size3;
     }
     SXB_REQUIRE(n >= 1 && k >= 0 && k < n,
-                fmt::format("--shard auto: the environment gives shard {} of {} (need 0 <= k < N)", k, n));
+                fmt::format("shard auto: the environment gives shard {} of {} (need 0 <= k < N)", k, n));
   } else {
     const std::size_t slash = text.find('/');
-    const std::string bad = fmt::format("--shard '{}': expected k/N with 0 <= k < N, or auto", text);
+    const std::string bad = fmt::format("shard '{}': expected k/N with 0 <= k < N, or auto", text);
     try {
       std::size_t a = 0, b = 0;
       SXB_REQUIRE(slash != std::string::npos, bad);

@@ -20,32 +20,15 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/crossbar/crossbar_config.h"
-#include "engine/pruning/pruning.h"
 #include "engine/pruning/pruning_run.h"
 #include "engine/rearrangement/rearrange.h"
 #include "engine/training/train.h"
 
 namespace sxb {
 
-// Defaults are those of `sparsexbar train` and `sparsexbar prune` (a test checks).
-struct SweepTrain {  // engine/training/train.h, for the model when no weights are given
-  int epochs = 10, batch = 128;
-  double lr = 0.02, momentum = 0.9, weight_decay = 5e-4, wct_kappa = 0.0;
-  std::string schedule = "cosine";
-  bool nesterov = false;
-  std::uint64_t seed = 1;
-};
-
-struct SweepPrune {  // engine/pruning/pruning_run.h
-  PruneMethod method = PruneMethod::ColumnSegments;
-  double sparsity = 0.0;              // required
-  int tile_rows = 0, tile_cols = 0;  // 0: the crossbar's tile
-  double lambda = 1e-3, lr = 0.02, finetune_lr = 0.0, wct_kappa = 0.0, max_layer_sparsity = 0.95;
-  int reg_epochs = 10, finetune_epochs = 10, batch = 128;
-  std::uint64_t seed = 1;
-};
-
-// One point, every default filled in.
+// One point, every default filled in. Its training and pruning are the
+// settings structs of `sparsexbar train` and `sparsexbar prune` themselves,
+// so their defaults and keys are the commands'.
 struct SweepPointConfig {
   std::string model = "vgg11";
   double width = 0.0;                   // 0: 1.0 when training, the file's with weights
@@ -54,12 +37,20 @@ struct SweepPointConfig {
   std::string eval_data;                // test data of the evaluation; empty: data
   std::string weights;                  // a trained model; empty: train one
   std::string weights_sha256;           // content of `weights`, part of the id
-  SweepTrain train;
-  std::optional<SweepPrune> prune;
+  // The training of the model when no weights are given; model, width,
+  // classes and data are the point's (train_config fills them in).
+  TrainConfig train;
+  // The pruning; its tile is the crossbar's unless given, finetune_lr 0 is
+  // stored as lr; weights, model and data are the point's (prune_config).
+  std::optional<PruneRunConfig> prune;
   CrossbarConfig crossbar;
   RearrangeOptions rearrange;
 
-  // Normalised, for the record: every default filled in, short forms expanded.
+  // Normalised, for the record: every default filled in, short forms
+  // expanded. Settings added to "train" and "prune" after the first sweeps
+  // (train.dropout; prune.schedule, nesterov, momentum, weight_decay,
+  // dropout, prune_first, prune_classifier, per_layer) appear only when they
+  // differ from their defaults, so the ids of earlier sweep files are unchanged.
   nlohmann::json to_json() const;
   // What the id hashes: to_json() without the names that do not change the
   // result (the weights' path, the crossbar preset's name).
@@ -70,7 +61,8 @@ struct SweepPointConfig {
 };
 
 // From a point's JSON (unknown keys and bad values are Errors naming `context`
-// and the key). Relative weights paths are taken relative to `base_dir`.
+// and the key path, e.g. "train.lr"). Relative weights paths are taken
+// relative to `base_dir`.
 SweepPointConfig sweep_point_from_json(const nlohmann::json& j, const std::string& context,
                                        const std::string& base_dir = "");
 

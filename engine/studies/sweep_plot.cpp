@@ -45,11 +45,11 @@ std::string sweep_svg(const std::vector<json>& records, const std::string& x, co
   std::vector<std::pair<std::string, std::map<double, std::pair<double, int>>>> lines;
   for (const json& r : records) {
     const json& varied = r.contains("varied") ? r["varied"] : json::object();
-    SXB_REQUIRE(varied.contains(x), fmt::format("plot: --x '{}' is not a grid key of point {}", x, r.value("id", "")));
-    SXB_REQUIRE(varied[x].is_number(), fmt::format("plot: --x '{}' must have numeric values (got {})", x,
+    SXB_REQUIRE(varied.contains(x), fmt::format("plot: x '{}' is not a grid key of point {}", x, r.value("id", "")));
+    SXB_REQUIRE(varied[x].is_number(), fmt::format("plot: x '{}' must have numeric values (got {})", x,
                                                    varied[x].dump()));
     SXB_REQUIRE(series.empty() || varied.contains(series),
-                fmt::format("plot: --series '{}' is not a grid key of point {}", series, r.value("id", "")));
+                fmt::format("plot: series '{}' is not a grid key of point {}", series, r.value("id", "")));
     for (const auto& [key, value] : varied.items())
       if (key != x && key != series && std::find(averaged.begin(), averaged.end(), key) == averaged.end())
         averaged.push_back(key);

@@ -109,7 +109,7 @@ class Runner {
   TrainHooks hooks() const {
     TrainHooks h;
     h.stop_requested = o_.stop_requested;
-    h.log = [this](const std::string& line) { log("  " + line); };  // nothing with --quiet
+    h.log = [this](const std::string& line) { log("  " + line); };  // nothing without o.log
     return h;
   }
   const Dataset& data(const std::string& spec, Split split) {
@@ -157,7 +157,7 @@ Step Runner::dense_model(const SweepPointConfig& c, const json& point) {
 }
 
 Step Runner::pruned_model(const SweepPointConfig& c, const json& point, const Step& dense) {
-  const SweepPrune& p = *c.prune;
+  const PruneSpec& p = c.prune->spec;
   Step s;
   s.identity = {{"dense", dense.identity}, {"data", c.data}, {"prune", point["prune"]},
                 {"engine", engine()}};
@@ -207,7 +207,7 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
   request.model = {c.model, std::nullopt, std::nullopt};
   if (c.width > 0) request.model.width = c.width;
   if (c.classes > 0) request.model.classes = c.classes;
-  if (c.prune && c.prune->method != PruneMethod::ChannelFilter) request.layout = layout_path(weights);  // packed tiles
+  if (c.prune && c.prune->spec.method != PruneMethod::ChannelFilter) request.layout = layout_path(weights);  // packed tiles
   request.unpruned = dense.path;
   CrossbarEvalOptions& eo = request.options;
   eo.crossbar = c.crossbar;

@@ -11,6 +11,7 @@
 #include "engine/data/batches.h"
 #include "engine/evaluation/evaluate.h"
 #include "models/io/safetensors.h"
+#include "engine/io/json_keys.h"
 #include "engine/io/version.h"
 
 namespace sxb {
@@ -100,41 +101,83 @@ void check_same_config(const SafetensorsFile& f, const std::string& path, const 
     const std::string before = then.contains(key) ? then[key].dump() : "(absent)";
     SXB_REQUIRE(before == value.dump(),
                 fmt::format("{}: the checkpoint was written with {} = {}, this run has {} = {}; resume with the "
-                            "original settings (or start afresh without --resume)",
+                            "original settings (or start afresh instead of resuming)",
                             path, key, before, key, value.dump()));
   }
 }
 
 }  // namespace
 
-void TrainConfig::check() const {
-  SXB_REQUIRE(model == "vgg11" || model == "vgg16", "--model '" + model + "' is not one of vgg11, vgg16");
-  SXB_REQUIRE(std::isfinite(width) && width > 0.0 && width <= 16.0, fmt::format("--width {} is not in (0, 16]", width));
-  SXB_REQUIRE(classes >= 0 && classes <= 100000, fmt::format("--classes {} is not in 1..100000", classes));
-  SXB_REQUIRE(dropout >= 0.0f && dropout < 1.0f, fmt::format("--dropout {} is not in [0, 1)", dropout));
-  SXB_REQUIRE(epochs >= 1 && epochs <= 100000, fmt::format("--epochs {} is not in 1..100000", epochs));
-  SXB_REQUIRE(batch >= 1 && batch <= 65536, fmt::format("--batch {} is not in 1..65536", batch));
-  SXB_REQUIRE(std::isfinite(lr) && lr > 0.0, fmt::format("--lr {} must be positive", lr));
+void SgdSettings::read_keys(Keys& k) {
+  k.integer("batch", batch, 1, 65536);
+  k.number("lr", lr);
+  k.text("schedule", schedule);
+  k.flag("nesterov", nesterov);
+  k.number("momentum", momentum);
+  k.number("weight_decay", weight_decay);
+  k.integer("seed", seed);
+}
+
+void SgdSettings::write_keys(nlohmann::json& j) const {
+  j["batch"] = batch;
+  j["lr"] = lr;
+  j["schedule"] = schedule;
+  j["nesterov"] = nesterov;
+  j["momentum"] = momentum;
+  j["weight_decay"] = weight_decay;
+  j["seed"] = seed;
+}
+
+void SgdSettings::check(const std::string& path) const {
+  const std::string p = path.empty() ? "" : path + ".";
+  SXB_REQUIRE(batch >= 1 && batch <= 65536, fmt::format("{}batch {} is not in 1..65536", p, batch));
+  SXB_REQUIRE(std::isfinite(lr) && lr > 0.0, fmt::format("{}lr {} must be positive", p, lr));
   SXB_REQUIRE(schedule == "cosine" || schedule == "step",
-              "--schedule '" + schedule + "' is not one of cosine, step");
+              fmt::format("{}schedule '{}' is not one of cosine, step", p, schedule));
   SXB_REQUIRE(std::isfinite(momentum) && momentum >= 0.0 && momentum < 1.0,
-              fmt::format("momentum {} is not in [0, 1)", momentum));
-  SXB_REQUIRE(!nesterov || momentum > 0.0, "--nesterov needs momentum > 0");
+              fmt::format("{}momentum {} is not in [0, 1)", p, momentum));
+  SXB_REQUIRE(!nesterov || momentum > 0.0, fmt::format("{}nesterov needs {}momentum > 0", p, p));
   SXB_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0,
-              fmt::format("--weight-decay {} must be non-negative", weight_decay));
-  SXB_REQUIRE(threads >= 0, fmt::format("--threads {} must be non-negative (0: all cores)", threads));
-  if (wct_kappa != 0.0) check_wct_kappa(wct_kappa, "--wct-kappa");
-  SXB_REQUIRE(!out.empty(), "--out is required");
+              fmt::format("{}weight_decay {} must be non-negative", p, weight_decay));
+}
+
+void TrainConfig::check(const std::string& path) const {
+  const std::string p = path.empty() ? "" : path + ".";
+  SXB_REQUIRE(model == "vgg11" || model == "vgg16", fmt::format("{}model '{}' is not one of vgg11, vgg16", p, model));
+  SXB_REQUIRE(std::isfinite(width) && width > 0.0 && width <= 16.0,
+              fmt::format("{}width {} is not in (0, 16]", p, width));
+  SXB_REQUIRE(classes >= 0 && classes <= 100000, fmt::format("{}classes {} is not in 1..100000", p, classes));
+  SXB_REQUIRE(dropout >= 0.0f && dropout < 1.0f, fmt::format("{}dropout {} is not in [0, 1)", p, dropout));
+  SXB_REQUIRE(epochs >= 1 && epochs <= 100000, fmt::format("{}epochs {} is not in 1..100000", p, epochs));
+  SgdSettings::check(path);
+  SXB_REQUIRE(threads >= 0, fmt::format("{}threads {} must be non-negative (0: all cores)", p, threads));
+  if (wct_kappa != 0.0) check_wct_kappa(wct_kappa, p + "wct_kappa");
+  SXB_REQUIRE(!out.empty(), p + "out (the trained model's path) is required");
 }
 
 nlohmann::json TrainConfig::to_json() const {
-  nlohmann::json j = {{"model", model},       {"width", width},       {"classes", classes},
-                      {"dropout", dropout},   {"data", data},         {"epochs", epochs},
-                      {"batch", batch},       {"lr", lr},             {"schedule", schedule},
-                      {"nesterov", nesterov}, {"momentum", momentum}, {"weight_decay", weight_decay},
-                      {"seed", seed},         {"init_weights", init_weights}};
+  nlohmann::json j = {{"model", model},   {"width", width}, {"classes", classes},
+                      {"dropout", dropout}, {"data", data},   {"epochs", epochs},
+                      {"init_weights", init_weights}};
+  write_keys(j);
   if (wct_kappa > 0.0) j["wct_kappa"] = wct_kappa;  // absent when off: earlier checkpoints still resume
   return j;
+}
+
+TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::string& path, const std::string& context) {
+  TrainConfig c;
+  Keys k(j, path, context);
+  k.text("model", c.model);
+  k.number("width", c.width);
+  k.integer("classes", c.classes, 0, 100000);
+  k.number("dropout", c.dropout);
+  k.text("data", c.data);
+  k.integer("epochs", c.epochs, 1, 100000);
+  c.read_keys(k);
+  k.number("wct_kappa", c.wct_kappa);
+  k.text("init_weights", c.init_weights);
+  k.done();
+  return c;
 }
 
 std::string checkpoint_path(const std::string& out) {
@@ -165,7 +208,7 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
   for (int label : train_set.labels) max_label = std::max(max_label, label);
   for (int label : test_set.labels) max_label = std::max(max_label, label);
   if (config.classes == 0) config.classes = std::max(train_set.num_classes, max_label + 1);
-  SXB_REQUIRE(max_label < config.classes, fmt::format("the data has label {}, but --classes is {}", max_label,
+  SXB_REQUIRE(max_label < config.classes, fmt::format("the data has label {}, but train.classes is {}", max_label,
                                                       config.classes));
   auto log = hooks.log ? hooks.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
 
@@ -186,11 +229,11 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
   const nn::VggRequest request{config.model, config.width, config.classes};
   if (config.resume) {
     SXB_REQUIRE(std::filesystem::exists(ckpt_path),
-                ckpt_path + ": no checkpoint to resume from (run without --resume to start afresh)");
+                ckpt_path + ": no checkpoint to resume from (start afresh instead of resuming)");
     const SafetensorsFile ckpt = read_safetensors(ckpt_path);
     check_same_config(ckpt, ckpt_path, settings);
     SXB_REQUIRE(metadata_int(ckpt, ckpt_path, "train_images") == static_cast<std::int64_t>(train_set.size()),
-                fmt::format("{}: the checkpoint was trained on {} images, --data {} has {}", ckpt_path,
+                fmt::format("{}: the checkpoint was trained on {} images, train.data {} has {}", ckpt_path,
                             ckpt.metadata.at("train_images"), config.data, train_set.size()));
     model_config = nn::vgg_config_for_file(ckpt, ckpt_path, request, true);
     model = std::make_unique<nn::Vgg>(model_config, backend);
@@ -216,7 +259,7 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
     // WCT keeps the s_ref it started with (not max|W| of the clamped weights).
     wct = read_wct_metadata(ckpt, ckpt_path);
     SXB_REQUIRE(wct.has_value() == (config.wct_kappa > 0.0),
-                wct ? fmt::format("{}: the checkpoint was written with --wct-kappa {}, this run has none; resume with "
+                wct ? fmt::format("{}: the checkpoint was written with train.wct_kappa {}, this run has none; resume with "
                                   "the original settings",
                                   ckpt_path, wct->kappa)
                     : ckpt_path + ": the checkpoint has no weight-constrained training metadata (wct_kappa, wct_scales)");

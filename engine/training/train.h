@@ -31,16 +31,11 @@
 
 namespace sxb {
 
-struct TrainConfig {
-  // Model.
-  std::string model = "vgg11";
-  double width = 1.0;
-  int classes = 0;  // 0: the training set's number of classes
-  float dropout = 0.0f;
-  // Data: the --data spec, for the record (the data sets are passed in).
-  std::string data;
-  // Optimisation.
-  int epochs = 10;
+class Keys;
+
+// The SGD recipe of training, shared by the two training phases of pruning
+// (engine/pruning/pruning_run.h): its defaults are defined here only.
+struct SgdSettings {
   int batch = 128;
   double lr = 0.02;                 // peak learning rate (see the measurements in docs)
   std::string schedule = "cosine";  // "cosine" or "step"
@@ -48,19 +43,45 @@ struct TrainConfig {
   double momentum = 0.9;
   double weight_decay = 5e-4;
   std::uint64_t seed = 1;
+
+  // The keys batch, lr, schedule, nesterov, momentum, weight_decay, seed.
+  void read_keys(Keys& k);
+  void write_keys(nlohmann::json& j) const;
+  void check(const std::string& path) const;  // Error naming the key ("<path>.lr")
+  bool operator==(const SgdSettings&) const = default;
+};
+
+// The settings of `sparsexbar train` and of a sweep point's training. As JSON
+// (to_json, from_json) the keys are the field names; run-only fields are not
+// part of it.
+struct TrainConfig : SgdSettings {
+  // Model.
+  std::string model = "vgg11";
+  double width = 1.0;
+  int classes = 0;  // 0: the training set's number of classes
+  float dropout = 0.0f;
+  // Data: the data set spec, for the record (the data sets are passed in).
+  std::string data;
+  int epochs = 10;
   // Weight-constrained training (engine/crossbar/wct.h): > 0 clamps every mapped
   // layer's weights to |w| <= wct_kappa * s_ref after each step; 0: off.
   double wct_kappa = 0.0;
+  std::string init_weights;  // start from these weights instead of a random initialisation
   // Run (not part of the result; may differ on resume).
   int threads = 0;  // for the record; the caller sets the OpenMP thread count
   std::string out;  // the trained model's path
   bool resume = false;
-  std::string init_weights;  // start from these weights instead of a random initialisation
-  int prefetch = 3;          // batches prepared ahead
+  int prefetch = 3;  // batches prepared ahead
 
-  void check() const;  // Error naming the bad option
+  // Error naming the bad key as "<path>.<key>" (run-only fields too: "train.out").
+  void check(const std::string& path = "train") const;
   // The settings that determine the result (compared on resume).
   nlohmann::json to_json() const;
+  // The keys of to_json(); absent keys keep their defaults. Unknown keys and
+  // values of the wrong type are Errors naming "<context>: <path>.<key>".
+  static TrainConfig from_json(const nlohmann::json& j, const std::string& path = "train",
+                               const std::string& context = "");
+  bool operator==(const TrainConfig&) const = default;
 };
 
 // "<out minus .safetensors>.ckpt.safetensors".
