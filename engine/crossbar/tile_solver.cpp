@@ -146,20 +146,29 @@ void validate_voltages(const TileView& t, const std::vector<double>& voltages) {
 
 }  // namespace
 
-std::vector<double> transfer_matrices(const TileBatch& batch, Backend backend, const SolverLog& log) {
+std::vector<double> transfer_matrices(const TileBatch& batch, const TileSolver& solver, const SolverLog& log) {
   validate_batch(batch);
   std::vector<double> T(batch.total_cells());
-  transfer_with(tile_solver(backend), batch, T.data(), log);
+  transfer_with(solver, batch, T.data(), log);
   return T;
 }
 
-std::vector<double> tile_currents(const TileView& t, const std::vector<double>& voltages, Backend backend,
+std::vector<double> transfer_matrices(const TileBatch& batch, Backend backend, const SolverLog& log) {
+  return transfer_matrices(batch, tile_solver(backend), log);
+}
+
+std::vector<double> tile_currents(const TileView& t, const std::vector<double>& voltages, const TileSolver& solver,
                                   const SolverLog& log) {
   validate_tile(t);
   validate_voltages(t, voltages);
   std::vector<double> I(voltages.size() / t.rows * t.cols);
-  currents_with(tile_solver(backend), t, voltages, I.data(), log);
+  currents_with(solver, t, voltages, I.data(), log);
   return I;
+}
+
+std::vector<double> tile_currents(const TileView& t, const std::vector<double>& voltages, Backend backend,
+                                  const SolverLog& log) {
+  return tile_currents(t, voltages, tile_solver(backend), log);
 }
 
 TileSolution solve_tile(const ValidTile& tile, const std::vector<double>& voltages, bool with_transfer,

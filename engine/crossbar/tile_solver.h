@@ -56,10 +56,17 @@ const TileSolver& tile_solver(Backend backend);
 std::vector<double> transfer_matrices(const TileBatch& batch, Backend backend,
                                       const SolverLog& log = log_to_stderr);
 
+// The same with the solver given (checks and fallback policy as above).
+std::vector<double> transfer_matrices(const TileBatch& batch, const TileSolver& solver,
+                                      const SolverLog& log = log_to_stderr);
+
 // Output currents of one tile for n_vec input vectors (voltages[n*R + i]);
 // result currents[n*C + j]. Cpu/Reference solve per vector; Cuda goes through T.
 std::vector<double> tile_currents(const TileView& tile, const std::vector<double>& voltages, Backend backend,
                                   const SolverLog& log = log_to_stderr);
+
+std::vector<double> tile_currents(const TileView& tile, const std::vector<double>& voltages,
+                                  const TileSolver& solver, const SolverLog& log = log_to_stderr);
 
 // One tile, for `sparsexbar tile`: currents for `voltages` and, when
 // `with_transfer`, T, computed once (a solver that solves through T derives
