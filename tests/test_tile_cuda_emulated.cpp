@@ -1,4 +1,4 @@
-// The CUDA tile sweep's device code (kernels/tile/cuda/tile_sweep.cuh), run on the
+// The CUDA tile sweep's device code (tests/support/emulated_cuda.h), run on the
 // CPU: one std::thread per CUDA thread, std::barrier for __syncthreads and a
 // per-warp barrier for __syncwarp. This checks the block algorithm -- work
 // split, synchronisation, indexing -- in CI without a GPU; the `gpu` test
