@@ -1,5 +1,7 @@
 // `sparsexbar bench solver`: seconds per tile for transfer extraction and for
-// one-vector solves, on the chosen backend.
+// one-vector solves, on the chosen backend, through the tile solver's front
+// door (CPU: per-vector path, OpenMP over tiles; CUDA: through the transfer
+// matrices, which is how that backend solves).
 #include <fmt/format.h>
 
 #include <chrono>
@@ -10,7 +12,6 @@
 #include "apps/commands.h"
 #include "engine/crossbar/example_tile.h"
 #include "engine/crossbar/tile_solver.h"
-#include "kernels/tile/cpu/tile_sweep.h"
 #include "kernels/common/error.h"
 #include "engine/io/version.h"
 
@@ -19,24 +20,6 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// One-vector solves of every tile (CPU: per-vector path, OpenMP over tiles;
-// CUDA: through the transfer matrices, which is how that backend solves).
-double one_vector_seconds(const TileBatch& batch, Backend backend) {
-  const auto t0 = std::chrono::steady_clock::now();
-  if (backend == Backend::Cuda) {
-    (void)transfer_matrices(batch, backend);
-    return seconds_since(t0);
-  }
-  const long n = static_cast<long>(batch.size());
-#pragma omp parallel for schedule(dynamic)
-  for (long k = 0; k < n; ++k) {
-    const TileView t = batch.tile(k);
-    std::vector<double> v(t.rows, kDefaultVRead), I(t.cols);
-    cpu::tile_currents(t, v.data(), 1, I.data());
-  }
-  return seconds_since(t0);
 }
 
 }  // namespace
@@ -74,7 +57,7 @@ void add_bench_command(CLI::App& app) {
       const auto t0 = std::chrono::steady_clock::now();
       (void)transfer_matrices(batch, backend);
       transfer = std::min(transfer, seconds_since(t0));
-      one_vector = std::min(one_vector, one_vector_seconds(batch, backend));
+      one_vector = std::min(one_vector, one_vector_solve_seconds(batch, backend, kDefaultVRead));
     }
     const double n = opt->tiles;
     nlohmann::json out = {{"benchmark", "solver"},

@@ -15,7 +15,6 @@
 #include "engine/crossbar/example_tile.h"
 #include "engine/data/synthetic.h"
 #include "engine/crossbar/tile_solver.h"
-#include "kernels/tile/cpu/tile_sweep.h"
 #include "engine/io/version.h"
 
 namespace sxb::app {
@@ -98,18 +97,7 @@ void add_bench_network_command(CLI::App& bench) {
       const auto g = example_conductances(opt->tile, opt->tile, 500 + k);
       probe.add(opt->tile, opt->tile, g.data());
     }
-    t0 = std::chrono::steady_clock::now();
-    if (backend == Backend::Cuda) {
-      (void)transfer_matrices(probe, backend);
-    } else {
-#pragma omp parallel for schedule(dynamic)
-      for (long k = 0; k < static_cast<long>(probe.size()); ++k) {
-        const TileView t = probe.tile(k);
-        std::vector<double> v(t.rows, kDefaultVRead), I(t.cols);
-        cpu::tile_currents(t, v.data(), 1, I.data());
-      }
-    }
-    const double per_vector_solve = seconds_since(t0) / opt->probe_tiles;
+    const double per_vector_solve = one_vector_solve_seconds(probe, backend, kDefaultVRead) / opt->probe_tiles;
     const double test_set = 10000.0;
     const double weff_10k = solve_seconds + inference_seconds / opt->images * test_set;
     const double per_vector_10k = per_vector_solve * static_cast<double>(solves_per_image) * test_set;

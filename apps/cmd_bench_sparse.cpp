@@ -34,7 +34,7 @@ const std::vector<LayerShape> kShapes = {{"conv 64->128 @16x16", 64, 128, 16},
 std::vector<float> sparse_weight(int rows, int cols, double density) {
   std::vector<float> w(static_cast<std::size_t>(rows) * cols, 0.0f);
   for (std::size_t i = 0; i < w.size(); ++i) {
-    const std::uint64_t h = nn::splitmix64(i * 0x9e3779b97f4a7c15ULL + 17);
+    const std::uint64_t h = rng::splitmix64(i * rng::kGoldenGamma + 17);
     if (static_cast<double>(h >> 11) * 0x1.0p-53 < density) w[i] = static_cast<float>((h & 0xffff) / 65536.0 - 0.5);
   }
   return w;

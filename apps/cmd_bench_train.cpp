@@ -47,8 +47,8 @@ void add_bench_train_command(CLI::App& bench) {
                               nn::kVggInputSize);
     std::vector<std::int32_t> labels(n);
     for (std::size_t i = 0; i < images.size(); ++i)
-      images[i] = static_cast<float>((nn::splitmix64(i) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
-    for (int i = 0; i < n; ++i) labels[i] = static_cast<std::int32_t>(nn::splitmix64(1000003 + i) % net.config().classes);
+      images[i] = static_cast<float>((rng::splitmix64(i) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+    for (int i = 0; i < n; ++i) labels[i] = static_cast<std::int32_t>(rng::splitmix64(1000003 + i) % net.config().classes);
     nn::Tensor x = b->empty({n, nn::kVggInputChannels, nn::kVggInputSize, nn::kVggInputSize});
     nn::Tensor y = b->empty({n}, nn::DType::I32), dlogits;
     b->upload(images.data(), x);

@@ -7,18 +7,19 @@
 #include <exception>
 
 #include "apps/commands.h"
-#include "kernels/common/blas_core.h"
+#include "engine/crossbar/backend.h"
 #include "kernels/common/error.h"
 #include "engine/io/version.h"
 
 namespace {
 
 // When OpenBLAS fell back to its generic kernels on a CPU that has AVX2 or
-// AVX-512 (kernels/common/blas_core.h), start again once with OPENBLAS_CORETYPE set:
+// AVX-512 (engine/crossbar/backend.h), start again once with OPENBLAS_CORETYPE set:
 // the library reads it only when it loads. A user's own setting is kept.
 void restart_with_better_blas_core(char** argv) {
   if (std::getenv("OPENBLAS_CORETYPE")) return;
-  const std::string detected = sxb::openblas_core(), better = sxb::better_openblas_core(detected);
+  std::string detected;
+  const std::string better = sxb::better_blas_core(detected);
   if (better.empty()) return;
   std::fprintf(stderr, "sparsexbar: OpenBLAS chose its %s kernels on this CPU; using OPENBLAS_CORETYPE=%s\n",
                detected.c_str(), better.c_str());

@@ -22,6 +22,7 @@
 #include <Eigen/Core>
 #include <benchmark/benchmark.h>
 
+#include "engine/crossbar/tile_solver.h"
 #include "kernels/tile/cpu/tile_sweep.h"
 #include "tests/support/nodal_eigen.h"
 #include "tests/support/random_tile.h"
@@ -31,9 +32,13 @@ namespace {
 using sxb::test_support::OwnedTile;
 using sxb::test_support::TileRng;
 
+// Every input passes the front door's checks (engine/crossbar/tile_solver.h)
+// before the kernels are timed directly.
 OwnedTile default_tile(int n, std::uint64_t seed) {
   TileRng rng(seed);
-  return rng.tile(n, n, 20e3, 200e3, sxb::TileResistances{}, "defaults");
+  OwnedTile tile = rng.tile(n, n, 20e3, 200e3, sxb::TileResistances{}, "defaults");
+  sxb::validate_tile(tile.view(), "bench tile");
+  return tile;
 }
 
 // s_per_tile: wall-clock seconds per tile (the benchmarks use real time);
@@ -79,6 +84,7 @@ void BM_Sweep_BatchTransfer(benchmark::State& state) {
     const OwnedTile tile = default_tile(n, 100 + k);
     batch.add(n, n, tile.conductance.data());
   }
+  sxb::validate_batch(batch, "bench batch");
   std::vector<double> transfer(batch.total_cells());
   for (auto _ : state) {
     const std::vector<std::size_t> failed = sxb::cpu::batch_transfer(batch, transfer.data());

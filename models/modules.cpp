@@ -58,7 +58,7 @@ void ensure_shape(Backend& b, Tensor& t, const std::vector<int>& shape, DType dt
 void fill_uniform(Backend& b, const Tensor& t, double bound, std::uint64_t seed, std::uint64_t stream) {
   std::vector<float> values(t.numel());
   for (std::size_t i = 0; i < values.size(); ++i) {
-    const double u = static_cast<double>(dropout_hash(seed, stream, i) >> 40) * 0x1p-24;  // [0, 1)
+    const double u = rng::unit_uniform24(rng::counter_hash(seed, stream, i));  // [0, 1)
     values[i] = static_cast<float>(bound * (2.0 * u - 1.0));
   }
   b.upload(values.data(), t);

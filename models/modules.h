@@ -62,7 +62,7 @@ struct LayerHooks {
 // Reallocates `t` unless it already has `shape` and `dtype`.
 void ensure_shape(Backend& b, Tensor& t, const std::vector<int>& shape, DType dtype = DType::F32);
 
-// t[i] = bound * (2u - 1), u = the top 24 bits of dropout_hash(seed, stream, i) / 2^24.
+// t[i] = bound * (2u - 1), u = rng::unit_uniform24(rng::counter_hash(seed, stream, i)).
 void fill_uniform(Backend& b, const Tensor& t, double bound, std::uint64_t seed, std::uint64_t stream);
 
 class Module {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/common/device_choice.h"
 #include "kernels/nn/layers.h"
 #include "models/tensor.h"
 
@@ -93,9 +94,15 @@ std::unique_ptr<Backend> make_cpu_backend();
 // usable GPU is present or the build has no CUDA. Not thread-safe: one thread
 // at a time.
 std::unique_ptr<Backend> make_cuda_backend();
-// Whether make_cuda_backend() can succeed; if not and `reason` is given, why.
+// The network engine's capability probe: whether make_cuda_backend() can
+// succeed (a GPU, kernels/common/gpu_info.h, and an image of the network
+// kernels for it; independent of the tile solver's kernel). If not and
+// `reason` is given, why.
 bool cuda_nn_available(std::string* reason = nullptr);
-// "cpu", "cuda" or "auto" (cuda when available, else cpu); other names are an Error.
+CudaCapability cuda_nn_capability();
+// Cpu, Cuda or Auto (Cuda when cuda_nn_available(), else Cpu).
+std::unique_ptr<Backend> make_backend(Device device);
+// "cpu", "cuda" or "auto" (the `device` key / --device); other names are an Error.
 std::unique_ptr<Backend> make_backend(const std::string& device);
 
 // The non-zero entries of the row-major [rows, cols] host matrix `dense` as

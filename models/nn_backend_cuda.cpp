@@ -16,8 +16,8 @@
 
 #include "kernels/common/cuda_check.h"
 #include "kernels/common/device_buffer.h"
-#include "kernels/tile/cuda/tile_kernel.h"
-#include "kernels/tile/cuda/cuda_backend.h"
+#include "kernels/common/gpu_info.h"
+#include "kernels/nn/cuda/kernel_probe.h"
 #include "kernels/nn/cuda/cublas_check.h"
 #include "kernels/nn/cuda/cusparse_check.h"
 #include "kernels/nn/cuda/layers_cuda.h"
@@ -26,7 +26,7 @@
 namespace sxb::nn {
 namespace {
 
-using cuda::detail::kDevice;
+using cuda::kDevice;
 using cuda::detail::log_release_error;
 
 struct StreamDeleter {
@@ -62,7 +62,7 @@ class DeviceContext {
     SXB_CUDA_CHECK(cudaSetDevice(kDevice));
     int pools = 0;
     SXB_CUDA_CHECK(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, kDevice));
-    SXB_REQUIRE(pools != 0, "CUDA backend: " + cuda::device_info().name + " does not support memory pools");
+    SXB_REQUIRE(pools != 0, "CUDA backend: " + cuda::gpu_info().name + " does not support memory pools");
 
     cudaStream_t stream = nullptr;
     SXB_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
@@ -112,7 +112,7 @@ class DeviceContext {
     if (code != cudaSuccess) {
       (void)cudaGetLastError();
       throw Error(fmt::format("CUDA backend: cannot allocate {:.1f} MiB on {} ({})", bytes / 1048576.0,
-                              cuda::device_info().name, cuda::describe_cuda_error(code, "cudaMallocFromPoolAsync")));
+                              cuda::gpu_info().name, cuda::describe_cuda_error(code, "cudaMallocFromPoolAsync")));
     }
     return p;
   }
@@ -164,7 +164,7 @@ class CudaBackend final : public Backend {
 
   std::string name() const override { return "cuda"; }
   std::string describe() const override {
-    const cuda::DeviceInfo& info = cuda::device_info();
+    const cuda::DeviceInfo& info = cuda::gpu_info();
     return fmt::format("CUDA, {} ({:.0f} GiB)", info.name, info.total_bytes / 1073741824.0);
   }
 
@@ -308,9 +308,14 @@ class CudaBackend final : public Backend {
 }  // namespace
 
 bool cuda_nn_available(std::string* reason) {
-  const cuda::DeviceInfo& info = cuda::device_info();
-  if (!info.available && reason) *reason = info.reason;
-  return info.available;
+  static const CudaCapability capability = [] {
+    const cuda::DeviceInfo& gpu = cuda::gpu_info();
+    if (!gpu.available) return CudaCapability{false, gpu.reason};
+    if (std::string problem = gpu::kernel_problem(); !problem.empty()) return CudaCapability{false, gpu.name + ": " + problem};
+    return CudaCapability{true, ""};
+  }();
+  if (!capability.usable && reason) *reason = capability.reason;
+  return capability.usable;
 }
 
 std::unique_ptr<Backend> make_cuda_backend() {

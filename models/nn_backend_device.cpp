@@ -1,13 +1,21 @@
-// Backend selection by device name ("cpu", "cuda", "auto").
+// Backend selection by device: cpu, cuda or auto.
 #include "models/nn_backend.h"
 
 namespace sxb::nn {
 
+CudaCapability cuda_nn_capability() {
+  CudaCapability c;
+  c.usable = cuda_nn_available(&c.reason);
+  return c;
+}
+
+std::unique_ptr<Backend> make_backend(Device device) {
+  return resolve_device(device, cuda_nn_capability(), "network engine") == Device::Cuda ? make_cuda_backend()
+                                                                                         : make_cpu_backend();
+}
+
 std::unique_ptr<Backend> make_backend(const std::string& device) {
-  if (device == "cpu") return make_cpu_backend();
-  if (device == "cuda") return make_cuda_backend();
-  if (device == "auto") return cuda_nn_available() ? make_cuda_backend() : make_cpu_backend();
-  throw Error("unknown device '" + device + "' (expected cpu, cuda or auto)");
+  return make_backend(parse_device(device, "device"));
 }
 
 }  // namespace sxb::nn

@@ -11,4 +11,7 @@ endif()
 sxb_test(test_tile_eigen LABELS cpu)
 target_link_libraries(test_tile_eigen PRIVATE sxb_nodal_eigen)
 
+sxb_gpu_instances(test_tile_eigen)
+target_link_libraries(test_tile_eigen_gpu PRIVATE sxb_nodal_eigen)
+
 sxb_test(test_tile_spice LABELS spice)

@@ -1,4 +1,4 @@
-// The CUDA tile sweep's device code (kernels/tile/cuda/tile_sweep.cuh), run on the
+// The CUDA tile sweep's device code (tests/support/emulated_cuda.h), run on the
 // CPU: one std::thread per CUDA thread, std::barrier for __syncthreads and a
 // per-warp barrier for __syncwarp. This checks the block algorithm -- work
 // split, synchronisation, indexing -- in CI without a GPU; the `gpu` test
@@ -11,55 +11,14 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/tile/cuda/tile_sweep.cuh"
+#include "tests/support/emulated_cuda.h"
 #include "kernels/tile/reference/tile_reference.h"
 #include "tests/test_helpers.h"
 
 namespace sxb::cuda {
 namespace {
 
-struct EmulatedBarriers {
-  std::barrier<> block;
-  std::vector<std::unique_ptr<std::barrier<>>> warps;
-  explicit EmulatedBarriers(int n) : block(n) {
-    for (int w = 0; w < n / 32; ++w) warps.push_back(std::make_unique<std::barrier<>>(32));
-  }
-};
-
-// The Block interface tile_sweep.cuh expects, backed by host threads.
-struct EmulatedBlock {
-  int tid, n;
-  EmulatedBarriers* barriers;
-  int thread() const { return tid; }
-  int threads() const { return n; }
-  int lane() const { return tid % 32; }
-  int warp() const { return tid / 32; }
-  int warps() const { return n / 32; }
-  void sync() const { barriers->block.arrive_and_wait(); }
-  void sync_warp() const { barriers->warps[tid / 32]->arrive_and_wait(); }
-};
-
-std::vector<double> emulated_transfer(const TileView& t, int n_threads, int* status) {
-  TileJob job;
-  job.rows = t.rows;
-  job.cols = t.cols;
-  job.r_source = t.res.r_source;
-  job.r_sink = t.res.r_sink;
-  job.r_wire_row = t.res.r_wire_row;
-  job.r_wire_col = t.res.r_wire_col;
-  std::vector<double> Q(static_cast<std::size_t>(t.rows) * t.cols, std::nan(""));
-  std::vector<double> scratch(scratch_doubles(t.rows), std::nan(""));  // poisoned: reads before writes show
-  *status = 0;
-  EmulatedBarriers barriers(n_threads);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < n_threads; ++i)
-    threads.emplace_back([&, i] {
-      const EmulatedBlock blk{i, n_threads, &barriers};
-      sweep_tile(blk, job, t.conductance, Q.data(), scratch.data(), status);
-    });
-  for (auto& th : threads) th.join();
-  return Q;
-}
+using test_support::emulated_transfer;
 
 TEST(TileCudaEmulated, BlockSweepMatchesReference) {
   const int shapes[][2] = {{1, 1}, {1, 17}, {17, 1}, {2, 3}, {8, 8}, {24, 40}, {33, 5}};

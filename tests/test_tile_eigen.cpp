@@ -1,8 +1,9 @@
-// Independent validation of every CPU tile solver against an Eigen sparse
-// solve of the tile's nodal system (tests/support/nodal_eigen.h, which shares
-// no code with kernels/ and is refined to ~1e-12). Checked: reference and
-// fast CPU transfer matrices and per-vector currents, and the engine's batched
-// transfer_matrices on the Cpu backend.
+// Independent validation of every tile solver (tests/support/tile_backends.h:
+// reference, cpu, cuda_emulated; cuda in test_tile_eigen_gpu) against an
+// Eigen sparse solve of the tile's nodal system (tests/support/nodal_eigen.h,
+// which shares no code with kernels/ and is refined to ~1e-12). Checked per
+// solver: transfer matrices, per-vector currents, and the front door's
+// batched transfer_matrices with that solver.
 //
 // Criterion: max |error| / max |oracle value| over a tile <= 1e-9. The one
 // exception is TileEigenIllConditioned (10 kOhm source and sink with 0.01 Ohm
@@ -17,10 +18,9 @@
 #include <gtest/gtest.h>
 
 #include "engine/crossbar/tile_solver.h"
-#include "kernels/tile/cpu/tile_sweep.h"
-#include "kernels/tile/reference/tile_reference.h"
 #include "tests/support/nodal_eigen.h"
 #include "tests/support/random_tile.h"
+#include "tests/support/tile_backends.h"
 
 namespace sxb {
 namespace {
@@ -37,8 +37,26 @@ struct SizeCase {
   bool all_extremes;  // every extreme corner, or only the first (big tiles)
 };
 
-std::string size_name(const ::testing::TestParamInfo<SizeCase>& info) {
-  return std::to_string(info.param.rows) + "x" + std::to_string(info.param.cols);
+using test_support::SolverUnderTest;
+
+// One size on one solver.
+struct EigenCase {
+  SizeCase size;
+  SolverUnderTest solver;
+};
+
+std::string case_name(const ::testing::TestParamInfo<EigenCase>& info) {
+  return std::to_string(info.param.size.rows) + "x" + std::to_string(info.param.size.cols) + "_" +
+         info.param.solver.name;
+}
+
+// Every size on every solver whose max_dim it fits.
+std::vector<EigenCase> cases(const std::vector<SizeCase>& sizes) {
+  std::vector<EigenCase> out;
+  for (const SolverUnderTest& s : test_support::solvers_under_test(true))
+    for (const SizeCase& sc : sizes)
+      if (sc.rows <= s.max_dim && sc.cols <= s.max_dim) out.push_back({sc, s});
+  return out;
 }
 
 std::string describe(const OwnedTile& t) {
@@ -94,13 +112,14 @@ std::vector<double> input_vectors(TileRng& rng, int rows) {
 constexpr int kVectors = 3;
 
 struct TileErrors {
-  double reference_t, reference_i, cpu_t, cpu_i;
-  double max() const { return std::max({reference_t, reference_i, cpu_t, cpu_i}); }
+  double t, i;  // transfer matrix, per-vector currents
+  double max() const { return std::max(t, i); }
 };
 
-// Errors of the reference and fast CPU solvers on one tile; also checks that
-// the oracle's transfer matrix and per-vector currents agree.
-TileErrors solver_errors(const OwnedTile& t, const std::vector<double>& t_oracle, TileRng& rng) {
+// Errors of solver `s` on one tile; also checks that the oracle's transfer
+// matrix and per-vector currents agree.
+TileErrors solver_errors(const SolverUnderTest& s, const OwnedTile& t, const std::vector<double>& t_oracle,
+                         TileRng& rng) {
   const TileView view = t.view();
   const int R = t.rows, C = t.cols;
   const std::vector<double> v = input_vectors(rng, R);
@@ -113,24 +132,22 @@ TileErrors solver_errors(const OwnedTile& t, const std::vector<double>& t_oracle
   // Both oracle results are refined to ~1e-12 (see nodal_eigen.h).
   EXPECT_LE(max_relative_error(i_from_t, i_oracle), 1e-11) << "oracle self-check: T v vs per-vector currents";
 
-  std::vector<double> t_ref(static_cast<std::size_t>(C) * R), t_cpu(t_ref.size());
-  std::vector<double> i_ref(i_oracle.size()), i_cpu(i_oracle.size());
-  reference::tile_transfer(view, t_ref.data());
-  cpu::tile_transfer(view, t_cpu.data());
-  reference::tile_currents(view, v.data(), kVectors, i_ref.data());
-  cpu::tile_currents(view, v.data(), kVectors, i_cpu.data());
-  return TileErrors{max_relative_error(t_ref, t_oracle), max_relative_error(i_ref, i_oracle),
-                    max_relative_error(t_cpu, t_oracle), max_relative_error(i_cpu, i_oracle)};
+  return TileErrors{max_relative_error(test_support::transfer_on(s, view), t_oracle),
+                    max_relative_error(test_support::currents_on(s, view, v), i_oracle)};
 }
 
-class TileEigen : public ::testing::TestWithParam<SizeCase> {};
+class TileEigen : public ::testing::TestWithParam<EigenCase> {
+ protected:
+  void SetUp() override { SXB_SKIP_UNLESS_USABLE(GetParam().solver.capability()); }
+};
 
-TEST_P(TileEigen, CpuSolversMatchOracle) {
-  const SizeCase sc = GetParam();
+TEST_P(TileEigen, SolverMatchesOracle) {
+  const SizeCase sc = GetParam().size;
+  const SolverUnderTest& s = GetParam().solver;
   const std::vector<OwnedTile> tiles = make_tiles(sc);
   TileRng rng(0xc0ffeeu + 7u * sc.rows + sc.cols);
 
-  TileErrors worst{0, 0, 0, 0};
+  TileErrors worst{0, 0};
   double worst_batch = 0;
   std::string worst_tile;
   TileBatch batch;
@@ -138,45 +155,46 @@ TEST_P(TileEigen, CpuSolversMatchOracle) {
   for (const OwnedTile& t : tiles) {
     SCOPED_TRACE(describe(t));
     oracle_transfer.push_back(nodal_eigen::transfer(t.view()));
-    const TileErrors e = solver_errors(t, oracle_transfer.back(), rng);
+    const TileErrors e = solver_errors(s, t, oracle_transfer.back(), rng);
     if (e.max() > worst.max()) worst_tile = describe(t);
-    EXPECT_LE(e.reference_t, kTolerance) << "reference::tile_transfer";
-    EXPECT_LE(e.reference_i, kTolerance) << "reference::tile_currents";
-    EXPECT_LE(e.cpu_t, kTolerance) << "cpu::tile_transfer";
-    EXPECT_LE(e.cpu_i, kTolerance) << "cpu::tile_currents";
-    worst = {std::max(worst.reference_t, e.reference_t), std::max(worst.reference_i, e.reference_i),
-             std::max(worst.cpu_t, e.cpu_t), std::max(worst.cpu_i, e.cpu_i)};
+    EXPECT_LE(e.t, kTolerance) << s.name << " transfer";
+    EXPECT_LE(e.i, kTolerance) << s.name << " currents";
+    worst = {std::max(worst.t, e.t), std::max(worst.i, e.i)};
     batch.add(t.rows, t.cols, t.conductance.data(), t.res);
   }
 
-  // The engine's front door, all tiles of this size in one batch.
-  const std::vector<double> t_batch = transfer_matrices(batch, Backend::Cpu);
+  // The engine's front door with this solver, all tiles of this size in one batch.
+  std::vector<std::string> fallbacks;
+  const std::vector<double> t_batch =
+      transfer_matrices(batch, *s.solver, [&](const std::string& line) { fallbacks.push_back(line); });
+  EXPECT_TRUE(fallbacks.empty()) << fallbacks.front();
   ASSERT_EQ(t_batch.size(), batch.total_cells());
   for (std::size_t k = 0; k < batch.size(); ++k) {
     const auto first = t_batch.begin() + static_cast<std::ptrdiff_t>(batch.offset[k]);
     const std::vector<double> tk(first, first + static_cast<std::ptrdiff_t>(oracle_transfer[k].size()));
     const double e = max_relative_error(tk, oracle_transfer[k]);
-    EXPECT_LE(e, kTolerance) << "transfer_matrices(Backend::Cpu), " << describe(tiles[k]);
+    EXPECT_LE(e, kTolerance) << "transfer_matrices(" << s.name << "), " << describe(tiles[k]);
     worst_batch = std::max(worst_batch, e);
   }
 
-  std::printf("[ max rel. error %dx%d, %zu tiles ] reference T %.1e I %.1e | cpu T %.1e I %.1e | "
-              "transfer_matrices(Cpu) %.1e; worst tile: %s\n",
-              sc.rows, sc.cols, tiles.size(), worst.reference_t, worst.reference_i, worst.cpu_t, worst.cpu_i,
-              worst_batch, worst_tile.c_str());
+  std::printf("[ max rel. error %dx%d, %zu tiles, %s ] T %.1e I %.1e | transfer_matrices %.1e; worst tile: %s\n",
+              sc.rows, sc.cols, tiles.size(), s.name.c_str(), worst.t, worst.i, worst_batch, worst_tile.c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, TileEigen,
-                         ::testing::Values(SizeCase{1, 1, 8, true}, SizeCase{1, 9, 8, true}, SizeCase{9, 1, 8, true},
-                                           SizeCase{8, 8, 8, true}, SizeCase{16, 16, 6, true},
-                                           SizeCase{32, 32, 4, true}, SizeCase{24, 40, 4, true},
-                                           SizeCase{64, 64, 2, true}, SizeCase{128, 128, 0, false}),
-                         size_name);
+                         ::testing::ValuesIn(cases({{1, 1, 8, true}, {1, 9, 8, true}, {9, 1, 8, true}, {8, 8, 8, true},
+                                                    {16, 16, 6, true}, {32, 32, 4, true}, {24, 40, 4, true},
+                                                    {64, 64, 2, true}, {128, 128, 0, false}})),
+                         case_name);
 
-class TileEigenIllConditioned : public ::testing::TestWithParam<SizeCase> {};
+class TileEigenIllConditioned : public ::testing::TestWithParam<EigenCase> {
+ protected:
+  void SetUp() override { SXB_SKIP_UNLESS_USABLE(GetParam().solver.capability()); }
+};
 
 TEST_P(TileEigenIllConditioned, NoWorseThanDoubleSparseLu) {
-  const SizeCase sc = GetParam();
+  const SizeCase sc = GetParam().size;
+  const SolverUnderTest& s = GetParam().solver;
   std::vector<OwnedTile> tiles;
   add_extreme_tiles(sc.rows, sc.cols,
                     {{{1e4, 1e4, 0.01, 0.01}, "high source and sink, low wires"},
@@ -185,32 +203,26 @@ TEST_P(TileEigenIllConditioned, NoWorseThanDoubleSparseLu) {
                     tiles);
   TileRng rng(0xbadc0deu + 7u * sc.rows + sc.cols);
   double worst_lu = 0;
-  TileErrors worst{0, 0, 0, 0};
+  TileErrors worst{0, 0};
   for (const OwnedTile& t : tiles) {
     SCOPED_TRACE(describe(t));
     const std::vector<double> t_oracle = nodal_eigen::transfer(t.view());
     const double e_lu = max_relative_error(nodal_eigen::transfer_sparse_lu(t.view()), t_oracle);
-    const TileErrors e = solver_errors(t, t_oracle, rng);
+    const TileErrors e = solver_errors(s, t, t_oracle, rng);
     const double tolerance = std::max(kTolerance, 10.0 * e_lu);
-    EXPECT_LE(e.reference_t, tolerance) << "reference::tile_transfer; double SparseLU error " << e_lu;
-    EXPECT_LE(e.reference_i, tolerance) << "reference::tile_currents; double SparseLU error " << e_lu;
-    EXPECT_LE(e.cpu_t, tolerance) << "cpu::tile_transfer; double SparseLU error " << e_lu;
-    EXPECT_LE(e.cpu_i, tolerance) << "cpu::tile_currents; double SparseLU error " << e_lu;
+    EXPECT_LE(e.t, tolerance) << s.name << " transfer; double SparseLU error " << e_lu;
+    EXPECT_LE(e.i, tolerance) << s.name << " currents; double SparseLU error " << e_lu;
     worst_lu = std::max(worst_lu, e_lu);
-    worst = {std::max(worst.reference_t, e.reference_t), std::max(worst.reference_i, e.reference_i),
-             std::max(worst.cpu_t, e.cpu_t), std::max(worst.cpu_i, e.cpu_i)};
+    worst = {std::max(worst.t, e.t), std::max(worst.i, e.i)};
   }
-  std::printf("[ ill-conditioned %dx%d, %zu tiles ] max rel. error: double SparseLU T %.1e | reference T %.1e "
-              "I %.1e | cpu T %.1e I %.1e\n",
-              sc.rows, sc.cols, tiles.size(), worst_lu, worst.reference_t, worst.reference_i, worst.cpu_t,
-              worst.cpu_i);
+  std::printf("[ ill-conditioned %dx%d, %zu tiles, %s ] max rel. error: double SparseLU T %.1e | T %.1e I %.1e\n",
+              sc.rows, sc.cols, tiles.size(), s.name.c_str(), worst_lu, worst.t, worst.i);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, TileEigenIllConditioned,
-                         ::testing::Values(SizeCase{1, 9, 0, true}, SizeCase{9, 1, 0, true}, SizeCase{8, 8, 0, true},
-                                           SizeCase{32, 32, 0, true}, SizeCase{24, 40, 0, true},
-                                           SizeCase{64, 64, 0, true}),
-                         size_name);
+                         ::testing::ValuesIn(cases({{1, 9, 0, true}, {9, 1, 0, true}, {8, 8, 0, true},
+                                                    {32, 32, 0, true}, {24, 40, 0, true}, {64, 64, 0, true}})),
+                         case_name);
 
 }  // namespace
 }  // namespace sxb

@@ -31,9 +31,9 @@ std::string error_of(const json& j) {
 
 TEST(TileJson, ParsesAllFields) {
   const TileProblem p = parse_tile_problem(valid(), "t.json");
-  EXPECT_EQ(p.rows, 2);
-  EXPECT_EQ(p.cols, 3);
-  EXPECT_EQ(p.conductance[4], 5e-5);
+  EXPECT_EQ(p.tile.rows(), 2);
+  EXPECT_EQ(p.tile.cols(), 3);
+  EXPECT_EQ(p.tile.conductance()[4], 5e-5);
   EXPECT_EQ(p.voltages.size(), 6u);
   EXPECT_EQ(p.backend, Backend::Cpu);
 }
@@ -43,8 +43,8 @@ TEST(TileJson, MissingResistancesTakeTheDocumentedDefaults) {
   j.erase("r_source");
   j.erase("r_wire_col");
   const TileProblem p = parse_tile_problem(j, "t.json");
-  EXPECT_EQ(p.res.r_source, TileResistances{}.r_source);
-  EXPECT_EQ(p.res.r_wire_col, TileResistances{}.r_wire_col);
+  EXPECT_EQ(p.tile.res().r_source, TileResistances{}.r_source);
+  EXPECT_EQ(p.tile.res().r_wire_col, TileResistances{}.r_wire_col);
 }
 
 TEST(TileJson, ErrorsNameFileAndField) {

@@ -1,20 +1,17 @@
 #include "engine/crossbar/backend.h"
 
-#include <omp.h>
-
-#include <fstream>
-
-#include "kernels/tile/cuda/cuda_backend.h"
+#include "engine/crossbar/tile_solver.h"
+#include "kernels/common/blas_core.h"
 #include "kernels/common/error.h"
+#include "kernels/tile/cuda/cuda_backend.h"
 
 namespace sxb {
 
 Backend parse_backend(const std::string& name, const std::string& field) {
-  if (name == "auto") return Backend::Auto;
-  if (name == "cpu") return Backend::Cpu;
-  if (name == "cuda") return Backend::Cuda;
   if (name == "reference") return Backend::Reference;
-  throw Error(field + ": unknown backend '" + name + "' (expected auto, cpu, cuda or reference)");
+  Device d = Device::Auto;
+  SXB_REQUIRE(device_named(name, d), field + ": unknown backend '" + name + "' (expected auto, cpu, cuda or reference)");
+  return backend_on(d);
 }
 
 std::string to_string(Backend b) {
@@ -27,23 +24,31 @@ std::string to_string(Backend b) {
   return "?";
 }
 
-Backend resolve(Backend b) {
-  const auto& gpu = cuda::device_info();
-  if (b == Backend::Auto) return gpu.available ? Backend::Cuda : Backend::Cpu;
-  SXB_REQUIRE(b != Backend::Cuda || gpu.available, "backend cuda: no usable GPU (" + gpu.reason + ")");
-  return b;
+Backend backend_on(Device d) {
+  switch (d) {
+    case Device::Cpu: return Backend::Cpu;
+    case Device::Cuda: return Backend::Cuda;
+    case Device::Auto: break;
+  }
+  return Backend::Auto;
 }
 
-std::string describe(Backend b) {
-  if (b == Backend::Cuda) return cuda::device_info().name;
-  std::string model = "CPU";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);)
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  return model + ", " + std::to_string(omp_get_max_threads()) + " threads";
+CudaCapability cuda_tile_capability() {
+  const cuda::DeviceInfo& gpu = cuda::device_info();
+  return {gpu.available, gpu.reason};
+}
+
+Backend resolve(Backend b) {
+  if (b == Backend::Reference) return b;
+  const Device d = b == Backend::Cpu ? Device::Cpu : b == Backend::Cuda ? Device::Cuda : Device::Auto;
+  return backend_on(resolve_device(d, cuda_tile_capability(), "tile solver"));
+}
+
+std::string describe(Backend b) { return tile_solver(b).device(); }
+
+std::string better_blas_core(std::string& detected) {
+  detected = openblas_core();
+  return better_openblas_core(detected);
 }
 
 }  // namespace sxb

@@ -11,9 +11,6 @@ inline constexpr double kDefaultROn = 20e3;    // ohm
 inline constexpr double kDefaultROff = 200e3;  // ohm
 inline constexpr double kDefaultVRead = 0.3;   // V
 
-// Uniform double in [0, 1) from a 64-bit draw, identical on every platform.
-inline double unit_uniform(std::uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
-
 // rows x cols conductances (S), row-major, from `seed`.
 std::vector<double> example_conductances(int rows, int cols, std::uint64_t seed);
 

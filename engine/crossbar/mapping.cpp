@@ -4,7 +4,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "kernels/nn/layers.h"
+#include "kernels/common/counter_rng.h"
 
 namespace sxb {
 
@@ -34,12 +34,12 @@ namespace {
 std::uint64_t draw_stream(const std::string& layer, std::size_t tile_index, int polarity) {
   std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a of the name
   for (unsigned char ch : layer) h = (h ^ ch) * 0x100000001b3ULL;
-  return nn::splitmix64(h ^ nn::splitmix64(2 * static_cast<std::uint64_t>(tile_index) + polarity));
+  return rng::splitmix64(h ^ rng::splitmix64(2 * static_cast<std::uint64_t>(tile_index) + polarity));
 }
 
 // Uniform in (0, 1].
 double open_uniform(std::uint64_t seed, std::uint64_t stream, std::uint64_t index) {
-  return static_cast<double>((nn::dropout_hash(seed, stream, index) >> 11) + 1) * 0x1.0p-53;
+  return rng::open_unit_uniform(rng::counter_hash(seed, stream, index));
 }
 
 double quantise(double g, const DeviceModel& d) {

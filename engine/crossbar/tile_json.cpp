@@ -68,22 +68,22 @@ TileProblem parse_tile_problem(const json& j, const std::string& src) {
     for (const char* k : known) ok = ok || key == k;
     SXB_REQUIRE(ok, fmt::format("{}: unknown field '{}'", src, key));
   }
-  TileProblem p;
-  p.rows = dimension(j, "rows", src);
-  p.cols = dimension(j, "cols", src);
+  const int rows = dimension(j, "rows", src), cols = dimension(j, "cols", src);
   SXB_REQUIRE(j.contains("conductance"), src + ": missing field 'conductance'");
-  p.conductance = matrix(j.at("conductance"), p.rows, p.cols, src + ": conductance", "cols");
-  double* r[] = {&p.res.r_source, &p.res.r_sink, &p.res.r_wire_row, &p.res.r_wire_col};
+  std::vector<double> conductance = matrix(j.at("conductance"), rows, cols, src + ": conductance", "cols");
+  TileResistances res;
+  double* r[] = {&res.r_source, &res.r_sink, &res.r_wire_row, &res.r_wire_col};
   const char* names[] = {"r_source", "r_sink", "r_wire_row", "r_wire_col"};
   for (int k = 0; k < 4; ++k)
     if (j.contains(names[k])) *r[k] = number(j.at(names[k]), src + ": " + names[k]);
-  if (j.contains("voltages")) p.voltages = matrix(j.at("voltages"), -1, p.rows, src + ": voltages", "rows");
+  std::vector<double> voltages;
+  if (j.contains("voltages")) voltages = matrix(j.at("voltages"), -1, rows, src + ": voltages", "rows");
+  Backend backend = Backend::Auto;
   if (j.contains("backend")) {
     SXB_REQUIRE(j.at("backend").is_string(), src + ": backend must be a string");
-    p.backend = parse_backend(j.at("backend").get<std::string>(), src + ": backend");
+    backend = parse_backend(j.at("backend").get<std::string>(), src + ": backend");
   }
-  validate_tile(p.view(), src);
-  return p;
+  return TileProblem{ValidTile(rows, cols, std::move(conductance), res, src), std::move(voltages), backend};
 }
 
 TileProblem read_tile_problem(const std::string& path) {
@@ -98,30 +98,25 @@ TileProblem read_tile_problem(const std::string& path) {
   return parse_tile_problem(j, path);
 }
 
-json solve_tile_problem(const TileProblem& p, const TileSolveOptions& opt) {
+json solve_tile_problem(const TileProblem& p, const TileSolveOptions& opt, const SolverLog& log) {
   const TileView t = p.view();
-  const Backend backend = resolve(p.backend);
-  const int n_vec = static_cast<int>(p.voltages.size() / p.rows);
+  const int n_vec = static_cast<int>(p.voltages.size() / t.rows);
   const auto t0 = std::chrono::steady_clock::now();
+  const TileSolution solution = solve_tile(p.tile, p.voltages, opt.transfer || opt.nf, p.backend, log);
   json out;
-  out["rows"] = p.rows;
-  out["cols"] = p.cols;
-  out["currents"] = rows_of(tile_currents(t, p.voltages, backend), n_vec, p.cols);
-  out["ideal_currents"] = rows_of(ideal_currents(t, p.voltages), n_vec, p.cols);
-  if (opt.transfer || opt.nf) {
-    TileBatch one;
-    one.add(p.rows, p.cols, p.conductance.data(), p.res);
-    const std::vector<double> T = transfer_matrices(one, backend);
-    if (opt.transfer) out["transfer"] = rows_of(T, p.cols, p.rows);
-    if (opt.nf) {
-      const NonIdealityFactor nf = nonideality_factor(t, T.data());
-      out["nf"] = {{"per_column", nf.per_column}, {"mean", nf.mean}, {"max", nf.max}};
-    }
+  out["rows"] = t.rows;
+  out["cols"] = t.cols;
+  out["currents"] = rows_of(solution.currents, n_vec, t.cols);
+  out["ideal_currents"] = rows_of(ideal_currents(t, p.voltages), n_vec, t.cols);
+  if (opt.transfer) out["transfer"] = rows_of(solution.transfer, t.cols, t.rows);
+  if (opt.nf) {
+    const NonIdealityFactor nf = nonideality_factor(t, solution.transfer.data());
+    out["nf"] = {{"per_column", nf.per_column}, {"mean", nf.mean}, {"max", nf.max}};
   }
-  out["resistances"] = {{"r_source", p.res.r_source}, {"r_sink", p.res.r_sink},
-                        {"r_wire_row", p.res.r_wire_row}, {"r_wire_col", p.res.r_wire_col}};
-  out["backend"] = to_string(backend);
-  out["device"] = describe(backend);
+  out["resistances"] = {{"r_source", t.res.r_source}, {"r_sink", t.res.r_sink},
+                        {"r_wire_row", t.res.r_wire_row}, {"r_wire_col", t.res.r_wire_col}};
+  out["backend"] = to_string(solution.backend);
+  out["device"] = describe(solution.backend);
   out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out["version"] = version_line();
   return out;

@@ -6,17 +6,16 @@
 #include <vector>
 
 #include "engine/crossbar/backend.h"
+#include "engine/crossbar/tile_solver.h"
 #include "kernels/tile/tile.h"
 
 namespace sxb {
 
 struct TileProblem {
-  int rows = 0, cols = 0;
-  std::vector<double> conductance;  // rows x cols, S
-  TileResistances res;               // missing keys keep the documented defaults
+  ValidTile tile;                    // conductances (S); missing resistance keys keep the documented defaults
   std::vector<double> voltages;      // n_vec x rows, V
   Backend backend = Backend::Auto;
-  TileView view() const { return TileView{rows, cols, conductance.data(), res}; }
+  TileView view() const { return tile.view(); }
 };
 
 // Parses and validates; errors name `source` (the file) and the field.
@@ -28,8 +27,10 @@ struct TileSolveOptions {
   bool nf = false;
 };
 
-// Solves and returns the output document (currents, ideal_currents, and on
-// request transfer and nf, plus backend and timing).
-nlohmann::json solve_tile_problem(const TileProblem& p, const TileSolveOptions& opt);
+// Solves through the front door (T at most once; the tile was validated when
+// parsed) and returns the output document (currents, ideal_currents, and on
+// request transfer and nf, plus backend and timing). Fallback notices go to `log`.
+nlohmann::json solve_tile_problem(const TileProblem& p, const TileSolveOptions& opt,
+                                  const SolverLog& log = log_to_stderr);
 
 }  // namespace sxb

@@ -4,7 +4,7 @@
 #include <numeric>
 
 #include "kernels/common/error.h"
-#include "kernels/nn/layers.h"
+#include "kernels/common/counter_rng.h"
 
 namespace sxb {
 namespace {
@@ -37,7 +37,7 @@ Normalization channel_statistics(const Dataset& d) {
 }
 
 std::uint64_t counter_hash(std::uint64_t seed, std::uint64_t purpose, std::uint64_t a, std::uint64_t b) {
-  return nn::splitmix64(nn::dropout_hash(seed, purpose, a) ^ nn::splitmix64(b));
+  return rng::counter_hash(seed, purpose, a, b);
 }
 
 std::vector<int> epoch_order(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {

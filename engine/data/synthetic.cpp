@@ -5,7 +5,7 @@
 #include <numbers>
 #include <random>
 
-#include "engine/crossbar/example_tile.h"
+#include "kernels/common/counter_rng.h"
 
 namespace sxb {
 namespace {
@@ -14,10 +14,10 @@ const char* kClassNames[10] = {"disc", "square", "triangle", "cross", "ring",
                                "stripes", "checkerboard", "dots", "stroke", "frame"};
 
 struct Draw {
-  std::mt19937_64 rng;
-  double uniform(double lo, double hi) { return lo + (hi - lo) * unit_uniform(rng()); }
+  std::mt19937_64 engine;
+  double uniform(double lo, double hi) { return lo + (hi - lo) * rng::unit_uniform(engine()); }
   double normal() {  // Box-Muller, platform-independent
-    const double u1 = 1.0 - unit_uniform(rng()), u2 = unit_uniform(rng());
+    const double u1 = 1.0 - rng::unit_uniform(engine()), u2 = rng::unit_uniform(engine());
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
   }
 };
@@ -94,8 +94,8 @@ Dataset make_synthetic(int n, std::uint64_t seed) {
 #pragma omp parallel for schedule(static)
   for (int k = 0; k < n; ++k) {
     // Each image has its own stream: independent of thread count.
-    Draw draw{std::mt19937_64(seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(k))};
-    const int cls = static_cast<int>(draw.rng() % 10);
+    Draw draw{std::mt19937_64(seed * rng::kGoldenGamma + static_cast<std::uint64_t>(k))};
+    const int cls = static_cast<int>(draw.engine() % 10);
     d.labels[k] = cls;
     render(cls, draw, d.images.data() + static_cast<std::size_t>(k) * kImageBytes);
   }

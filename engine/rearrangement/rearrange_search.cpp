@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "engine/crossbar/tile_solver.h"
+#include "kernels/common/counter_rng.h"
 #include "kernels/common/error.h"
 
 namespace sxb {
@@ -56,19 +57,13 @@ std::vector<double> tile_errors(const std::vector<TileRef>& tiles, int R, int C,
   return error;
 }
 
-std::uint64_t mix(std::uint64_t z) {  // SplitMix64 finaliser
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 // The random proposals of one row-block.
 struct BlockDraws {
   std::size_t layer;
   std::vector<std::size_t> tiles;
-  std::uint64_t state;
-  std::uint64_t next() { return mix(state += 0x9e3779b97f4a7c15ULL); }
-  std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
+  rng::SplitMix64 stream;
+  std::uint64_t next() { return stream.next(); }
+  std::size_t below(std::size_t n) { return static_cast<std::size_t>(stream.below(n)); }
 };
 
 struct Proposal {
@@ -178,7 +173,7 @@ SearchOutcome search_rearrangement(const std::vector<const MappedLayer*>& source
   for (std::size_t l = 0; l < now.layers.size(); ++l) {
     const std::vector<std::vector<std::size_t>> groups = row_blocks(now.layers[l]);
     for (std::size_t b = 0; b < groups.size(); ++b)
-      blocks.push_back({l, groups[b], mix(options.seed ^ mix((static_cast<std::uint64_t>(l) << 32) | b))});
+      blocks.push_back({l, groups[b], {rng::mix64(options.seed ^ rng::mix64((static_cast<std::uint64_t>(l) << 32) | b))}});
   }
 
   for (int round = 1;; ++round) {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/common/counter_rng.h"
 #include "kernels/common/error.h"
 
 namespace sxb::nn {
@@ -99,25 +100,16 @@ struct LossResult {
 
 // --- Dropout mask: part of the contract, identical on every backend --------
 // Element `index` of the tensor dropped at training step `step` is kept iff
-// (dropout_hash(seed, step, index) >> 32) >= dropout_threshold(p). The mask
-// depends on nothing else (not on thread count, tiling or backend), so the
-// backward pass regenerates it instead of storing it.
-constexpr std::uint64_t splitmix64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-constexpr std::uint64_t dropout_hash(std::uint64_t seed, std::uint64_t step, std::uint64_t index) {
-  return splitmix64(splitmix64(splitmix64(seed) ^ step) ^ index);
-}
+// (rng::counter_hash(seed, step, index) >> 32) >= dropout_threshold(p). The
+// mask depends on nothing else (not on thread count, tiling or backend), so
+// the backward pass regenerates it instead of storing it.
 // p in [0, 1] -> threshold in [0, 2^32]; p = 1 drops everything.
 constexpr std::uint64_t dropout_threshold(float p) {
   const double t = static_cast<double>(p) * 4294967296.0;
   return t <= 0.0 ? 0 : t >= 4294967296.0 ? 4294967296ULL : static_cast<std::uint64_t>(t + 0.5);
 }
 constexpr bool dropout_keeps(std::uint64_t seed, std::uint64_t step, std::uint64_t index, float p) {
-  return (dropout_hash(seed, step, index) >> 32) >= dropout_threshold(p);
+  return (rng::counter_hash(seed, step, index) >> 32) >= dropout_threshold(p);
 }
 
 // A weight matrix [rows, cols] in CSR form: row r holds the entries

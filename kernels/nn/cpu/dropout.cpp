@@ -14,7 +14,7 @@ void apply_mask(std::size_t n, float p, std::uint64_t seed, std::uint64_t step, 
   const std::ptrdiff_t count = static_cast<std::ptrdiff_t>(n);
 #pragma omp parallel for schedule(static)
   for (std::ptrdiff_t i = 0; i < count; ++i) {
-    const bool keep = (dropout_hash(seed, step, static_cast<std::uint64_t>(i)) >> 32) >= threshold;
+    const bool keep = (rng::counter_hash(seed, step, static_cast<std::uint64_t>(i)) >> 32) >= threshold;
     out[i] = keep ? in[i] * scale : 0.0f;
   }
 }

@@ -1,8 +1,9 @@
 // Element-wise layer kernels on the GPU: fill, ReLU, dropout (the CPU's
-// counter-based mask, computed by the same constexpr dropout_hash of
-// kernels/nn/layers.h, which nvcc compiles for the device with
+// counter-based mask, computed by the same constexpr rng::counter_hash of
+// kernels/common/counter_rng.h, which nvcc compiles for the device with
 // --expt-relaxed-constexpr) and the SGD step. Formulas as kernels/nn/cpu.
 #include "kernels/nn/cuda/common.cuh"
+#include "kernels/nn/cuda/kernel_probe.h"
 #include "kernels/nn/cuda/layers_cuda.h"
 
 namespace sxb::nn::gpu {
@@ -27,7 +28,7 @@ __global__ void relu_backward_kernel(std::size_t n, const float* y, const float*
 __global__ void dropout_kernel(std::size_t n, std::uint64_t threshold, float scale, std::uint64_t seed,
                                std::uint64_t step, const float* in, float* out) {
   SXB_GRID_LOOP(i, n) {
-    const bool keep = (dropout_hash(seed, step, static_cast<std::uint64_t>(i)) >> 32) >= threshold;
+    const bool keep = (rng::counter_hash(seed, step, static_cast<std::uint64_t>(i)) >> 32) >= threshold;
     out[i] = keep ? in[i] * scale : 0.0f;
   }
 }
@@ -79,6 +80,14 @@ void sgd_step(const Queue& q, std::size_t n, const SgdParams& params, float* par
               const std::uint8_t* mask) {
   cuda::launch(sgd_kernel, blocks_for(n), kThreads, 0, q.stream, n, params.lr, params.momentum,
                params.weight_decay, params.nesterov, param, grad, momentum_buf, mask);
+}
+
+std::string kernel_problem() {
+  cudaFuncAttributes attributes{};
+  const cudaError_t code = cudaFuncGetAttributes(&attributes, fill_kernel);
+  if (code == cudaSuccess) return {};
+  (void)cudaGetLastError();
+  return std::string("the network kernels cannot run on this GPU (") + cudaGetErrorString(code) + ")";
 }
 
 }  // namespace sxb::nn::gpu

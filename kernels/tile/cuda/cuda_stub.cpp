@@ -4,12 +4,9 @@
 
 namespace sxb::cuda {
 
-const DeviceInfo& device_info() {
-  static const DeviceInfo info{false, "", "built without CUDA (no nvcc at configure time)", 0, 0};
-  return info;
-}
+const DeviceInfo& device_info() { return gpu_info(); }
 
-void batch_transfer(const TileBatch&, double*, std::size_t) {
+std::vector<std::size_t> batch_transfer(const TileBatch&, double*, std::size_t) {
   throw Error("CUDA backend requested, but " + device_info().reason);
 }
 

@@ -3,9 +3,9 @@
 
 #include <string>
 
-namespace sxb::cuda::detail {
+#include "kernels/common/gpu_info.h"
 
-inline constexpr int kDevice = 0;  // the GPU the backend uses (see CUDA_VISIBLE_DEVICES)
+namespace sxb::cuda::detail {
 
 // Empty if the tile kernel can run on kDevice, else why not (e.g. no kernel
 // image for its architecture). Never throws.

@@ -175,14 +175,15 @@ std::size_t tile_workspace_bytes(int rows, int cols) {
          sizeof(int);
 }
 
-void batch_transfer(const TileBatch& batch, double* transfer, std::size_t max_tiles_per_chunk) {
+std::vector<std::size_t> batch_transfer(const TileBatch& batch, double* transfer, std::size_t max_tiles_per_chunk) {
   const DeviceInfo& info = device_info();
   SXB_REQUIRE(info.available, "CUDA backend requested, but " + info.reason);
-  if (batch.size() == 0) return;
+  std::vector<std::size_t> failed;
+  if (batch.size() == 0) return failed;
 
-  SXB_CUDA_CHECK(cudaSetDevice(detail::kDevice));
+  SXB_CUDA_CHECK(cudaSetDevice(kDevice));
   int shared_optin = 0;
-  SXB_CUDA_CHECK(cudaDeviceGetAttribute(&shared_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, detail::kDevice));
+  SXB_CUDA_CHECK(cudaDeviceGetAttribute(&shared_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, kDevice));
   const std::size_t shared_limit = static_cast<std::size_t>(shared_optin);
   std::size_t free_bytes = 0, total_bytes = 0;
   SXB_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
@@ -220,9 +221,9 @@ void batch_transfer(const TileBatch& batch, double* transfer, std::size_t max_ti
                                    stream.get()));
     stream.synchronize();
     for (std::size_t t = 0; t < c.count; ++t)
-      SXB_REQUIRE(status[t] == 0, "CUDA tile solver: tile " + std::to_string(c.first + t) +
-                                      ": shifted admittance not positive definite (invalid or extreme input)");
+      if (status[t] != 0) failed.push_back(c.first + t);  // shifted admittance not positive definite
   }
+  return failed;
 }
 
 }  // namespace sxb::cuda
