@@ -45,6 +45,11 @@ struct EigenCase {
   SolverUnderTest solver;
 };
 
+// Printed by gtest (and ctest's test list) instead of the raw bytes.
+void PrintTo(const EigenCase& c, std::ostream* os) {
+  *os << c.size.rows << "x" << c.size.cols << " on " << c.solver.name;
+}
+
 std::string case_name(const ::testing::TestParamInfo<EigenCase>& info) {
   return std::to_string(info.param.size.rows) + "x" + std::to_string(info.param.size.cols) + "_" +
          info.param.solver.name;

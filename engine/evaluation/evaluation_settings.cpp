@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <set>
-#include <sstream>
 
 #include "kernels/common/error.h"
 
@@ -56,10 +55,13 @@ void EvaluationSettings::check(const std::string& context) const {
 
 std::vector<Calibration> parse_calibration_list(const std::string& text, const std::string& key) {
   std::vector<Calibration> out;
-  std::stringstream in(text);
-  std::string name;
-  while (std::getline(in, name, ',')) out.push_back(parse_calibration(name, key));
-  SXB_REQUIRE(!out.empty(), key + ": name at least one calibration (none, column or layer)");
+  std::size_t begin = 0;
+  while (true) {  // every comma-separated name, an empty one included (an error)
+    const std::size_t comma = text.find(',', begin);
+    out.push_back(parse_calibration(text.substr(begin, comma - begin), key));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
   return out;
 }
 

@@ -212,6 +212,112 @@ PrunePaths prune_paths(const std::string& out) {
           stem + ".hard.safetensors"};
 }
 
+// A resumed run must have the settings of the run that wrote the summary.
+void check_resume_settings(const PrunePaths& paths, const nlohmann::json& settings) {
+  SXB_REQUIRE(std::filesystem::exists(paths.summary),
+              paths.summary + ": no earlier run to resume (start afresh instead of resuming)");
+  const nlohmann::json then = read_json_file(paths.summary);
+  SXB_REQUIRE(then.contains("settings"), paths.summary + ": not a sparsexbar prune summary");
+  for (const auto& [key, value] : settings.items()) {
+    const std::string before = then["settings"].contains(key) ? then["settings"][key].dump() : "(absent)";
+    SXB_REQUIRE(before == value.dump(),
+                fmt::format("{}: the run was started with {} = {}, this one has {} = {}; resume with the original "
+                            "settings (or start afresh instead of resuming)",
+                            paths.summary, key, before, key, value.dump()));
+  }
+}
+
+// Phase 2: hard pruning of the regularised model to the target; writes the
+// hard-pruned weights and the layout, fills the result's accounting and
+// accuracies, and returns the pruned network with the "pruning" summary.
+struct HardPruned {
+  PrunedNetwork network;
+  nlohmann::json pruning;
+  double seconds = 0.0;
+};
+
+HardPruned hard_pruning_phase(const PruneRunConfig& c, std::unique_ptr<nn::Vgg>& regularised,
+                              const std::string& regularised_path, const NetworkLayout& dense_layout_all,
+                              const Dataset& test_set, nn::Backend& backend, PruneRunResult& result,
+                              const std::function<void(const std::string&)>& log) {
+  const PrunePaths& paths = result.paths;
+  // Groups the lasso drove to exactly zero, as a guide for lambda.
+  std::size_t zero_groups = 0, prunable_groups = 0;
+  for (const LayerGroups& g : network_groups(*regularised, c.spec)) {
+    if (!g.prunable) continue;
+    prunable_groups += g.norms.size();
+    for (double n : g.norms) zero_groups += n == 0.0 ? 1 : 0;
+  }
+
+  // --- Phase 2: hard pruning.
+  const auto t_hard = Clock::now();
+  HardPruned out;
+  PrunedNetwork& pruned = out.network;
+  pruned = hard_prune(*regularised, c.spec);
+  regularised.reset();
+  pruned.weights.metadata["pruning_method"] = method_name(c.spec.method);
+  if (const auto wct = read_wct_metadata(read_safetensors(regularised_path), regularised_path))
+    write_wct_metadata(*wct, pruned.weights);  // pruning only zeroes or removes weights: still within the clamp
+  write_safetensors(paths.hard, pruned.weights);
+  result.account = account_crossbars(pruned.layout, dense_layout_all);
+  result.target_sparsity = c.spec.per_layer ? kNaN : c.spec.sparsity;
+  result.sparsity = pruned.selection.sparsity();
+  result.target_reached = pruned.selection.reached;
+  nlohmann::json layers = nlohmann::json::array();
+  for (const LayerPruning& l : pruned.layers) {
+    nlohmann::json j = {{"layer", l.layer}, {"groups", l.groups}, {"removed_groups", l.removed_groups}};
+    if (c.spec.method == PruneMethod::ChannelFilter && !l.kept_channels.empty()) j["kept_channels"] = l.kept_channels;
+    layers.push_back(j);
+  }
+  out.pruning = {{"spec", c.spec.to_json()},
+                                  {"dense_weights", c.weights},
+                                  {"removed_weights", pruned.selection.removed_weights},
+                                  {"sparsity", result.sparsity},
+                                  {"target_reached", result.target_reached},
+                                  {"lasso_zero_groups", zero_groups},
+                                  {"prunable_groups", prunable_groups},
+                                  {"layers", layers}};
+  write_layout_file(paths.layout, pruned.layout, {{"accounting", to_json(result.account)}, {"pruning", out.pruning}});
+  {
+    nn::Vgg hard(pruned.config, backend);
+    hard.load_state_dict(pruned.weights, paths.hard);
+    result.pruned_accuracy = accuracy_of(hard, test_set);
+  }
+  out.seconds = seconds_since(t_hard);
+  log(fmt::format("hard pruning ({}): removed {} of {} weights ({:.2f}%{}), {} of {} prunable groups were already 0; "
+                  "{} -> {} crossbars (CCR {:.3f}){}; layout {}",
+                  method_name(c.spec.method), pruned.selection.removed_weights, pruned.selection.dense_weights,
+                  100.0 * result.sparsity,
+                  result.target_reached ? "" : fmt::format(", target {:.2f}% not reachable", 100.0 * c.spec.sparsity),
+                  zero_groups, prunable_groups, result.account.total.dense_crossbars(),
+                  result.account.total.crossbars(), result.account.total.ccr(),
+                  std::isfinite(result.pruned_accuracy)
+                      ? fmt::format(", test accuracy {:.2f}%", 100.0 * result.pruned_accuracy)
+                      : "",
+                  paths.layout));
+
+  return out;
+}
+
+// The summary of a finished run: files, accuracies, pruning, accounting and
+// timings, written atomically to <stem>.prune.json.
+void write_done_summary(nlohmann::json& summary, const PruneRunResult& result, const std::string& regularised_path,
+                        const Dataset& test_set, const nlohmann::json& pruning, const nlohmann::json& seconds) {
+  const PrunePaths& paths = result.paths;
+  summary["status"] = "done";
+  summary["files"] = {{"model", paths.model}, {"layout", paths.layout}, {"regularised", regularised_path},
+                      {"hard_pruned", paths.hard}};
+  summary["test_data"] = test_set.source;
+  summary["accuracy"] = {{"dense", number_or_null(result.dense_accuracy)},
+                         {"regularised", number_or_null(result.regularised_accuracy)},
+                         {"hard_pruned", number_or_null(result.pruned_accuracy)},
+                         {"fine_tuned", number_or_null(result.accuracy)}};
+  summary["pruning"] = pruning;
+  summary["accounting"] = to_json(result.account);
+  summary["seconds"] = seconds;
+  write_file_atomic(paths.summary, summary.dump(2) + "\n");
+}
+
 PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, const Dataset& test_set,
                            nn::Backend& backend, const TrainHooks& hooks_in) {
   const auto t_start = Clock::now();
@@ -224,20 +330,7 @@ PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, co
   nlohmann::json summary = {{"kind", "sparsexbar-prune"}, {"settings", settings}, {"status", "running"},
                             {"git", git_revision()}, {"backend", backend.describe()}};
 
-  // --- Resume: the same settings as the run that wrote the summary.
-  if (c.resume) {
-    SXB_REQUIRE(std::filesystem::exists(paths.summary),
-                paths.summary + ": no earlier run to resume (start afresh instead of resuming)");
-    const nlohmann::json then = read_json_file(paths.summary);
-    SXB_REQUIRE(then.contains("settings"), paths.summary + ": not a sparsexbar prune summary");
-    for (const auto& [key, value] : settings.items()) {
-      const std::string before = then["settings"].contains(key) ? then["settings"][key].dump() : "(absent)";
-      SXB_REQUIRE(before == value.dump(),
-                  fmt::format("{}: the run was started with {} = {}, this one has {} = {}; resume with the original "
-                              "settings (or start afresh instead of resuming)",
-                              paths.summary, key, before, key, value.dump()));
-    }
-  }
+  if (c.resume) check_resume_settings(paths, settings);
   write_file_atomic(paths.summary, summary.dump(2) + "\n");
 
   // --- The dense model.
@@ -301,58 +394,10 @@ PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, co
   }
   dense.reset();
 
-  // Groups the lasso drove to exactly zero, as a guide for lambda.
-  std::size_t zero_groups = 0, prunable_groups = 0;
-  for (const LayerGroups& g : network_groups(*regularised, c.spec)) {
-    if (!g.prunable) continue;
-    prunable_groups += g.norms.size();
-    for (double n : g.norms) zero_groups += n == 0.0 ? 1 : 0;
-  }
-
-  // --- Phase 2: hard pruning.
-  const auto t_hard = Clock::now();
-  PrunedNetwork pruned = hard_prune(*regularised, c.spec);
-  regularised.reset();
-  pruned.weights.metadata["pruning_method"] = method_name(c.spec.method);
-  if (const auto wct = read_wct_metadata(read_safetensors(regularised_path), regularised_path))
-    write_wct_metadata(*wct, pruned.weights);  // pruning only zeroes or removes weights: still within the clamp
-  write_safetensors(paths.hard, pruned.weights);
-  result.account = account_crossbars(pruned.layout, dense_layout_all);
-  result.target_sparsity = c.spec.per_layer ? kNaN : c.spec.sparsity;
-  result.sparsity = pruned.selection.sparsity();
-  result.target_reached = pruned.selection.reached;
-  nlohmann::json layers = nlohmann::json::array();
-  for (const LayerPruning& l : pruned.layers) {
-    nlohmann::json j = {{"layer", l.layer}, {"groups", l.groups}, {"removed_groups", l.removed_groups}};
-    if (c.spec.method == PruneMethod::ChannelFilter && !l.kept_channels.empty()) j["kept_channels"] = l.kept_channels;
-    layers.push_back(j);
-  }
-  const nlohmann::json pruning = {{"spec", c.spec.to_json()},
-                                  {"dense_weights", c.weights},
-                                  {"removed_weights", pruned.selection.removed_weights},
-                                  {"sparsity", result.sparsity},
-                                  {"target_reached", result.target_reached},
-                                  {"lasso_zero_groups", zero_groups},
-                                  {"prunable_groups", prunable_groups},
-                                  {"layers", layers}};
-  write_layout_file(paths.layout, pruned.layout, {{"accounting", to_json(result.account)}, {"pruning", pruning}});
-  {
-    nn::Vgg hard(pruned.config, backend);
-    hard.load_state_dict(pruned.weights, paths.hard);
-    result.pruned_accuracy = accuracy_of(hard, test_set);
-  }
-  const double hard_seconds = seconds_since(t_hard);
-  log(fmt::format("hard pruning ({}): removed {} of {} weights ({:.2f}%{}), {} of {} prunable groups were already 0; "
-                  "{} -> {} crossbars (CCR {:.3f}){}; layout {}",
-                  method_name(c.spec.method), pruned.selection.removed_weights, pruned.selection.dense_weights,
-                  100.0 * result.sparsity,
-                  result.target_reached ? "" : fmt::format(", target {:.2f}% not reachable", 100.0 * c.spec.sparsity),
-                  zero_groups, prunable_groups, result.account.total.dense_crossbars(),
-                  result.account.total.crossbars(), result.account.total.ccr(),
-                  std::isfinite(result.pruned_accuracy)
-                      ? fmt::format(", test accuracy {:.2f}%", 100.0 * result.pruned_accuracy)
-                      : "",
-                  paths.layout));
+  HardPruned hard = hard_pruning_phase(c, regularised, regularised_path, dense_layout_all, test_set, backend, result, log);
+  const PrunedNetwork& pruned = hard.network;
+  const nlohmann::json& pruning = hard.pruning;
+  const double hard_seconds = hard.seconds;
 
   // --- Phase 3: fine-tuning with the masks held fixed.
   std::unique_ptr<nn::Vgg> final_model;
@@ -393,21 +438,11 @@ PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, co
   }
   check_layout_for_model(read_layout_file(paths.layout), *final_model, paths.layout);
 
-  summary["status"] = "done";
-  summary["files"] = {{"model", paths.model}, {"layout", paths.layout}, {"regularised", regularised_path},
-                      {"hard_pruned", paths.hard}};
-  summary["test_data"] = test_set.source;
-  summary["accuracy"] = {{"dense", number_or_null(result.dense_accuracy)},
-                         {"regularised", number_or_null(result.regularised_accuracy)},
-                         {"hard_pruned", number_or_null(result.pruned_accuracy)},
-                         {"fine_tuned", number_or_null(result.accuracy)}};
-  summary["pruning"] = pruning;
-  summary["accounting"] = to_json(result.account);
-  summary["seconds"] = {{"regularisation", reg_seconds},
-                        {"hard_pruning", hard_seconds},
-                        {"fine_tuning", finetune_seconds},
-                        {"total", seconds_since(t_start)}};
-  write_file_atomic(paths.summary, summary.dump(2) + "\n");
+  write_done_summary(summary, result, regularised_path, test_set, pruning,
+                     {{"regularisation", reg_seconds},
+                      {"hard_pruning", hard_seconds},
+                      {"fine_tuning", finetune_seconds},
+                      {"total", seconds_since(t_start)}});
   result.summary = summary;
   return result;
 }

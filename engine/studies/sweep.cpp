@@ -133,6 +133,7 @@ json SweepPointConfig::to_json() const {
   json j = {{"model", model}, {"width", width}, {"classes", classes}, {"data", data},
             {"eval_data", eval_data.empty() ? data : eval_data}, {"crossbar", crossbar.to_json()}};
   j["rearrange"] = rearrange.to_json();
+  if (!evaluation.is_default()) j["evaluation"] = evaluation.to_json();
   if (weights.empty()) {
     j["weights"] = nullptr;
     j["train"] = settings_id_json(train.to_json(), TrainConfig{}.to_json(),
@@ -211,6 +212,7 @@ SweepPointConfig point_from_json(const json& j, const std::string& base_dir) {
   }
   if (const json* x = k.get("prune")) read_prune(c, *x);
   if (const json* x = k.get("rearrange")) c.rearrange = rearrange_from_json(*x);
+  if (const json* x = k.get("evaluation")) c.evaluation = EvaluationSettings::from_json(*x, "evaluation");
   k.done();
 
   if (c.weights.empty()) {

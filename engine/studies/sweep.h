@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/crossbar/crossbar_config.h"
+#include "engine/evaluation/evaluation_settings.h"
 #include "engine/pruning/pruning_run.h"
 #include "engine/rearrangement/rearrange.h"
 #include "engine/training/train.h"
@@ -45,6 +46,9 @@ struct SweepPointConfig {
   std::optional<PruneRunConfig> prune;
   CrossbarConfig crossbar;
   RearrangeOptions rearrange;
+  // Read-out variants and extra physics of the evaluation ("evaluation" key;
+  // written, and so part of the id, only when not the default).
+  EvaluationSettings evaluation;
 
   // Normalised, for the record: every default filled in, short forms
   // expanded. Settings added to "train" and "prune" after the first sweeps

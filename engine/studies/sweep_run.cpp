@@ -214,8 +214,10 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
   eo.backend = o_.backend;
   eo.sparse = o_.sparse;
   eo.rearrange = c.rearrange;
+  eo.evaluation = c.evaluation;
   eo.cache_dir = o_.weff_cache ? o_.cache_dir : "";
   eo.data_source = c.eval_data.empty() ? c.data : c.eval_data;
+  if (c.evaluation.bn_recalibrate > 0) eo.bn_train = &data(eo.data_source, Split::Train);
   const CrossbarEvalResult r = evaluate_model_file(request, *backend_, data(eo.data_source, Split::Test), &software_);
 
   char host[256] = "";

@@ -198,34 +198,29 @@ double learning_rate(const TrainConfig& c, std::int64_t global_step, int steps_p
   return 0.5 * c.lr * (1.0 + std::cos(std::numbers::pi * static_cast<double>(global_step) / total));
 }
 
-TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const Dataset& test_set,
-                  nn::Backend& backend, const TrainHooks& hooks) {
-  const auto t_start = Clock::now();
-  TrainConfig config = config_in;
-  config.check();
-  SXB_REQUIRE(train_set.size() > 0, "the training set is empty");
-  int max_label = 0;
-  for (int label : train_set.labels) max_label = std::max(max_label, label);
-  for (int label : test_set.labels) max_label = std::max(max_label, label);
-  if (config.classes == 0) config.classes = std::max(train_set.num_classes, max_label + 1);
-  SXB_REQUIRE(max_label < config.classes, fmt::format("the data has label {}, but train.classes is {}", max_label,
-                                                      config.classes));
-  auto log = hooks.log ? hooks.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+// Where a training starts: the model (from the checkpoint, from given
+// weights, or freshly initialised), its position and, with WCT, kappa and s_ref.
+struct TrainStart {
+  std::unique_ptr<nn::Vgg> model;
+  int epoch = 0, step = 0;
+  EpochSums sums;
+  std::optional<WctScales> wct;
+};
 
-  const int steps_per_epoch = static_cast<int>((train_set.size() + config.batch - 1) / config.batch);
-  const std::string ckpt_path = checkpoint_path(config.out);
-  const nlohmann::json settings = config.to_json();
-
-  // --- The model: from the checkpoint, from given weights, or freshly initialised.
+TrainStart start_training(const TrainConfig& config, const Dataset& train_set, nn::Backend& backend,
+                          int steps_per_epoch, const std::string& ckpt_path, const nlohmann::json& settings,
+                          const std::function<void(const std::string&)>& log) {
+  TrainStart start;
+  std::unique_ptr<nn::Vgg>& model = start.model;
+  int& epoch = start.epoch;
+  int& step = start.step;
+  EpochSums& sums = start.sums;
+  std::optional<WctScales>& wct = start.wct;
   nn::VggConfig model_config;
   model_config.model = config.model;
   model_config.width = config.width;
   model_config.classes = config.classes;
   model_config.dropout = config.dropout;
-  int epoch = 0, step = 0;
-  EpochSums sums;
-  std::unique_ptr<nn::Vgg> model;
-  std::optional<WctScales> wct;  // weight-constrained training: kappa and s_ref
   const nn::VggRequest request{config.model, config.width, config.classes};
   if (config.resume) {
     SXB_REQUIRE(std::filesystem::exists(ckpt_path),
@@ -289,6 +284,82 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
     }
     model->prepare_training();
   }
+  return start;
+}
+
+// The end of an epoch: its record (with the test accuracy when there is a
+// test set), the checkpoint at the start of the next epoch, and a log line.
+EpochRecord finish_epoch(nn::Vgg& net, const TrainConfig& config, const Dataset& train_set, const Dataset& test_set,
+                         const Normalization& norm, const std::string& ckpt_path, const std::optional<WctScales>& wct,
+                         int epoch, double lr, const EpochSums& sums, double seconds, std::int64_t images,
+                         TrainResult& result, const std::function<void(const std::string&)>& log) {
+  EpochRecord rec;
+  rec.epoch = epoch + 1;
+  rec.lr = lr;
+  rec.train_loss = sums.loss_sum / sums.seen;
+  rec.train_accuracy = static_cast<double>(sums.correct) / sums.seen;
+  rec.seconds = seconds;
+  rec.images_per_second = images / std::max(rec.seconds, 1e-9);
+  std::string test_text;
+  if (test_set.size() > 0) {
+    const EvalResult ev = evaluate(net, test_set, norm);
+    rec.test_loss = ev.loss;
+    rec.test_accuracy = ev.accuracy;
+    result.test_loss = ev.loss;
+    result.test_accuracy = ev.accuracy;
+    test_text = fmt::format(" | test loss {:.4f} acc {:.2f}%", ev.loss, 100.0 * ev.accuracy);
+  }
+  write_checkpoint(ckpt_path, net, config, epoch + 1, 0, EpochSums{}, train_set.size(), wct);
+  log(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.2f}%{} | {:.1f} s, {:.0f} img/s | checkpoint {}", rec.epoch,
+                  config.epochs, rec.train_loss, 100.0 * rec.train_accuracy, test_text, rec.seconds,
+                  rec.images_per_second, ckpt_path));
+  return rec;
+}
+
+// The trained model with its settings, revision, WCT and test accuracy in __metadata__.
+void write_trained_model(nn::Vgg& net, const TrainConfig& config, const nlohmann::json& settings,
+                         const Dataset& test_set, const std::optional<WctScales>& wct, TrainResult& result) {
+  if (result.epochs.empty() && test_set.size() > 0) {  // resumed a finished run
+    const EvalResult ev = evaluate(net, test_set, normalization_of(net.config()));
+    result.test_loss = ev.loss;
+    result.test_accuracy = ev.accuracy;
+  }
+  SafetensorsFile f = net.state_dict();
+  f.metadata["train_config"] = settings.dump();
+  f.metadata["git"] = git_revision();
+  if (wct) write_wct_metadata(*wct, f);
+  if (test_set.size() > 0) {
+    f.metadata["test_data"] = test_set.source;
+    f.metadata["test_accuracy"] = exact(result.test_accuracy);
+    f.metadata["test_loss"] = exact(result.test_loss);
+  }
+  write_safetensors(config.out, f);
+  result.model_path = config.out;
+}
+
+TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const Dataset& test_set,
+                  nn::Backend& backend, const TrainHooks& hooks) {
+  const auto t_start = Clock::now();
+  TrainConfig config = config_in;
+  config.check();
+  SXB_REQUIRE(train_set.size() > 0, "the training set is empty");
+  int max_label = 0;
+  for (int label : train_set.labels) max_label = std::max(max_label, label);
+  for (int label : test_set.labels) max_label = std::max(max_label, label);
+  if (config.classes == 0) config.classes = std::max(train_set.num_classes, max_label + 1);
+  SXB_REQUIRE(max_label < config.classes, fmt::format("the data has label {}, but train.classes is {}", max_label,
+                                                      config.classes));
+  auto log = hooks.log ? hooks.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+
+  const int steps_per_epoch = static_cast<int>((train_set.size() + config.batch - 1) / config.batch);
+  const std::string ckpt_path = checkpoint_path(config.out);
+  const nlohmann::json settings = config.to_json();
+
+  TrainStart start = start_training(config, train_set, backend, steps_per_epoch, ckpt_path, settings, log);
+  std::unique_ptr<nn::Vgg> model = std::move(start.model);
+  int epoch = start.epoch, step = start.step;
+  EpochSums sums = start.sums;
+  const std::optional<WctScales> wct = start.wct;
   nn::Vgg& net = *model;
   if (wct)
     log(fmt::format("weight-constrained training: |w| <= {} * s_ref per mapped layer, s_ref = {}", wct->kappa,
@@ -360,31 +431,12 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
 
     bool checkpoint_written = false;
     if (step == steps_per_epoch) {
-      EpochRecord rec;
-      rec.epoch = epoch + 1;
-      rec.lr = lr;
-      rec.train_loss = sums.loss_sum / sums.seen;
-      rec.train_accuracy = static_cast<double>(sums.correct) / sums.seen;
-      rec.seconds = seconds_since(t_epoch);
-      rec.images_per_second = epoch_images_this_run / std::max(rec.seconds, 1e-9);
-      std::string test_text;
-      if (test_set.size() > 0) {
-        const EvalResult ev = evaluate(net, test_set, norm);
-        rec.test_loss = ev.loss;
-        rec.test_accuracy = ev.accuracy;
-        result.test_loss = ev.loss;
-        result.test_accuracy = ev.accuracy;
-        test_text = fmt::format(" | test loss {:.4f} acc {:.2f}%", ev.loss, 100.0 * ev.accuracy);
-      }
+      result.epochs.push_back(finish_epoch(net, config, train_set, test_set, norm, ckpt_path, wct, epoch, lr, sums,
+                                           seconds_since(t_epoch), epoch_images_this_run, result, log));
       ++epoch;
       step = 0;
       sums = EpochSums{};
-      write_checkpoint(ckpt_path, net, config, epoch, step, sums, train_set.size(), wct);
       checkpoint_written = true;
-      log(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.2f}%{} | {:.1f} s, {:.0f} img/s | checkpoint {}",
-                      rec.epoch, config.epochs, rec.train_loss, 100.0 * rec.train_accuracy, test_text, rec.seconds,
-                      rec.images_per_second, ckpt_path));
-      result.epochs.push_back(rec);
       t_epoch = Clock::now();
       epoch_images_this_run = 0;
     }
@@ -397,24 +449,7 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
 
   result.epoch = epoch;
   result.step = step;
-  if (!result.interrupted) {
-    if (result.epochs.empty() && test_set.size() > 0) {  // resumed a finished run
-      const EvalResult ev = evaluate(net, test_set, norm);
-      result.test_loss = ev.loss;
-      result.test_accuracy = ev.accuracy;
-    }
-    SafetensorsFile f = net.state_dict();
-    f.metadata["train_config"] = settings.dump();
-    f.metadata["git"] = git_revision();
-    if (wct) write_wct_metadata(*wct, f);
-    if (test_set.size() > 0) {
-      f.metadata["test_data"] = test_set.source;
-      f.metadata["test_accuracy"] = exact(result.test_accuracy);
-      f.metadata["test_loss"] = exact(result.test_loss);
-    }
-    write_safetensors(config.out, f);
-    result.model_path = config.out;
-  }
+  if (!result.interrupted) write_trained_model(net, config, settings, test_set, wct, result);
   result.seconds = seconds_since(t_start);
   result.model = std::move(model);
   result.wct = wct;
