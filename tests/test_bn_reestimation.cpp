@@ -44,10 +44,16 @@ std::unique_ptr<nn::Vgg> random_model(nn::Backend& b) {
   return model;
 }
 
+// The n images re-estimation uses: image floor(k * size / n) for k < n, in order.
 Dataset first_images(const Dataset& d, std::size_t n) {
   Dataset s = d;
   s.images.resize(n * kImageBytes);
   s.labels.resize(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = k * d.size() / n;
+    std::copy(d.image(i), d.image(i) + kImageBytes, s.images.begin() + static_cast<std::ptrdiff_t>(k * kImageBytes));
+    s.labels[k] = d.labels[i];
+  }
   return s;
 }
 

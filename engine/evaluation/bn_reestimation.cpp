@@ -103,13 +103,14 @@ void restore_batchnorm(nn::Vgg& model, const BatchNormState& state) {
 namespace {
 
 // The mean and biased variance of the input of batch-norm layer `layer`
-// (`channels` channels) over the first `images` images of `train`.
+// (`channels` channels) over `images` images of `train` spread evenly
+// through it: image floor(k * size / images) for k < images, in file order.
 void input_moments(nn::Vgg& model, const std::string& layer, int channels, const Dataset& train,
                    const Normalization& norm, std::size_t images, int batch, std::vector<float>& mean,
                    std::vector<float>& var) {
   nn::Backend& backend = model.backend();
   std::vector<int> indices(images);
-  std::iota(indices.begin(), indices.end(), 0);
+  for (std::size_t k = 0; k < images; ++k) indices[k] = static_cast<int>(k * train.size() / images);
   std::vector<float> host_images, activations;
   std::vector<int> labels;
   nn::Tensor x;

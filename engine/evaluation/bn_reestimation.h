@@ -1,10 +1,12 @@
 // Batch-norm re-estimation on the non-ideal crossbar. With W_eff in place
 // (the model's weight hooks set), the running mean and variance of every
 // batch-norm layer are replaced by the mean and the biased variance (over
-// images x pixels) of that layer's input in the eval-mode forward of the
-// first N images of the training split (file order, no augmentation,
-// normalised as in evaluation), layer by layer in network order: layer L's
-// statistics are taken with layers < L already re-estimated.
+// images x pixels) of that layer's input in the eval-mode forward of N
+// images of the training split spread evenly through it (image
+// floor(k * size / N) for k < N, in file order: image folders are sorted by
+// class, so the first N would be one class; all images when N >= size), no
+// augmentation, normalised as in evaluation, layer by layer in network
+// order: layer L's statistics are taken with layers < L already re-estimated.
 //
 // Cost and memory: one eval-mode forward up to each batch-norm layer over the
 // N images (VGG11: about 3.7 full forwards), holding one batch at a time, so
@@ -58,8 +60,8 @@ struct BnReestimation {
 };
 
 // Replaces the running statistics of every batch-norm layer of `model` in
-// place, as defined above, over the first min(images, train.size()) images of
-// `train` (images >= 1), `batch` images per forward. num_batches_tracked is
+// place, as defined above, over min(images, train.size()) images of `train`
+// (images >= 1), `batch` images per forward. num_batches_tracked is
 // left as it was. The weight hooks in place are used; they are not changed.
 BnReestimation reestimate_batchnorm(nn::Vgg& model, const Dataset& train, const Normalization& norm,
                                     std::size_t images, int batch = kEvalBatch);
