@@ -17,6 +17,8 @@
 #include "engine/evaluation/model_evaluation.h"
 #include "engine/crossbar/example_tile.h"
 #include "engine/crossbar/tile_solver.h"
+#include "engine/studies/model_store.h"
+#include "engine/studies/sweep.h"
 #include "engine/training/train.h"
 #include "engine/crossbar/weff_cache.h"
 
@@ -60,36 +62,21 @@ struct DemoOptions {
   int example_size = 64;
 };
 
-// The trained demo model's file: from the cache when a model trained with the
-// same settings is there, else trained now (resuming an interrupted demo training).
+// The trained demo model's file, from the model store shared with sweeps: a
+// model trained with the same settings is reused, else it is trained now (an
+// interrupted demo training resumes).
 std::string demo_model(DemoOptions& o, const Dataset& train_set, const Dataset& test_set, nn::Backend& backend) {
   TrainConfig& c = o.train;
   c.data = o.data;
-  ContentHash h;
-  h.add(c.to_json().dump());
-  if (backend.name() != "cpu") h.add(backend.name());  // CPU-trained models keep their cache name
-  const std::string dir = (o.cache_dir.empty() ? default_cache_dir() : o.cache_dir) + "/demo";
-  const std::string path = dir + "/" + c.model + "-" + h.hex().substr(0, 16) + ".safetensors";
-  c.out = path;
+  c.out = "demo.safetensors";  // replaced by the store's path
   c.check();
-  if (std::filesystem::exists(path)) {
-    try {
-      const SafetensorsFile f = read_safetensors(path);
-      nn::Vgg model(nn::vgg_config_for_file(f, path, {c.model, c.width, {}}, true), backend);
-      model.load_state_dict(f, path);
-      fmt::print(stderr, "demo: reusing the trained model {}\n", path);
-      return path;
-    } catch (const Error& e) {
-      fmt::print(stderr, "demo: retraining, the cached model is unusable ({})\n", e.what());
-    }
-  }
-  std::filesystem::create_directories(dir);
-  c.resume = std::filesystem::exists(checkpoint_path(path));
-  fmt::print(stderr, "demo: training {} width {} on {} for {} epochs (cached in {})\n", c.model, c.width,
-             train_set.source, c.epochs, path);
-  const TrainResult r = train(c, train_set, test_set, backend);
-  SXB_REQUIRE(!r.interrupted, "demo: training was interrupted");
-  return path;
+  ModelStore store(o.cache_dir.empty() ? default_cache_dir() : o.cache_dir, nullptr,
+                   [](const std::string& line) { fmt::print(stderr, "demo:{}\n", line); });
+  const nlohmann::json engine = backend.name() == "cpu" ? nlohmann::json(nullptr) : nlohmann::json(backend.name());
+  const StoredModel m = store.trained(c, train_identity_json(c), engine, train_set, test_set, backend, {});
+  SXB_REQUIRE(!m.interrupted, "demo: training was interrupted");
+  fmt::print(stderr, "demo: the trained model is {}\n", m.path);
+  return m.path;
 }
 
 void network_demo(DemoOptions& o) {

@@ -124,7 +124,7 @@ evaluate() {  # model-name tile policy
   log "evaluating $model at ${tile}x$tile, rearrangement $policy"
   "$BIN" evaluate --model vgg11 --weights "$M/$model.safetensors" --data "$EVAL_DATA" --tile "$tile" --set "preset=$PRESET" \
     "${layout[@]}" --unpruned "$M/dense.safetensors" --rearrange "$policy" --rearrange-budget "$SEARCH_BUDGET" \
-    "${extra[@]}" --calibration "$CALIBRATIONS" --bn-recalibrate "$BN_IMAGES" --device "$DEVICE" \
+    "${extra[@]}" --calibration "$CALIBRATIONS" --bn-recalibrate "$BN_IMAGES" --nf-by-source --device "$DEVICE" \
     --json "$out" --quiet > "$OUT/logs/eval-$PRESET-$model-t$tile-$policy.log" 2>&1 ||
     log "evaluate $model t$tile $policy failed: $(tail -1 "$OUT/logs/eval-$PRESET-$model-t$tile-$policy.log")"
 }
@@ -136,7 +136,8 @@ if stage eval; then
       for p in $POLICIES; do evaluate "$model" "$t" "$p"; done
       [[ -n "$POLICIES" ]] || evaluate "$model" "$t" none
     done
-    # CCR and software accuracy of every pruned model at this tile size.
+    # Every model as given (rearrangement none): CCR and the read-out variants.
+    evaluate dense "$t" none
     for s in $SPARSITIES; do
       for model in "cf-$s-t32" "xcs-$s-t$t" "xrs-$s-t$t"; do evaluate "$model" "$t" none; done
     done

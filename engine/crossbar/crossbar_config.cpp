@@ -78,8 +78,6 @@ nlohmann::json CrossbarConfig::to_json() const {
           {"tile_rows", tile_rows},
           {"tile_cols", tile_cols},
           {"scale", scale},
-          {"scale_mode", to_string(scale_mode)},
-          {"scale_percentile", scale_percentile},
           {"levels", levels},
           {"variation_sigma", variation_sigma},
           {"variation_clamp_low", variation_clamp_low},
@@ -87,6 +85,10 @@ nlohmann::json CrossbarConfig::to_json() const {
           {"stuck_at_gmin", stuck_at_gmin},
           {"stuck_at_gmax", stuck_at_gmax},
           {"seed", seed}};
+  // Keys added after the first sweeps are written only when not their default,
+  // so that sweep point ids (which hash this object) stay as they were.
+  if (scale_mode != ScaleMode::LayerMax) j["scale_mode"] = to_string(scale_mode);
+  if (scale_mode == ScaleMode::Percentile) j["scale_percentile"] = scale_percentile;
   if (calibration != Calibration::None) j["calibration"] = to_string(calibration);
   return j;
 }

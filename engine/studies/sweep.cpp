@@ -118,6 +118,21 @@ PruneRunConfig SweepPointConfig::prune_config(const std::string& weights_path, c
   return r;
 }
 
+json train_identity_json(const TrainConfig& train) {
+  json j = settings_id_json(train.to_json(), TrainConfig{}.to_json(),
+                            {"epochs", "batch", "lr", "momentum", "weight_decay", "schedule", "nesterov", "seed"},
+                            {"model", "width", "classes", "data", "init_weights"});
+  j["wct_kappa"] = train.wct_kappa;  // TrainConfig::to_json() leaves out 0
+  return j;
+}
+
+json prune_identity_json(const PruneRunConfig& prune) {
+  return settings_id_json(prune.to_json(), PruneRunConfig{}.to_json(),
+                          {"method", "sparsity", "tile", "lambda", "lr", "finetune_lr", "wct_kappa",
+                           "max_layer_sparsity", "reg_epochs", "finetune_epochs", "batch", "seed"},
+                          {"weights", "model", "data"});
+}
+
 json SweepPointConfig::id_json() const {
   json j = to_json();
   j["crossbar"].erase("preset");  // the values are there
@@ -136,19 +151,12 @@ json SweepPointConfig::to_json() const {
   if (!evaluation.is_default()) j["evaluation"] = evaluation.to_json();
   if (weights.empty()) {
     j["weights"] = nullptr;
-    j["train"] = settings_id_json(train.to_json(), TrainConfig{}.to_json(),
-                                  {"epochs", "batch", "lr", "momentum", "weight_decay", "schedule", "nesterov", "seed"},
-                                  {"model", "width", "classes", "data", "init_weights"});
-    j["train"]["wct_kappa"] = train.wct_kappa;  // TrainConfig::to_json() leaves out 0
+    j["train"] = train_identity_json(train);
   } else {
     j["weights"] = {{"path", weights}, {"sha256", weights_sha256}};
     j["train"] = nullptr;  // not used
   }
-  j["prune"] = prune ? settings_id_json(prune->to_json(), PruneRunConfig{}.to_json(),
-                                        {"method", "sparsity", "tile", "lambda", "lr", "finetune_lr", "wct_kappa",
-                                         "max_layer_sparsity", "reg_epochs", "finetune_epochs", "batch", "seed"},
-                                        {"weights", "model", "data"})
-                     : json(nullptr);
+  j["prune"] = prune ? prune_identity_json(*prune) : json(nullptr);
   return j;
 }
 

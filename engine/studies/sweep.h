@@ -64,6 +64,12 @@ struct SweepPointConfig {
   PruneRunConfig prune_config(const std::string& weights, const std::string& out) const;
 };
 
+// The settings of a training or a pruning that determine its result, as they
+// enter point ids and the model store's names (engine/studies/model_store.h):
+// the keys of the first sweeps always, later keys only when not their default.
+nlohmann::json train_identity_json(const TrainConfig& train);
+nlohmann::json prune_identity_json(const PruneRunConfig& prune);
+
 // From a point's JSON (unknown keys and bad values are Errors naming `context`
 // and the key path, e.g. "train.lr"). Relative weights paths are taken
 // relative to `base_dir`.

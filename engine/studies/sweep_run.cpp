@@ -1,15 +1,11 @@
 #include "engine/studies/sweep_run.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <chrono>
-#include <cerrno>
 #include <ctime>
-#include <thread>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -19,6 +15,7 @@
 #include "engine/io/json_file.h"
 #include "engine/crossbar/layout_file.h"
 #include "engine/pruning/pruning_run.h"
+#include "engine/studies/model_store.h"
 #include "engine/studies/sweep_results.h"
 #include "engine/training/train.h"
 #include "engine/crossbar/wct.h"
@@ -52,53 +49,12 @@ std::string duration_text(double s) {
   return s < 90 ? fmt::format("{:.0f} s", s) : s < 5400 ? fmt::format("{:.0f} min", s / 60) : fmt::format("{:.1f} h", s / 3600);
 }
 
-// Exclusive lock on `<path>.lock` while a model is made: a second shard that
-// needs the same model waits (polling `stop`, so a signal still ends the wait),
-// then finds it made.
-class ModelLock {
- public:
-  ModelLock(const std::string& path, const std::function<bool()>& stop,
-            const std::function<void(const std::string&)>& log) {
-    const std::string lock = path + ".lock";
-    fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    SXB_REQUIRE(fd_ >= 0, lock + ": cannot create the lock file");
-    for (int waited = 0; ::flock(fd_, LOCK_EX | LOCK_NB) != 0; ++waited) {
-      SXB_REQUIRE(errno == EWOULDBLOCK || errno == EINTR, lock + ": cannot lock");
-      if (waited == 0 && log) log("  waiting for another runner that is making " + path);
-      if (stop && stop()) {
-        stopped_ = true;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  }
-  ~ModelLock() { ::close(fd_); }
-  ModelLock(const ModelLock&) = delete;
-  ModelLock& operator=(const ModelLock&) = delete;
-  bool stopped() const { return stopped_; }  // a stop was requested while waiting
-
- private:
-  int fd_ = -1;
-  bool stopped_ = false;
-};
-
-struct Step {
-  std::string path;
-  json identity;  // what the model is made of (keys the next step's cache)
-  bool interrupted = false;
-  double seconds = 0.0;
-  json summary;  // pruning: accuracies and accounting
-};
-
 class Runner {
  public:
   explicit Runner(const SweepRunOptions& o)
       : o_(o),
         backend_(nn::make_backend(o.device)),
-        // Absolute: pruning's resume compares the dense model's path.
-        models_(fs::absolute(fs::path(o.cache_dir) / "sweep-models").lexically_normal().string()) {
-    fs::create_directories(models_);
-  }
+        store_(o.cache_dir, o.stop_requested, o.log) {}
 
   json run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupted);
 
@@ -120,83 +76,33 @@ class Runner {
   }
   // Models made on another engine differ in their last bits: their own cache names.
   json engine() const { return backend_->name() == "cpu" ? json(nullptr) : json(backend_->name()); }
-  Step dense_model(const SweepPointConfig& c, const json& point);
-  Step pruned_model(const SweepPointConfig& c, const json& point, const Step& dense);
+  StoredModel dense_model(const SweepPointConfig& c);
 
   const SweepRunOptions& o_;
   std::unique_ptr<nn::Backend> backend_;
-  std::string models_;
+  ModelStore store_;
   std::map<std::string, Dataset> data_;
   // The software evaluation of the last (model, test data): consecutive points
   // that differ only in the crossbar share it.
   SoftwareMemo software_;
 };
 
-Step Runner::dense_model(const SweepPointConfig& c, const json& point) {
-  Step s;
-  if (!c.weights.empty()) {
-    s.path = c.weights;
-    s.identity = {{"weights_sha256", c.weights_sha256}};
-    return s;
-  }
-  s.identity = {{"model", c.model}, {"width", c.width}, {"classes", c.classes}, {"data", c.data},
-                {"train", point["train"]}, {"engine", engine()}};
-  s.path = (fs::path(models_) / fmt::format("train-{}-{}.safetensors", c.model, short_hash(s.identity.dump()))).string();
-  const Clock::time_point t0 = Clock::now();
-  ModelLock lock(s.path, o_.stop_requested, o_.log);
-  if ((s.interrupted = lock.stopped())) return s;
-  if (fs::exists(s.path)) return s;
-  TrainConfig t = c.train_config(s.path);
-  t.resume = fs::exists(checkpoint_path(s.path));
-  log(fmt::format("  training {} width {} on {} for {} epochs{} -> {}", c.model, c.width, c.data, t.epochs,
-                  t.resume ? " (resuming)" : "", s.path));
-  const TrainResult r = train(t, data(c.data, Split::Train), data(c.data, Split::Test), *backend_, hooks());
-  s.interrupted = r.interrupted;
-  s.seconds = since(t0);
-  return s;
-}
-
-Step Runner::pruned_model(const SweepPointConfig& c, const json& point, const Step& dense) {
-  const PruneSpec& p = c.prune->spec;
-  Step s;
-  s.identity = {{"dense", dense.identity}, {"data", c.data}, {"prune", point["prune"]},
-                {"engine", engine()}};
-  const std::string stem = (fs::path(models_) / fmt::format("prune-{}-{}", c.model, short_hash(s.identity.dump()))).string();
-  const PrunePaths paths = prune_paths(stem);
-  s.path = paths.model;
-  const Clock::time_point t0 = Clock::now();
-  ModelLock lock(stem, o_.stop_requested, o_.log);
-  if ((s.interrupted = lock.stopped())) return s;
-  if (fs::exists(paths.model) && fs::exists(paths.layout) && fs::exists(paths.summary)) {
-    const json summary = read_json_file(paths.summary, "the pruning summary");
-    if (summary.value("status", "") == "done") {
-      s.summary = {{"accuracy", summary.value("accuracy", json())}, {"pruning", summary.value("pruning", json())}};
-      return s;
-    }
-  }
-  PruneRunConfig r = c.prune_config(dense.path, stem);
-  r.resume = fs::exists(paths.summary);
-  r.check();
-  log(fmt::format("  pruning {} to sparsity {} at {}x{}{} -> {}", method_name(p.method), p.sparsity, p.tile_rows,
-                  p.tile_cols, r.resume ? " (resuming)" : "", paths.model));
-  const PruneRunResult result =
-      run_pruning(r, data(c.data, Split::Train), data(c.data, Split::Test), *backend_, hooks());
-  s.seconds = since(t0);
-  if ((s.interrupted = result.interrupted)) return s;  // no summary yet
-  s.summary = {{"accuracy", result.summary.value("accuracy", json())},
-               {"pruning", result.summary.value("pruning", json())}};
-  return s;
+StoredModel Runner::dense_model(const SweepPointConfig& c) {
+  if (!c.weights.empty()) return {c.weights, {{"weights_sha256", c.weights_sha256}}};
+  return store_.trained(c.train_config(""), train_identity_json(c.train), engine(), data(c.data, Split::Train),
+                        data(c.data, Split::Test), *backend_, hooks());
 }
 
 json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupted) {
   const Clock::time_point t0 = Clock::now();
   const SweepPointConfig& c = p.config;
   const json point = c.to_json();
-  const Step dense = dense_model(c, point);
+  const StoredModel dense = dense_model(c);
   if ((interrupted = dense.interrupted)) return {};
-  std::optional<Step> pruned;
+  std::optional<StoredModel> pruned;
   if (c.prune) {
-    pruned = pruned_model(c, point, dense);
+    pruned = store_.pruned(c.prune_config(dense.path, ""), dense, prune_identity_json(*c.prune), engine(),
+                           data(c.data, Split::Train), data(c.data, Split::Test), *backend_, hooks());
     if ((interrupted = pruned->interrupted)) return {};
   }
 
