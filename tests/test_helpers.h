@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include "kernels/tile/tile.h"
 #include "tests/support/random_tile.h"
@@ -34,6 +35,13 @@ inline std::vector<double> random_voltages(int R, int n_vec, double v_max, std::
 }
 
 using test_support::max_relative_error;
+
+// Sets the OpenMP thread count for its scope.
+struct ThreadCount {
+  int saved = omp_get_max_threads();
+  explicit ThreadCount(int n) { omp_set_num_threads(n); }
+  ~ThreadCount() { omp_set_num_threads(saved); }
+};
 
 // An empty directory under the test's temporary directory.
 inline std::filesystem::path fresh_dir(const std::string& name) {

@@ -1,5 +1,5 @@
 // Independent nodal model of one crossbar tile, assembled and solved with
-// Eigen. It is the oracle of tests/test_tile_eigen.cpp and the general sparse
+// Eigen. It is the oracle of tests/tile/test_tile_eigen.cpp and the general sparse
 // LU baseline of bench/bench_solver.cpp. Written from the circuit definition
 // (kernels/tile/tile.h) alone; it shares no code with kernels/, so
 // one bug cannot hide in both.

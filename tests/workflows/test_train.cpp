@@ -17,6 +17,7 @@
 #include "engine/data/synthetic.h"
 #include "engine/training/train.h"
 #include "models/io/safetensors.h"
+#include "tests/test_helpers.h"
 
 namespace sxb {
 namespace {
@@ -31,11 +32,7 @@ std::string temp_path(const std::string& name) {
 }
 
 // Restores the OpenMP thread count at the end of a test.
-struct ThreadCount {
-  int saved = omp_get_max_threads();
-  explicit ThreadCount(int n) { omp_set_num_threads(n); }
-  ~ThreadCount() { omp_set_num_threads(saved); }
-};
+using test::ThreadCount;
 
 void quiet(const std::string&) {}
 

@@ -4,7 +4,7 @@
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 
 if(NOT TARGET sxb_nodal_eigen)
-  add_library(sxb_nodal_eigen STATIC ${CMAKE_CURRENT_LIST_DIR}/support/nodal_eigen.cpp)
+  add_library(sxb_nodal_eigen STATIC ${PROJECT_SOURCE_DIR}/tests/support/nodal_eigen.cpp)
   target_link_libraries(sxb_nodal_eigen PUBLIC sparsexbar_core Eigen3::Eigen)
 endif()
 
