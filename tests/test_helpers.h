@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include "kernels/common/error.h"
 #include "kernels/tile/tile.h"
 #include "tests/support/random_tile.h"
 
@@ -35,6 +36,17 @@ inline std::vector<double> random_voltages(int R, int n_vec, double v_max, std::
 }
 
 using test_support::max_relative_error;
+
+// The message of the sxb::Error that f() throws, or "" when it throws none.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 // Sets the OpenMP thread count for its scope.
 struct ThreadCount {

@@ -124,27 +124,6 @@ void add_effective_weights(const TilePlacement& p, int tile_rows, const double* 
   }
 }
 
-void accumulate_tile_stats(const TilePlacement& p, int tile_rows, int tile_cols, const double* g_pos,
-                           const double* g_neg, const double* t_pos, const double* t_neg, double g_threshold,
-                           TileStats& stats) {
-  for (const auto& [g, t] : {std::pair{g_pos, t_pos}, std::pair{g_neg, t_neg}}) {
-    for (std::size_t j = 0; j < p.cols.size(); ++j) {
-      double ideal = 0.0, actual = 0.0;
-      for (std::size_t i = 0; i < p.rows.size(); ++i) {
-        ideal += g[i * tile_cols + j];
-        actual += t[j * tile_rows + i];
-      }
-      const double nf = (ideal - actual) / ideal;
-      stats.nf_sum += nf;
-      stats.nf_max = std::max(stats.nf_max, nf);
-      ++stats.nf_columns;
-    }
-    const std::size_t cells = static_cast<std::size_t>(tile_rows) * tile_cols;
-    for (std::size_t c = 0; c < cells; ++c) stats.low_devices += g[c] < g_threshold;
-    stats.devices += static_cast<long long>(cells);
-  }
-}
-
 void accumulate_nf(const TilePlacement& p, int tile_rows, int tile_cols, const double* g_pos, const double* g_neg,
                    const double* t_pos, const double* t_neg, NfStats& stats) {
   for (const auto& [g, t] : {std::pair{g_pos, t_pos}, std::pair{g_neg, t_neg}})
@@ -159,6 +138,21 @@ void accumulate_nf(const TilePlacement& p, int tile_rows, int tile_cols, const d
       stats.max = std::max(stats.max, nf);
       ++stats.columns;
     }
+}
+
+void accumulate_tile_stats(const TilePlacement& p, int tile_rows, int tile_cols, const double* g_pos,
+                           const double* g_neg, const double* t_pos, const double* t_neg, double g_threshold,
+                           TileStats& stats) {
+  NfStats nf{stats.nf_sum, stats.nf_max, stats.nf_columns};  // the same sums, in the same order
+  accumulate_nf(p, tile_rows, tile_cols, g_pos, g_neg, t_pos, t_neg, nf);
+  stats.nf_sum = nf.sum;
+  stats.nf_max = nf.max;
+  stats.nf_columns = nf.columns;
+  const std::size_t cells = static_cast<std::size_t>(tile_rows) * tile_cols;
+  for (const double* g : {g_pos, g_neg}) {
+    for (std::size_t c = 0; c < cells; ++c) stats.low_devices += g[c] < g_threshold;
+    stats.devices += static_cast<long long>(cells);
+  }
 }
 
 void accumulate_zero_nf(long long columns, NfStats& stats) { stats.columns += columns; }

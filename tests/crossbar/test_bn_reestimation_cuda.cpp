@@ -9,6 +9,7 @@
 
 #include "engine/data/synthetic.h"
 #include "engine/evaluation/bn_reestimation.h"
+#include "tests/support/skip.h"
 
 namespace sxb {
 namespace {
@@ -26,8 +27,7 @@ double max_difference(const BatchNormState& a, const BatchNormState& b) {
 }
 
 TEST(BnReestimationCuda, MatchesCpuAndIsDeterministic) {
-  std::string reason;
-  if (!nn::cuda_nn_available(&reason)) GTEST_SKIP() << "no usable CUDA GPU: " << reason;
+  SXB_SKIP_UNLESS_USABLE(nn::cuda_nn_capability());
   auto cpu = nn::make_cpu_backend();
   auto gpu = nn::make_cuda_backend();
   nn::VggConfig c;

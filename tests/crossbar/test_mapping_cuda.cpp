@@ -8,6 +8,7 @@
 #include "engine/evaluation/crossbar_eval.h"
 #include "engine/crossbar/scheduler.h"
 #include "kernels/tile/cuda/cuda_backend.h"
+#include "tests/support/skip.h"
 
 namespace sxb {
 namespace {
@@ -22,8 +23,7 @@ MappedLayer random_layer(const std::string& name, int K, int N, std::uint64_t se
 }
 
 TEST(MappingCuda, EffectiveWeightsMatchTheCpu) {
-  const cuda::DeviceInfo& gpu = cuda::device_info();
-  if (!gpu.available) GTEST_SKIP() << "no usable CUDA GPU: " << gpu.reason;
+  SXB_SKIP_UNLESS_USABLE(cuda_tile_capability());
   const std::vector<MappedLayer> layers = {random_layer("a", 300, 70, 1), random_layer("b", 64, 130, 2),
                                            random_layer("c", 27, 16, 3)};
   for (int tile : {16, 32, 64}) {

@@ -9,19 +9,12 @@
 #include "engine/evaluation/crossbar_render.h"
 #include "engine/studies/sweep.h"
 #include "kernels/common/error.h"
+#include "tests/test_helpers.h"
 
 namespace sxb {
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(EvaluationSettings, JsonRoundTripAndErrorsNameKeys) {
   const EvaluationSettings s = EvaluationSettings::from_json(

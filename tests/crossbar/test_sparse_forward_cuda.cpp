@@ -9,6 +9,7 @@
 #include "kernels/common/error.h"
 #include "models/nn_backend.h"
 #include "tests/support/random_values.h"
+#include "tests/support/skip.h"
 
 namespace sxb::nn {
 namespace {
@@ -22,8 +23,7 @@ constexpr double kTol = 1e-5;
 class SparseForwardCuda : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string reason;
-    if (!cuda_nn_available(&reason)) GTEST_SKIP() << "no usable CUDA GPU: " << reason;
+    SXB_SKIP_UNLESS_USABLE(cuda_nn_capability());
     cpu_ = make_cpu_backend();
     gpu_ = make_cuda_backend();
   }

@@ -18,6 +18,7 @@
 #include "models/nn_backend.h"
 #include "models/vgg.h"
 #include "tests/support/random_values.h"
+#include "tests/support/skip.h"
 #if defined(SPARSEXBAR_HAVE_CUDA)
 #include "kernels/nn/cuda/layers_cuda.h"
 #endif
@@ -61,12 +62,11 @@ struct Pair {
 class NnCuda : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string reason;
-    if (!cuda_nn_available(&reason)) {
-      EXPECT_FALSE(reason.empty());
+    if (!cuda_nn_capability().usable) {
+      EXPECT_FALSE(cuda_nn_capability().reason.empty());
       EXPECT_THROW(make_cuda_backend(), Error);
-      GTEST_SKIP() << "no usable CUDA GPU: " << reason;
     }
+    SXB_SKIP_UNLESS_USABLE(cuda_nn_capability());
     cpu_ = make_cpu_backend();
     gpu_ = make_cuda_backend();
   }

@@ -24,14 +24,7 @@
 namespace sxb::nn {
 namespace {
 
-using test_support::random_values;
-using test_support::weighted_sum;
-using test_support::gradient_error;
-using test_support::max_relative_error;
-using test_support::same_bits;
-using test_support::with_threads;
-using test_support::kStep;
-using test_support::kGradTol;
+using namespace test_support;  // random_values, gradient checks, with_threads
 
 
 // --- batch_norm -------------------------------------------------------------

@@ -14,21 +14,14 @@
 #include "engine/studies/sweep.h"
 #include "engine/training/train.h"
 #include "kernels/common/error.h"
+#include "tests/test_helpers.h"
 
 namespace sxb {
 namespace {
 
 using json = nlohmann::json;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 // The message names every part and no command-line flag.
 void expect_key_error(const std::string& message, const std::vector<std::string>& parts) {
