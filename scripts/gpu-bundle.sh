@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build-gpu}
-TESTS="test_tile_cuda test_nn_cuda test_mapping_cuda test_sparse_forward_cuda"
+TESTS="test_tile_cuda test_tile_solver_gpu test_tile_eigen_gpu test_nn_cuda test_mapping_cuda test_sparse_forward_cuda test_bn_reestimation_cuda"
 
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DSPARSEXBAR_CUDA=ON -DSPARSEXBAR_BENCH=OFF >/dev/null

@@ -6,6 +6,7 @@
 # Without .gpu/ it builds on the machine itself (needs the Debian -dev packages).
 # The whole log also goes to $OUT/gpu-check.log when $OUT is set.
 set -uo pipefail
+GPU_TESTS="test_tile_cuda test_tile_solver_gpu test_tile_eigen_gpu test_nn_cuda test_mapping_cuda test_sparse_forward_cuda test_bn_reestimation_cuda"
 cd "$(dirname "$0")/.."
 [ -n "${OUT:-}" ] && exec > >(tee "$OUT/gpu-check.log") 2>&1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
@@ -25,13 +26,12 @@ if [ -x .gpu/bin/sparsexbar ]; then
 else
   B=build-gpu BIN=build-gpu TESTBIN=build-gpu/tests SXB_LIBS=${LD_LIBRARY_PATH:-}
   cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DSPARSEXBAR_CUDA=ON -DSPARSEXBAR_BENCH=OFF >/dev/null &&
-    cmake --build $B -j"$(nproc)" --target sparsexbar test_tile_cuda test_nn_cuda test_mapping_cuda \
-      test_sparse_forward_cuda 2>&1 | grep -E 'error|warning' | head -40
+    cmake --build $B -j"$(nproc)" --target sparsexbar $GPU_TESTS 2>&1 | grep -E 'error|warning' | head -40
 fi
 sx() { LD_LIBRARY_PATH=$SXB_LIBS "$BIN/sparsexbar" "$@"; }
 
-echo "== GPU tests (tile solver, network engine, W_eff, sparse path)"
-for t in test_tile_cuda test_nn_cuda test_mapping_cuda test_sparse_forward_cuda; do
+echo "== GPU tests (tile solver, network engine, W_eff, sparse path, BN re-estimation)"
+for t in $GPU_TESTS; do
   LD_LIBRARY_PATH=$SXB_LIBS timeout 180 "$TESTBIN/$t" --gtest_brief=1 2>&1 | tail -15 | sed "s/^/$t: /"
   echo "$t: exit ${PIPESTATUS[0]}"
 done
