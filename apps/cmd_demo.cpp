@@ -57,7 +57,7 @@ struct DemoOptions {
   std::vector<std::string> settings, tiles{"16", "32", "64"};
   TrainConfig train;
   bool example_tile = false, no_cache = false, nf_by_source = false;
-  std::string calibrations = "none,column";  // uncalibrated and calibrated side by side
+  std::string calibrations;  // empty: the configuration's calibration and column, side by side
   std::size_t bn_recalibrate = 512;
   int example_size = 64;
 };
@@ -88,6 +88,8 @@ void network_demo(DemoOptions& o) {
   eo.cache_dir = o.no_cache ? "" : o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   eo.data_source = o.data;
   eo.evaluation = readout_settings(o.calibrations, o.bn_recalibrate, o.nf_by_source);
+  if (o.calibrations.empty())  // the configured read-out beside the column-calibrated one
+    eo.evaluation.calibrations = unique_calibrations({eo.crossbar.calibration, Calibration::Column});
   std::vector<std::pair<int, int>> tiles;
   for (const std::string& t : o.tiles) {
     int r = 0, c = 0;

@@ -129,11 +129,16 @@ std::vector<std::string> self_checks(const CrossbarEvalResult& r, long long clip
             : fmt::format("the ideal crossbar disagrees with the software model on {} images although nothing was "
                           "clipped: the mapping is wrong (please report this)",
                           disagreements(r.ideal, r.software)));
-  if (o.wct && scale > 0.0)
+  if (o.wct && scale > 0.0 && o.crossbar.scale_mode == ScaleMode::LayerMax)
     warnings.push_back(fmt::format(
         "the crossbar configuration's scale {} replaces the weight-constrained training scales s_ref of {} (kappa {}): "
         "conductances are no longer limited to [G_min, G_min + kappa (G_max - G_min)]",
         scale, o.wct->file, o.wct->kappa));
+  if (o.wct && o.crossbar.scale_mode != ScaleMode::LayerMax)
+    warnings.push_back(fmt::format(
+        "crossbar.scale_mode {} replaces the weight-constrained training scales s_ref of {} (kappa {}): "
+        "conductances are no longer limited to [G_min, G_min + kappa (G_max - G_min)]",
+        to_string(o.crossbar.scale_mode), o.wct->file, o.wct->kappa));
   if (classes > 1 && r.software.accuracy <= 1.5 / classes)
     warnings.push_back(fmt::format(
         "the software accuracy {:.2f}% is at chance level ({:.2f}% for {} classes): the weights are probably not "

@@ -1,5 +1,7 @@
 #include "engine/evaluation/crossbar_render.h"
 
+#include "kernels/common/error.h"
+
 #include <fmt/format.h>
 
 #include "engine/crossbar/wct.h"
@@ -9,6 +11,18 @@ namespace sxb {
 namespace {
 
 // The mapping scale of every layer and where it came from, a few layers per line.
+// What a layer's mapping scale s was taken from, in words.
+std::string scale_source_label(const CrossbarReport& r, const std::string& from) {
+  if (from == kScaleFromWct && r.wct)
+    return fmt::format("s_ref of weight-constrained training (kappa {}, __metadata__ of {})", r.wct->kappa, r.wct->file);
+  if (from == kScaleFromConfig) return "the crossbar configuration's scale";
+  if (from == kScaleFromPercentile)
+    return fmt::format("the {}th percentile of |W| of the layer (larger weights clip)", r.crossbar.scale_percentile);
+  if (from == kScaleFromTileMax) return "max|W| of the layer, each tile programmed to its own max|W|";
+  if (from == kScaleFromColumnMax) return "max|W| of the layer, each tile column programmed to its own max|W|";
+  return "max|W| of the layer";
+}
+
 std::string mapping_scale_lines(const CrossbarReport& r) {
   std::string source, s;
   int on_line = 0;
@@ -21,11 +35,7 @@ std::string mapping_scale_lines(const CrossbarReport& r) {
     if (from != source) {
       source = from;
       on_line = 0;
-      s += from == kScaleFromWct && r.wct
-               ? fmt::format("\nmapping scale s = s_ref of weight-constrained training (kappa {}, __metadata__ of {}):\n",
-                             r.wct->kappa, r.wct->file)
-           : from == kScaleFromConfig ? std::string("\nmapping scale s = the crossbar configuration's scale:\n")
-                                      : std::string("\nmapping scale s = max|W| of the layer:\n");
+      s += "\nmapping scale s = " + scale_source_label(r, from) + ":\n";
     }
     s += fmt::format("  {} {:.4g}", l.layer, l.scale);
     ++on_line;
@@ -95,6 +105,12 @@ std::string crossbar_summary(const std::vector<CrossbarReport>& runs) {
                               "low-g%", "software%", "ideal%", "non-ideal%", "loss");
   // Extra columns: the variants after the first (the first is "non-ideal"), named in a legend.
   const std::size_t extra = runs.empty() || runs.front().variants.empty() ? 0 : runs.front().variants.size() - 1;
+  for (const CrossbarReport& r : runs) {  // one legend for every row
+    bool same = r.variants.size() == runs.front().variants.size();
+    for (std::size_t k = 0; same && k < r.variants.size(); ++k)
+      same = r.variants[k].name() == runs.front().variants[k].name();
+    SXB_REQUIRE(same, "crossbar summary: every run must report the same read-out variants");
+  }
   for (std::size_t k = 1; k <= extra; ++k) s += fmt::format(" {:>9}", fmt::format("[{}]%", k));
   s += "\n";
   for (const CrossbarReport& r : runs) {
@@ -102,7 +118,7 @@ std::string crossbar_summary(const std::vector<CrossbarReport>& runs) {
                      fmt::format("{}x{}", r.tile_rows, r.tile_cols), r.crossbars, 100.0 * r.nf_mean,
                      100.0 * r.low_conductance_share, 100.0 * r.software.accuracy, 100.0 * r.ideal.accuracy,
                      100.0 * r.nonideal.accuracy, 100.0 * (r.software.accuracy - r.nonideal.accuracy));
-    for (std::size_t k = 1; k <= extra && k < r.variants.size(); ++k)
+    for (std::size_t k = 1; k <= extra; ++k)
       s += fmt::format(" {:>9.2f}", 100.0 * r.variants[k].result.accuracy);
     s += "\n";
   }

@@ -35,7 +35,12 @@ CrossbarEvalResult evaluate_model_file(const ModelEvalRequest& request, nn::Back
   }
   const Normalization norm = normalization_of(config);
   if (!memo) return evaluate_on_crossbars(model, test, norm, o);
-  const std::string key = path + "\n" + (o.data_source.empty() ? test.source : o.data_source);
+  // The weights file, the data and every setting of the network that changes its software outputs.
+  std::string key = fmt::format("{}\n{}\n{} {} {} {} {}/{}/{} {}/{}/{}", path,
+                                o.data_source.empty() ? test.source : o.data_source, config.model, config.width,
+                                config.classes, test.size(), config.input_mean[0], config.input_mean[1],
+                                config.input_mean[2], config.input_std[0], config.input_std[1], config.input_std[2]);
+  for (int c : config.channels) key += fmt::format(" {}", c);
   if (memo->key != key) {
     memo->key.clear();
     memo->result = evaluate(model, test, norm);

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -32,9 +33,13 @@ class ModelLock {
             const std::function<void(const std::string&)>& log) {
     const std::string lock = path + ".lock";
     fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    SXB_REQUIRE(fd_ >= 0, lock + ": cannot create the lock file");
+    SXB_REQUIRE(fd_ >= 0, lock + ": cannot create the lock file (" + std::strerror(errno) + ")");
     for (int waited = 0; ::flock(fd_, LOCK_EX | LOCK_NB) != 0; ++waited) {
-      SXB_REQUIRE(errno == EWOULDBLOCK || errno == EINTR, lock + ": cannot lock");
+      if (errno != EWOULDBLOCK && errno != EINTR) {
+        const std::string why = std::strerror(errno);
+        ::close(fd_);  // the destructor does not run when the constructor throws
+        throw Error(lock + ": cannot lock (" + why + ")");
+      }
       if (waited == 0 && log) log("  waiting for another runner that is making " + path);
       if (stop && stop()) {
         stopped_ = true;

@@ -136,6 +136,7 @@ json prune_identity_json(const PruneRunConfig& prune) {
 json SweepPointConfig::id_json() const {
   json j = to_json();
   j["crossbar"].erase("preset");  // the values are there
+  if (!evaluation.calibrations.empty()) j["crossbar"].erase("calibration");  // the list decides
   if (j["weights"].is_object()) {  // the content hash is there, and fixes the width and classes
     j["weights"].erase("path");
     j.erase("width");

@@ -12,6 +12,7 @@
 #include "engine/crossbar/mapping_scale.h"
 #include "engine/crossbar/scheduler.h"
 #include "engine/crossbar/wct.h"
+#include "engine/evaluation/crossbar_render.h"
 #include "engine/evaluation/crossbar_eval.h"
 #include "engine/data/dataset.h"
 #include "kernels/common/error.h"
@@ -225,9 +226,22 @@ TEST(MappingScale, EvaluateReportsTheHighShareAndSurvivesTheCache) {
     EXPECT_LE(l["tile_high_share"]["min"].get<double>(), l["tile_high_share"]["max"].get<double>());
     EXPECT_LE(l["column_scale"]["max"].get<double>(), l["scale"].get<double>());
   }
+  const std::string table = crossbar_table(r.report);  // the table says where s came from
+  EXPECT_NE(table.find("each tile programmed to its own max|W|"), std::string::npos) << table;
+  WctScales wct;  // a WCT model's s_ref is not used by tile-max: the report warns
+  wct.kappa = 0.5;
+  wct.file = "wct.safetensors";
+  for (const LayerReport& l : r.report.layers) wct.s_ref[l.layer] = l.scale;
+  o.wct = wct;
   const CrossbarEvalResult again = evaluate_on_crossbars(model, test_set, Normalization{}, o);
   EXPECT_TRUE(again.report.cache_hit);
   EXPECT_EQ(to_json(again.report)["layers"], report["layers"]);
+  EXPECT_EQ(std::count_if(again.report.warnings.begin(), again.report.warnings.end(),
+                          [](const std::string& w) { return w.find("crossbar.scale_mode tile-max replaces") == 0; }),
+            1);
+  EXPECT_EQ(std::count_if(r.report.warnings.begin(), r.report.warnings.end(),
+                          [](const std::string& w) { return w.find("crossbar.scale_mode") == 0; }),
+            0);
 }
 
 }  // namespace

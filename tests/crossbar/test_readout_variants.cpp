@@ -137,6 +137,9 @@ TEST_F(ReadoutVariants, RenderingsAgreeWithTheTypedReport) {
   EXPECT_NE(table.find("r_source%"), std::string::npos) << table;
   const std::string summary = crossbar_summary({r.report});
   EXPECT_NE(summary.find("[1] = column"), std::string::npos) << summary;
+  CrossbarReport fewer = r.report;  // one legend cannot name two lists of variants
+  fewer.variants.pop_back();
+  EXPECT_NE(error_of([&] { crossbar_summary({r.report, fewer}); }).find("same read-out variants"), std::string::npos);
 }
 
 TEST(SweepEvaluation, TheEvaluationKeyReachesThePointAndItsId) {
@@ -151,6 +154,12 @@ TEST(SweepEvaluation, TheEvaluationKeyReachesThePointAndItsId) {
   EXPECT_EQ(c.evaluation.bn_recalibrate, 16u);
   EXPECT_EQ(c.evaluation.calibrations.size(), 2u);
   EXPECT_NE(c.id_json(), plain.id_json());
+  nlohmann::json set_column = set;  // with a list, the configuration's one calibration is not used
+  set_column["crossbar"] = {{"calibration", "column"}};
+  EXPECT_EQ(sweep_point_from_json(set_column, "p").id_json(), c.id_json());
+  nlohmann::json alone = base;  // without a list it decides the read-out
+  alone["crossbar"] = {{"calibration", "column"}};
+  EXPECT_NE(sweep_point_from_json(alone, "p").id_json(), plain.id_json());
   nlohmann::json bad = base;
   bad["evaluation"] = {{"bn", 1}};
   EXPECT_NE(error_of([&] { sweep_point_from_json(bad, "p"); }).find("evaluation"), std::string::npos);
