@@ -11,6 +11,7 @@
 #include "engine/data/batches.h"
 #include "engine/evaluation/evaluate.h"
 #include "models/io/safetensors.h"
+#include "models/weight_checks.h"
 #include "engine/io/json_keys.h"
 #include "engine/io/version.h"
 
@@ -65,9 +66,17 @@ double metadata_double(const SafetensorsFile& f, const std::string& path, const 
   return metadata_value(f, path, key, "a number", [](const std::string& v) { return std::stod(v); });
 }
 
+// Weights that became non-finite during a step whose loss was still finite
+// are not written: an Error naming the position and the tensor.
+void check_not_diverged(const SafetensorsFile& f, const std::string& when) {
+  for (const auto& [name, t] : f.tensors)
+    check_finite_values(t, name, "training diverged " + when + " (lower train.lr)");
+}
+
 void write_checkpoint(const std::string& path, nn::Vgg& model, const TrainConfig& c, int epoch, int step,
                       const EpochSums& sums, std::size_t train_images, const std::optional<WctScales>& wct) {
   SafetensorsFile f = model.state_dict();
+  check_not_diverged(f, fmt::format("by epoch {}/{} step {}", epoch + 1, c.epochs, step));
   for (nn::Parameter* p : model.parameters()) {
     HostTensor h;
     h.shape.assign(p->momentum.shape().begin(), p->momentum.shape().end());
@@ -325,6 +334,7 @@ void write_trained_model(nn::Vgg& net, const TrainConfig& config, const nlohmann
     result.test_accuracy = ev.accuracy;
   }
   SafetensorsFile f = net.state_dict();
+  check_not_diverged(f, fmt::format("by the end of epoch {}", config.epochs));
   f.metadata["train_config"] = settings.dump();
   f.metadata["git"] = git_revision();
   if (wct) write_wct_metadata(*wct, f);
@@ -403,6 +413,11 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
     const nn::Tensor& logits = net.forward(x, {nn::Mode::Train, dropout_seed, static_cast<std::uint64_t>(global_step)});
     nn::ensure_shape(backend, dlogits, logits.shape());
     const nn::LossResult loss = backend.softmax_cross_entropy(logits, labels, &dlogits);
+    SXB_REQUIRE(std::isfinite(loss.loss),
+                fmt::format("training diverged: the loss is {} at epoch {}/{} step {}/{} (lr {:.4g}); nothing was "
+                            "written for this step, lower train.lr",
+                            loss.loss, epoch + 1, config.epochs, step + 1, steps_per_epoch,
+                            learning_rate(config, global_step, steps_per_epoch)));
     net.backward(dlogits);
     nn::SgdParams sgd = sgd_base;
     const double lr = learning_rate(config, global_step, steps_per_epoch);

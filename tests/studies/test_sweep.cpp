@@ -345,6 +345,27 @@ TEST(SweepRun, FailedPointsAreLoggedAndRetried) {
   fs::remove_all(d);
 }
 
+TEST(SweepRun, DivergedTrainingIsARecordedFailure) {
+  const fs::path d = fresh_dir("diverge");
+  const Sweep s = parse(R"({"name": "diverge",
+    "base": {"width": 0.0625, "data": "synthetic:192", "train": {"epochs": 2, "batch": 32, "weight_decay": 0}, "tile": 32},
+    "grid": {"train.lr": [100]}})");
+  SweepRunOptions o;
+  o.out_dir = (d / "out").string();
+  o.cache_dir = (d / "cache").string();
+  o.backend = Backend::Cpu;
+  const SweepRunResult r = run_sweep(s, o);
+  EXPECT_EQ(r.done, 0u);
+  EXPECT_EQ(r.failed, 1u);
+  std::ifstream failures(d / "out" / "failures.0-of-1.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(failures, line));
+  const std::string error = json::parse(line)["error"].get<std::string>();
+  EXPECT_NE(error.find("training diverged"), std::string::npos) << error;
+  EXPECT_TRUE(read_sweep_records(o.out_dir).records.empty());
+  fs::remove_all(d);
+}
+
 TEST(SweepRun, StopDuringPruningIsAnInterruption) {
   const fs::path d = fresh_dir("stop");
   const Sweep s = parse(R"({"name": "stop",
