@@ -140,14 +140,16 @@ void SgdSettings::write_keys(nlohmann::json& j) const {
 void SgdSettings::check(const std::string& path) const {
   const std::string p = path.empty() ? "" : path + ".";
   SXB_REQUIRE(batch >= 1 && batch <= 65536, fmt::format("{}batch {} is not in 1..65536", p, batch));
-  SXB_REQUIRE(std::isfinite(lr) && lr > 0.0, fmt::format("{}lr {} must be positive", p, lr));
+  SXB_REQUIRE(std::isfinite(lr) && lr > 0.0 && lr <= kMaxLearningRate,
+              fmt::format("{}lr {} is not in (0, {}]", p, lr, kMaxLearningRate));
   SXB_REQUIRE(schedule == "cosine" || schedule == "step",
               fmt::format("{}schedule '{}' is not one of cosine, step", p, schedule));
   SXB_REQUIRE(std::isfinite(momentum) && momentum >= 0.0 && momentum < 1.0,
               fmt::format("{}momentum {} is not in [0, 1)", p, momentum));
   SXB_REQUIRE(!nesterov || momentum > 0.0, fmt::format("{}nesterov needs {}momentum > 0", p, p));
-  SXB_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0,
-              fmt::format("{}weight_decay {} must be non-negative", p, weight_decay));
+  SXB_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0 && weight_decay <= kMaxWeightDecay,
+              fmt::format("{}weight_decay {} is not in [0, {}]", p, weight_decay, kMaxWeightDecay));
+  SXB_REQUIRE(seed <= kMaxJsonInteger, fmt::format("{}seed {} is not in 0..2^53", p, seed));
 }
 
 void TrainConfig::check(const std::string& path) const {
@@ -159,7 +161,8 @@ void TrainConfig::check(const std::string& path) const {
   SXB_REQUIRE(dropout >= 0.0f && dropout < 1.0f, fmt::format("{}dropout {} is not in [0, 1)", p, dropout));
   SXB_REQUIRE(epochs >= 1 && epochs <= 100000, fmt::format("{}epochs {} is not in 1..100000", p, epochs));
   SgdSettings::check(path);
-  SXB_REQUIRE(threads >= 0, fmt::format("{}threads {} must be non-negative (0: all cores)", p, threads));
+  SXB_REQUIRE(threads >= 0 && threads <= 4096, fmt::format("{}threads {} is not in 0..4096 (0: all cores)", p, threads));
+  SXB_REQUIRE(prefetch >= 0 && prefetch <= 64, fmt::format("{}prefetch {} is not in 0..64", p, prefetch));
   if (wct_kappa != 0.0) check_wct_kappa(wct_kappa, p + "wct_kappa");
   SXB_REQUIRE(!out.empty(), p + "out (the trained model's path) is required");
 }

@@ -11,6 +11,8 @@
 #include <set>
 
 #include "engine/pruning/pruning_run.h"
+#include "engine/io/json_file.h"
+#include "tests/test_helpers.h"
 #include "engine/studies/sweep.h"
 #include "engine/training/train.h"
 #include "engine/studies/sweep_results.h"
@@ -151,6 +153,31 @@ TEST(Sweep, BadInputsNameTheField) {
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {}, "grids": {}})").find("\"grids\": unknown key"), std::string::npos);
   EXPECT_NE(error_of(R"({"base": {"model": "vgg19"}, "grid": {}})").find("vgg11"), std::string::npos);
+}
+
+TEST(Sweep, DeeplyNestedFilesAreAClearError) {
+  // 100,000 levels: copying or printing that recursively would overflow the stack.
+  const fs::path d = fresh_dir("deep");
+  const int depth = 100000;
+  const std::string deep = std::string(depth, '[') + std::string(depth, ']');
+  const std::string path = (d / "deep.json").string();
+  std::ofstream(path) << R"({"base": {"train": )" << deep << R"(}, "grid": {"tile": [32]}})";
+  std::string e = test::error_of([&] { read_sweep(path); });
+  EXPECT_NE(e.find(path + ": nested deeper than 64 levels"), std::string::npos) << e.substr(0, 300);
+  // A grid value as deep, and a record line of a results file: the record is skipped as damaged.
+  std::ofstream(path) << R"({"grid": {"tile": [)" << deep << "]}}";
+  e = test::error_of([&] { read_sweep(path); });
+  EXPECT_NE(e.find("nested deeper than 64 levels"), std::string::npos) << e.substr(0, 300);
+  fs::create_directories(d / "out");
+  std::ofstream(d / "out" / "results.0-of-1.jsonl") << R"({"id": "a", "x": )" << deep << "}\n"
+                                                     << R"({"id": "b", "index": 1})" << "\n";
+  const SweepRecords records = read_sweep_records((d / "out").string());
+  ASSERT_EQ(records.records.size(), 1u);
+  EXPECT_EQ(records.records[0]["id"], "b");
+  EXPECT_EQ(records.skipped, 1u);
+  // Nesting within the limit is fine.
+  EXPECT_NO_THROW(parse_json_text(std::string(60, '[') + std::string(60, ']'), "x"));
+  fs::remove_all(d);
 }
 
 TEST(Sweep, ExampleFilesParse) {
