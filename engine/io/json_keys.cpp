@@ -41,21 +41,21 @@ void tile_value(const nlohmann::json& v, int& rows, int& cols, const std::string
 }
 
 long long json_integer(const nlohmann::json& v, long long lo, long long hi, const std::string& where) {
-  const std::string bad = fmt::format("{} must be an integer in [{}, {}] (got {})", where, lo, hi, v.dump());
+  const auto bad = [&] { return fmt::format("{} must be an integer in [{}, {}] (got {})", where, lo, hi, v.dump()); };
   if (v.is_number_unsigned()) {
-    SXB_REQUIRE(hi >= 0 && v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi), bad);
+    SXB_REQUIRE(hi >= 0 && v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi), bad());
     return static_cast<long long>(v.get<std::uint64_t>());
   }
   if (v.is_number_integer()) {
-    SXB_REQUIRE(v.get<long long>() >= lo && v.get<long long>() <= hi, bad);
+    SXB_REQUIRE(v.get<long long>() >= lo && v.get<long long>() <= hi, bad());
     return v.get<long long>();
   }
-  SXB_REQUIRE(v.is_number_float(), bad);
+  SXB_REQUIRE(v.is_number_float(), bad());
   const double d = v.get<double>();
   constexpr double exact = static_cast<double>(kMaxJsonInteger);
   SXB_REQUIRE(d == std::trunc(d) && std::fabs(d) <= exact && d >= static_cast<double>(lo) &&
                   d <= static_cast<double>(hi),
-              bad);
+              bad());
   return static_cast<long long>(d);
 }
 
