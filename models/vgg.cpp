@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "models/weight_checks.h"
+
 namespace sxb::nn {
 namespace {
 
@@ -326,6 +328,10 @@ void Vgg::load_state_dict(const SafetensorsFile& file, const std::string& source
                             config_.model, config_.width,
                             config_.channels.empty() ? "" : " channels " + format_list(config_.channels),
                             config_.classes));
+  for (const auto& [name, tensor] : file.tensors) {
+    if (name.ends_with(".running_var")) check_running_variance(tensor, name, source);
+    else check_finite_values(tensor, name, source);
+  }
   for (auto& [host, tensor] : updates) backend_.upload(host->data.data(), *tensor);
   for (auto& [host, buffer] : counts) buffer->count = static_cast<std::int64_t>(host->data[0]);
 }

@@ -111,8 +111,9 @@ class Vgg {
 
   // Every parameter and buffer under its PyTorch name, plus config().metadata().
   SafetensorsFile state_dict();
-  // Replaces parameters and buffers. A missing tensor, an unexpected one or a
-  // wrong shape is an Error naming the tensor and `source` (the file).
+  // Replaces parameters and buffers. A missing tensor, an unexpected one, a
+  // wrong shape, a non-finite value or a negative batch-norm running variance
+  // (models/weight_checks.h) is an Error naming the tensor and `source` (the file).
   void load_state_dict(const SafetensorsFile& file, const std::string& source);
 
  private:

@@ -1,15 +1,26 @@
-// On-disk cache of effective weights: a second evaluation of the
-// same (weights, layout, crossbar configuration with its seed, code version)
-// does no solving. One safetensors file per key: a tensor per layer and
-// calibration variant (K x N W_eff; the first variant under the layer's name,
-// the others under "<layer>#<calibration>") and the per-layer statistics in
-// __metadata__. Files are written
-// atomically; an unreadable or mismatching file is a miss, never an error.
+// On-disk cache of effective weights: a second evaluation of the same
+// (weights, layout, crossbar configuration with its seed, request, solver,
+// code version) does no solving. One safetensors file per entry: a tensor per
+// layer and calibration variant (K x N W_eff; the first variant under the
+// layer's name, the others under "<layer>#<calibration>"), and in
+// __metadata__ the per-layer statistics ("layers"), the identity the entry was
+// computed for ("identity", whose SHA-256 names the file) and the SHA-256 of
+// the tensors and statistics ("sha256").
+//
+// Nothing read is trusted: an entry whose identity is not the one asked for
+// (a file copied over another), whose checksum does not match (edited in
+// place), which holds non-finite values or does not match the layout is one
+// warning line naming the file, and the caller solves again and overwrites
+// it. An absent entry is a silent miss. A cache that cannot be written is a
+// warning and the run goes on without it. Files are written atomically.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/crossbar/crossbar_config.h"
 #include "engine/crossbar/layer_layout.h"
@@ -21,19 +32,40 @@ namespace sxb {
 // else .sparsexbar-cache in the working directory.
 std::string default_cache_dir();
 
-// SHA-256 over the code version, the configuration, the layout, the layer
-// matrices and scales, and what `options` asks for: the calibrations in order
-// (requested_calibrations), NF by source and the ideal shortcut.
+// What decides the W_eff of a solve: the format and code version, the
+// configuration (less its preset name), what `options` asks for (the
+// calibrations in order, NF by source, the ideal shortcut, the solver), the
+// SHA-256 of the layout and of the layer matrices with their scales.
+// `extra`, when not null, is stored as "extra" (e.g. a rearrangement).
+nlohmann::json weff_cache_identity(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
+                                   const CrossbarConfig& config, const SchedulerOptions& options = {},
+                                   const nlohmann::json& extra = nullptr);
+
+// SHA-256 of weff_cache_identity(...).dump(): the entry's name.
 std::string weff_cache_key(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
                            const CrossbarConfig& config, const SchedulerOptions& options = {});
 
 std::string weff_cache_path(const std::string& dir, const std::string& key);
 
-// The cached layers, or nothing when absent, unreadable or not matching
-// `layout`, or (when `calibrations` is not empty) not holding exactly these
-// calibrations in this order.
-std::optional<std::vector<LayerEffective>> load_weff_cache(const std::string& path, const NetworkLayout& layout,
-                                                           const std::vector<Calibration>& calibrations = {});
-void store_weff_cache(const std::string& path, const std::vector<LayerEffective>& layers);
+struct WeffCacheEntry {
+  std::string path;          // <dir>/weff/<SHA-256 of identity>.safetensors
+  nlohmann::json identity;   // weff_cache_identity(...)
+};
+WeffCacheEntry weff_cache_entry(const std::string& dir, nlohmann::json identity);
+
+// One line, naming the file, for an entry that is not used or not written.
+using CacheWarning = std::function<void(const std::string&)>;
+
+// The cached layers, or nothing: silently when the file is absent, with a
+// warning when it is unreadable, of another identity, fails its checksum,
+// holds non-finite values, does not match `layout`, or (when `calibrations`
+// is not empty) does not hold exactly these calibrations in this order.
+std::optional<std::vector<LayerEffective>> load_weff_cache(const WeffCacheEntry& entry, const NetworkLayout& layout,
+                                                           const std::vector<Calibration>& calibrations = {},
+                                                           const CacheWarning& warn = {});
+// Writes the entry; false (and a warning) when the folder cannot be created
+// or the file cannot be written. Never throws for I/O.
+bool store_weff_cache(const WeffCacheEntry& entry, const std::vector<LayerEffective>& layers,
+                      const CacheWarning& warn = {});
 
 }  // namespace sxb

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "engine/evaluation/sparse_forward.h"
@@ -21,18 +22,19 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// The W_eff of every layer of `layout`: from `cache_file` when it holds them
+// The W_eff of every layer of `layout`: from `cache` when it holds them
 // (`hit` set), else solved on `backend` with progress lines and stored there.
+// A cache entry not used or not written is a line on `warn`.
 std::vector<LayerEffective> solved_or_cached(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
                                              const CrossbarConfig& xbar, SchedulerOptions so,
-                                             const std::string& cache_file,
-                                             const std::function<void(const std::string&)>& log, bool& hit,
-                                             ScheduleStats* stats = nullptr) {
+                                             const std::optional<WeffCacheEntry>& cache,
+                                             const std::function<void(const std::string&)>& log,
+                                             const CacheWarning& warn, bool& hit, ScheduleStats* stats = nullptr) {
   hit = false;
-  if (!cache_file.empty())
-    if (auto cached = load_weff_cache(cache_file, layout, requested_calibrations(so, xbar))) {
+  if (cache)
+    if (auto cached = load_weff_cache(*cache, layout, requested_calibrations(so, xbar), warn)) {
       hit = true;
-      log("effective weights from the cache: " + cache_file);
+      log("effective weights from the cache: " + cache->path);
       return std::move(*cached);
     }
   const auto t0 = std::chrono::steady_clock::now();
@@ -43,7 +45,7 @@ std::vector<LayerEffective> solved_or_cached(const std::vector<MappedLayer>& lay
     log(fmt::format("  tile positions {}/{} ({:.1f} s)", done, total, seconds_since(t0)));
   };
   std::vector<LayerEffective> solved = effective_weights(layers, layout, xbar, so, stats);
-  if (!cache_file.empty()) store_weff_cache(cache_file, solved);
+  if (cache) store_weff_cache(*cache, solved, warn);
   return solved;
 }
 
@@ -103,11 +105,14 @@ MappedNetwork map_network(nn::Vgg& model, const CrossbarEvalOptions& o, Backend 
   return net;
 }
 
-std::string cache_file_for(const MappedNetwork& net, const NetworkLayout& layout, const CrossbarEvalOptions& o,
-                           const SchedulerOptions& so, bool rearranged) {
-  if (o.cache_dir.empty()) return "";
-  const std::string key = weff_cache_key(net.layers, layout, o.crossbar, so);
-  return weff_cache_path(o.cache_dir, rearranged ? rearranged_cache_key(key, o.rearrange) : key);
+std::optional<WeffCacheEntry> cache_entry_for(const MappedNetwork& net, const NetworkLayout& layout,
+                                              const CrossbarEvalOptions& o, const SchedulerOptions& so,
+                                              bool rearranged) {
+  if (o.cache_dir.empty()) return std::nullopt;
+  // A rearrangement that keeps the layout as given shares the plain entry.
+  const bool moved = rearranged && !rearranged_cache_key("", o.rearrange).empty();
+  return weff_cache_entry(o.cache_dir, weff_cache_identity(net.layers, layout, o.crossbar, so,
+                                                           moved ? o.rearrange.to_json() : nlohmann::json(nullptr)));
 }
 
 // Warnings when the run looks wrong: the ideal crossbar must equal the
@@ -207,6 +212,11 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   const Log log = [&](const std::string& line) {
     if (options.log) options.log(line);
   };
+  // Cache warnings are shown even without progress lines.
+  const CacheWarning warn = [&](const std::string& line) {
+    if (options.log) options.log("warning: " + line);
+    else fmt::print(stderr, "warning: {}\n", line);
+  };
   const auto t_start = std::chrono::steady_clock::now();
   const CrossbarConfig& xbar = options.crossbar;
   xbar.check("crossbar configuration");
@@ -242,8 +252,10 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   solve.backend = backend;
   solve.calibrations = options.evaluation.calibrations;
   solve.nf_by_source = options.evaluation.nf_by_source;
-  rep.cache_file = cache_file_for(net, net.layout, options, solve, options.rearrange.policy != RearrangePolicy::None);
-  r.layers = solved_or_cached(net.layers, net.layout, xbar, solve, rep.cache_file, log, rep.cache_hit, &rep.schedule);
+  const std::optional<WeffCacheEntry> cache =
+      cache_entry_for(net, net.layout, options, solve, options.rearrange.policy != RearrangePolicy::None);
+  rep.cache_file = cache ? cache->path : "";
+  r.layers = solved_or_cached(net.layers, net.layout, xbar, solve, cache, log, warn, rep.cache_hit, &rep.schedule);
   rep.seconds["map_and_solve"] = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
@@ -267,7 +279,8 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
     first.backend = backend;
     first.calibrations = {r.layers.front().calibration};
     const std::vector<LayerEffective> before = solved_or_cached(
-        net.layers, net.unarranged, xbar, first, cache_file_for(net, net.unarranged, options, first, false), log, hit);
+        net.layers, net.unarranged, xbar, first, cache_entry_for(net, net.unarranged, options, first, false), log, warn,
+        hit);
     const EvalResult none = evaluate_with_weights(model, data, norm, before, options.sparse);
     rep.rearrangement = rearrangement_json(net.arranged, options.rearrange, net.layers, before, r.layers, none.accuracy,
                                            r.nonideal.accuracy);

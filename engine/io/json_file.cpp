@@ -1,22 +1,59 @@
 #include "engine/io/json_file.h"
 
+#include <fmt/format.h>
+
 #include <fstream>
 #include <sstream>
 
 #include "kernels/common/error.h"
 
 namespace sxb {
+namespace {
 
-nlohmann::json read_json_file(const std::string& path, const std::string& what) {
+std::string file_text(const std::string& path, const std::string& what) {
   std::ifstream in(path, std::ios::binary);
   SXB_REQUIRE(in, path + ": cannot open " + what);
   std::stringstream text;
   text << in.rdbuf();
+  return text.str();
+}
+
+// nlohmann's parser is iterative; its callback sees the depth of every
+// object and array as it opens, before anything deeper is built.
+template <class Json>
+Json parse_limited(const std::string& text, const std::string& where) {
+  const typename Json::parser_callback_t limit = [&where](int depth, nlohmann::detail::parse_event_t event, Json&) {
+    if ((event == nlohmann::detail::parse_event_t::object_start ||
+         event == nlohmann::detail::parse_event_t::array_start) &&
+        depth >= kMaxJsonDepth)
+      throw Error(fmt::format("{}: nested deeper than {} levels", where, kMaxJsonDepth));
+    return true;
+  };
   try {
-    return nlohmann::json::parse(text.str());
+    return Json::parse(text, limit);
   } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path + ": not valid JSON (" + e.what() + ")");
+    throw Error(where + ": not valid JSON (" + e.what() + ")");
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number out of range
+    throw Error(where + ": not valid JSON (" + e.what() + ")");
   }
+}
+
+}  // namespace
+
+nlohmann::json parse_json_text(const std::string& text, const std::string& where) {
+  return parse_limited<nlohmann::json>(text, where);
+}
+
+nlohmann::ordered_json parse_ordered_json_text(const std::string& text, const std::string& where) {
+  return parse_limited<nlohmann::ordered_json>(text, where);
+}
+
+nlohmann::json read_json_file(const std::string& path, const std::string& what) {
+  return parse_json_text(file_text(path, what), path);
+}
+
+nlohmann::ordered_json read_ordered_json_file(const std::string& path, const std::string& what) {
+  return parse_ordered_json_text(file_text(path, what), path);
 }
 
 }  // namespace sxb

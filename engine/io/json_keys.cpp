@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "kernels/common/error.h"
@@ -36,6 +38,36 @@ void tile_value(const nlohmann::json& v, int& rows, int& cols, const std::string
   };
   rows = part(text.substr(0, x));
   cols = x == std::string::npos ? rows : part(text.substr(x + 1));
+}
+
+long long json_integer(const nlohmann::json& v, long long lo, long long hi, const std::string& where) {
+  const auto bad = [&] { return fmt::format("{} must be an integer in [{}, {}] (got {})", where, lo, hi, v.dump()); };
+  if (v.is_number_unsigned()) {
+    SXB_REQUIRE(hi >= 0 && v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi), bad());
+    return static_cast<long long>(v.get<std::uint64_t>());
+  }
+  if (v.is_number_integer()) {
+    SXB_REQUIRE(v.get<long long>() >= lo && v.get<long long>() <= hi, bad());
+    return v.get<long long>();
+  }
+  SXB_REQUIRE(v.is_number_float(), bad());
+  const double d = v.get<double>();
+  constexpr double exact = static_cast<double>(kMaxJsonInteger);
+  SXB_REQUIRE(d == std::trunc(d) && std::fabs(d) <= exact && d >= static_cast<double>(lo) &&
+                  d <= static_cast<double>(hi),
+              bad());
+  return static_cast<long long>(d);
+}
+
+std::uint64_t json_unsigned(const nlohmann::json& v, std::uint64_t hi, const std::string& where) {
+  hi = std::min(hi, kMaxJsonInteger);
+  return static_cast<std::uint64_t>(json_integer(v, 0, static_cast<long long>(hi), where));
+}
+
+double json_number(const nlohmann::json& v, double lo, double hi, const std::string& where) {
+  SXB_REQUIRE(v.is_number() && v.get<double>() >= lo && v.get<double>() <= hi,
+              fmt::format("{} must be a number in [{}, {}] (got {})", where, lo, hi, v.dump()));
+  return v.get<double>();
 }
 
 Keys::Keys(const nlohmann::json& j, std::string path, std::string context)
@@ -76,21 +108,11 @@ void Keys::number(const std::string& key, float& v) {
 }
 
 void Keys::integer(const std::string& key, int& v, long long lo, long long hi) {
-  if (const nlohmann::json* x = get(key)) {
-    SXB_REQUIRE(x->is_number_integer() && x->get<long long>() >= lo && x->get<long long>() <= hi,
-                fmt::format("{} must be an integer in [{}, {}] (got {})", where(key), lo, hi, x->dump()));
-    v = static_cast<int>(x->get<long long>());
-  }
+  if (const nlohmann::json* x = get(key)) v = static_cast<int>(json_integer(*x, lo, hi, where(key)));
 }
 
 void Keys::integer(const std::string& key, unsigned long long& v) {
-  if (const nlohmann::json* x = get(key)) {
-    constexpr long long hi = std::numeric_limits<long long>::max();
-    SXB_REQUIRE(x->is_number_integer() && (x->is_number_unsigned() || x->get<long long>() >= 0) &&
-                    x->get<unsigned long long>() <= static_cast<unsigned long long>(hi),
-                fmt::format("{} must be an integer in [0, {}] (got {})", where(key), hi, x->dump()));
-    v = x->get<unsigned long long>();
-  }
+  if (const nlohmann::json* x = get(key)) v = json_unsigned(*x, kMaxJsonInteger, where(key));
 }
 
 void Keys::integer(const std::string& key, unsigned long& v) {

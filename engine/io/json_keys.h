@@ -4,6 +4,7 @@
 // document's context when there is one ("sweep.json: point 3 (...)").
 #pragma once
 
+#include <cstdint>
 #include <set>
 #include <string>
 
@@ -27,8 +28,9 @@ class Keys {
   // Leave `v` as it is when the key is absent or null.
   void number(const std::string& key, double& v);
   void number(const std::string& key, float& v);
+  // Integers are read by json_integer and json_unsigned: never truncated or wrapped.
   void integer(const std::string& key, int& v, long long lo, long long hi);
-  void integer(const std::string& key, unsigned long long& v);  // a seed: 0 .. 2^63 - 1
+  void integer(const std::string& key, unsigned long long& v);  // a seed: 0 .. 2^53
   void integer(const std::string& key, unsigned long& v);
   void text(const std::string& key, std::string& v);
   void flag(const std::string& key, bool& v);
@@ -46,5 +48,17 @@ class Keys {
 
 // The same for a value on its own; errors name `where`.
 void tile_value(const nlohmann::json& v, int& rows, int& cols, const std::string& where);
+
+// Strict numbers of one JSON value; errors name `where` and show the value.
+// Integers above 2^53 are not exact in every JSON reader (a double), so
+// unsigned settings (seeds) stop there.
+inline constexpr std::uint64_t kMaxJsonInteger = std::uint64_t{1} << 53;
+// An integer in [lo, hi]: a JSON integer, or a number without fractional part
+// of magnitude <= 2^53 (64.0 is 64); 16.7, true and "16" are Errors.
+long long json_integer(const nlohmann::json& v, long long lo, long long hi, const std::string& where);
+// An integer in [0, hi], hi <= kMaxJsonInteger: negative values are Errors, never wrapped.
+std::uint64_t json_unsigned(const nlohmann::json& v, std::uint64_t hi, const std::string& where);
+// A number in [lo, hi] (JSON numbers are finite: 1e999 does not parse).
+double json_number(const nlohmann::json& v, double lo, double hi, const std::string& where);
 
 }  // namespace sxb

@@ -107,13 +107,14 @@ void PruneRunConfig::check(const std::string& path) const {
   SXB_REQUIRE(model.empty() || model == "vgg11" || model == "vgg16",
               fmt::format("{}model '{}' is not one of vgg11, vgg16", p, model));
   SgdSettings::check(path);
-  SXB_REQUIRE(std::isfinite(lambda) && lambda >= 0.0, fmt::format("{}lambda {} must be >= 0", p, lambda));
+  SXB_REQUIRE(std::isfinite(lambda) && lambda >= 0.0 && lambda <= 10.0,
+              fmt::format("{}lambda {} is not in [0, 10]", p, lambda));
   SXB_REQUIRE(reg_epochs >= 0 && reg_epochs <= 100000,
               fmt::format("{}reg_epochs {} is not in 0..100000", p, reg_epochs));
   SXB_REQUIRE(finetune_epochs >= 0 && finetune_epochs <= 100000,
               fmt::format("{}finetune_epochs {} is not in 0..100000", p, finetune_epochs));
-  SXB_REQUIRE(std::isfinite(finetune_lr) && finetune_lr >= 0.0,
-              fmt::format("{}finetune_lr {} must be >= 0 (0: {}lr)", p, finetune_lr, p));
+  SXB_REQUIRE(std::isfinite(finetune_lr) && finetune_lr >= 0.0 && finetune_lr <= kMaxLearningRate,
+              fmt::format("{}finetune_lr {} is not in [0, {}] (0: {}lr)", p, finetune_lr, kMaxLearningRate, p));
   if (dropout)
     SXB_REQUIRE(*dropout >= 0.0f && *dropout < 1.0f, fmt::format("{}dropout {} is not in [0, 1)", p, *dropout));
   if (wct_kappa != 0.0) {

@@ -7,11 +7,13 @@
 #include <initializer_list>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <set>
 
 #include "engine/io/content_hash.h"
+#include "engine/io/json_file.h"
 #include "engine/io/json_keys.h"
 #include "engine/training/train.h"
 #include "engine/crossbar/wct.h"
@@ -57,7 +59,9 @@ RearrangeOptions rearrange_from_json(const json& given) {
   k.integer("seed", r.seed);
   k.number("extra", r.extra);
   k.done();
-  SXB_REQUIRE(r.budget_seconds >= 0.0, k.where("budget_seconds") + " must be >= 0");
+  SXB_REQUIRE(r.budget_seconds >= 0.0 && r.budget_seconds <= 1e7,
+              fmt::format("{} {} is not in [0, 1e7]", k.where("budget_seconds"), r.budget_seconds));
+  SXB_REQUIRE(r.extra >= 0.0 && r.extra <= 100.0, fmt::format("{} {} is not in [0, 100]", k.where("extra"), r.extra));
   return r;
 }
 
@@ -303,10 +307,11 @@ Sweep sweep_from_json(const nlohmann::ordered_json& j, const std::string& contex
 }
 
 Sweep read_sweep(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   SXB_REQUIRE(in.good(), fmt::format("cannot open the sweep file '{}'", path));
-  nlohmann::ordered_json j = nlohmann::ordered_json::parse(in, nullptr, false);
-  SXB_REQUIRE(!j.is_discarded(), fmt::format("{}: not valid JSON", path));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Depth-limited: the expansion below copies values recursively.
+  const nlohmann::ordered_json j = parse_ordered_json_text(text, path);
   Sweep s = sweep_from_json(j, path, std::filesystem::path(path).parent_path().string());
   s.path = path;
   if (s.name.empty()) s.name = std::filesystem::path(path).stem().string();

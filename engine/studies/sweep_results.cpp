@@ -15,6 +15,7 @@
 #include <fstream>
 #include <limits>
 
+#include "engine/io/json_file.h"
 #include "kernels/common/error.h"
 
 namespace sxb {
@@ -109,7 +110,12 @@ SweepRecords read_sweep_records(const std::string& dir) {
     std::string line;
     while (std::getline(in, line)) {
       const bool complete = !in.eof();  // a last line without its newline is torn
-      json r = json::parse(line, nullptr, false);
+      json r;
+      try {
+        r = parse_json_text(line, f.string());  // depth-limited: records are copied and written recursively
+      } catch (const Error&) {
+        r = json(json::value_t::discarded);
+      }
       if (!complete || r.is_discarded() || !r.is_object() || !r.contains("id") || !r["id"].is_string()) {
         ++out.skipped;
         continue;

@@ -11,6 +11,7 @@
 #include "engine/data/batches.h"
 #include "engine/evaluation/evaluate.h"
 #include "models/io/safetensors.h"
+#include "models/weight_checks.h"
 #include "engine/io/json_keys.h"
 #include "engine/io/version.h"
 
@@ -65,9 +66,17 @@ double metadata_double(const SafetensorsFile& f, const std::string& path, const 
   return metadata_value(f, path, key, "a number", [](const std::string& v) { return std::stod(v); });
 }
 
+// Weights that became non-finite during a step whose loss was still finite
+// are not written: an Error naming the position and the tensor.
+void check_not_diverged(const SafetensorsFile& f, const std::string& when) {
+  for (const auto& [name, t] : f.tensors)
+    check_finite_values(t, name, "training diverged " + when + " (lower train.lr)");
+}
+
 void write_checkpoint(const std::string& path, nn::Vgg& model, const TrainConfig& c, int epoch, int step,
                       const EpochSums& sums, std::size_t train_images, const std::optional<WctScales>& wct) {
   SafetensorsFile f = model.state_dict();
+  check_not_diverged(f, fmt::format("by epoch {}/{} step {}", epoch + 1, c.epochs, step));
   for (nn::Parameter* p : model.parameters()) {
     HostTensor h;
     h.shape.assign(p->momentum.shape().begin(), p->momentum.shape().end());
@@ -131,14 +140,16 @@ void SgdSettings::write_keys(nlohmann::json& j) const {
 void SgdSettings::check(const std::string& path) const {
   const std::string p = path.empty() ? "" : path + ".";
   SXB_REQUIRE(batch >= 1 && batch <= 65536, fmt::format("{}batch {} is not in 1..65536", p, batch));
-  SXB_REQUIRE(std::isfinite(lr) && lr > 0.0, fmt::format("{}lr {} must be positive", p, lr));
+  SXB_REQUIRE(std::isfinite(lr) && lr > 0.0 && lr <= kMaxLearningRate,
+              fmt::format("{}lr {} is not in (0, {}]", p, lr, kMaxLearningRate));
   SXB_REQUIRE(schedule == "cosine" || schedule == "step",
               fmt::format("{}schedule '{}' is not one of cosine, step", p, schedule));
   SXB_REQUIRE(std::isfinite(momentum) && momentum >= 0.0 && momentum < 1.0,
               fmt::format("{}momentum {} is not in [0, 1)", p, momentum));
   SXB_REQUIRE(!nesterov || momentum > 0.0, fmt::format("{}nesterov needs {}momentum > 0", p, p));
-  SXB_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0,
-              fmt::format("{}weight_decay {} must be non-negative", p, weight_decay));
+  SXB_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0 && weight_decay <= kMaxWeightDecay,
+              fmt::format("{}weight_decay {} is not in [0, {}]", p, weight_decay, kMaxWeightDecay));
+  SXB_REQUIRE(seed <= kMaxJsonInteger, fmt::format("{}seed {} is not in 0..2^53", p, seed));
 }
 
 void TrainConfig::check(const std::string& path) const {
@@ -150,7 +161,8 @@ void TrainConfig::check(const std::string& path) const {
   SXB_REQUIRE(dropout >= 0.0f && dropout < 1.0f, fmt::format("{}dropout {} is not in [0, 1)", p, dropout));
   SXB_REQUIRE(epochs >= 1 && epochs <= 100000, fmt::format("{}epochs {} is not in 1..100000", p, epochs));
   SgdSettings::check(path);
-  SXB_REQUIRE(threads >= 0, fmt::format("{}threads {} must be non-negative (0: all cores)", p, threads));
+  SXB_REQUIRE(threads >= 0 && threads <= 4096, fmt::format("{}threads {} is not in 0..4096 (0: all cores)", p, threads));
+  SXB_REQUIRE(prefetch >= 0 && prefetch <= 64, fmt::format("{}prefetch {} is not in 0..64", p, prefetch));
   if (wct_kappa != 0.0) check_wct_kappa(wct_kappa, p + "wct_kappa");
   SXB_REQUIRE(!out.empty(), p + "out (the trained model's path) is required");
 }
@@ -325,6 +337,7 @@ void write_trained_model(nn::Vgg& net, const TrainConfig& config, const nlohmann
     result.test_accuracy = ev.accuracy;
   }
   SafetensorsFile f = net.state_dict();
+  check_not_diverged(f, fmt::format("by the end of epoch {}", config.epochs));
   f.metadata["train_config"] = settings.dump();
   f.metadata["git"] = git_revision();
   if (wct) write_wct_metadata(*wct, f);
@@ -403,6 +416,11 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
     const nn::Tensor& logits = net.forward(x, {nn::Mode::Train, dropout_seed, static_cast<std::uint64_t>(global_step)});
     nn::ensure_shape(backend, dlogits, logits.shape());
     const nn::LossResult loss = backend.softmax_cross_entropy(logits, labels, &dlogits);
+    SXB_REQUIRE(std::isfinite(loss.loss),
+                fmt::format("training diverged: the loss is {} at epoch {}/{} step {}/{} (lr {:.4g}); nothing was "
+                            "written for this step, lower train.lr",
+                            loss.loss, epoch + 1, config.epochs, step + 1, steps_per_epoch,
+                            learning_rate(config, global_step, steps_per_epoch)));
     net.backward(dlogits);
     nn::SgdParams sgd = sgd_base;
     const double lr = learning_rate(config, global_step, steps_per_epoch);

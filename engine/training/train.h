@@ -33,6 +33,11 @@ namespace sxb {
 
 class Keys;
 
+// Bounds of the SGD settings (check()): lr in (0, kMaxLearningRate], momentum
+// in [0, 1), weight_decay in [0, kMaxWeightDecay], batch in 1..65536, seed in
+// 0..2^53. A run whose loss turns non-finite anyway stops with an Error.
+inline constexpr double kMaxLearningRate = 100.0, kMaxWeightDecay = 1.0;
+
 // The SGD recipe of training, shared by the two training phases of pruning
 // (engine/pruning/pruning_run.h): its defaults are defined here only.
 struct SgdSettings {

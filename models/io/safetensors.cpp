@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -81,9 +82,66 @@ void convert(const std::string& dtype, const char* src, std::size_t n, float* ds
 
 std::int64_t HostTensor::numel() const {
   std::int64_t n = 1;
-  for (std::int64_t d : shape) n *= d;
+  for (std::int64_t d : shape)
+    SXB_REQUIRE(d >= 0 && !__builtin_mul_overflow(n, d, &n),
+                "tensor shape " + shape_text(shape) + " has no valid element count");
   return n;
 }
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t k = 0; k < shape.size(); ++k) s += (k ? ", " : "") + std::to_string(shape[k]);
+  return s + "]";
+}
+
+namespace {
+
+// A non-negative integer of the header (shape entry, data offset) up to `max`.
+std::uint64_t header_count(const nlohmann::json& v, std::uint64_t max, const std::string& what) {
+  SXB_REQUIRE(v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0),
+              what + " must be non-negative integers");
+  const std::uint64_t n = v.get<std::uint64_t>();
+  SXB_REQUIRE(n <= max, fmt::format("{} {} is larger than any file could hold", what, n));
+  return n;
+}
+
+// The tensor `name` of the header, its values converted from `data`.
+HostTensor read_tensor(const std::string& where, const nlohmann::json& info, const char* data, std::size_t data_size,
+                       std::pair<std::uint64_t, std::uint64_t>& range) {
+  SXB_REQUIRE(info.is_object() && info.contains("dtype") && info.contains("shape") && info.contains("data_offsets"),
+              where + ": needs dtype, shape and data_offsets");
+  SXB_REQUIRE(info["dtype"].is_string(), where + ": dtype is not a string");
+  const std::string dtype = info["dtype"].get<std::string>();
+  const int size = dtype_size(dtype);
+  SXB_REQUIRE(size > 0, where + ": unsupported dtype " + dtype + " (F32, F64, F16, BF16, I64, I32)");
+  HostTensor t;
+  SXB_REQUIRE(info["shape"].is_array(), where + ": shape is not a list");
+  SXB_REQUIRE(info["shape"].size() <= 8, fmt::format("{}: shape has {} dimensions (at most 8)", where,
+                                                     info["shape"].size()));
+  // The byte count, checked for overflow before each product.
+  std::uint64_t bytes = static_cast<std::uint64_t>(size);
+  for (const auto& d : info["shape"]) {
+    t.shape.push_back(static_cast<std::int64_t>(header_count(d, std::uint64_t{1} << 48, where + ": shape entries")));
+    SXB_REQUIRE(!__builtin_mul_overflow(bytes, static_cast<std::uint64_t>(t.shape.back()), &bytes),
+                where + ": shape " + shape_text(t.shape) + "... has more elements than any file could hold");
+  }
+  const auto& off = info["data_offsets"];
+  SXB_REQUIRE(off.is_array() && off.size() == 2, where + ": data_offsets must be two non-negative integers");
+  const std::uint64_t begin = header_count(off[0], data_size, where + ": data_offsets"),
+                      end = header_count(off[1], std::numeric_limits<std::uint64_t>::max(), where + ": data_offsets");
+  SXB_REQUIRE(end <= data_size, fmt::format("{}: data ends at byte {} but the file has {} data bytes (truncated)",
+                                            where, end, data_size));
+  SXB_REQUIRE(begin <= end && end - begin == bytes,
+              fmt::format("{}: data_offsets [{}, {}] hold {} bytes, shape {} of {} needs {}", where, begin, end,
+                          end - begin, shape_text(t.shape), dtype, bytes));
+  range = {begin, end};
+  t.data.resize(static_cast<std::size_t>(bytes / static_cast<std::uint64_t>(size)));
+  convert(dtype, data + begin, t.data.size(), t.data.data());
+  t.dtype = dtype == "I64" || dtype == "I32" ? "I64" : "F32";
+  return t;
+}
+
+}  // namespace
 
 SafetensorsFile read_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -92,9 +150,10 @@ SafetensorsFile read_safetensors(const std::string& path) {
   SXB_REQUIRE(bytes.size() >= 8, path + ": truncated (no safetensors header length)");
   std::uint64_t header_len;
   std::memcpy(&header_len, bytes.data(), 8);
-  SXB_REQUIRE(header_len <= kMaxHeader && header_len <= bytes.size() - 8,
-              fmt::format("{}: header length {} exceeds the file ({} bytes): truncated or not safetensors", path,
-                          header_len, bytes.size()));
+  SXB_REQUIRE(header_len >= 2 && header_len <= kMaxHeader && header_len <= bytes.size() - 8,
+              fmt::format("{}: header length {} does not fit the file ({} bytes, header at most {}): truncated or "
+                          "not safetensors",
+                          path, header_len, bytes.size(), kMaxHeader));
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
@@ -116,40 +175,21 @@ SafetensorsFile read_safetensors(const std::string& path) {
       }
       continue;
     }
-    const std::string where = fmt::format("{}: tensor '{}'", path, name);
-    SXB_REQUIRE(info.is_object() && info.contains("dtype") && info.contains("shape") && info.contains("data_offsets"),
-                where + ": needs dtype, shape and data_offsets");
-    SXB_REQUIRE(info["dtype"].is_string(), where + ": dtype is not a string");
-    const std::string dtype = info["dtype"].get<std::string>();
-    const int size = dtype_size(dtype);
-    SXB_REQUIRE(size > 0, where + ": unsupported dtype " + dtype + " (F32, F64, F16, BF16, I64, I32)");
-    HostTensor t;
-    SXB_REQUIRE(info["shape"].is_array(), where + ": shape is not a list");
-    for (const auto& d : info["shape"]) {
-      SXB_REQUIRE(d.is_number_unsigned() || (d.is_number_integer() && d.get<std::int64_t>() >= 0),
-                  where + ": shape entries must be non-negative integers");
-      t.shape.push_back(d.get<std::int64_t>());
-      SXB_REQUIRE(t.shape.back() < (std::int64_t{1} << 40), where + ": impossible shape");
-    }
-    const auto& off = info["data_offsets"];
-    SXB_REQUIRE(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
-                where + ": data_offsets must be two non-negative integers");
-    const std::uint64_t begin = off[0].get<std::uint64_t>(), end = off[1].get<std::uint64_t>();
-    const std::uint64_t expected = static_cast<std::uint64_t>(t.numel()) * size;
-    SXB_REQUIRE(begin <= end && end - begin == expected,
-                fmt::format("{}: data_offsets [{}, {}] hold {} bytes, shape and {} need {}", where, begin, end,
-                            end - begin, dtype, expected));
-    SXB_REQUIRE(end <= data_size, fmt::format("{}: data ends at byte {} but the file has {} data bytes (truncated)",
-                                              where, end, data_size));
-    ranges.emplace_back(begin, end);
-    t.data.resize(static_cast<std::size_t>(t.numel()));
-    convert(dtype, bytes.data() + data_begin + begin, t.data.size(), t.data.data());
-    t.dtype = dtype == "I64" || dtype == "I32" ? "I64" : "F32";
-    file.tensors.emplace(name, std::move(t));
+    ranges.emplace_back();
+    file.tensors.emplace(name, read_tensor(fmt::format("{}: tensor '{}'", path, name), info,
+                                           bytes.data() + data_begin, data_size, ranges.back()));
   }
+  // As the format requires: the tensors cover the data section, without gaps or overlaps.
   std::sort(ranges.begin(), ranges.end());
-  for (std::size_t k = 1; k < ranges.size(); ++k)
-    SXB_REQUIRE(ranges[k].first >= ranges[k - 1].second, path + ": tensors overlap in the data section");
+  std::uint64_t covered = 0;
+  for (const auto& [begin, end] : ranges) {
+    SXB_REQUIRE(begin >= covered || begin == end, path + ": tensors overlap in the data section");
+    SXB_REQUIRE(begin <= covered || begin == end,
+                fmt::format("{}: data bytes {}..{} belong to no tensor", path, covered, begin));
+    covered = std::max(covered, end);
+  }
+  SXB_REQUIRE(covered == data_size,
+              fmt::format("{}: data bytes {}..{} belong to no tensor (trailing bytes)", path, covered, data_size));
   return file;
 }
 

@@ -290,9 +290,10 @@ TEST(WeffCache, StoresTheVariantsAndKeysOnTheCalibrations) {
   o.nf_by_source = true;
   const auto eff = effective_weights(layers, layout, c, o);
   const std::string key = weff_cache_key(layers, layout, c, o);
-  const std::string path = weff_cache_path(test::fresh_dir("weff-calibration").string(), key);
-  store_weff_cache(path, eff);
-  const auto back = load_weff_cache(path, layout, requested_calibrations(o, c));
+  const std::string dir = test::fresh_dir("weff-calibration").string();
+  const WeffCacheEntry entry = weff_cache_entry(dir, weff_cache_identity(layers, layout, c, o));
+  EXPECT_TRUE(store_weff_cache(entry, eff));
+  const auto back = load_weff_cache(entry, layout, requested_calibrations(o, c));
   ASSERT_TRUE(back);
   const LayerEffective& e = (*back)[0];
   EXPECT_EQ(e.calibrations(), eff[0].calibrations());
@@ -307,8 +308,8 @@ TEST(WeffCache, StoresTheVariantsAndKeysOnTheCalibrations) {
   EXPECT_EQ(e.nf_by_source->sink.max, eff[0].nf_by_source->sink.max);
 
   // Another set or order of calibrations is another key, and a load asking for it misses.
-  EXPECT_FALSE(load_weff_cache(path, layout, {Calibration::Column, Calibration::None}));
-  EXPECT_FALSE(load_weff_cache(path, layout, {Calibration::None}));
+  EXPECT_FALSE(load_weff_cache(entry, layout, {Calibration::Column, Calibration::None}));
+  EXPECT_FALSE(load_weff_cache(entry, layout, {Calibration::None}));
   SchedulerOptions other = o;
   other.calibrations = {Calibration::Column, Calibration::None};
   EXPECT_NE(weff_cache_key(layers, layout, c, other), key);

@@ -298,10 +298,12 @@ TEST(WeffCache, RoundTripAndKeys) {
   const NetworkLayout layout = dense_network_layout(layers, 8, 8);
   const auto eff = effective_weights(layers, layout, c, SchedulerOptions{});
   const std::string key = weff_cache_key(layers, layout, c);
-  const std::string path = weff_cache_path(test::fresh_dir("weff").string(), key);
-  EXPECT_FALSE(load_weff_cache(path, layout));
-  store_weff_cache(path, eff);
-  const auto back = load_weff_cache(path, layout);
+  const WeffCacheEntry entry = weff_cache_entry(test::fresh_dir("weff").string(), weff_cache_identity(layers, layout, c));
+  const std::string& path = entry.path;
+  EXPECT_EQ(path, weff_cache_path(test::fresh_dir("weff").string(), key));
+  EXPECT_FALSE(load_weff_cache(entry, layout));
+  EXPECT_TRUE(store_weff_cache(entry, eff));
+  const auto back = load_weff_cache(entry, layout);
   ASSERT_TRUE(back);
   EXPECT_EQ((*back)[0].w_eff, eff[0].w_eff);
   EXPECT_EQ((*back)[0].stats.nf_max, eff[0].stats.nf_max);
@@ -317,7 +319,9 @@ TEST(WeffCache, RoundTripAndKeys) {
   EXPECT_EQ(weff_cache_key(layers, layout, renamed), key);
 
   { std::ofstream(path, std::ios::trunc) << "garbage"; }
-  EXPECT_FALSE(load_weff_cache(path, layout));  // a damaged entry is a miss
+  std::string warning;
+  EXPECT_FALSE(load_weff_cache(entry, layout, {}, [&](const std::string& w) { warning = w; }));  // a miss
+  EXPECT_NE(warning.find(path), std::string::npos) << warning;
 }
 
 }  // namespace

@@ -108,6 +108,28 @@ TEST(Safetensors, CorruptFilesAreClearErrors) {
       {"negative_shape", hand_made(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", raw<float>({1, 2})),
        "shape entries"},
       {"missing_keys", hand_made(R"({"w":{"dtype":"F32"}})", ""), "needs dtype, shape and data_offsets"},
+      // Products that overflow 64 bits are caught before they are formed.
+      {"overflowing_shape",
+       hand_made(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}})",
+                 raw<float>({1, 2})),
+       "more elements than any file could hold"},
+      {"huge_shape_entry",
+       hand_made(R"({"w":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,8]}})", raw<float>({1, 2})),
+       "larger than any file could hold"},
+      {"too_many_dims",
+       hand_made(R"({"w":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,2],"data_offsets":[0,8]}})", raw<float>({1, 2})),
+       "9 dimensions"},
+      // The declared dtype must account for the bytes: 8 bytes are 2 F32 but 1 F64.
+      {"dtype_vs_bytes", hand_made(R"({"w":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}})", raw<float>({1, 2})),
+       "shape [2] of F64 needs 16"},
+      {"float_offset", hand_made(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8.5]}})", raw<float>({1, 2})),
+       "data_offsets must be non-negative integers"},
+      {"trailing_bytes", hand_made(good_header, raw<float>({1, 2, 3})), "data bytes 8..12 belong to no tensor"},
+      {"gap",
+       hand_made(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"v":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                 raw<float>({1, 2, 3})),
+       "data bytes 4..8 belong to no tensor"},
+      {"zero_header", raw<std::uint64_t>({0}) + "{}", "header length 0"},
   };
   for (const Case& c : cases) {
     const std::string path = temp_path(c.name + ".safetensors");
@@ -117,6 +139,13 @@ TEST(Safetensors, CorruptFilesAreClearErrors) {
     EXPECT_NE(msg.find(path), std::string::npos) << c.name << ": '" << msg << "'";
   }
   EXPECT_NE(error_of(temp_path("absent.safetensors")).find("cannot open"), std::string::npos);
+}
+
+TEST(Safetensors, ElementCountsAreCheckedForOverflow) {
+  EXPECT_EQ((HostTensor{{3, 0, 5}, {}, "F32"}.numel()), 0);
+  EXPECT_EQ((HostTensor{{1ll << 31, 1ll << 31}, {}, "F32"}.numel()), 1ll << 62);
+  EXPECT_THROW((HostTensor{{1ll << 32, 1ll << 32}, {}, "F32"}.numel()), Error);
+  EXPECT_THROW((HostTensor{{-1, 4}, {}, "F32"}.numel()), Error);
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include <set>
 
 #include "engine/pruning/pruning_run.h"
+#include "engine/io/json_file.h"
+#include "tests/test_helpers.h"
 #include "engine/studies/sweep.h"
 #include "engine/training/train.h"
 #include "engine/studies/sweep_results.h"
@@ -151,6 +153,31 @@ TEST(Sweep, BadInputsNameTheField) {
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {}, "grids": {}})").find("\"grids\": unknown key"), std::string::npos);
   EXPECT_NE(error_of(R"({"base": {"model": "vgg19"}, "grid": {}})").find("vgg11"), std::string::npos);
+}
+
+TEST(Sweep, DeeplyNestedFilesAreAClearError) {
+  // 100,000 levels: copying or printing that recursively would overflow the stack.
+  const fs::path d = fresh_dir("deep");
+  const int depth = 100000;
+  const std::string deep = std::string(depth, '[') + std::string(depth, ']');
+  const std::string path = (d / "deep.json").string();
+  std::ofstream(path) << R"({"base": {"train": )" << deep << R"(}, "grid": {"tile": [32]}})";
+  std::string e = test::error_of([&] { read_sweep(path); });
+  EXPECT_NE(e.find(path + ": nested deeper than 64 levels"), std::string::npos) << e.substr(0, 300);
+  // A grid value as deep, and a record line of a results file: the record is skipped as damaged.
+  std::ofstream(path) << R"({"grid": {"tile": [)" << deep << "]}}";
+  e = test::error_of([&] { read_sweep(path); });
+  EXPECT_NE(e.find("nested deeper than 64 levels"), std::string::npos) << e.substr(0, 300);
+  fs::create_directories(d / "out");
+  std::ofstream(d / "out" / "results.0-of-1.jsonl") << R"({"id": "a", "x": )" << deep << "}\n"
+                                                     << R"({"id": "b", "index": 1})" << "\n";
+  const SweepRecords records = read_sweep_records((d / "out").string());
+  ASSERT_EQ(records.records.size(), 1u);
+  EXPECT_EQ(records.records[0]["id"], "b");
+  EXPECT_EQ(records.skipped, 1u);
+  // Nesting within the limit is fine.
+  EXPECT_NO_THROW(parse_json_text(std::string(60, '[') + std::string(60, ']'), "x"));
+  fs::remove_all(d);
 }
 
 TEST(Sweep, ExampleFilesParse) {
@@ -342,6 +369,27 @@ TEST(SweepRun, FailedPointsAreLoggedAndRetried) {
   EXPECT_EQ(r.skipped, 1u);
   EXPECT_EQ(r.failed, 1u);
   EXPECT_EQ(read_sweep_records(o.out_dir).records.size(), 1u);
+  fs::remove_all(d);
+}
+
+TEST(SweepRun, DivergedTrainingIsARecordedFailure) {
+  const fs::path d = fresh_dir("diverge");
+  const Sweep s = parse(R"({"name": "diverge",
+    "base": {"width": 0.0625, "data": "synthetic:192", "train": {"epochs": 2, "batch": 32, "weight_decay": 0}, "tile": 32},
+    "grid": {"train.lr": [100]}})");
+  SweepRunOptions o;
+  o.out_dir = (d / "out").string();
+  o.cache_dir = (d / "cache").string();
+  o.backend = Backend::Cpu;
+  const SweepRunResult r = run_sweep(s, o);
+  EXPECT_EQ(r.done, 0u);
+  EXPECT_EQ(r.failed, 1u);
+  std::ifstream failures(d / "out" / "failures.0-of-1.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(failures, line));
+  const std::string error = json::parse(line)["error"].get<std::string>();
+  EXPECT_NE(error.find("training diverged"), std::string::npos) << error;
+  EXPECT_TRUE(read_sweep_records(o.out_dir).records.empty());
   fs::remove_all(d);
 }
 

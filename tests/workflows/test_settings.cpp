@@ -128,6 +128,51 @@ TEST(Settings, UnknownKeysAndBadValuesNameTheKeyPath) {
   expect_key_error(error_of([] { PruneRunConfig::from_json(json::array()); }), {"prune", "JSON object"});
 }
 
+TEST(Settings, StrictNumbers) {
+  EXPECT_EQ(json_integer(json(64), 1, 100, "k"), 64);
+  EXPECT_EQ(json_integer(json(64.0), 1, 100, "k"), 64);  // no fraction: exact
+  EXPECT_EQ(json_integer(json::parse("9007199254740993"), 0, 1ll << 62, "k"), 9007199254740993ll);  // a token: exact
+  expect_key_error(error_of([] { json_integer(json(16.7), 1, 100, "train.epochs"); }),
+                   {"train.epochs must be an integer in [1, 100] (got 16.7)"});
+  expect_key_error(error_of([] { json_integer(json(1e300), 1, 1ll << 62, "k"); }), {"k must be an integer"});
+  expect_key_error(error_of([] { json_integer(json(9007199254740994.0), 0, 1ll << 62, "k"); }), {"k"});  // > 2^53
+  expect_key_error(error_of([] { json_integer(json(true), 0, 1, "k"); }), {"k must be an integer"});
+  expect_key_error(error_of([] { json_integer(json("16"), 0, 100, "k"); }), {"k must be an integer"});
+  expect_key_error(error_of([] { json_integer(json::parse("18446744073709551615"), 0, 100, "k"); }), {"k"});
+  EXPECT_EQ(json_unsigned(json(kMaxJsonInteger), ~0ull, "seed"), kMaxJsonInteger);
+  expect_key_error(error_of([] { json_unsigned(json(-1), 100, "seed"); }), {"seed must be an integer in [0, 100]"});
+  expect_key_error(error_of([] { json_unsigned(json(kMaxJsonInteger + 1), ~0ull, "seed"); }), {"seed"});
+  EXPECT_EQ(json_number(json(0.5), 0.0, 1.0, "m"), 0.5);
+  expect_key_error(error_of([] { json_number(json(1e308), 0.0, 100.0, "lr"); }), {"lr must be a number in [0, 100]"});
+  expect_key_error(error_of([] { json_number(json("x"), 0.0, 1.0, "m"); }), {"m must be a number"});
+
+  // Through the settings: integers are never truncated, seeds never wrapped, lr bounded.
+  expect_key_error(error_of([] { TrainConfig::from_json(json{{"epochs", 16.7}}); }), {"train.epochs", "16.7"});
+  EXPECT_EQ(TrainConfig::from_json(json{{"epochs", 16.0}}).epochs, 16);
+  expect_key_error(error_of([] { TrainConfig::from_json(json{{"batch", 32.5}}); }), {"train.batch"});
+  expect_key_error(error_of([] { TrainConfig::from_json(json{{"seed", 1e17}}); }), {"train.seed"});
+  expect_key_error(error_of([] { TrainConfig::from_json(json::parse(R"({"seed": 18446744073709551615})")); }),
+                   {"train.seed"});
+  EXPECT_EQ(TrainConfig::from_json(json{{"seed", kMaxJsonInteger}}).seed, kMaxJsonInteger);
+  TrainConfig t = TrainConfig::from_json(json{{"lr", 1e308}});
+  t.out = "m.safetensors";
+  expect_key_error(error_of([&] { t.check(); }), {"train.lr 1e+308 is not in (0, 100]"});
+  t.lr = 100;
+  EXPECT_NO_THROW(t.check());
+  t.weight_decay = 2;
+  expect_key_error(error_of([&] { t.check(); }), {"train.weight_decay 2 is not in [0, 1]"});
+  t.weight_decay = 0;
+  t.threads = 100000;
+  expect_key_error(error_of([&] { t.check(); }), {"train.threads 100000"});
+  PruneRunConfig p = PruneRunConfig::from_json(json{{"sparsity", 0.5}, {"finetune_lr", 1e308}});
+  p.weights = "dense.safetensors";
+  p.out = "pruned";
+  expect_key_error(error_of([&] { p.check(); }), {"prune.finetune_lr 1e+308 is not in [0, 100]"});
+  p.finetune_lr = 0;
+  p.lambda = 1e9;
+  expect_key_error(error_of([&] { p.check(); }), {"prune.lambda 1000000000 is not in [0, 10]"});
+}
+
 TEST(Settings, CheckNamesTheKeyNotAFlag) {
   TrainConfig t;
   t.out = "m.safetensors";

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <numbers>
 #include <set>
 #include <string>
@@ -161,6 +162,39 @@ void expect_identical_tensors(const SafetensorsFile& a, const SafetensorsFile& b
     EXPECT_EQ(t.shape, b.tensors.at(name).shape) << name;
     EXPECT_TRUE(t.data == b.tensors.at(name).data) << name << " differs";  // bit-exact (no NaN here)
   }
+}
+
+TEST(Train, DivergedTrainingIsAnErrorNamingTheStepAndWritesNoModel) {
+  const Dataset train_set = load_dataset("synthetic:192", Split::Train), test_set = make_synthetic(64, 99);
+  // The largest learning rate the settings accept, on the tiny model.
+  TrainConfig c = tiny_config(temp_path("diverged.safetensors"));
+  c.lr = 100.0;
+  c.weight_decay = 0.0;
+  c.epochs = 3;
+  auto backend = nn::make_cpu_backend();
+  TrainHooks hooks;
+  hooks.log = quiet;
+  const std::string e = test::error_of([&] { train(c, train_set, test_set, *backend, hooks); });
+  EXPECT_NE(e.find("training diverged"), std::string::npos) << e;
+  EXPECT_NE(e.find("epoch "), std::string::npos) << e;
+  EXPECT_NE(e.find("train.lr"), std::string::npos) << e;
+  EXPECT_FALSE(std::filesystem::exists(c.out));
+
+  // Weights that turn non-finite in a step: the next loss is not finite, and
+  // the error names that step (epoch 1, step 4 of 6).
+  TrainConfig d = tiny_config(temp_path("poisoned.safetensors"));
+  hooks.after_step = [](nn::Vgg& net, const StepInfo& s) {
+    if (s.epoch == 0 && s.step == 2) {
+      nn::Parameter& w = net.parameter("classifier.weight");
+      std::vector<float> host = nn::to_host(net.backend(), w.value);
+      host[0] = std::numeric_limits<float>::quiet_NaN();
+      net.backend().upload(host.data(), w.value);
+    }
+  };
+  const std::string p = test::error_of([&] { train(d, train_set, test_set, *backend, hooks); });
+  EXPECT_NE(p.find("the loss is nan at epoch 1/2 step 4/6"), std::string::npos) << p;
+  EXPECT_FALSE(std::filesystem::exists(d.out));
+  EXPECT_FALSE(std::filesystem::exists(checkpoint_path(d.out)));
 }
 
 TEST(Train, SameWeightsWithOneAndTwoThreads) {

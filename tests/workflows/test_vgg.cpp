@@ -125,6 +125,35 @@ TEST(Vgg, LoadRejectsMissingUnexpectedAndMisshapenTensors) {
   EXPECT_NE(e.find("[16, 8, 3, 3]"), std::string::npos) << e;
 }
 
+TEST(Vgg, LoadRejectsNonFiniteWeightsAndNegativeVariances) {
+  auto backend = make_cpu_backend();
+  Vgg model(VggConfig{"vgg11", 0.125, 10}, *backend);
+  model.init(3);
+  const SafetensorsFile good = model.state_dict();
+  const std::vector<float> before = to_host(*backend, model.parameter("features.4.weight").value);
+  const auto broken = [&](const std::string& tensor, std::size_t index, float value) {
+    SafetensorsFile f = good;
+    f.tensors.at(tensor).data.at(index) = value;
+    return load_error(model, f);
+  };
+  std::string e = broken("features.4.weight", 17, std::nanf(""));
+  EXPECT_NE(e.find("weights.safetensors: tensor 'features.4.weight' holds nan at flat index 17"), std::string::npos)
+      << e;
+  e = broken("classifier.bias", 3, -INFINITY);
+  EXPECT_NE(e.find("tensor 'classifier.bias' holds -inf at flat index 3"), std::string::npos) << e;
+  e = broken("features.1.running_mean", 0, INFINITY);
+  EXPECT_NE(e.find("tensor 'features.1.running_mean' holds inf at flat index 0"), std::string::npos) << e;
+  e = broken("features.5.running_var", 2, -0.5f);
+  EXPECT_NE(e.find("tensor 'features.5.running_var' holds the negative variance -0.5 for channel 2"),
+            std::string::npos)
+      << e;
+  e = broken("features.5.running_var", 1, std::nanf(""));
+  EXPECT_NE(e.find("'features.5.running_var' holds nan at flat index 1"), std::string::npos) << e;
+  // A zero variance (a channel pruned to zero) loads; nothing was changed by the failed loads.
+  EXPECT_EQ(broken("features.5.running_var", 2, 0.0f), "");
+  EXPECT_EQ(to_host(*backend, model.parameter("features.4.weight").value), before);
+}
+
 TEST(Vgg, SaveLoadRoundTripGivesIdenticalLogits) {
   auto backend = make_cpu_backend();
   VggConfig c{"vgg11", 0.125, 10};
