@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/output_paths.h"
 #include "apps/readout_options.h"
 #include "models/io/atomic_file.h"
 #include "engine/io/content_hash.h"
@@ -81,6 +82,8 @@ std::string demo_model(DemoOptions& o, const Dataset& train_set, const Dataset& 
 
 void network_demo(DemoOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (!o.json.empty()) check_output_file(o.json, "--json");
+  check_output_dir(o.cache_dir.empty() ? default_cache_dir() : o.cache_dir, "--cache-dir");  // models always kept
   CrossbarEvalOptions eo;
   eo.crossbar = o.crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(o.crossbar);
   for (const std::string& s : o.settings) apply_setting(eo.crossbar, s);

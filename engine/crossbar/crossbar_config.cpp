@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
+
 #include "engine/io/json_file.h"
+#include "engine/io/json_number.h"
 #include "kernels/common/error.h"
 
 namespace sxb {
@@ -124,31 +127,24 @@ namespace {
 
 void set_key(CrossbarConfig& c, const std::string& key, const nlohmann::json& v, const std::string& context) {
   const std::string where = fmt::format("{}: \"{}\"", context, key);
-  const auto number = [&]() -> double {
-    SXB_REQUIRE(v.is_number(), fmt::format("{} must be a number (got {})", where, v.dump()));
-    return v.get<double>();
-  };
-  const auto integer = [&]() -> long long {
-    SXB_REQUIRE(v.is_number_integer() || (v.is_number() && std::floor(v.get<double>()) == v.get<double>()),
-                fmt::format("{} must be an integer (got {})", where, v.dump()));
-    return v.get<long long>();
-  };
+  const auto number = [&]() -> double { return json_real(v, where); };
+  const auto resistance = [&]() -> double { return json_real(v, where + " (ohm)", 0.0); };
   if (key == "r_on") c.r_on = number();
   else if (key == "r_off") c.r_off = number();
-  else if (key == "r_source") c.res.r_source = number();
-  else if (key == "r_sink") c.res.r_sink = number();
-  else if (key == "r_wire_row") c.res.r_wire_row = number();
-  else if (key == "r_wire_col") c.res.r_wire_col = number();
-  else if (key == "r_wire") c.res.r_wire_row = c.res.r_wire_col = number();
+  else if (key == "r_source") c.res.r_source = resistance();
+  else if (key == "r_sink") c.res.r_sink = resistance();
+  else if (key == "r_wire_row") c.res.r_wire_row = resistance();
+  else if (key == "r_wire_col") c.res.r_wire_col = resistance();
+  else if (key == "r_wire") c.res.r_wire_row = c.res.r_wire_col = resistance();
   else if (key == "v_read") c.v_read = number();
-  else if (key == "tile_rows") c.tile_rows = static_cast<int>(std::clamp(integer(), -1LL, 1LL << 20));
-  else if (key == "tile_cols") c.tile_cols = static_cast<int>(std::clamp(integer(), -1LL, 1LL << 20));
+  else if (key == "tile_rows") c.tile_rows = static_cast<int>(json_integer(v, 1, 1024, where));
+  else if (key == "tile_cols") c.tile_cols = static_cast<int>(json_integer(v, 1, 1024, where));
   else if (key == "scale") c.scale = number();
   else if (key == "scale_mode") {
     SXB_REQUIRE(v.is_string(), fmt::format("{} must be a string (got {})", where, v.dump()));
     c.scale_mode = parse_scale_mode(v.get<std::string>(), where);
   } else if (key == "scale_percentile") c.scale_percentile = number();
-  else if (key == "levels") c.levels = static_cast<int>(std::clamp(integer(), -1LL, 1LL << 30));
+  else if (key == "levels") c.levels = static_cast<int>(json_integer(v, 0, 1 << 20, where));  // 1: rejected by check()
   else if (key == "variation_sigma") c.variation_sigma = number();
   else if (key == "variation_clamp_low") c.variation_clamp_low = number();
   else if (key == "variation_clamp_high") c.variation_clamp_high = number();
@@ -158,9 +154,7 @@ void set_key(CrossbarConfig& c, const std::string& key, const nlohmann::json& v,
     SXB_REQUIRE(v.is_string(), fmt::format("{} must be none, column or layer (got {})", where, v.dump()));
     c.calibration = parse_calibration(v.get<std::string>(), where);
   } else if (key == "seed") {
-    SXB_REQUIRE(v.is_number_unsigned() || (v.is_number_integer() && v.get<long long>() >= 0),
-                fmt::format("{} must be an integer >= 0 (got {})", where, v.dump()));
-    c.seed = v.get<std::uint64_t>();
+    c.seed = static_cast<std::uint64_t>(json_integer(v, 0, std::numeric_limits<long long>::max(), where));
   } else
     throw Error(fmt::format("{}: unknown key (see docs/model.md, \"Crossbar configuration\")", where));
 }
@@ -188,8 +182,14 @@ void apply_setting(CrossbarConfig& c, const std::string& assignment) {
   const std::size_t eq = assignment.find('=');
   SXB_REQUIRE(eq != std::string::npos && eq > 0, fmt::format("setting '{}': expected key=value", assignment));
   const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
-  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
-  if (value.is_discarded() || !value.is_number()) value = text;
+  nlohmann::json value = text;  // a word (a preset, a mode) unless it reads as a number
+  try {
+    const nlohmann::json parsed = nlohmann::json::parse(text);
+    if (parsed.is_number()) value = parsed;
+  } catch (const nlohmann::json::out_of_range&) {
+    throw Error(fmt::format("setting '{}': {} is too large for a number", assignment, text));
+  } catch (const nlohmann::json::exception&) {
+  }
   if (key == "preset") {
     SXB_REQUIRE(value.is_string(), "setting preset: expected a preset name");
     const CrossbarConfig p = crossbar_preset(text);
