@@ -128,14 +128,13 @@ namespace {
 void set_key(CrossbarConfig& c, const std::string& key, const nlohmann::json& v, const std::string& context) {
   const std::string where = fmt::format("{}: \"{}\"", context, key);
   const auto number = [&]() -> double { return json_real(v, where); };
-  const auto resistance = [&]() -> double { return json_real(v, where + " (ohm)", 0.0); };
   if (key == "r_on") c.r_on = number();
   else if (key == "r_off") c.r_off = number();
-  else if (key == "r_source") c.res.r_source = resistance();
-  else if (key == "r_sink") c.res.r_sink = resistance();
-  else if (key == "r_wire_row") c.res.r_wire_row = resistance();
-  else if (key == "r_wire_col") c.res.r_wire_col = resistance();
-  else if (key == "r_wire") c.res.r_wire_row = c.res.r_wire_col = resistance();
+  else if (key == "r_source") c.res.r_source = number();  // >= 0: check()
+  else if (key == "r_sink") c.res.r_sink = number();  // >= 0: check()
+  else if (key == "r_wire_row") c.res.r_wire_row = number();  // >= 0: check()
+  else if (key == "r_wire_col") c.res.r_wire_col = number();  // >= 0: check()
+  else if (key == "r_wire") c.res.r_wire_row = c.res.r_wire_col = number();  // >= 0: check()
   else if (key == "v_read") c.v_read = number();
   else if (key == "tile_rows") c.tile_rows = static_cast<int>(json_integer(v, 1, 1024, where));
   else if (key == "tile_cols") c.tile_cols = static_cast<int>(json_integer(v, 1, 1024, where));

@@ -65,7 +65,7 @@ TileProblem parse_tile_problem(const json& j, const std::string& src) {
   double* r[] = {&res.r_source, &res.r_sink, &res.r_wire_row, &res.r_wire_col};
   const char* names[] = {"r_source", "r_sink", "r_wire_row", "r_wire_col"};
   for (int k = 0; k < 4; ++k)
-    if (j.contains(names[k])) *r[k] = json_real(j.at(names[k]), src + ": " + names[k], 0.0);  // ohm, >= 0
+    if (j.contains(names[k])) *r[k] = number(j.at(names[k]), src + ": " + names[k]);  // >= 0: ValidTile
   std::vector<double> voltages;
   if (j.contains("voltages")) voltages = matrix(j.at("voltages"), -1, rows, src + ": voltages", "rows");
   Backend backend = Backend::Auto;
