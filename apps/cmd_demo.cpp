@@ -147,7 +147,7 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--epochs", opt->train.epochs, "Training epochs")->capture_default_str();
   cmd->add_option("--seed", opt->train.seed, "Training seed")->capture_default_str();
   cmd->add_option("--tiles", opt->tiles, "Tile sizes (N or RxC)")->capture_default_str();
-  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)");
+  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)")->check(CLI::ExistingFile);
   cmd->add_option("--set", opt->settings, "Override one configuration key: key=value (repeatable)");
   cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
   cmd->add_option("--device", opt->device, "Network engine (training, inference): cpu, cuda or auto")

@@ -39,11 +39,11 @@ void add_evaluate_command(CLI::App& app) {
   add_model_options(cmd, opt->model);
   cmd->add_option("--data", opt->data, "cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, folder:DIR or synthetic[:N]")
       ->required();
-  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)");
+  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)")->check(CLI::ExistingFile);
   cmd->add_option("--tile", opt->tile, "Tile size N or RxC (overrides the configuration's)");
   cmd->add_option("--set", opt->settings, "Override one configuration key: key=value (repeatable)");
-  cmd->add_option("--layout", opt->layout, "Packed tile layout of a pruned model (<pruned>.layout.json)");
-  cmd->add_option("--unpruned", opt->unpruned, "Weights of the unpruned model, for CCR");
+  cmd->add_option("--layout", opt->layout, "Packed tile layout of a pruned model (<pruned>.layout.json)")->check(CLI::ExistingFile);
+  cmd->add_option("--unpruned", opt->unpruned, "Weights of the unpruned model, for CCR")->check(CLI::ExistingFile);
   cmd->add_option("--reference-crossbars", opt->reference_crossbars, "Crossbars of the unpruned model, for CCR")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();

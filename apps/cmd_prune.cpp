@@ -92,9 +92,9 @@ void add_prune_command(CLI::App& app) {
       "Target: fraction of all mapped weights removed (global ranking); with --per-layer the default fraction of "
       "each prunable layer's groups");
   CLI::Option* per_layer = cmd->add_option(
-      "--per-layer", opt->per_layer, "JSON {\"features.3\": 0.5, ...}: fraction of each layer's groups to remove");
+      "--per-layer", opt->per_layer, "JSON {\"features.3\": 0.5, ...}: fraction of each layer's groups to remove")->check(CLI::ExistingFile);
   cmd->add_option("--tile", opt->tile, "Crossbar tile R (square) or RxC")->capture_default_str();
-  cmd->add_option("--weights", r.weights, "The dense model (safetensors written by train)")->required();
+  cmd->add_option("--weights", r.weights, "The dense model (safetensors written by train)")->check(CLI::ExistingFile)->required();
   cmd->add_option("--model", r.model, "vgg11 or vgg16 (default: the weights' metadata)");
   cmd->add_option("--data", r.data, "cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, folder:DIR or synthetic[:N]")
       ->required();

@@ -42,7 +42,7 @@ void add_run(CLI::App* sweep) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = sweep->add_subcommand("run", "Run every point of a sweep file (or of one shard) not yet finished");
-  cmd->add_option("sweep", opt->file, "Sweep file (JSON: name, base, grid; see docs/cli.md)")->required();
+  cmd->add_option("sweep", opt->file, "Sweep file (JSON: name, base, grid; see docs/cli.md)")->check(CLI::ExistingFile)->required();
   cmd->add_option("--out", opt->out, "Results folder (default: sweep-<name>)");
   cmd->add_option("--shard", opt->shard, "k/N: run the points whose index is k modulo N; auto: from Slurm or MPI")
       ->capture_default_str();
@@ -96,7 +96,7 @@ void add_list(CLI::App* sweep) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = sweep->add_subcommand("list", "List a sweep's points: index, id, done or todo, grid values");
-  cmd->add_option("sweep", opt->file, "Sweep file")->required();
+  cmd->add_option("sweep", opt->file, "Sweep file")->check(CLI::ExistingFile)->required();
   cmd->add_option("--out", opt->out, "Results folder, to mark finished points (default: sweep-<name>)");
   cmd->add_option("--shard", opt->shard, "Only the points of shard k/N")->capture_default_str();
   cmd->add_flag("--json", opt->json, "One JSON object per point, with its normalised configuration");

@@ -16,7 +16,7 @@ void add_tile_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("tile", "Solve one crossbar tile given as JSON (see docs/cli.md)");
-  cmd->add_option("--input", opt->input, "Tile JSON file")->required();
+  cmd->add_option("--input", opt->input, "Tile JSON file")->check(CLI::ExistingFile)->required();
   cmd->add_flag("--transfer", opt->solve.transfer, "Also output the transfer matrix T (cols x rows)");
   cmd->add_flag("--nf", opt->solve.nf, "Also output the non-ideality factor per column, mean and max");
   cmd->add_option("--output", opt->output, "Write the result JSON here (default: standard output)");

@@ -80,7 +80,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--seed", opt->seed, "Seed of initialisation, shuffling, augmentation and dropout")
       ->capture_default_str();
   add_threads_option(cmd, opt->threads, "OpenMP threads (0: all cores); results do not depend on it");
-  cmd->add_option("--init", opt->init_weights, "Start from these weights (safetensors) instead of a random init");
+  cmd->add_option("--init", opt->init_weights, "Start from these weights (safetensors) instead of a random init")->check(CLI::ExistingFile);
   cmd->add_option("--out", opt->out, "Trained model (safetensors); the checkpoint goes to <out>.ckpt.safetensors")
       ->required();
   cmd->add_flag("--resume", opt->resume, "Continue from the checkpoint of --out (same settings); without one yet, start afresh");

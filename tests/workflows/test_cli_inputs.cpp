@@ -32,6 +32,7 @@ CliRun run(const std::string& args) {
   return r;
 }
 
+const std::string kAFile = SXB_CLI;
 const std::string kTiny = "--model vgg11 --width 0.0625 --data synthetic:16 --epochs 1 --batch 8";
 
 TEST(CliInputs, UsageErrorsExitTwoAndNameTheFlag) {
@@ -44,9 +45,12 @@ TEST(CliInputs, UsageErrorsExitTwoAndNameTheFlag) {
       {"train " + kTiny + " --out m.safetensors --epochs 1.5", "--epochs: '1.5' is not an integer"},
       {"train " + kTiny + " --out m.safetensors --lr nan", "--lr: 'nan' is not a finite number"},
       {"train " + kTiny + " --out m.safetensors --threads 100000", "--threads: '100000': at most"},
-      {"eval --model vgg11 --weights w --data synthetic --threads 100000", "at most"},
-      {"evaluate --model vgg11 --weights w --data synthetic --rearrange-budget nan", "not a finite number"},
-      {"sweep run s.json --max-points -1", "--max-points: '-1' is not a non-negative integer"},
+      // An existing file stands in for the weights and the sweep file: the numbers are refused first.
+      {"eval --model vgg11 --weights " + kAFile + " --data synthetic --threads 100000", "at most"},
+      {"evaluate --model vgg11 --weights " + kAFile + " --data synthetic --rearrange-budget nan", "not a finite number"},
+      {"sweep run " + kAFile + " --max-points -1", "--max-points: '-1' is not a non-negative integer"},
+      {"eval --model vgg11 --weights / --data synthetic", "--weights: File is actually a directory"},
+      {"tile --input /no/such/tile.json", "--input: File does not exist"},
   };
   for (const Case& c : cases) {
     const CliRun r = run(c.args);
@@ -60,20 +64,20 @@ TEST(CliInputs, UsageErrorsExitTwoAndNameTheFlag) {
 TEST(CliInputs, OutputPathsAreCheckedBeforeTheWork) {
   const fs::path dir = test::fresh_dir("cli-outputs");
   std::ofstream(dir / "file") << "a file, not a folder";
+  std::ofstream(dir / "w.safetensors") << "not weights";  // never read: the output check comes first
   std::ofstream(dir / "sweep.json") << R"({"name": "tiny", "base": {"width": 0.0625, "data": "synthetic:16",
     "train": {"epochs": 1, "batch": 8}, "tile": 16}, "grid": {"crossbar.r_wire": [0, 10]}})";
   const std::string blocked = (dir / "file" / "out").string();  // its parent is a file
   struct Case {
     std::string args, needle;
   } cases[] = {
-      // The weights do not exist: the output check must come first.
-      {"eval --model vgg11 --weights " + (dir / "absent.safetensors").string() + " --data synthetic:8 --json " +
+      {"eval --model vgg11 --weights " + (dir / "w.safetensors").string() + " --data synthetic:8 --json " +
            blocked + ".json",
        "--json " + blocked + ".json: cannot create folder"},
-      {"eval --model vgg11 --weights " + (dir / "absent.safetensors").string() + " --data synthetic:8 --predictions " +
+      {"eval --model vgg11 --weights " + (dir / "w.safetensors").string() + " --data synthetic:8 --predictions " +
            blocked + ".csv",
        "--predictions " + blocked + ".csv"},
-      {"evaluate --model vgg11 --weights " + (dir / "absent.safetensors").string() +
+      {"evaluate --model vgg11 --weights " + (dir / "w.safetensors").string() +
            " --data synthetic:8 --cache-dir " + blocked,
        "--cache-dir " + blocked},
       {"train " + kTiny + " --out " + blocked + ".safetensors", "--out " + blocked + ".safetensors"},
@@ -90,10 +94,10 @@ TEST(CliInputs, OutputPathsAreCheckedBeforeTheWork) {
     EXPECT_EQ(r.output.find("epoch"), std::string::npos) << "no training before the check\n" << r.output;
   }
   // A folder that does not exist yet is created.
-  const CliRun r = run("eval --model vgg11 --weights " + (dir / "absent.safetensors").string() +
+  const CliRun r = run("eval --model vgg11 --weights " + (dir / "w.safetensors").string() +
                     " --data synthetic:8 --json " + (dir / "new" / "r.json").string());
   EXPECT_TRUE(fs::is_directory(dir / "new")) << r.output;
-  EXPECT_NE(r.output.find("absent.safetensors"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("w.safetensors"), std::string::npos) << r.output;  // now the weights are read
 }
 
 TEST(CliInputs, ResumeWithoutACheckpointStartsAfresh) {
