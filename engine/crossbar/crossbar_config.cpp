@@ -200,23 +200,18 @@ void apply_setting(CrossbarConfig& c, const std::string& assignment) {
 }
 
 void parse_tile_size(const std::string& text, int& rows, int& cols, const std::string& option) {
+  // Digits only ("64", "32x64"): " 64", "+64", "1e3" or "64.5" are errors, never 64 or 1.
+  const std::string range = fmt::format("{} '{}': tile sides must be in 1..1024", option, text);
+  const auto side = [&](const std::string& part) {
+    SXB_REQUIRE(!part.empty() && part.find_first_not_of("0123456789") == std::string::npos,
+                fmt::format("{} '{}': expected N or RxC (e.g. 64 or 32x64)", option, text));
+    SXB_REQUIRE(part.size() <= 4, range);
+    return std::stoi(part);
+  };
   const std::size_t x = text.find('x');
-  try {
-    std::size_t used = 0;
-    if (x == std::string::npos) {
-      rows = cols = std::stoi(text, &used);
-      SXB_REQUIRE(used == text.size(), "");
-    } else {
-      rows = std::stoi(text.substr(0, x), &used);
-      SXB_REQUIRE(used == x, "");
-      cols = std::stoi(text.substr(x + 1), &used);
-      SXB_REQUIRE(used == text.size() - x - 1, "");
-    }
-  } catch (const std::exception&) {
-    throw Error(fmt::format("{} '{}': expected N or RxC (e.g. 64 or 32x64)", option, text));
-  }
-  SXB_REQUIRE(rows >= 1 && rows <= 1024 && cols >= 1 && cols <= 1024,
-              fmt::format("{} '{}': tile sides must be in 1..1024", option, text));
+  rows = side(text.substr(0, x));
+  cols = x == std::string::npos ? rows : side(text.substr(x + 1));
+  SXB_REQUIRE(rows >= 1 && rows <= 1024 && cols >= 1 && cols <= 1024, range);
 }
 
 }  // namespace sxb

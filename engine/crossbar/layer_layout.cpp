@@ -128,13 +128,14 @@ const nlohmann::json& list(const nlohmann::json& j, const char* key, const std::
   return v;
 }
 
-// Indices of a tile: each an integer in [0, n).
-std::vector<int> indices(const nlohmann::json& j, const char* key, const std::string& where, int n) {
+// Indices of a tile: integers as written (the range [0, n) is LayerLayout::check's).
+std::vector<int> indices(const nlohmann::json& j, const char* key, const std::string& where) {
   const nlohmann::json& v = list(j, key, where);
   std::vector<int> out;
   out.reserve(v.size());
   for (std::size_t i = 0; i < v.size(); ++i)
-    out.push_back(static_cast<int>(json_integer(v[i], 0, n - 1, fmt::format("{}.{}[{}]", where, key, i))));
+    out.push_back(static_cast<int>(
+        json_integer(v[i], 0, std::numeric_limits<int>::max(), fmt::format("{}.{}[{}]", where, key, i))));
   return out;
 }
 
@@ -161,7 +162,7 @@ NetworkLayout network_layout_from_json(const nlohmann::json& j, const std::strin
     const nlohmann::json& tiles = list(layers[a], "tiles", where);
     for (std::size_t t = 0; t < tiles.size(); ++t) {
       const std::string tw = fmt::format("{}.tiles[{}]", where, t);
-      l.tiles.push_back({indices(tiles[t], "rows", tw, l.inputs), indices(tiles[t], "cols", tw, l.outputs)});
+      l.tiles.push_back({indices(tiles[t], "rows", tw), indices(tiles[t], "cols", tw)});
     }
     out.layers.push_back(std::move(l));
   }

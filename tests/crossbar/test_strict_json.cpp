@@ -57,7 +57,7 @@ TEST(StrictJson, LayoutIntegersAndIndices) {
   EXPECT_NE(layout_error(j).find("\"tile_cols\" must be an integer"), std::string::npos) << layout_error(j);
   j = layout_json();
   j["layers"][0]["tiles"][1]["rows"][0] = (1ULL << 32) + 4;  // was read as row 4
-  EXPECT_NE(layout_error(j).find("layers[0].tiles[1].rows[0] must be an integer in [0, 7] (got 4294967300)"),
+  EXPECT_NE(layout_error(j).find("layers[0].tiles[1].rows[0] must be an integer in [0, 2147483647] (got 4294967300)"),
             std::string::npos)
       << layout_error(j);
   j = layout_json();
@@ -101,6 +101,14 @@ TEST(StrictJson, CrossbarConfigNumbers) {
   EXPECT_NE(error_of([&] { apply_setting(c, "levels=-3"); }).find("\"levels\" must be an integer"), std::string::npos);
   apply_setting(c, "tile_rows=32");
   EXPECT_EQ(c.tile_rows, 32);
+  int r = 0, cc = 0;
+  for (const char* bad : {" 64", "+64", "1e3", "64.5", "32x 64", "64x", "x64"})
+    EXPECT_NE(error_of([&] { parse_tile_size(bad, r, cc, "--tile"); }).find("expected N or RxC"), std::string::npos)
+        << bad;
+  EXPECT_NE(error_of([&] { parse_tile_size("99999999999", r, cc, "--tile"); }).find("tile sides must be in 1..1024"),
+            std::string::npos);
+  parse_tile_size("16x8", r, cc, "--tile");
+  EXPECT_EQ(r * 100 + cc, 1608);
 }
 
 TEST(StrictJson, TileFileNumbers) {
