@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/number_options.h"
 #include "apps/model_options.h"
 #include "models/vgg.h"
 #include "engine/io/version.h"
@@ -34,10 +35,10 @@ void add_bench_train_command(CLI::App& bench) {
   cmd->add_option("--steps", opt->steps, "Timed steps")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--warmup", opt->warmup, "Untimed steps first")->check(CLI::Range(0, 1000))->capture_default_str();
   cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto")->capture_default_str();
-  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  add_threads_option(cmd, opt->threads, "OpenMP threads (0: all cores)");
   cmd->add_flag("--json", opt->json, "Print one JSON object instead of a line");
   cmd->callback([opt] {
-    if (opt->threads > 0) omp_set_num_threads(opt->threads);
+    use_threads(opt->threads);
     std::unique_ptr<nn::Backend> b = nn::make_backend(opt->device);
     const std::unique_ptr<nn::Vgg> model = benchmark_vgg(opt->model, opt->width, *b);
     nn::Vgg& net = *model;

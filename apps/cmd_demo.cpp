@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/output_paths.h"
 #include "apps/readout_options.h"
 #include "models/io/atomic_file.h"
 #include "engine/io/content_hash.h"
@@ -81,6 +82,8 @@ std::string demo_model(DemoOptions& o, const Dataset& train_set, const Dataset& 
 
 void network_demo(DemoOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (!o.json.empty()) check_output_file(o.json, "--json");
+  check_output_dir(o.cache_dir.empty() ? default_cache_dir() : o.cache_dir, "--cache-dir");  // models always kept
   CrossbarEvalOptions eo;
   eo.crossbar = o.crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(o.crossbar);
   for (const std::string& s : o.settings) apply_setting(eo.crossbar, s);
@@ -146,7 +149,7 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--epochs", opt->train.epochs, "Training epochs")->capture_default_str();
   cmd->add_option("--seed", opt->train.seed, "Training seed")->capture_default_str();
   cmd->add_option("--tiles", opt->tiles, "Tile sizes (N or RxC)")->capture_default_str();
-  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)");
+  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)")->check(CLI::ExistingFile);
   cmd->add_option("--set", opt->settings, "Override one configuration key: key=value (repeatable)");
   cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
   cmd->add_option("--device", opt->device, "Network engine (training, inference): cpu, cuda or auto")

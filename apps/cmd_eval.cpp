@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/number_options.h"
 #include "apps/model_options.h"
+#include "apps/output_paths.h"
 #include "models/io/atomic_file.h"
 #include "engine/evaluation/evaluate.h"
 #include "engine/io/version.h"
@@ -26,11 +28,13 @@ void add_eval_command(CLI::App& app) {
       ->required();
   cmd->add_option("--json", opt->json, "Write the result as JSON here");
   cmd->add_option("--predictions", opt->predictions, "Write index,label,predicted,logit_0..logit_{K-1} as CSV here");
-  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  add_threads_option(cmd, opt->threads, "OpenMP threads (0: all cores)");
   add_device_option(cmd, opt->device);
   cmd->callback([opt] {
     run_with_flag_names(kModelFlags, [&] {
-      if (opt->threads > 0) omp_set_num_threads(opt->threads);
+      use_threads(opt->threads);
+      if (!opt->json.empty()) check_output_file(opt->json, "--json");
+      if (!opt->predictions.empty()) check_output_file(opt->predictions, "--predictions");
       const ModelFile mf = read_model_file(opt->model);
       const nn::VggConfig& config = mf.config;
       std::unique_ptr<nn::Backend> backend = nn::make_backend(opt->device);

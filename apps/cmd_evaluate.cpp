@@ -6,7 +6,9 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/number_options.h"
 #include "apps/model_options.h"
+#include "apps/output_paths.h"
 #include "apps/readout_options.h"
 #include "models/io/atomic_file.h"
 #include "engine/evaluation/crossbar_render.h"
@@ -37,11 +39,11 @@ void add_evaluate_command(CLI::App& app) {
   add_model_options(cmd, opt->model);
   cmd->add_option("--data", opt->data, "cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, folder:DIR or synthetic[:N]")
       ->required();
-  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)");
+  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)")->check(CLI::ExistingFile);
   cmd->add_option("--tile", opt->tile, "Tile size N or RxC (overrides the configuration's)");
   cmd->add_option("--set", opt->settings, "Override one configuration key: key=value (repeatable)");
-  cmd->add_option("--layout", opt->layout, "Packed tile layout of a pruned model (<pruned>.layout.json)");
-  cmd->add_option("--unpruned", opt->unpruned, "Weights of the unpruned model, for CCR");
+  cmd->add_option("--layout", opt->layout, "Packed tile layout of a pruned model (<pruned>.layout.json)")->check(CLI::ExistingFile);
+  cmd->add_option("--unpruned", opt->unpruned, "Weights of the unpruned model, for CCR")->check(CLI::ExistingFile);
   cmd->add_option("--reference-crossbars", opt->reference_crossbars, "Crossbars of the unpruned model, for CCR")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
@@ -51,7 +53,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--json", opt->json, "Write the report as JSON here");
   cmd->add_option("--predictions", opt->predictions,
                   "Write index,label,software,nonideal,logit_0.. (non-ideal logits) as CSV here");
-  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  add_threads_option(cmd, opt->threads, "OpenMP threads (0: all cores)");
   cmd->add_flag("--quiet", opt->quiet, "No progress lines");
   cmd->add_option("--sparse", opt->sparse,
                   "W_eff products: auto (CSR below the measured density crossover), dense or sparse")
@@ -73,7 +75,10 @@ void add_evaluate_command(CLI::App& app) {
       ->capture_default_str();
   add_readout_options(cmd, opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
   cmd->callback([opt] {
-    if (opt->threads > 0) omp_set_num_threads(opt->threads);
+    use_threads(opt->threads);
+    if (!opt->json.empty()) check_output_file(opt->json, "--json");
+    if (!opt->predictions.empty()) check_output_file(opt->predictions, "--predictions");
+    if (!opt->no_cache) check_output_dir(opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir, "--cache-dir");
     CrossbarEvalOptions eo;
     eo.crossbar = opt->crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(opt->crossbar);
     for (const std::string& s : opt->settings) apply_setting(eo.crossbar, s);

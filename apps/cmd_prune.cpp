@@ -7,9 +7,12 @@
 #include <omp.h>
 
 #include <cmath>
+#include <filesystem>
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/number_options.h"
+#include "apps/output_paths.h"
 #include "apps/model_options.h"
 #include "apps/stop_signal.h"
 #include "engine/pruning/pruning_run.h"
@@ -89,9 +92,9 @@ void add_prune_command(CLI::App& app) {
       "Target: fraction of all mapped weights removed (global ranking); with --per-layer the default fraction of "
       "each prunable layer's groups");
   CLI::Option* per_layer = cmd->add_option(
-      "--per-layer", opt->per_layer, "JSON {\"features.3\": 0.5, ...}: fraction of each layer's groups to remove");
+      "--per-layer", opt->per_layer, "JSON {\"features.3\": 0.5, ...}: fraction of each layer's groups to remove")->check(CLI::ExistingFile);
   cmd->add_option("--tile", opt->tile, "Crossbar tile R (square) or RxC")->capture_default_str();
-  cmd->add_option("--weights", r.weights, "The dense model (safetensors written by train)")->required();
+  cmd->add_option("--weights", r.weights, "The dense model (safetensors written by train)")->check(CLI::ExistingFile)->required();
   cmd->add_option("--model", r.model, "vgg11 or vgg16 (default: the weights' metadata)");
   cmd->add_option("--data", r.data, "cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, folder:DIR or synthetic[:N]")
       ->required();
@@ -118,12 +121,11 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--max-layer-sparsity", r.spec.max_layer_sparsity,
                   "Global ranking: at most this fraction of any layer's groups")
       ->capture_default_str();
-  cmd->add_option("--threads", r.threads, "OpenMP threads (0: all cores); results do not depend on it")
-      ->capture_default_str();
+  add_threads_option(cmd, r.threads, "OpenMP threads (0: all cores); results do not depend on it");
   cmd->add_option("--out", r.out,
                   "Pruned model <out>.safetensors, with <out>.layout.json, <out>.prune.json and checkpoints")
       ->required();
-  cmd->add_flag("--resume", r.resume, "Continue an interrupted run with the same settings");
+  cmd->add_flag("--resume", r.resume, "Continue an interrupted run with the same settings; without one yet, start afresh");
   CLI::Option* wct = cmd->add_option(
       "--wct-kappa", r.wct_kappa,
       "Weight-constrained fine-tuning: after every step clamp each conv/linear weight to |w| <= K * s_ref, s_ref = "
@@ -143,7 +145,13 @@ void add_prune_command(CLI::App& app) {
       }
       if (wct->count()) check_wct_kappa(config.wct_kappa, "prune.wct_kappa");  // an explicit 0 is an error too
       config.check("prune");
-      if (config.threads > 0) omp_set_num_threads(config.threads);
+      use_threads(config.threads);
+      const PrunePaths paths = prune_paths(config.out);
+      check_output_file(paths.model, "--out");
+      if (config.resume && !std::filesystem::exists(paths.summary)) {
+        fmt::print(stderr, "prune: no earlier run {} yet; starting afresh\n", paths.summary);
+        config.resume = false;
+      }
       const Dataset train_set = load_dataset(config.data, Split::Train);
       const Dataset test_set = load_dataset(config.data, Split::Test);
       std::unique_ptr<nn::Backend> backend = nn::make_backend(*device);

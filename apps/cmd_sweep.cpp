@@ -10,7 +10,10 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/number_options.h"
 #include "apps/model_options.h"
+#include "apps/output_paths.h"
+#include "apps/output_paths.h"
 #include "apps/stop_signal.h"
 #include "models/io/atomic_file.h"
 #include "engine/studies/sweep_results.h"
@@ -39,7 +42,7 @@ void add_run(CLI::App* sweep) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = sweep->add_subcommand("run", "Run every point of a sweep file (or of one shard) not yet finished");
-  cmd->add_option("sweep", opt->file, "Sweep file (JSON: name, base, grid; see docs/cli.md)")->required();
+  cmd->add_option("sweep", opt->file, "Sweep file (JSON: name, base, grid; see docs/cli.md)")->check(CLI::ExistingFile)->required();
   cmd->add_option("--out", opt->out, "Results folder (default: sweep-<name>)");
   cmd->add_option("--shard", opt->shard, "k/N: run the points whose index is k modulo N; auto: from Slurm or MPI")
       ->capture_default_str();
@@ -49,12 +52,12 @@ void add_run(CLI::App* sweep) {
   add_device_option(cmd, opt->device);
   cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
   cmd->add_option("--sparse", opt->sparse, "W_eff products: auto, dense or sparse")->capture_default_str();
-  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  add_threads_option(cmd, opt->threads, "OpenMP threads (0: all cores)");
   cmd->add_option("--max-points", opt->max_points, "Stop after this many new points (0: no limit)")
       ->capture_default_str();
   cmd->add_flag("--quiet", opt->quiet, "No progress lines");
   cmd->callback([opt] {
-    if (opt->threads > 0) omp_set_num_threads(opt->threads);
+    use_threads(opt->threads);
     const Sweep sweep = read_sweep(opt->file);
     SweepRunOptions o;
     run_with_flag_names(kSweepFlags, [&] { o.shard = parse_shard(opt->shard); });
@@ -65,6 +68,8 @@ void add_run(CLI::App* sweep) {
     o.backend = parse_backend(opt->backend, "--backend");
     o.sparse = parse_sparse_path(opt->sparse, "--sparse");
     o.max_points = opt->max_points;
+    check_output_dir(o.out_dir, "--out");
+    check_output_dir(o.cache_dir, "--cache-dir");  // trained models are kept even with --no-cache
     if (!opt->quiet) o.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
     SweepRunResult r;
     {
@@ -91,7 +96,7 @@ void add_list(CLI::App* sweep) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = sweep->add_subcommand("list", "List a sweep's points: index, id, done or todo, grid values");
-  cmd->add_option("sweep", opt->file, "Sweep file")->required();
+  cmd->add_option("sweep", opt->file, "Sweep file")->check(CLI::ExistingFile)->required();
   cmd->add_option("--out", opt->out, "Results folder, to mark finished points (default: sweep-<name>)");
   cmd->add_option("--shard", opt->shard, "Only the points of shard k/N")->capture_default_str();
   cmd->add_flag("--json", opt->json, "One JSON object per point, with its normalised configuration");
@@ -136,6 +141,9 @@ void add_merge(CLI::App* sweep) {
                   "Tables: mean and standard deviation over these grid keys (e.g. train.seed crossbar.seed)");
   cmd->callback([opt] {
     SXB_REQUIRE(opt->svg.empty() == opt->x.empty(), "--svg and --x go together");
+    if (!opt->csv.empty()) check_output_file(opt->csv, "--csv");
+    if (!opt->markdown.empty()) check_output_file(opt->markdown, "--markdown");
+    if (!opt->svg.empty()) check_output_file(opt->svg, "--svg");
     std::vector<nlohmann::json> records;
     std::set<std::string> ids;
     std::size_t skipped = 0;

@@ -4,9 +4,12 @@
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <filesystem>
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/number_options.h"
+#include "apps/output_paths.h"
 #include "apps/model_options.h"
 #include "apps/stop_signal.h"
 #include "engine/training/train.h"
@@ -29,7 +32,12 @@ void run_train(const TrainConfig& options, const std::string& device, bool wct_g
   TrainConfig config = options;
   if (wct_given) check_wct_kappa(config.wct_kappa, "train.wct_kappa");  // an explicit 0 is an error too
   config.check("train");
-  if (config.threads > 0) omp_set_num_threads(config.threads);
+  use_threads(config.threads);
+  check_output_file(config.out, "--out");
+  if (config.resume && !std::filesystem::exists(checkpoint_path(config.out))) {
+    fmt::print(stderr, "train: no checkpoint {} yet; starting afresh\n", checkpoint_path(config.out));
+    config.resume = false;
+  }
   const Dataset train_set = load_dataset(config.data, Split::Train);
   const Dataset test_set = load_dataset(config.data, Split::Test);
   std::unique_ptr<nn::Backend> backend = nn::make_backend(device);
@@ -71,12 +79,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--weight-decay", opt->weight_decay, "L2 weight decay on every parameter")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Seed of initialisation, shuffling, augmentation and dropout")
       ->capture_default_str();
-  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores); results do not depend on it")
-      ->capture_default_str();
-  cmd->add_option("--init", opt->init_weights, "Start from these weights (safetensors) instead of a random init");
+  add_threads_option(cmd, opt->threads, "OpenMP threads (0: all cores); results do not depend on it");
+  cmd->add_option("--init", opt->init_weights, "Start from these weights (safetensors) instead of a random init")->check(CLI::ExistingFile);
   cmd->add_option("--out", opt->out, "Trained model (safetensors); the checkpoint goes to <out>.ckpt.safetensors")
       ->required();
-  cmd->add_flag("--resume", opt->resume, "Continue from the checkpoint of --out (same settings)");
+  cmd->add_flag("--resume", opt->resume, "Continue from the checkpoint of --out (same settings); without one yet, start afresh");
   CLI::Option* wct = cmd->add_option(
       "--wct-kappa", opt->wct_kappa,
       "Weight-constrained training: after every step clamp each conv/linear weight to |w| <= K * s_ref, s_ref = the "

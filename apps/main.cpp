@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "apps/commands.h"
+#include "apps/number_options.h"
 #include "engine/crossbar/backend.h"
 #include "kernels/common/error.h"
 #include "engine/io/version.h"
@@ -42,10 +43,12 @@ int main(int argc, char** argv) {
   sxb::app::add_prune_command(app);
   sxb::app::add_evaluate_command(app);
   sxb::app::add_sweep_command(app);
+  sxb::app::strict_numbers(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error exits 2 (CLI11's own codes are 100+).
+    return app.exit(e) == 0 ? 0 : 2;
   } catch (const sxb::Error& e) {
     std::fprintf(stderr, "sparsexbar: error: %s\n", e.what());
     return 1;

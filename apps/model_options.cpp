@@ -68,7 +68,7 @@ void add_model_options(CLI::App* cmd, ModelOptions& o) {
   cmd->add_option("--model", o.model, "vgg11 or vgg16")->required();
   o.width_option = cmd->add_option("--width", o.width, "Width multiplier (default: the file's)");
   o.classes_option = cmd->add_option("--classes", o.classes, "Number of classes (default: the file's)");
-  cmd->add_option("--weights", o.weights, "Model weights (safetensors, as written by train)")->required();
+  cmd->add_option("--weights", o.weights, "Model weights (safetensors, as written by train)")->check(CLI::ExistingFile)->required();
   o.mean_option = cmd->add_option("--input-mean", o.input_mean,
                                   "R,G,B mean of pixel/255 (only for files without it, e.g. PyTorch exports)");
   o.std_option = cmd->add_option("--input-std", o.input_std, "R,G,B standard deviation of pixel/255 (idem)");

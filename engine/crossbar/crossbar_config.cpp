@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
+
 #include "engine/io/json_file.h"
+#include "engine/io/json_number.h"
 #include "kernels/common/error.h"
 
 namespace sxb {
@@ -124,31 +127,23 @@ namespace {
 
 void set_key(CrossbarConfig& c, const std::string& key, const nlohmann::json& v, const std::string& context) {
   const std::string where = fmt::format("{}: \"{}\"", context, key);
-  const auto number = [&]() -> double {
-    SXB_REQUIRE(v.is_number(), fmt::format("{} must be a number (got {})", where, v.dump()));
-    return v.get<double>();
-  };
-  const auto integer = [&]() -> long long {
-    SXB_REQUIRE(v.is_number_integer() || (v.is_number() && std::floor(v.get<double>()) == v.get<double>()),
-                fmt::format("{} must be an integer (got {})", where, v.dump()));
-    return v.get<long long>();
-  };
+  const auto number = [&]() -> double { return json_real(v, where); };
   if (key == "r_on") c.r_on = number();
   else if (key == "r_off") c.r_off = number();
-  else if (key == "r_source") c.res.r_source = number();
-  else if (key == "r_sink") c.res.r_sink = number();
-  else if (key == "r_wire_row") c.res.r_wire_row = number();
-  else if (key == "r_wire_col") c.res.r_wire_col = number();
-  else if (key == "r_wire") c.res.r_wire_row = c.res.r_wire_col = number();
+  else if (key == "r_source") c.res.r_source = number();  // >= 0: check()
+  else if (key == "r_sink") c.res.r_sink = number();  // >= 0: check()
+  else if (key == "r_wire_row") c.res.r_wire_row = number();  // >= 0: check()
+  else if (key == "r_wire_col") c.res.r_wire_col = number();  // >= 0: check()
+  else if (key == "r_wire") c.res.r_wire_row = c.res.r_wire_col = number();  // >= 0: check()
   else if (key == "v_read") c.v_read = number();
-  else if (key == "tile_rows") c.tile_rows = static_cast<int>(std::clamp(integer(), -1LL, 1LL << 20));
-  else if (key == "tile_cols") c.tile_cols = static_cast<int>(std::clamp(integer(), -1LL, 1LL << 20));
+  else if (key == "tile_rows") c.tile_rows = static_cast<int>(json_integer(v, 1, 1024, where));
+  else if (key == "tile_cols") c.tile_cols = static_cast<int>(json_integer(v, 1, 1024, where));
   else if (key == "scale") c.scale = number();
   else if (key == "scale_mode") {
     SXB_REQUIRE(v.is_string(), fmt::format("{} must be a string (got {})", where, v.dump()));
     c.scale_mode = parse_scale_mode(v.get<std::string>(), where);
   } else if (key == "scale_percentile") c.scale_percentile = number();
-  else if (key == "levels") c.levels = static_cast<int>(std::clamp(integer(), -1LL, 1LL << 30));
+  else if (key == "levels") c.levels = static_cast<int>(json_integer(v, 0, 1 << 20, where));  // 1: rejected by check()
   else if (key == "variation_sigma") c.variation_sigma = number();
   else if (key == "variation_clamp_low") c.variation_clamp_low = number();
   else if (key == "variation_clamp_high") c.variation_clamp_high = number();
@@ -158,9 +153,7 @@ void set_key(CrossbarConfig& c, const std::string& key, const nlohmann::json& v,
     SXB_REQUIRE(v.is_string(), fmt::format("{} must be none, column or layer (got {})", where, v.dump()));
     c.calibration = parse_calibration(v.get<std::string>(), where);
   } else if (key == "seed") {
-    SXB_REQUIRE(v.is_number_unsigned() || (v.is_number_integer() && v.get<long long>() >= 0),
-                fmt::format("{} must be an integer >= 0 (got {})", where, v.dump()));
-    c.seed = v.get<std::uint64_t>();
+    c.seed = static_cast<std::uint64_t>(json_integer(v, 0, std::numeric_limits<long long>::max(), where));
   } else
     throw Error(fmt::format("{}: unknown key (see docs/model.md, \"Crossbar configuration\")", where));
 }
@@ -188,8 +181,14 @@ void apply_setting(CrossbarConfig& c, const std::string& assignment) {
   const std::size_t eq = assignment.find('=');
   SXB_REQUIRE(eq != std::string::npos && eq > 0, fmt::format("setting '{}': expected key=value", assignment));
   const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
-  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
-  if (value.is_discarded() || !value.is_number()) value = text;
+  nlohmann::json value = text;  // a word (a preset, a mode) unless it reads as a number
+  try {
+    const nlohmann::json parsed = nlohmann::json::parse(text);
+    if (parsed.is_number()) value = parsed;
+  } catch (const nlohmann::json::out_of_range&) {
+    throw Error(fmt::format("setting '{}': {} is too large for a number", assignment, text));
+  } catch (const nlohmann::json::exception&) {
+  }
   if (key == "preset") {
     SXB_REQUIRE(value.is_string(), "setting preset: expected a preset name");
     const CrossbarConfig p = crossbar_preset(text);
@@ -201,23 +200,18 @@ void apply_setting(CrossbarConfig& c, const std::string& assignment) {
 }
 
 void parse_tile_size(const std::string& text, int& rows, int& cols, const std::string& option) {
+  // Digits only ("64", "32x64"): " 64", "+64", "1e3" or "64.5" are errors, never 64 or 1.
+  const std::string range = fmt::format("{} '{}': tile sides must be in 1..1024", option, text);
+  const auto side = [&](const std::string& part) {
+    SXB_REQUIRE(!part.empty() && part.find_first_not_of("0123456789") == std::string::npos,
+                fmt::format("{} '{}': expected N or RxC (e.g. 64 or 32x64)", option, text));
+    SXB_REQUIRE(part.size() <= 4, range);
+    return std::stoi(part);
+  };
   const std::size_t x = text.find('x');
-  try {
-    std::size_t used = 0;
-    if (x == std::string::npos) {
-      rows = cols = std::stoi(text, &used);
-      SXB_REQUIRE(used == text.size(), "");
-    } else {
-      rows = std::stoi(text.substr(0, x), &used);
-      SXB_REQUIRE(used == x, "");
-      cols = std::stoi(text.substr(x + 1), &used);
-      SXB_REQUIRE(used == text.size() - x - 1, "");
-    }
-  } catch (const std::exception&) {
-    throw Error(fmt::format("{} '{}': expected N or RxC (e.g. 64 or 32x64)", option, text));
-  }
-  SXB_REQUIRE(rows >= 1 && rows <= 1024 && cols >= 1 && cols <= 1024,
-              fmt::format("{} '{}': tile sides must be in 1..1024", option, text));
+  rows = side(text.substr(0, x));
+  cols = x == std::string::npos ? rows : side(text.substr(x + 1));
+  SXB_REQUIRE(rows >= 1 && rows <= 1024 && cols >= 1 && cols <= 1024, range);
 }
 
 }  // namespace sxb

@@ -2,6 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+#include "engine/io/json_number.h"
 #include "kernels/common/error.h"
 
 namespace sxb {
@@ -12,7 +18,10 @@ void LayerLayout::check(int tile_rows, int tile_cols, const std::string& context
               fmt::format("{}: inputs and outputs must be >= 1 (got {} x {})", where, inputs, outputs));
   SXB_REQUIRE(static_cast<long long>(inputs) * outputs <= (1LL << 31),
               fmt::format("{}: {} x {} weights is too large", where, inputs, outputs));
-  std::vector<unsigned char> held(static_cast<std::size_t>(inputs) * outputs, 0);
+  // Overlaps are found among the weights the tiles hold (sorted), never with an
+  // inputs x outputs map: a layout's declared size allocates nothing before the
+  // model is compared with it (check_layout_for_model).
+  std::vector<std::pair<std::uint64_t, std::size_t>> held;  // (k * outputs + n, tile)
   std::vector<int> seen_row(inputs, -1), seen_col(outputs, -1);
   for (std::size_t t = 0; t < tiles.size(); ++t) {
     const TilePlacement& p = tiles[t];
@@ -33,12 +42,13 @@ void LayerLayout::check(int tile_rows, int tile_cols, const std::string& context
       seen_col[n] = static_cast<int>(t);
     }
     for (int k : p.rows)
-      for (int n : p.cols) {
-        unsigned char& h = held[static_cast<std::size_t>(k) * outputs + n];
-        SXB_REQUIRE(!h, fmt::format("{}: weight ({}, {}) is already held by another tile", tile, k, n));
-        h = 1;
-      }
+      for (int n : p.cols) held.emplace_back(static_cast<std::uint64_t>(k) * outputs + n, t);
   }
+  std::sort(held.begin(), held.end());
+  for (std::size_t i = 1; i < held.size(); ++i)
+    SXB_REQUIRE(held[i].first != held[i - 1].first,
+                fmt::format("{}, tile {}: weight ({}, {}) is already held by tile {}", where, held[i].second,
+                            held[i].first / outputs, held[i].first % outputs, held[i - 1].second));
 }
 
 void NetworkLayout::check(const std::string& context) const {
@@ -96,35 +106,63 @@ nlohmann::json to_json(const NetworkLayout& layout) {
 
 namespace {
 
-template <class T>
-T field(const nlohmann::json& j, const char* key, const std::string& where) {
+const nlohmann::json& member(const nlohmann::json& j, const char* key, const std::string& where) {
   SXB_REQUIRE(j.is_object() && j.contains(key), fmt::format("{}: missing \"{}\"", where, key));
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(fmt::format("{}: \"{}\" has the wrong type ({})", where, key, j.at(key).type_name()));
-  }
+  return j.at(key);
 }
+
+std::string text(const nlohmann::json& j, const char* key, const std::string& where) {
+  const nlohmann::json& v = member(j, key, where);
+  SXB_REQUIRE(v.is_string(), fmt::format("{}: \"{}\" must be a string (got {})", where, key, v.dump()));
+  return v.get<std::string>();
+}
+
+// Integers are taken only as written: 16.7 or 2^32 + 16 are errors, never 16.
+int integer(const nlohmann::json& j, const char* key, const std::string& where, long long lo, long long hi) {
+  return static_cast<int>(json_integer(member(j, key, where), lo, hi, fmt::format("{}: \"{}\"", where, key)));
+}
+
+const nlohmann::json& list(const nlohmann::json& j, const char* key, const std::string& where) {
+  const nlohmann::json& v = member(j, key, where);
+  SXB_REQUIRE(v.is_array(), fmt::format("{}: \"{}\" must be a list (got {})", where, key, v.type_name()));
+  return v;
+}
+
+// Indices of a tile: integers as written (the range [0, n) is LayerLayout::check's).
+std::vector<int> indices(const nlohmann::json& j, const char* key, const std::string& where) {
+  const nlohmann::json& v = list(j, key, where);
+  std::vector<int> out;
+  out.reserve(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i)
+    out.push_back(static_cast<int>(
+        json_integer(v[i], 0, std::numeric_limits<int>::max(), fmt::format("{}.{}[{}]", where, key, i))));
+  return out;
+}
+
+// The largest layer a layout may describe: K x N <= 2^31 (2.1 G weights).
+constexpr long long kMaxLayerSide = 1LL << 31;
 
 }  // namespace
 
 NetworkLayout network_layout_from_json(const nlohmann::json& j, const std::string& context) {
   SXB_REQUIRE(j.is_object(), context + ": a layout must be a JSON object");
   NetworkLayout out;
-  out.method = field<std::string>(j, "method", context);
-  out.tile_rows = field<int>(j, "tile_rows", context);
-  out.tile_cols = field<int>(j, "tile_cols", context);
-  const auto layers = field<std::vector<nlohmann::json>>(j, "layers", context);
+  out.method = text(j, "method", context);
+  out.tile_rows = integer(j, "tile_rows", context, 1, 1024);
+  out.tile_cols = integer(j, "tile_cols", context, 1, 1024);
+  const nlohmann::json& layers = list(j, "layers", context);
   for (std::size_t a = 0; a < layers.size(); ++a) {
     const std::string where = fmt::format("{}: layers[{}]", context, a);
     LayerLayout l;
-    l.layer = field<std::string>(layers[a], "layer", where);
-    l.inputs = field<int>(layers[a], "inputs", where);
-    l.outputs = field<int>(layers[a], "outputs", where);
-    const auto tiles = field<std::vector<nlohmann::json>>(layers[a], "tiles", where);
+    l.layer = text(layers[a], "layer", where);
+    l.inputs = integer(layers[a], "inputs", where, 1, std::numeric_limits<int>::max());
+    l.outputs = integer(layers[a], "outputs", where, 1, std::numeric_limits<int>::max());
+    SXB_REQUIRE(static_cast<long long>(l.inputs) * l.outputs <= kMaxLayerSide,
+                fmt::format("{}: {} x {} weights is too large", where, l.inputs, l.outputs));
+    const nlohmann::json& tiles = list(layers[a], "tiles", where);
     for (std::size_t t = 0; t < tiles.size(); ++t) {
       const std::string tw = fmt::format("{}.tiles[{}]", where, t);
-      l.tiles.push_back({field<std::vector<int>>(tiles[t], "rows", tw), field<std::vector<int>>(tiles[t], "cols", tw)});
+      l.tiles.push_back({indices(tiles[t], "rows", tw), indices(tiles[t], "cols", tw)});
     }
     out.layers.push_back(std::move(l));
   }

@@ -2,13 +2,13 @@
 
 #include <chrono>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "engine/crossbar/tile_solver.h"
 #include "kernels/common/error.h"
+#include "engine/io/json_file.h"
+#include "engine/io/json_number.h"
 #include "engine/io/version.h"
 
 namespace sxb {
@@ -16,21 +16,11 @@ namespace {
 
 using nlohmann::json;
 
-double number(const json& v, const std::string& where) {
-  SXB_REQUIRE(v.is_number(), where + ": expected a number, got " + std::string(v.type_name()));
-  const double x = v.get<double>();
-  SXB_REQUIRE(std::isfinite(x), where + ": not a finite number");
-  return x;
-}
+double number(const json& v, const std::string& where) { return json_real(v, where); }
 
 int dimension(const json& j, const char* key, const std::string& src) {
   SXB_REQUIRE(j.contains(key), fmt::format("{}: missing field '{}'", src, key));
-  const json& v = j.at(key);
-  SXB_REQUIRE(v.is_number_integer() || v.is_number_unsigned(),
-              fmt::format("{}: {} must be an integer", src, key));
-  const long long n = v.get<long long>();
-  SXB_REQUIRE(n >= 1 && n <= kMaxTileDim, fmt::format("{}: {} = {}: must be between 1 and {}", src, key, n, kMaxTileDim));
-  return static_cast<int>(n);
+  return static_cast<int>(json_integer(j.at(key), 1, kMaxTileDim, src + ": " + key));
 }
 
 // A rows x cols matrix given as `n` lists of `len` numbers.
@@ -75,7 +65,7 @@ TileProblem parse_tile_problem(const json& j, const std::string& src) {
   double* r[] = {&res.r_source, &res.r_sink, &res.r_wire_row, &res.r_wire_col};
   const char* names[] = {"r_source", "r_sink", "r_wire_row", "r_wire_col"};
   for (int k = 0; k < 4; ++k)
-    if (j.contains(names[k])) *r[k] = number(j.at(names[k]), src + ": " + names[k]);
+    if (j.contains(names[k])) *r[k] = number(j.at(names[k]), src + ": " + names[k]);  // >= 0: ValidTile
   std::vector<double> voltages;
   if (j.contains("voltages")) voltages = matrix(j.at("voltages"), -1, rows, src + ": voltages", "rows");
   Backend backend = Backend::Auto;
@@ -87,15 +77,7 @@ TileProblem parse_tile_problem(const json& j, const std::string& src) {
 }
 
 TileProblem read_tile_problem(const std::string& path) {
-  std::ifstream in(path);
-  SXB_REQUIRE(in.good(), path + ": cannot open");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw Error(fmt::format("{}: not valid JSON (byte {})", path, e.byte));
-  }
-  return parse_tile_problem(j, path);
+  return parse_tile_problem(read_json_file(path, "the tile file"), path);
 }
 
 json solve_tile_problem(const TileProblem& p, const TileSolveOptions& opt, const SolverLog& log) {

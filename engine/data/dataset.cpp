@@ -2,51 +2,68 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
 #include "engine/data/synthetic.h"
 #include "kernels/common/error.h"
 
-#include <stb/stb_image.h>
-
 namespace sxb {
 namespace fs = std::filesystem;
 namespace {
 
 std::string read_all(const std::string& path) {
+  SXB_REQUIRE(fs::is_regular_file(path), path + (fs::exists(path) ? ": not a regular file" : ": not found"));
   std::ifstream in(path, std::ios::binary);
-  SXB_REQUIRE(in.good(), path + ": cannot open");
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  SXB_REQUIRE(in.good(), path + ": cannot open (" + std::strerror(errno) + ")");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  SXB_REQUIRE(!in.bad(), path + ": cannot read (" + std::strerror(errno) + ")");
+  return bytes;
 }
 
-// label_bytes: 1 (CIFAR-10) or 2 (CIFAR-100: coarse, fine); `which` picks one.
-void append_records(Dataset& d, const std::string& path, int label_bytes, int which, int num_classes) {
+// CIFAR-10 records: one label byte (< 10). CIFAR-100 records: coarse (< 20) then
+// fine (< 100) label bytes, both checked whichever is used; `which` picks one.
+void append_records(Dataset& d, const std::string& path, bool cifar100, int which) {
   const std::string bytes = read_all(path);
+  const int label_bytes = cifar100 ? 2 : 1;
+  const int classes[2] = {cifar100 ? 20 : 10, 100};
   const std::size_t record = label_bytes + kImageBytes;
-  SXB_REQUIRE(!bytes.empty() && bytes.size() % record == 0,
-              fmt::format("{}: {} bytes is not a whole number of {}-byte records (truncated or not CIFAR binary)", path,
-                          bytes.size(), record));
+  SXB_REQUIRE(!bytes.empty(), path + ": empty file (expected " + std::to_string(record) + "-byte CIFAR records)");
+  SXB_REQUIRE(bytes.size() % record == 0,
+              fmt::format("{}: {} bytes is not a whole number of {}-byte records (truncated or not {} binary; record "
+                          "{} is incomplete)",
+                          path, bytes.size(), record, cifar100 ? "CIFAR-100" : "CIFAR-10", bytes.size() / record));
   const std::size_t n = bytes.size() / record;
   d.images.reserve(d.images.size() + n * kImageBytes);
   for (std::size_t k = 0; k < n; ++k) {
     const char* r = bytes.data() + k * record;
-    const int label = static_cast<std::uint8_t>(r[which]);
-    SXB_REQUIRE(label < num_classes,
-                fmt::format("{}: record {} has label {}, expected 0..{}", path, k, label, num_classes - 1));
-    d.labels.push_back(label);
+    for (int b = 0; b < label_bytes; ++b) {
+      const int label = static_cast<std::uint8_t>(r[b]);
+      SXB_REQUIRE(label < classes[b],
+                  fmt::format("{}: record {} has {}label {}, expected 0..{}", path, k,
+                              !cifar100 ? "" : b == 0 ? "coarse " : "fine ", label, classes[b] - 1));
+    }
+    d.labels.push_back(static_cast<std::uint8_t>(r[which]));
     d.images.insert(d.images.end(), r + label_bytes, r + record);
   }
 }
 
-std::vector<std::string> read_names(const std::string& path) {
+// Class names, one a line; none when the file is absent. A file with another
+// number of names than classes is an error (it would name the wrong classes).
+std::vector<std::string> read_names(const std::string& path, int classes) {
   std::vector<std::string> names;
-  std::ifstream in(path);
+  if (!fs::exists(path)) return names;
+  std::istringstream in(read_all(path));
   for (std::string line; std::getline(in, line);) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
     if (!line.empty()) names.push_back(line);
   }
+  SXB_REQUIRE(static_cast<int>(names.size()) == classes,
+              fmt::format("{}: {} class names, expected {}", path, names.size(), classes));
   return names;
 }
 
@@ -55,7 +72,7 @@ std::vector<std::string> read_names(const std::string& path) {
 Dataset read_cifar10_binary(const std::vector<std::string>& files) {
   Dataset d;
   d.num_classes = 10;
-  for (const auto& f : files) append_records(d, f, 1, 0, 10);
+  for (const auto& f : files) append_records(d, f, false, 0);
   d.source = files.empty() ? "cifar10" : "cifar10:" + files.front();
   return d;
 }
@@ -63,7 +80,7 @@ Dataset read_cifar10_binary(const std::vector<std::string>& files) {
 Dataset read_cifar100_binary(const std::vector<std::string>& files, bool coarse) {
   Dataset d;
   d.num_classes = coarse ? 20 : 100;
-  for (const auto& f : files) append_records(d, f, 2, coarse ? 0 : 1, d.num_classes);
+  for (const auto& f : files) append_records(d, f, true, coarse ? 0 : 1);
   d.source = files.empty() ? "cifar100" : "cifar100:" + files.front();
   return d;
 }
@@ -78,8 +95,7 @@ Dataset load_cifar10_dir(const std::string& dir, Split split) {
   for (const auto& f : files) SXB_REQUIRE(fs::exists(f), f + ": not found (expected the CIFAR-10 binary distribution)");
   Dataset d = read_cifar10_binary(files);
   d.source = "cifar10:" + dir;
-  d.class_names = read_names(dir + "/batches.meta.txt");
-  if (d.class_names.size() != 10) d.class_names.clear();
+  d.class_names = read_names(dir + "/batches.meta.txt", 10);
   return d;
 }
 
@@ -88,51 +104,7 @@ Dataset load_cifar100_dir(const std::string& dir, Split split, bool coarse) {
   SXB_REQUIRE(fs::exists(f), f + ": not found (expected the CIFAR-100 binary distribution)");
   Dataset d = read_cifar100_binary({f}, coarse);
   d.source = (coarse ? "cifar100-coarse:" : "cifar100:") + dir;
-  d.class_names = read_names(dir + (coarse ? "/coarse_label_names.txt" : "/fine_label_names.txt"));
-  if (static_cast<int>(d.class_names.size()) != d.num_classes) d.class_names.clear();
-  return d;
-}
-
-Dataset load_image_folder(const std::string& dir_in, Split split) {
-  std::string dir = dir_in;
-  const std::string sub = split == Split::Test ? "test" : "train";
-  if (fs::is_directory(dir + "/train") && fs::is_directory(dir + "/test")) dir += "/" + sub;
-  SXB_REQUIRE(fs::is_directory(dir), dir + ": not a directory");
-  Dataset d;
-  d.source = "folder:" + dir;
-  for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.is_directory()) d.class_names.push_back(entry.path().filename().string());
-  std::sort(d.class_names.begin(), d.class_names.end());
-  SXB_REQUIRE(!d.class_names.empty(), dir + ": no class sub-folders");
-  d.num_classes = static_cast<int>(d.class_names.size());
-  for (int label = 0; label < d.num_classes; ++label) {
-    std::vector<std::string> files;
-    for (const auto& entry : fs::directory_iterator(dir + "/" + d.class_names[label])) {
-      std::string ext = entry.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-      if (entry.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png"))
-        files.push_back(entry.path().string());
-    }
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) {
-      int w = 0, h = 0, c = 0;
-      unsigned char* px = stbi_load(f.c_str(), &w, &h, &c, 3);
-      SXB_REQUIRE(px, fmt::format("{}: cannot decode image ({})", f, stbi_failure_reason()));
-      if (w != kImageSize || h != kImageSize) {
-        stbi_image_free(px);
-        throw Error(fmt::format("{}: image is {}x{}, expected {}x{}", f, w, h, kImageSize, kImageSize));
-      }
-      const std::size_t base = d.images.size();
-      d.images.resize(base + kImageBytes);
-      for (int y = 0; y < kImageSize; ++y)
-        for (int x = 0; x < kImageSize; ++x)
-          for (int ch = 0; ch < 3; ++ch)
-            d.images[base + ch * kImageSize * kImageSize + y * kImageSize + x] = px[(y * kImageSize + x) * 3 + ch];
-      stbi_image_free(px);
-      d.labels.push_back(label);
-    }
-  }
-  SXB_REQUIRE(!d.labels.empty(), dir + ": no .jpg/.jpeg/.png images in the class folders");
+  d.class_names = read_names(dir + (coarse ? "/coarse_label_names.txt" : "/fine_label_names.txt"), d.num_classes);
   return d;
 }
 
@@ -143,12 +115,11 @@ Dataset load_dataset(const std::string& spec, Split split, std::uint64_t seed) {
   if (kind == "synthetic") {
     int n = split == Split::Train ? kSyntheticTrainSize : kSyntheticTestSize;
     if (!arg.empty()) {
-      try {
-        n = std::stoi(arg);
-      } catch (const std::exception&) {
-        throw Error("data '" + spec + "': expected synthetic or synthetic:N");
-      }
-      SXB_REQUIRE(n > 0 && n <= 10'000'000, "data '" + spec + "': N must be between 1 and 10000000");
+      // Digits only: "1e9" or "5x" are errors, never 1 or 5.
+      const std::string bad = "data '" + spec + "': expected synthetic or synthetic:N with N an integer in 1..10000000";
+      SXB_REQUIRE(arg.size() <= 8 && arg.find_first_not_of("0123456789") == std::string::npos, bad);
+      n = std::stoi(arg);
+      SXB_REQUIRE(n >= 1 && n <= 10'000'000, bad);
     }
     // Train and test draw from disjoint streams of the same seed.
     return make_synthetic(n, seed * 2 + (split == Split::Test ? 1 : 0));

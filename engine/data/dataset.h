@@ -39,9 +39,16 @@ Dataset read_cifar100_binary(const std::vector<std::string>& files, bool coarse_
 Dataset load_cifar10_dir(const std::string& dir, Split split);
 Dataset load_cifar100_dir(const std::string& dir, Split split, bool coarse_labels = false);
 
-// One sub-folder per class (sorted by name = label order) of .jpg/.jpeg/.png
-// files; if `dir` has train/ and test/ sub-folders the split picks one.
-// Images that are not 32x32 are rejected with their path.
+// One sub-folder per class of .png/.jpg/.jpeg files (engine/data/image_folder.cpp).
+// With train/ and test/ sub-folders: the class list is train/'s class folders
+// sorted by name (= label order), and test/'s folders take the label of the
+// same name (one that training lacks is an error). Without them: image k of
+// each class in name order is a test image when k % 5 == 4 (a fifth held out),
+// the others are training images, so test accuracy never sees training images.
+// Errors, each naming the path: an empty class folder, a file beside the class
+// folders, anything in a class folder that is not an image, an image that does
+// not decode (PNG: also a chunk CRC mismatch), an image that is not 32x32.
+// Hidden entries (names starting with '.') are skipped.
 Dataset load_image_folder(const std::string& dir, Split split);
 
 // "cifar10:DIR", "cifar100:DIR", "cifar100-coarse:DIR", "folder:DIR" or

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -11,10 +14,12 @@ namespace sxb {
 namespace {
 
 std::string file_text(const std::string& path, const std::string& what) {
+  SXB_REQUIRE(!std::filesystem::is_directory(path), path + ": is a folder, expected " + what);
   std::ifstream in(path, std::ios::binary);
-  SXB_REQUIRE(in, path + ": cannot open " + what);
+  SXB_REQUIRE(in, path + ": cannot open " + what + " (" + std::strerror(errno) + ")");
   std::stringstream text;
   text << in.rdbuf();
+  SXB_REQUIRE(!in.bad(), path + ": cannot read " + what + " (" + std::strerror(errno) + ")");
   return text.str();
 }
 
@@ -31,9 +36,7 @@ Json parse_limited(const std::string& text, const std::string& where) {
   };
   try {
     return Json::parse(text, limit);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(where + ": not valid JSON (" + e.what() + ")");
-  } catch (const nlohmann::json::exception& e) {  // e.g. a number out of range
+  } catch (const nlohmann::json::exception& e) {  // syntax, or a number too large for a double (out_of_range)
     throw Error(where + ": not valid JSON (" + e.what() + ")");
   }
 }

@@ -4,43 +4,58 @@
 #include <unistd.h>
 
 #include <atomic>
-
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "kernels/common/error.h"
 
 namespace sxb {
+namespace {
+
+// Removes the temporary file unless released: every failure path leaves nothing behind.
+struct TempFile {
+  std::string path;
+  int fd = -1;
+  bool keep = false;
+  ~TempFile() {
+    if (fd >= 0) ::close(fd);
+    if (!keep) ::unlink(path.c_str());
+  }
+};
+
+std::string os_error() { return std::strerror(errno); }
+
+}  // namespace
 
 void write_file_atomic(const std::string& path, const std::string& content) {
+  SXB_REQUIRE(!std::filesystem::is_directory(path), path + ": is a folder, cannot write a file there");
   // Unique across threads, processes and the hosts of a shared file system.
   static std::atomic<unsigned> counter{0};
   char host[128] = "";
   ::gethostname(host, sizeof host - 1);
-  const std::string tmp = path + ".tmp." + host + "." + std::to_string(::getpid()) + "." +
-                          std::to_string(counter.fetch_add(1));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    SXB_REQUIRE(out.good(), path + ": cannot open for writing");
-    out << content;
-    out.flush();
-    SXB_REQUIRE(out.good(), path + ": write failed");
+  TempFile tmp{path + ".tmp." + host + "." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1))};
+  tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (tmp.fd < 0) {
+    tmp.keep = true;  // not created
+    throw Error(path + ": cannot open for writing (" + os_error() + ")");
+  }
+  for (std::size_t done = 0; done < content.size();) {
+    const ssize_t n = ::write(tmp.fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw Error(path + ": write failed (" + (n < 0 ? os_error() : std::string("no progress")) + ")");
+    done += static_cast<std::size_t>(n);
   }
   // On disk before the rename, so a crash never leaves an empty file under the final name.
-  const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-  const bool synced = fd >= 0 && ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!synced) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot flush the temporary file to disk");
-  }
+  if (::fsync(tmp.fd) != 0) throw Error(path + ": cannot flush the temporary file to disk (" + os_error() + ")");
+  const int closed = ::close(tmp.fd);
+  tmp.fd = -1;
+  if (closed != 0) throw Error(path + ": write failed on close (" + os_error() + ")");
   std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename temporary file into place (" + ec.message() + ")");
-  }
+  std::filesystem::rename(tmp.path, path, ec);
+  if (ec) throw Error(path + ": cannot rename temporary file into place (" + ec.message() + ")");
+  tmp.keep = true;  // it is `path` now
 }
 
 }  // namespace sxb

@@ -4,6 +4,9 @@
 #include <omp.h>
 #include <stb/stb_image_write.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -103,8 +106,136 @@ TEST(Dataset, ImageFolderSortedClassesPngAndJpeg) {
   EXPECT_NE(msg.find("big.png: image is 16x8, expected 32x32"), std::string::npos) << msg;
   std::ofstream(dir / "train/ant/broken.png") << "not a png";
   fs::remove(dir / "train/ant/big.png");
-  EXPECT_NE(error_of([&] { load_image_folder(dir.string(), Split::Train); }).find("broken.png: cannot decode"),
+  EXPECT_NE(error_of([&] { load_image_folder(dir.string(), Split::Train); }).find("broken.png: not a PNG"),
             std::string::npos);
+}
+
+// A 32x32 PNG whose pixels depend on `seed`, so images can be told apart.
+void write_png(const fs::path& file, int seed) {
+  fs::create_directories(file.parent_path());
+  unsigned char px[32 * 32 * 3];
+  for (int i = 0; i < 32 * 32 * 3; ++i) px[i] = static_cast<unsigned char>((i * 7 + seed * 13) % 256);
+  ASSERT_TRUE(stbi_write_png(file.c_str(), 32, 32, 3, px, 32 * 3));
+}
+
+TEST(ImageFolder, TestClassesTakeTheTrainingLabelOfTheirName) {
+  const fs::path dir = test::fresh_dir("folder-names");
+  write_png(dir / "train/ant/a.png", 1);
+  write_png(dir / "train/mole/b.png", 2);
+  write_png(dir / "train/zebra/c.png", 3);
+  write_png(dir / "test/zebra/d.png", 4);  // ant and mole absent from test/: zebra keeps label 2
+  const Dataset test = load_image_folder(dir.string(), Split::Test);
+  EXPECT_EQ(test.num_classes, 3);
+  EXPECT_EQ(test.class_names, (std::vector<std::string>{"ant", "mole", "zebra"}));
+  EXPECT_EQ(test.labels, (std::vector<int>{2}));
+  write_png(dir / "test/yak/e.png", 5);
+  const std::string msg = error_of([&] { load_image_folder(dir.string(), Split::Test); });
+  EXPECT_NE(msg.find("yak: class 'yak' is not a class of the training split"), std::string::npos) << msg;
+}
+
+TEST(ImageFolder, EverythingThatIsNotAClassOfImagesIsAnErrorNamingThePath) {
+  const fs::path dir = test::fresh_dir("folder-strict");
+  write_png(dir / "train/ant/a.png", 1);
+  write_png(dir / "test/ant/b.png", 2);
+  std::ofstream(dir / "train/ant/.DS_Store") << "x";  // hidden: skipped
+  EXPECT_EQ(load_image_folder(dir.string(), Split::Train).size(), 1u);
+  const auto error = [&](Split split) { return error_of([&] { load_image_folder(dir.string(), split); }); };
+
+  fs::create_directories(dir / "train/empty");
+  EXPECT_NE(error(Split::Train).find("train/empty: empty class folder"), std::string::npos) << error(Split::Train);
+  EXPECT_NE(error(Split::Test).find("train/empty: empty class folder"), std::string::npos) << error(Split::Test);
+  fs::remove(dir / "train/empty");
+
+  fs::create_directories(dir / "train/docs");
+  std::ofstream(dir / "train/docs/readme.txt") << "not an image";
+  EXPECT_NE(error(Split::Train).find("docs/readme.txt: not an image"), std::string::npos) << error(Split::Train);
+  fs::remove_all(dir / "train/docs");
+
+  std::ofstream(dir / "train/labels.csv") << "x";
+  EXPECT_NE(error(Split::Train).find("labels.csv: not a class folder"), std::string::npos) << error(Split::Train);
+  fs::remove(dir / "train/labels.csv");
+
+  std::ofstream(dir / "train/ant/c.jpg") << "garbage";
+  EXPECT_NE(error(Split::Train).find("c.jpg: cannot decode image"), std::string::npos) << error(Split::Train);
+  fs::remove(dir / "train/ant/c.jpg");
+
+  fs::remove_all(dir / "test");  // train/ without test/
+  EXPECT_NE(error(Split::Train).find("has train/ but no test/"), std::string::npos) << error(Split::Train);
+}
+
+TEST(ImageFolder, PngWithABadChunkCrcIsAnError) {
+  const fs::path dir = test::fresh_dir("folder-crc");
+  write_png(dir / "train/ant/a.png", 1);
+  write_png(dir / "test/ant/b.png", 2);
+  EXPECT_EQ(load_image_folder(dir.string(), Split::Train).size(), 1u);
+  std::string bytes;
+  {
+    std::ifstream in(dir / "train/ant/a.png", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::size_t idat = bytes.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  bytes[idat + 10] = static_cast<char>(bytes[idat + 10] ^ 0x01);  // one bit of the compressed pixels
+  std::ofstream(dir / "train/ant/a.png", std::ios::binary) << bytes;
+  std::string msg = error_of([&] { load_image_folder(dir.string(), Split::Train); });
+  EXPECT_NE(msg.find("a.png: corrupt PNG (CRC mismatch in chunk"), std::string::npos) << msg;
+  std::ofstream(dir / "train/ant/a.png", std::ios::binary) << bytes.substr(0, idat + 20);  // truncated
+  msg = error_of([&] { load_image_folder(dir.string(), Split::Train); });
+  EXPECT_NE(msg.find("a.png: truncated PNG"), std::string::npos) << msg;
+}
+
+TEST(ImageFolder, WithoutSplitsEveryFifthImageIsHeldOutForTest) {
+  const fs::path dir = test::fresh_dir("folder-holdout");
+  int seed = 0;
+  for (const char* cls : {"ant", "mole"})
+    for (int k = 0; k < 11; ++k) write_png(dir / cls / fmt::format("img{:02d}.png", k), ++seed);
+  const Dataset train = load_image_folder(dir.string(), Split::Train);
+  const Dataset test = load_image_folder(dir.string(), Split::Test);
+  EXPECT_EQ(train.size(), 18u);  // per class: 11 images, indices 4 and 9 held out
+  EXPECT_EQ(test.size(), 4u);
+  EXPECT_EQ(test.labels, (std::vector<int>{0, 0, 1, 1}));
+  for (std::size_t a = 0; a < test.size(); ++a)
+    for (std::size_t b = 0; b < train.size(); ++b)
+      EXPECT_FALSE(std::equal(test.image(a), test.image(a) + kImageBytes, train.image(b)))
+          << "test image " << a << " is training image " << b;
+  const fs::path few = test::fresh_dir("folder-few");
+  write_png(few / "ant/a.png", 1);
+  EXPECT_NE(error_of([&] { load_image_folder(few.string(), Split::Test); }).find("none is held out"),
+            std::string::npos);
+}
+
+TEST(Dataset, CifarFilesAreCheckedWhole) {
+  const fs::path dir = test::fresh_dir("cifar-checks");
+  std::ofstream(dir / "empty.bin").close();
+  std::string msg = error_of([&] { read_cifar10_binary({(dir / "empty.bin").string()}); });
+  EXPECT_NE(msg.find("empty.bin: empty file"), std::string::npos) << msg;
+  fs::create_directories(dir / "folder.bin");
+  msg = error_of([&] { read_cifar10_binary({(dir / "folder.bin").string()}); });
+  EXPECT_NE(msg.find("folder.bin: not a regular file"), std::string::npos) << msg;
+  // CIFAR-100: the fine label is checked even when the coarse one is used.
+  write_cifar(dir / "c100.bin", 3, 2, 20);
+  {
+    std::fstream f(dir / "c100.bin", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1 * (kImageBytes + 2) + 1);
+    f.put(static_cast<char>(150));  // fine label 150 in record 1
+  }
+  msg = error_of([&] { read_cifar100_binary({(dir / "c100.bin").string()}, true); });
+  EXPECT_NE(msg.find("record 1 has fine label 150, expected 0..99"), std::string::npos) << msg;
+  // A class-name file with the wrong number of names is an error, not dropped.
+  const fs::path c10 = test::fresh_dir("cifar-names");
+  write_cifar(c10 / "test_batch.bin", 2, 1, 10);
+  std::ofstream(c10 / "batches.meta.txt") << "airplane\nautomobile\n";
+  msg = error_of([&] { load_cifar10_dir(c10.string(), Split::Test); });
+  EXPECT_NE(msg.find("batches.meta.txt: 2 class names, expected 10"), std::string::npos) << msg;
+}
+
+TEST(Dataset, SyntheticCountIsAPlainInteger) {
+  for (const char* spec : {"synthetic:1e9", "synthetic:5x", "synthetic:0", "synthetic:-3", "synthetic:10000001",
+                           "synthetic: 5", "synthetic:99999999999"})
+    EXPECT_NE(error_of([&] { load_dataset(spec, Split::Test); }).find("N an integer in 1..10000000"),
+              std::string::npos)
+        << spec;
+  EXPECT_EQ(load_dataset("synthetic:7", Split::Test).size(), 7u);
 }
 
 TEST(Dataset, SyntheticIsSeededAndIndependentOfThreads) {

@@ -1,0 +1,1 @@
+sxb_test(test_strict_json LABELS cpu)

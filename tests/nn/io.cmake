@@ -1,0 +1,1 @@
+sxb_test(test_atomic_file LABELS cpu)

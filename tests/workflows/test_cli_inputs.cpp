@@ -1,0 +1,119 @@
+// `sparsexbar` at its door: usage errors (bad flags, numbers that would be
+// coerced, too many threads) exit 2 before any work; output paths are checked
+// before the work; --resume without a checkpoint starts afresh.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "tests/test_helpers.h"
+
+namespace sxb {
+namespace {
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int status = -1;  // exit status; 128 + N when killed by signal N
+  std::string output;  // stdout and stderr
+};
+
+CliRun run(const std::string& args) {
+  const std::string cmd = std::string(SXB_CLI) + " " + args + " 2>&1";
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
+  const int w = pclose(p);
+  r.status = WIFEXITED(w) ? WEXITSTATUS(w) : WIFSIGNALED(w) ? 128 + WTERMSIG(w) : -1;
+  return r;
+}
+
+const std::string kAFile = SXB_CLI;
+const std::string kTiny = "--model vgg11 --width 0.0625 --data synthetic:16 --epochs 1 --batch 8";
+
+TEST(CliInputs, UsageErrorsExitTwoAndNameTheFlag) {
+  struct Case {
+    std::string args, needle;
+  } cases[] = {
+      {"train", "--model is required"},
+      {"no-such-command", "A subcommand is required"},
+      {"train " + kTiny + " --out m.safetensors --seed -1", "--seed: '-1' is not a non-negative integer"},
+      {"train " + kTiny + " --out m.safetensors --epochs 1.5", "--epochs: '1.5' is not an integer"},
+      {"train " + kTiny + " --out m.safetensors --lr nan", "--lr: 'nan' is not a finite number"},
+      {"train " + kTiny + " --out m.safetensors --threads 100000", "--threads: '100000': at most"},
+      // An existing file stands in for the weights and the sweep file: the numbers are refused first.
+      {"eval --model vgg11 --weights " + kAFile + " --data synthetic --threads 100000", "at most"},
+      {"evaluate --model vgg11 --weights " + kAFile + " --data synthetic --rearrange-budget nan", "not a finite number"},
+      {"sweep run " + kAFile + " --max-points -1", "--max-points: '-1' is not a non-negative integer"},
+      {"eval --model vgg11 --weights / --data synthetic", "--weights: File is actually a directory"},
+      {"tile --input /no/such/tile.json", "--input: File does not exist"},
+  };
+  for (const Case& c : cases) {
+    const CliRun r = run(c.args);
+    EXPECT_EQ(r.status, 2) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.needle), std::string::npos) << c.args << "\n" << r.output;
+  }
+  EXPECT_EQ(run("--help").status, 0);
+  EXPECT_EQ(run("--version").status, 0);
+}
+
+TEST(CliInputs, OutputPathsAreCheckedBeforeTheWork) {
+  const fs::path dir = test::fresh_dir("cli-outputs");
+  std::ofstream(dir / "file") << "a file, not a folder";
+  std::ofstream(dir / "w.safetensors") << "not weights";  // never read: the output check comes first
+  std::ofstream(dir / "sweep.json") << R"({"name": "tiny", "base": {"width": 0.0625, "data": "synthetic:16",
+    "train": {"epochs": 1, "batch": 8}, "tile": 16}, "grid": {"crossbar.r_wire": [0, 10]}})";
+  const std::string blocked = (dir / "file" / "out").string();  // its parent is a file
+  struct Case {
+    std::string args, needle;
+  } cases[] = {
+      {"eval --model vgg11 --weights " + (dir / "w.safetensors").string() + " --data synthetic:8 --json " +
+           blocked + ".json",
+       "--json " + blocked + ".json: cannot create folder"},
+      {"eval --model vgg11 --weights " + (dir / "w.safetensors").string() + " --data synthetic:8 --predictions " +
+           blocked + ".csv",
+       "--predictions " + blocked + ".csv"},
+      {"evaluate --model vgg11 --weights " + (dir / "w.safetensors").string() +
+           " --data synthetic:8 --cache-dir " + blocked,
+       "--cache-dir " + blocked},
+      {"train " + kTiny + " --out " + blocked + ".safetensors", "--out " + blocked + ".safetensors"},
+      {"train " + kTiny + " --out " + dir.string(), "is a folder"},
+      {"sweep run " + (dir / "sweep.json").string() + " --out " + blocked, "--out " + blocked},
+      {"sweep run " + (dir / "sweep.json").string() + " --out " + (dir / "o").string() + " --cache-dir " + blocked,
+       "--cache-dir " + blocked},
+      {"sweep merge " + dir.string() + " --csv " + blocked + ".csv", "--csv " + blocked + ".csv"},
+  };
+  for (const Case& c : cases) {
+    const CliRun r = run(c.args);
+    EXPECT_EQ(r.status, 1) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.needle), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("epoch"), std::string::npos) << "no training before the check\n" << r.output;
+  }
+  // A folder that does not exist yet is created.
+  const CliRun r = run("eval --model vgg11 --weights " + (dir / "w.safetensors").string() +
+                    " --data synthetic:8 --json " + (dir / "new" / "r.json").string());
+  EXPECT_TRUE(fs::is_directory(dir / "new")) << r.output;
+  EXPECT_NE(r.output.find("w.safetensors"), std::string::npos) << r.output;  // now the weights are read
+}
+
+TEST(CliInputs, ResumeWithoutACheckpointStartsAfresh) {
+  const fs::path dir = test::fresh_dir("cli-resume");
+  const std::string model = (dir / "m.safetensors").string();
+  CliRun r = run("train " + kTiny + " --out " + model + " --resume");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("no checkpoint"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("starting afresh"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(model));
+  r = run("prune --method xcs --sparsity 0.5 --tile 16 --reg-epochs 0 --finetune-epochs 0 --data synthetic:16 "
+          "--batch 8 --weights " + model + " --out " + (dir / "p").string() + " --resume");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("starting afresh"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "p.safetensors")) << r.output;
+}
+
+}  // namespace
+}  // namespace sxb
