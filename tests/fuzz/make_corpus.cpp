@@ -123,6 +123,7 @@ void image_seeds() {
 int main(int argc, char** argv) {
   if (argc != 3) return 2;
   out_dir = argv[1];
+  fs::create_directories(out_dir);
   const fs::path source = argv[2];
   safetensors_seeds();
   crossbar_seeds();
