@@ -43,6 +43,14 @@ max_len() {
   esac
 }
 
+# The JSON readers (and the safetensors header) get a dictionary of JSON tokens, keys and edge numbers.
+dict() {
+  case $1 in
+    fuzz_cifar | fuzz_image) ;;
+    *) echo "-dict=tests/fuzz/json.dict" ;;
+  esac
+}
+
 status=0
 # The saved reproducers and the seeds: a reproducer that still fails is an open finding.
 (cd $B && ctest -L fuzz --output-on-failure -R "$(echo "$TARGETS" | tr ' ' '|')") || status=1
@@ -51,11 +59,11 @@ for t in $TARGETS; do
   before=$(ls $B/findings/$t | wc -l)
   t0=$(date +%s)
   $B/tests/fuzz/$t -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
-    -max_total_time="$SECONDS_EACH" -max_len="$(max_len $t)" -timeout=10 -rss_limit_mb=2048 \
+    -max_total_time="$SECONDS_EACH" -max_len="$(max_len $t)" $(dict $t) -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix=$B/findings/$t/ $B/corpus/$t tests/fuzz/corpus/$t >$B/findings/$t.log 2>&1
   rc=$?
   found=$(($(ls $B/findings/$t | wc -l) - before))
-  execs=$(grep -o 'exec/s: [0-9]*' $B/findings/$t.log | tail -1)
+  execs=$(grep -oE 'exec/s:? [0-9]+' $B/findings/$t.log | tail -1)
   echo "fuzz: $t: $(($(date +%s) - t0)) s, $execs, corpus $(ls $B/corpus/$t | wc -l), new findings $found (log $B/findings/$t.log)"
   if [ "$found" -gt 0 ] || [ $rc -ne 0 ]; then status=1; fi
 done
