@@ -37,7 +37,9 @@ void reject_point_keys(const json& block, const std::string& path, std::initiali
 json settings_id_json(const json& all, const json& defaults, std::initializer_list<const char*> always,
                       std::initializer_list<const char*> skip) {
   json j = json::object();
-  for (const auto& [key, value] : all.items()) {
+  for (const auto& item : all.items()) {
+    const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture one
+    const json& value = item.value();
     const auto is = [&key](std::initializer_list<const char*> list) {
       return std::any_of(list.begin(), list.end(), [&key](const char* k) { return key == k; });
     };
