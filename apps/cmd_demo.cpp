@@ -11,10 +11,12 @@
 
 #include "apps/commands.h"
 #include "apps/readout_options.h"
+#include "apps/report_options.h"
 #include "models/io/atomic_file.h"
 #include "engine/io/content_hash.h"
 #include "engine/evaluation/crossbar_render.h"
 #include "engine/evaluation/model_evaluation.h"
+#include "engine/report/html_report.h"
 #include "engine/crossbar/example_tile.h"
 #include "engine/crossbar/tile_solver.h"
 #include "engine/studies/model_store.h"
@@ -60,6 +62,7 @@ struct DemoOptions {
   std::string calibrations = "none,column";  // uncalibrated and calibrated side by side
   std::size_t bn_recalibrate = 512;
   int example_size = 64;
+  std::string report, report_layer;
 };
 
 // The trained demo model's file, from the model store shared with sweeps: a
@@ -88,6 +91,7 @@ void network_demo(DemoOptions& o) {
   eo.cache_dir = o.no_cache ? "" : o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   eo.data_source = o.data;
   eo.evaluation = readout_settings(o.calibrations, o.bn_recalibrate, o.nf_by_source);
+  if (!o.report.empty()) eo.heatmaps = HeatmapRequest{o.report_layer};
   std::vector<std::pair<int, int>> tiles;
   for (const std::string& t : o.tiles) {
     int r = 0, c = 0;
@@ -126,6 +130,7 @@ void network_demo(DemoOptions& o) {
     for (const CrossbarReport& r : runs) all.push_back(to_json(r));
     write_file_atomic(o.json, nlohmann::json{{"runs", all}, {"seconds", seconds}}.dump(2) + "\n");
   }
+  if (!o.report.empty()) write_file_atomic(o.report, crossbar_html_report(runs, {"demo", "", seconds}));
 }
 
 }  // namespace
@@ -154,6 +159,7 @@ void add_demo_command(CLI::App& app) {
   cmd->add_flag("--no-cache", opt->no_cache, "Do not reuse or store effective weights");
   cmd->add_option("--json", opt->json, "Write every tile size's report as JSON here");
   add_readout_options(cmd, opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
+  add_report_options(cmd, opt->report, opt->report_layer);
   cmd->add_flag("--example-tile", opt->example_tile, "Only simulate the built-in example tile");
   cmd->add_option("--size", opt->example_size, "Rows = cols of the example tile")->check(CLI::Range(1, kMaxTileDim));
   cmd->callback([opt] {

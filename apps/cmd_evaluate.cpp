@@ -8,9 +8,11 @@
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "apps/readout_options.h"
+#include "apps/report_options.h"
 #include "models/io/atomic_file.h"
 #include "engine/evaluation/crossbar_render.h"
 #include "engine/evaluation/model_evaluation.h"
+#include "engine/report/html_report.h"
 #include "engine/crossbar/layout_file.h"
 #include "engine/evaluation/sparse_forward.h"
 #include "engine/crossbar/weff_cache.h"
@@ -30,6 +32,7 @@ void add_evaluate_command(CLI::App& app) {
     std::string calibrations;
     std::size_t bn_recalibrate = 0;
     bool nf_by_source = false;
+    std::string report, report_layer;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
@@ -72,6 +75,7 @@ void add_evaluate_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
   add_readout_options(cmd, opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
+  add_report_options(cmd, opt->report, opt->report_layer);
   cmd->callback([opt] {
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     CrossbarEvalOptions eo;
@@ -94,6 +98,7 @@ void add_evaluate_command(CLI::App& app) {
     eo.rearrange.policy = parse_rearrange_policy(opt->rearrange, "--rearrange");
     eo.cache_dir = opt->no_cache ? "" : opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir;
     eo.data_source = opt->data;
+    if (!opt->report.empty()) eo.heatmaps = HeatmapRequest{opt->report_layer};
     if (!opt->quiet) eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
 
     ModelEvalRequest request;
@@ -107,6 +112,7 @@ void add_evaluate_command(CLI::App& app) {
     const CrossbarEvalResult r = evaluate_model_file(request, *backend, test_set);
     fmt::print("{}", crossbar_table(r.report));
     if (!opt->json.empty()) write_file_atomic(opt->json, to_json(r.report).dump(2) + "\n");
+    if (!opt->report.empty()) write_file_atomic(opt->report, crossbar_html_report({r.report}, {"evaluate", "", 0.0}));
     if (!opt->predictions.empty()) write_file_atomic(opt->predictions, crossbar_predictions_csv(r, test_set));
   });
 }

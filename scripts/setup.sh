@@ -8,5 +8,6 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   build-essential cmake git pkg-config \
   libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libstb-dev \
-  libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev ngspice >/dev/null
+  libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev ngspice \
+  libxml2-dev >/dev/null  # libxml2: the HTML report tests only
 echo "setup: Debian packages installed"

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "engine/pruning/pruning_run.h"
+#include "engine/report/sweep_report.h"
 #include "engine/studies/sweep.h"
 #include "engine/training/train.h"
 #include "engine/studies/sweep_results.h"

@@ -1,0 +1,12 @@
+#include "apps/report_options.h"
+
+namespace sxb::app {
+
+void add_report_options(CLI::App* cmd, std::string& report, std::string& report_layer) {
+  cmd->add_option("--report", report,
+                  "Write a self-contained HTML report here (accuracies, per-layer charts, tile heat maps)");
+  cmd->add_option("--report-layer", report_layer, "Heat maps of this layer only (default: every layer)")
+      ->needs(cmd->get_option("--report"));
+}
+
+}  // namespace sxb::app
