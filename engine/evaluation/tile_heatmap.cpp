@@ -38,7 +38,11 @@ LayerHeatmap layer_heatmap(const MappedLayer& m, const LayerLayout& ll, int R, i
   h.tile_rows = R;
   h.tile_cols = C;
   h.tiles_total = ll.tiles.size();
-  h.grid_cols = static_cast<int>(std::clamp<std::size_t>((ll.outputs + C - 1) / C, 1, drawn));
+  // Whole row blocks (the layer's column blocks side by side) per picture row, about as many
+  // tiles across as down.
+  const std::size_t blocks = (ll.outputs + C - 1) / C;
+  const auto per_row = std::max<long>(1, std::lround(std::sqrt(static_cast<double>(drawn)) / blocks));
+  h.grid_cols = static_cast<int>(std::clamp<std::size_t>(per_row * blocks, 1, drawn));
   const DeviceModel devices = config.devices();
   h.g_min = devices.g_min;
   h.g_max = devices.g_max;

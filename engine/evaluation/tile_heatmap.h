@@ -35,7 +35,7 @@ struct LayerHeatmap {
   std::string layer;
   int tile_rows = 0, tile_cols = 0;
   std::size_t tiles_total = 0;  // tile positions of the layer
-  int grid_cols = 1;            // tiles per row of the picture (the layer's column blocks)
+  int grid_cols = 1;            // tiles per row of the picture (whole row blocks of the layer)
   double g_min = 0.0, g_max = 0.0;  // the device range, siemens
   std::vector<TileHeatmap> tiles;   // the drawn tiles
 

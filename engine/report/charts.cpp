@@ -43,7 +43,7 @@ void y_axis(SvgWriter& svg, const Plot& p, const std::string& label) {
     svg.text(p.left - 6, p.py(v) + 4, tick_label(v, ticks), "end", 11);
   }
   svg.line(p.left, p.top, p.left, p.bottom, "black");
-  svg.text(16, 0.5 * (p.top + p.bottom), label, "middle", 12, -90.0);
+  svg.text(p.left - 50, 0.5 * (p.top + p.bottom), label, "middle", 12, -90.0);
 }
 
 void legend(SvgWriter& svg, double x, double y, const std::vector<std::string>& names, bool lines) {
@@ -72,10 +72,13 @@ std::string bar_chart_svg(const BarChart& c) {
   const bool slanted = c.groups.size() > 6 || longest > 10;
   const double legend_width = c.series.size() > 1 ? 170.0 : 20.0;
   const double group_width = std::max(28.0, 12.0 * static_cast<double>(ns) + 10.0);
-  const double width = std::max(420.0, 80 + legend_width + group_width * static_cast<double>(c.groups.size()));
-  const double bottom_room = slanted ? 20.0 + 6.5 * static_cast<double>(std::min<std::size_t>(longest, 24)) : 36.0;
+  // Slanted labels reach left of their group by about 0.77 x their length in pixels.
+  const double left = std::max(72.0, slanted ? 0.77 * 6.0 * static_cast<double>(longest) - 0.5 * group_width + 8 : 0.0);
+  const double width =
+      std::max(420.0, left + 8 + legend_width + group_width * static_cast<double>(c.groups.size()));
+  const double bottom_room = slanted ? 24.0 + 4.2 * static_cast<double>(longest) : 36.0;
   const double height = 290 + bottom_room;
-  Plot p{72, 36, width - legend_width, height - bottom_room, {}, {}};
+  Plot p{left, 36, width - legend_width, height - bottom_room, {}, {}};
   p.x = {0.0, static_cast<double>(c.groups.size())};
   p.y.add(0.0);
   for (const auto& row : c.values)

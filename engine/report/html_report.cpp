@@ -47,13 +47,16 @@ std::string run_label(const CrossbarReport& r) { return fmt::format("tiles {} x 
 struct Readout {
   std::string name, pointer;
   double accuracy;
+  std::string label;  // short, for the chart
 };
 std::vector<Readout> readouts(const CrossbarReport& r, const std::string& run) {
-  if (r.variants.empty()) return {{"non-ideal", run + "/accuracy/nonideal", r.nonideal.accuracy}};
+  if (r.variants.empty()) return {{"non-ideal", run + "/accuracy/nonideal", r.nonideal.accuracy, "non-ideal"}};
   std::vector<Readout> out;
   for (std::size_t k = 0; k < r.variants.size(); ++k)
     out.push_back({"non-ideal, " + r.variants[k].name(), fmt::format("{}/variants/{}/accuracy", run, k),
-                   r.variants[k].result.accuracy});
+                   r.variants[k].result.accuracy,
+                   to_string(r.variants[k].calibration) +
+                       (r.variants[k].bn_images ? fmt::format(" + BN ({})", r.variants[k].bn_images) : "")});
   return out;
 }
 
@@ -114,18 +117,18 @@ std::string accuracy_section(const std::vector<CrossbarReport>& runs) {
       const bool first = o.pointer == run + "/accuracy/nonideal" || o.pointer == run + "/variants/0/accuracy";
       row(o.name, o.pointer, o.accuracy, first ? run + "/accuracy/loss" : "", first ? r.nonideal.loss : NAN,
           first ? run + "/cross_entropy/nonideal" : "");
-      const auto g = std::find(chart.groups.begin(), chart.groups.end(), o.name);
-      if (g == chart.groups.end()) {
-        chart.groups.push_back(o.name);
+      if (std::find(chart.groups.begin(), chart.groups.end(), o.label) == chart.groups.end()) {
+        chart.groups.push_back(o.label);
         chart.values.emplace_back(runs.size(), NAN);
       }
-      chart.values[std::find(chart.groups.begin(), chart.groups.end(), o.name) - chart.groups.begin()][k] =
+      chart.values[std::find(chart.groups.begin(), chart.groups.end(), o.label) - chart.groups.begin()][k] =
           100.0 * (r.software.accuracy - o.accuracy);
     }
   }
   s += "</table>\n";
   if (runs.size() == 1) chart.series.clear();
-  return s + figure(bar_chart_svg(chart), "Software accuracy minus crossbar accuracy, per read-out variant" +
+  return s + figure(bar_chart_svg(chart), "Software accuracy minus crossbar accuracy, per read-out variant "
+                                          "(calibration, + BN: batch-norm re-estimation over that many images)" +
                                               std::string(runs.size() > 1 ? " and tile size." : "."));
 }
 
