@@ -63,6 +63,7 @@ struct DemoOptions {
   std::size_t bn_recalibrate = 512;
   int example_size = 64;
   std::string report, report_layer;
+  std::size_t report_cells = HeatmapRequest{}.max_cells;
 };
 
 // The trained demo model's file, from the model store shared with sweeps: a
@@ -91,7 +92,7 @@ void network_demo(DemoOptions& o) {
   eo.cache_dir = o.no_cache ? "" : o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   eo.data_source = o.data;
   eo.evaluation = readout_settings(o.calibrations, o.bn_recalibrate, o.nf_by_source);
-  if (!o.report.empty()) eo.heatmaps = HeatmapRequest{o.report_layer};
+  if (!o.report.empty()) eo.heatmaps = HeatmapRequest{o.report_layer, o.report_cells};
   std::vector<std::pair<int, int>> tiles;
   for (const std::string& t : o.tiles) {
     int r = 0, c = 0;
@@ -159,7 +160,7 @@ void add_demo_command(CLI::App& app) {
   cmd->add_flag("--no-cache", opt->no_cache, "Do not reuse or store effective weights");
   cmd->add_option("--json", opt->json, "Write every tile size's report as JSON here");
   add_readout_options(cmd, opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
-  add_report_options(cmd, opt->report, opt->report_layer);
+  add_report_options(cmd, opt->report, opt->report_layer, opt->report_cells);
   cmd->add_flag("--example-tile", opt->example_tile, "Only simulate the built-in example tile");
   cmd->add_option("--size", opt->example_size, "Rows = cols of the example tile")->check(CLI::Range(1, kMaxTileDim));
   cmd->callback([opt] {

@@ -33,6 +33,7 @@ void add_evaluate_command(CLI::App& app) {
     std::size_t bn_recalibrate = 0;
     bool nf_by_source = false;
     std::string report, report_layer;
+    std::size_t report_cells = HeatmapRequest{}.max_cells;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
@@ -75,7 +76,7 @@ void add_evaluate_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
   add_readout_options(cmd, opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
-  add_report_options(cmd, opt->report, opt->report_layer);
+  add_report_options(cmd, opt->report, opt->report_layer, opt->report_cells);
   cmd->callback([opt] {
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     CrossbarEvalOptions eo;
@@ -98,7 +99,7 @@ void add_evaluate_command(CLI::App& app) {
     eo.rearrange.policy = parse_rearrange_policy(opt->rearrange, "--rearrange");
     eo.cache_dir = opt->no_cache ? "" : opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir;
     eo.data_source = opt->data;
-    if (!opt->report.empty()) eo.heatmaps = HeatmapRequest{opt->report_layer};
+    if (!opt->report.empty()) eo.heatmaps = HeatmapRequest{opt->report_layer, opt->report_cells};
     if (!opt->quiet) eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
 
     ModelEvalRequest request;

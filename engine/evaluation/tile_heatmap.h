@@ -21,7 +21,7 @@ namespace sxb {
 
 struct HeatmapRequest {
   std::string layer;             // empty: every layer
-  std::size_t max_cells = 65536;  // per array and layer; at least one tile is drawn
+  std::size_t max_cells = 16384;  // per array and layer; at least one tile is drawn
 };
 
 struct TileHeatmap {

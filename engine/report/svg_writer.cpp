@@ -80,7 +80,7 @@ void SvgWriter::text(double x, double y, const std::string& s, const std::string
 void SvgWriter::image(double x, double y, double w, double h, const std::string& data_uri) {
   body_ += fmt::format(
       "<image x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" preserveAspectRatio=\"none\" "
-      "style=\"image-rendering:pixelated\" href=\"{}\"/>\n",
+      "style=\"image-rendering:optimizeSpeed;image-rendering:pixelated\" href=\"{}\"/>\n",
       x, y, w, h, data_uri);
 }
 

@@ -32,6 +32,16 @@ std::string metric_label(const std::string& metric) {
   return metric;
 }
 
+// A grid key as an axis label, with the unit of the quantities that have one.
+std::string key_label(const std::string& key) {
+  const std::string name = key.substr(key.rfind('.') + 1);
+  if (name.rfind("r_", 0) == 0) return key + " (\u03a9)";
+  if (name == "sparsity" || name.find("stuck") != std::string::npos) return key + " (fraction)";
+  if (name.find("sigma") != std::string::npos) return key + " (relative)";
+  if (name == "tile" || name.find("tile_") == 0) return key + " (cells)";
+  return key;
+}
+
 std::string value_name(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 bool is_seed_key(const std::string& key) { return key.find("seed") != std::string::npos; }
@@ -135,7 +145,7 @@ std::string sweep_svg(const std::vector<json>& records, const std::string& x, co
   SXB_REQUIRE(!records.empty(), "plot: no finished points");
   std::vector<std::string> averaged;
   const Lines lines = lines_over_key(records, x, metric, series, averaged);
-  return line_chart_svg({title_of(metric, x, averaged), x, metric_label(metric), lines.chart()});
+  return line_chart_svg({title_of(metric, x, averaged), key_label(x), metric_label(metric), lines.chart()});
 }
 
 std::string sweep_html_report(const std::vector<json>& records, const std::string& metric, const std::string& series,
@@ -162,7 +172,7 @@ std::string sweep_html_report(const std::vector<json>& records, const std::strin
     std::vector<std::string> averaged;
     const Lines lines = lines_over_key(records, key, metric, series, averaged);
     body += "<figure>\n" +
-            line_chart_svg({title_of(metric, key, averaged), key, metric_label(metric), lines.chart()}) +
+            line_chart_svg({title_of(metric, key, averaged), key_label(key), metric_label(metric), lines.chart()}) +
             "<figcaption>Mean over the points of each line and x; the band is +- one standard deviation where "
             "there are several.</figcaption>\n</figure>\n";
   }

@@ -9,6 +9,7 @@
 #include <stb/stb_image.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "engine/report/svg_writer.h"
 #include "engine/report/sweep_report.h"
 #include "kernels/common/error.h"
+#include "models/io/atomic_file.h"
 #include "tests/report/report_fixture.h"
 
 namespace sxb {
@@ -95,6 +97,12 @@ std::size_t expect_svgs_well_formed(xmlDoc* doc) {
   return svgs.size();
 }
 
+// Keeps the page under TEST_TMPDIR for a look (build/test-tmp/).
+void keep(const std::string& name, const std::string& html) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  if (dir) write_file_atomic(std::string(dir) + name, html);
+}
+
 class HtmlReport : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { result_ = new CrossbarEvalResult(test::small_evaluation()); }
@@ -109,6 +117,7 @@ TEST_F(HtmlReport, ParsesAndEveryNumberEqualsTheJsonReport) {
   ASSERT_EQ(rep.heatmaps.size(), rep.heatmaps_before.size());  // rearranged: before and after
   const std::string html = crossbar_html_report({rep, rep}, {"evaluate", "sparsexbar evaluate ...", 12.5});
   const nlohmann::json json = {{"runs", {to_json(rep), to_json(rep)}}};
+  keep("html_report.html", html);
   std::string error;
   Doc doc = parse(html, error);
   ASSERT_TRUE(doc) << error;
@@ -201,6 +210,7 @@ TEST(SweepReport, LinesPerSeriesWithBandsOverSeeds) {
     for (int seed : {1, 2})
       for (double ccr : {1.0, 2.0}) records.push_back(sweep_record(i++, wire, seed, 0.8 - 0.02 * wire - 0.01 * seed, ccr));
   const std::string html = sweep_html_report(records, "nonideal", "method", "");
+  keep("sweep_report.html", html);
   std::string error;
   Doc doc = parse(html, error);
   ASSERT_TRUE(doc) << error;
