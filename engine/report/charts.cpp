@@ -75,7 +75,7 @@ std::string bar_chart_svg(const BarChart& c) {
   // Slanted labels reach left of their group by about 0.77 x their length in pixels.
   const double left = std::max(72.0, slanted ? 0.77 * 6.0 * static_cast<double>(longest) - 0.5 * group_width + 8 : 0.0);
   const double width =
-      std::max(420.0, left + 8 + legend_width + group_width * static_cast<double>(c.groups.size()));
+      std::max(560.0, left + 8 + legend_width + group_width * static_cast<double>(c.groups.size()));
   const double bottom_room = slanted ? 24.0 + 4.2 * static_cast<double>(longest) : 36.0;
   const double height = 290 + bottom_room;
   Plot p{left, 36, width - legend_width, height - bottom_room, {}, {}};
