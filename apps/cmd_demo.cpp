@@ -12,10 +12,12 @@
 #include "apps/commands.h"
 #include "apps/output_paths.h"
 #include "apps/readout_options.h"
+#include "apps/report_options.h"
 #include "models/io/atomic_file.h"
 #include "engine/io/content_hash.h"
 #include "engine/evaluation/crossbar_render.h"
 #include "engine/evaluation/model_evaluation.h"
+#include "engine/report/html_report.h"
 #include "engine/crossbar/example_tile.h"
 #include "engine/crossbar/tile_solver.h"
 #include "engine/studies/model_store.h"
@@ -61,6 +63,8 @@ struct DemoOptions {
   std::string calibrations;  // empty: the configuration's calibration and column, side by side
   std::size_t bn_recalibrate = 512;
   int example_size = 64;
+  std::string report, report_layer;
+  std::size_t report_cells = HeatmapRequest{}.max_cells;
 };
 
 // The trained demo model's file, from the model store shared with sweeps: a
@@ -93,6 +97,7 @@ void network_demo(DemoOptions& o) {
   eo.evaluation = readout_settings(o.calibrations, o.bn_recalibrate, o.nf_by_source);
   if (o.calibrations.empty())  // the configured read-out beside the column-calibrated one
     eo.evaluation.calibrations = unique_calibrations({eo.crossbar.calibration, Calibration::Column});
+  if (!o.report.empty()) eo.heatmaps = HeatmapRequest{o.report_layer, o.report_cells};
   std::vector<std::pair<int, int>> tiles;
   for (const std::string& t : o.tiles) {
     int r = 0, c = 0;
@@ -131,6 +136,7 @@ void network_demo(DemoOptions& o) {
     for (const CrossbarReport& r : runs) all.push_back(to_json(r));
     write_file_atomic(o.json, nlohmann::json{{"runs", all}, {"seconds", seconds}}.dump(2) + "\n");
   }
+  if (!o.report.empty()) write_file_atomic(o.report, crossbar_html_report(runs, {"demo", "", seconds}));
 }
 
 }  // namespace
@@ -159,6 +165,7 @@ void add_demo_command(CLI::App& app) {
   cmd->add_flag("--no-cache", opt->no_cache, "Do not reuse or store effective weights");
   cmd->add_option("--json", opt->json, "Write every tile size's report as JSON here");
   add_readout_options(cmd, opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
+  add_report_options(cmd, opt->report, opt->report_layer, opt->report_cells);
   cmd->add_flag("--example-tile", opt->example_tile, "Only simulate the built-in example tile");
   cmd->add_option("--size", opt->example_size, "Rows = cols of the example tile")->check(CLI::Range(1, kMaxTileDim));
   cmd->callback([opt] {

@@ -10,9 +10,11 @@
 #include "apps/model_options.h"
 #include "apps/output_paths.h"
 #include "apps/readout_options.h"
+#include "apps/report_options.h"
 #include "models/io/atomic_file.h"
 #include "engine/evaluation/crossbar_render.h"
 #include "engine/evaluation/model_evaluation.h"
+#include "engine/report/html_report.h"
 #include "engine/crossbar/layout_file.h"
 #include "engine/evaluation/sparse_forward.h"
 #include "engine/crossbar/weff_cache.h"
@@ -32,6 +34,8 @@ void add_evaluate_command(CLI::App& app) {
     std::string calibrations;
     std::size_t bn_recalibrate = 0;
     bool nf_by_source = false;
+    std::string report, report_layer;
+    std::size_t report_cells = HeatmapRequest{}.max_cells;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
@@ -74,6 +78,7 @@ void add_evaluate_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
   add_readout_options(cmd, opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
+  add_report_options(cmd, opt->report, opt->report_layer, opt->report_cells);
   cmd->callback([opt] {
     use_threads(opt->threads);
     if (!opt->json.empty()) check_output_file(opt->json, "--json");
@@ -99,6 +104,7 @@ void add_evaluate_command(CLI::App& app) {
     eo.rearrange.policy = parse_rearrange_policy(opt->rearrange, "--rearrange");
     eo.cache_dir = opt->no_cache ? "" : opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir;
     eo.data_source = opt->data;
+    if (!opt->report.empty()) eo.heatmaps = HeatmapRequest{opt->report_layer, opt->report_cells};
     if (!opt->quiet) eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
 
     ModelEvalRequest request;
@@ -112,6 +118,7 @@ void add_evaluate_command(CLI::App& app) {
     const CrossbarEvalResult r = evaluate_model_file(request, *backend, test_set);
     fmt::print("{}", crossbar_table(r.report));
     if (!opt->json.empty()) write_file_atomic(opt->json, to_json(r.report).dump(2) + "\n");
+    if (!opt->report.empty()) write_file_atomic(opt->report, crossbar_html_report({r.report}, {"evaluate", "", 0.0}));
     if (!opt->predictions.empty()) write_file_atomic(opt->predictions, crossbar_predictions_csv(r, test_set));
   });
 }

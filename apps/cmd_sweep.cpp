@@ -16,6 +16,7 @@
 #include "apps/output_paths.h"
 #include "apps/stop_signal.h"
 #include "models/io/atomic_file.h"
+#include "engine/report/sweep_report.h"
 #include "engine/studies/sweep_results.h"
 #include "engine/studies/sweep_run.h"
 #include "engine/crossbar/weff_cache.h"
@@ -125,7 +126,7 @@ void add_list(CLI::App* sweep) {
 void add_merge(CLI::App* sweep) {
   struct Options {
     std::vector<std::string> dirs;
-    std::string csv, markdown, svg, x, y = "nonideal", series;
+    std::string csv, markdown, svg, x, y = "nonideal", series, report;
     std::vector<std::string> mean_over;
   };
   auto opt = std::make_shared<Options>();
@@ -134,6 +135,8 @@ void add_merge(CLI::App* sweep) {
   cmd->add_option("--csv", opt->csv, "Write the table as CSV here");
   cmd->add_option("--markdown", opt->markdown, "Write the table as Markdown here (default: print it)");
   cmd->add_option("--svg", opt->svg, "Write a line plot here (needs --x)");
+  cmd->add_option("--report", opt->report,
+                  "Write an HTML report here: the table, --y against every numeric grid key and CCR");
   cmd->add_option("--x", opt->x, "Plot: a numeric grid key on the x axis");
   cmd->add_option("--y", opt->y, "Plot: metric on the y axis")->capture_default_str();
   cmd->add_option("--series", opt->series, "Plot: a grid key, one line per value");
@@ -161,6 +164,7 @@ void add_merge(CLI::App* sweep) {
       if (!opt->csv.empty()) write_file_atomic(opt->csv, table_csv(t));
       if (!opt->markdown.empty()) write_file_atomic(opt->markdown, table_markdown(t));
       if (!opt->svg.empty()) write_file_atomic(opt->svg, sweep_svg(records, opt->x, opt->y, opt->series));
+      if (!opt->report.empty()) write_file_atomic(opt->report, sweep_html_report(records, opt->y, opt->series, ""));
     });
     if (opt->markdown.empty()) fmt::print("{}", table_markdown(t));
     fmt::print(stderr, "{} points merged{}\n", records.size(),

@@ -225,6 +225,7 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   CrossbarReport& rep = r.report;
 
   MappedNetwork net = map_network(model, options, backend, log);
+  if (options.heatmaps) check_heatmap_request(net.layout, *options.heatmaps);  // before the long stages
   rep.crossbars = net.layout.crossbars();
   if (options.rearrange.policy != RearrangePolicy::None) rep.seconds["rearrange"] = net.arranged.seconds;
 
@@ -285,6 +286,15 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
     rep.rearrangement = rearrangement_json(net.arranged, options.rearrange, net.layers, before, r.layers, none.accuracy,
                                            r.nonideal.accuracy);
     rep.seconds["unarranged"] = seconds_since(t0);
+  }
+
+  if (options.heatmaps) {
+    t0 = std::chrono::steady_clock::now();
+    log("programming and solving the tiles of the heat maps");
+    rep.heatmaps = tile_heatmaps(net.layers, net.layout, xbar, backend, *options.heatmaps);
+    if (options.rearrange.policy != RearrangePolicy::None)
+      rep.heatmaps_before = tile_heatmaps(net.layers, net.unarranged, xbar, backend, *options.heatmaps);
+    rep.seconds["heatmaps"] = seconds_since(t0);
   }
 
   rep.warnings = self_checks(r, rep.clipped, options, model.config().classes);

@@ -51,6 +51,8 @@ struct CrossbarEvalOptions {
   // The training split of the data set, for batch-norm re-estimation
   // (evaluation.bn_recalibrate > 0).
   const Dataset* bn_train = nullptr;
+  // Tile heat maps for the HTML report (engine/evaluation/tile_heatmap.h); none when unset.
+  std::optional<HeatmapRequest> heatmaps;
 };
 
 struct CrossbarEvalResult {

@@ -91,6 +91,14 @@ nlohmann::json to_json(const CrossbarReport& r) {
                    {"assemble_seconds", r.schedule.assemble_seconds}};
   j["seconds"] = r.seconds;
   j["warnings"] = r.warnings;
+  const auto heatmaps = [](const std::vector<LayerHeatmap>& maps) {
+    if (maps.empty()) return nlohmann::json(nullptr);
+    nlohmann::json a = nlohmann::json::array();
+    for (const LayerHeatmap& h : maps) a.push_back(to_json(h));
+    return a;
+  };
+  j["heatmaps"] = heatmaps(r.heatmaps);
+  j["heatmaps_before"] = heatmaps(r.heatmaps_before);
   return j;
 }
 

@@ -19,6 +19,7 @@
 #include "engine/crossbar/mapping.h"
 #include "engine/crossbar/mapping_scale.h"
 #include "engine/crossbar/scheduler.h"
+#include "engine/evaluation/tile_heatmap.h"
 
 namespace sxb {
 
@@ -86,6 +87,9 @@ struct CrossbarReport {
   ScheduleStats schedule;
   std::map<std::string, double> seconds;  // per stage and "total"
   std::vector<std::string> warnings;
+  // Tile heat maps (engine/evaluation/tile_heatmap.h), only when asked; with a
+  // rearrangement `heatmaps_before` holds the same layers as given.
+  std::vector<LayerHeatmap> heatmaps, heatmaps_before;
 
   // reference_crossbars / crossbars, when there is a reference.
   std::optional<double> ccr() const;

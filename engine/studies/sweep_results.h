@@ -3,7 +3,8 @@
 // appended with one write and flushed to disk. A record torn by a kill is cut
 // off when the shard's file is opened again, so a killed run loses at most the
 // point in flight; a restarted sweep skips every id found in any results file.
-// The merge step gathers the records into tables (CSV, Markdown) and plots (SVG).
+// The merge step gathers the records into tables (CSV, Markdown); plots are
+// drawn by engine/report/sweep_report.h.
 #pragma once
 
 #include <cstddef>
@@ -61,10 +62,6 @@ std::string table_markdown(const SweepTable& t);
 std::vector<std::string> sweep_metric_names();
 double sweep_metric(const nlohmann::json& record, const std::string& metric);
 
-// Line plot of `metric` against the numeric varied key `x`, one line per value
-// of the varied key `series` (empty: one line); points that differ in other
-// keys are averaged (the title says over which keys). Errors name bad keys.
-std::string sweep_svg(const std::vector<nlohmann::json>& records, const std::string& x, const std::string& metric,
-                      const std::string& series);
+// Plots and the HTML report of merged results: engine/report/sweep_report.h.
 
 }  // namespace sxb

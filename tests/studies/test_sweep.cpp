@@ -13,6 +13,7 @@
 #include "engine/pruning/pruning_run.h"
 #include "engine/io/json_file.h"
 #include "tests/test_helpers.h"
+#include "engine/report/sweep_report.h"
 #include "engine/studies/sweep.h"
 #include "engine/training/train.h"
 #include "engine/studies/sweep_results.h"

@@ -6,7 +6,7 @@ set(RANKS
   "kernels/common=0" "kernels/tile=1" "kernels/nn=1" "models/io=2" "models=3"
   "engine/io=4" "engine/data=5" "engine/crossbar=6" "engine/rearrangement=7"
   "engine/evaluation=8" "engine/training=9" "engine/pruning=10" "engine/studies=11"
-  "apps=12" "bench=13" "tests=13")
+  "engine/report=12" "apps=13" "bench=14" "tests=14")
 
 function(rank_of path out)  # the rank of the longest matching folder prefix
   set(best -1)
