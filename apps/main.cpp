@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   sxb::app::add_prune_command(app);
   sxb::app::add_evaluate_command(app);
   sxb::app::add_sweep_command(app);
+  sxb::app::add_weff_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
