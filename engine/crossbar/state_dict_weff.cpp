@@ -124,6 +124,13 @@ StateDictWeff state_dict_weff(const RawSafetensors& in, const std::string& sourc
   // Mapping scales per tensor (all groups share one), as evaluate assigns them.
   std::vector<MappedLayer> whole;
   for (const Selected& s : chosen) whole.push_back({layer_name(s.name), s.inputs, s.outputs * s.groups, s.weight, 0.0});
+  std::map<std::string, std::string> tensor_of;  // layer -> tensor: names must not collide
+  for (std::size_t t = 0; t < whole.size(); ++t) {
+    const auto [it, fresh] = tensor_of.emplace(whole[t].layer, chosen[t].name);
+    SXB_REQUIRE(fresh, fmt::format("{}: tensors '{}' and '{}' would both be layer '{}'; leave one out with "
+                                   "weff.exclude",
+                                   source, it->second, chosen[t].name, whole[t].layer));
+  }
   SafetensorsFile meta;
   meta.metadata = in.metadata;
   const std::map<std::string, std::string> sources = assign_mapping_scales(whole, xbar, read_wct_metadata(meta, source));

@@ -206,6 +206,13 @@ TEST(StateDictWeff, WhatCannotBeMappedIsAClearError) {
   EXPECT_NE(error(in, groups).find("weff.groups: 'dw.weight' has 8 output channels"), std::string::npos);
   groups.groups = {{"nope.weight", 2}};
   EXPECT_NE(error(in, groups).find("weff.groups names 'nope.weight'"), std::string::npos);
+  RawSafetensors twins;
+  twins.tensors["fc.weight"] = tensor("F32", {2, 2}, 1);
+  twins.tensors["fc"] = tensor("F32", {2, 2}, 2);
+  StateDictWeffOptions every = o;
+  every.include = "fc";
+  EXPECT_NE(error(twins, every).find("tensors 'fc' and 'fc.weight' would both be layer 'fc'"), std::string::npos)
+      << error(twins, every);
   groups.groups = {{"fc1.weight", 2}};
   EXPECT_NE(error(in, groups).find("4-D convolution"), std::string::npos);
 }
