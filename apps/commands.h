@@ -16,5 +16,6 @@ void add_eval_command(CLI::App& app);
 void add_prune_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+void add_weff_command(CLI::App& app);
 
 }  // namespace sxb::app

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   sxb::app::add_prune_command(app);
   sxb::app::add_evaluate_command(app);
   sxb::app::add_sweep_command(app);
+  sxb::app::add_weff_command(app);
   sxb::app::strict_numbers(app);
   try {
     app.parse(argc, argv);
