@@ -291,8 +291,9 @@ TrainResult train_nonideal(const TrainConfig& config, const NonidealSettings& se
                            const Dataset& test_set, nn::Backend& backend, const TrainHooks& hooks,
                            NonidealStats* stats) {
   const auto t0 = Clock::now();
+  config.check();
   settings.check("nonideal");
-  SXB_REQUIRE(config.batch >= 1 && train_set.size() > 0, "the training set is empty");
+  SXB_REQUIRE(train_set.size() > 0, "the training set is empty");
   const int steps_per_epoch = static_cast<int>((train_set.size() + config.batch - 1) / config.batch);
   const Log log = hooks.log ? hooks.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   EffectiveForward forward(config, settings, steps_per_epoch, log);
