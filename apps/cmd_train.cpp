@@ -11,7 +11,9 @@
 #include "apps/number_options.h"
 #include "apps/output_paths.h"
 #include "apps/model_options.h"
+#include "apps/nonideal_options.h"
 #include "apps/stop_signal.h"
+#include "engine/pruning/pruning.h"
 #include "engine/training/train.h"
 
 namespace sxb::app {
@@ -28,7 +30,8 @@ const FlagNames kTrainFlags = {
     {"but classes is", "but --classes is"}};
 
 // `options` as the flags set them: checked, then the training runs.
-void run_train(const TrainConfig& options, const std::string& device, bool wct_given) {
+void run_train(const TrainConfig& options, const std::string& device, bool wct_given,
+               const std::optional<NonidealSettings>& nonideal) {
   TrainConfig config = options;
   if (wct_given) check_wct_kappa(config.wct_kappa, "train.wct_kappa");  // an explicit 0 is an error too
   config.check("train");
@@ -44,10 +47,13 @@ void run_train(const TrainConfig& options, const std::string& device, bool wct_g
 
   TrainHooks hooks;
   TrainResult r;
+  NonidealStats tuned;
+  if (nonideal && nonideal->layout) hooks.on_model = [&](nn::Vgg& m) { set_masks(m, *nonideal->layout); };
   {
     const StopSignal stop;
     hooks.stop_requested = stop.poll();
-    r = train(config, train_set, test_set, *backend, hooks);
+    r = nonideal ? train_nonideal(config, *nonideal, train_set, test_set, *backend, hooks, &tuned)
+                 : train(config, train_set, test_set, *backend, hooks);
   }
   if (r.interrupted) {
     throw Error(fmt::format("interrupted at epoch {}/{}, step {}: checkpoint written to {}; continue with the same "
@@ -57,6 +63,10 @@ void run_train(const TrainConfig& options, const std::string& device, bool wct_g
   fmt::print("{} width {}: test accuracy {:.2f}% (loss {:.4f}) on {} after {} epochs, {:.1f} s; model written to {}\n",
              config.model, config.width, 100.0 * r.test_accuracy, r.test_loss, test_set.source, config.epochs,
              r.seconds, r.model_path);
+  if (nonideal)
+    fmt::print("non-ideal fine-tuning: {:.2f}% on the crossbar, {:.2f}% in software; {} solves, {:.1f} s of {:.1f} s\n",
+               100.0 * tuned.nonideal_test_accuracy, 100.0 * tuned.software_test_accuracy, tuned.solves,
+               tuned.solve_seconds, tuned.train_seconds);
 }
 
 }  // namespace
@@ -90,8 +100,12 @@ void add_train_command(CLI::App& app) {
       "layer's mapping scale before WCT (max|W| of --init, else of the random init); 0 < K <= 1, default off");
   auto device = std::make_shared<std::string>("cpu");
   add_device_option(cmd, *device);
-  cmd->callback([opt, device, wct] {
-    run_with_flag_names(kTrainFlags, [&] { run_train(*opt, *device, wct->count() > 0); });
+  auto nonideal = std::make_shared<NonidealFlags>();
+  add_nonideal_options(cmd, *nonideal);
+  cmd->callback([opt, device, wct, nonideal] {
+    run_with_flag_names(kNonidealFlags, [&] {
+      run_with_flag_names(kTrainFlags, [&] { run_train(*opt, *device, wct->count() > 0, nonideal_settings(*nonideal)); });
+    });
   });
 }
 

@@ -135,4 +135,29 @@ StoredModel ModelStore::pruned(PruneRunConfig r, const StoredModel& dense, const
   return s;
 }
 
+StoredModel ModelStore::tuned(TrainConfig t, const NonidealSettings& settings, const StoredModel& base,
+                              const nlohmann::json& tune_id, const nlohmann::json& engine, const Dataset& train_set,
+                              const Dataset& test_set, nn::Backend& backend, const TrainHooks& hooks) {
+  StoredModel s;
+  s.identity = {{"base", base.identity}, {"data", t.data}, {"nonideal_finetune", tune_id}, {"engine", engine}};
+  s.path = (fs::path(dir_) / fmt::format("tune-{}-{}.safetensors", t.model, short_hash(s.identity.dump()))).string();
+  const Clock::time_point t0 = Clock::now();
+  ModelLock lock(s.path, stop_, log_);
+  if ((s.interrupted = lock.stopped())) return s;
+  if (fs::exists(s.path) && fs::exists(nonideal_state_path(s.path))) {
+    const SafetensorsFile done = read_safetensors(s.path);
+    if (done.metadata.count("nonideal_crossbar")) return s;  // finished (the metadata is written last)
+  }
+  t.init_weights = base.path;
+  t.out = s.path;
+  t.resume = fs::exists(checkpoint_path(s.path)) && fs::exists(nonideal_state_path(s.path));
+  if (log_)
+    log_(fmt::format("  non-ideal fine-tuning of {} for {} epochs at {}x{}{} -> {}", base.path, t.epochs,
+                     settings.crossbar.tile_rows, settings.crossbar.tile_cols, t.resume ? " (resuming)" : "", s.path));
+  const TrainResult r = train_nonideal(t, settings, train_set, test_set, backend, hooks);
+  s.interrupted = r.interrupted;
+  s.seconds = since(t0);
+  return s;
+}
+
 }  // namespace sxb

@@ -13,6 +13,7 @@
 
 #include "engine/data/dataset.h"
 #include "engine/pruning/pruning_run.h"
+#include "engine/training/nonideal_finetune.h"
 #include "engine/training/train.h"
 
 namespace sxb {
@@ -40,6 +41,13 @@ class ModelStore {
   StoredModel pruned(PruneRunConfig config, const StoredModel& dense, const nlohmann::json& prune_id,
                      const nlohmann::json& engine, const Dataset& train_set, const Dataset& test_set,
                      nn::Backend& backend, const TrainHooks& hooks);
+
+  // `base` fine-tuned through the crossbar (engine/training/nonideal_finetune.h)
+  // with `config` (init_weights, out and resume set here) and `settings`;
+  // `tune_id`: the stage's settings and crossbar that determine the weights.
+  StoredModel tuned(TrainConfig config, const NonidealSettings& settings, const StoredModel& base,
+                    const nlohmann::json& tune_id, const nlohmann::json& engine, const Dataset& train_set,
+                    const Dataset& test_set, nn::Backend& backend, const TrainHooks& hooks);
 
   const std::string& dir() const { return dir_; }
 

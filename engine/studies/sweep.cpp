@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <initializer_list>
 #include <filesystem>
@@ -164,7 +165,29 @@ json SweepPointConfig::to_json() const {
     j["train"] = nullptr;  // not used
   }
   j["prune"] = prune ? prune_identity_json(*prune) : json(nullptr);
+  if (nonideal_finetune) j["nonideal_finetune"] = nonideal_finetune->to_json();
   return j;
+}
+
+json NonidealFinetuneStage::to_json() const {
+  return {{"epochs", epochs},
+          {"lr", lr},
+          {"batch", batch},
+          {"resolve_every", resolve_every},
+          {"variation_resample", variation_resample}};
+}
+
+NonidealFinetuneStage NonidealFinetuneStage::from_json(const json& j, const std::string& path) {
+  NonidealFinetuneStage s;
+  Keys k(j, path);
+  k.integer("epochs", s.epochs, 1, 100000);
+  k.number("lr", s.lr);
+  k.integer("batch", s.batch, 1, 65536);
+  k.integer("resolve_every", s.resolve_every, 1, 1 << 30);
+  k.flag("variation_resample", s.variation_resample);
+  k.done();
+  SXB_REQUIRE(std::isfinite(s.lr) && s.lr > 0.0, fmt::format("{} must be positive (got {})", k.where("lr"), s.lr));
+  return s;
 }
 
 namespace {
@@ -228,6 +251,8 @@ SweepPointConfig point_from_json(const json& j, const std::string& base_dir) {
   if (const json* x = k.get("prune")) read_prune(c, *x);
   if (const json* x = k.get("rearrange")) c.rearrange = rearrange_from_json(*x);
   if (const json* x = k.get("evaluation")) c.evaluation = EvaluationSettings::from_json(*x, "evaluation");
+  if (const json* x = k.get("nonideal_finetune"); x && !x->is_null())
+    c.nonideal_finetune = NonidealFinetuneStage::from_json(*x);
   k.done();
 
   if (c.weights.empty()) {

@@ -23,9 +23,25 @@
 #include "engine/evaluation/evaluation_settings.h"
 #include "engine/pruning/pruning_run.h"
 #include "engine/rearrangement/rearrange.h"
+#include "engine/training/nonideal_finetune.h"
 #include "engine/training/train.h"
 
 namespace sxb {
+
+// The optional fine-tuning through the crossbar after training or pruning
+// ("nonideal_finetune" key; engine/training/nonideal_finetune.h): on the point's
+// crossbar, with the point's training data, masks and WCT clamp of the model.
+struct NonidealFinetuneStage {
+  int epochs = 1;
+  double lr = 0.01;
+  int batch = 128;
+  int resolve_every = NonidealSettings{}.resolve_every;
+  bool variation_resample = false;
+
+  nlohmann::json to_json() const;
+  static NonidealFinetuneStage from_json(const nlohmann::json& j, const std::string& path = "nonideal_finetune");
+  bool operator==(const NonidealFinetuneStage&) const = default;
+};
 
 // One point, every default filled in. Its training and pruning are the
 // settings structs of `sparsexbar train` and `sparsexbar prune` themselves,
@@ -44,6 +60,8 @@ struct SweepPointConfig {
   // The pruning; its tile is the crossbar's unless given, finetune_lr 0 is
   // stored as lr; weights, model and data are the point's (prune_config).
   std::optional<PruneRunConfig> prune;
+  // Written, and so part of the id, only when set.
+  std::optional<NonidealFinetuneStage> nonideal_finetune;
   CrossbarConfig crossbar;
   RearrangeOptions rearrange;
   // Read-out variants and extra physics of the evaluation ("evaluation" key;

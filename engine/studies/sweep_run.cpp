@@ -14,6 +14,7 @@
 #include "engine/evaluation/model_evaluation.h"
 #include "engine/io/json_file.h"
 #include "engine/crossbar/layout_file.h"
+#include "engine/pruning/pruning.h"
 #include "engine/pruning/pruning_run.h"
 #include "engine/studies/model_store.h"
 #include "engine/studies/sweep_results.h"
@@ -77,6 +78,7 @@ class Runner {
   // Models made on another engine differ in their last bits: their own cache names.
   json engine() const { return backend_->name() == "cpu" ? json(nullptr) : json(backend_->name()); }
   StoredModel dense_model(const SweepPointConfig& c);
+  StoredModel tuned_model(const SweepPointConfig& c, const StoredModel& base, const std::string& layout);
 
   const SweepRunOptions& o_;
   std::unique_ptr<nn::Backend> backend_;
@@ -93,6 +95,37 @@ StoredModel Runner::dense_model(const SweepPointConfig& c) {
                         data(c.data, Split::Test), *backend_, hooks());
 }
 
+// The nonideal_finetune stage: `base` fine-tuned through the point's crossbar,
+// on the packed `layout` (its masks held) or, for a C/F model, dense tiles
+// with its zeros held; a WCT model keeps its clamp.
+StoredModel Runner::tuned_model(const SweepPointConfig& c, const StoredModel& base, const std::string& layout) {
+  const NonidealFinetuneStage& stage = *c.nonideal_finetune;
+  const SafetensorsFile file = read_safetensors(base.path);
+  const nn::VggConfig model = nn::vgg_config_for_file(file, base.path, {c.model, std::nullopt, std::nullopt}, true);
+  TrainConfig t;
+  t.model = c.model;
+  t.width = model.width;
+  t.classes = model.classes;
+  t.data = c.data;
+  t.epochs = stage.epochs;
+  t.lr = stage.lr;
+  t.batch = stage.batch;
+  if (const std::optional<WctScales> wct = read_wct_metadata(file, base.path)) t.wct_kappa = wct->kappa;
+  NonidealSettings s;
+  s.crossbar = c.crossbar;
+  s.resolve_every = stage.resolve_every;
+  s.variation_resample = stage.variation_resample;
+  s.solver = o_.backend;
+  if (!layout.empty()) s.layout = read_layout_file(layout);
+  s.mask_zeros = c.prune.has_value() && layout.empty();
+  TrainHooks h = hooks();
+  if (s.layout) h.on_model = [&s](nn::Vgg& m) { set_masks(m, *s.layout); };
+  json crossbar = c.crossbar.to_json();
+  crossbar.erase("preset");
+  const json id = {{"stage", stage.to_json()}, {"crossbar", crossbar}};
+  return store_.tuned(t, s, base, id, engine(), data(c.data, Split::Train), data(c.data, Split::Test), *backend_, h);
+}
+
 json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupted) {
   const Clock::time_point t0 = Clock::now();
   const SweepPointConfig& c = p.config;
@@ -106,14 +139,23 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
     if ((interrupted = pruned->interrupted)) return {};
   }
 
+  const StoredModel& base = pruned ? *pruned : dense;
+  const std::string layout =
+      c.prune && c.prune->spec.method != PruneMethod::ChannelFilter ? layout_path(base.path) : "";  // packed tiles
+  std::optional<StoredModel> tuned;
+  if (c.nonideal_finetune) {
+    tuned = tuned_model(c, base, layout);
+    if ((interrupted = tuned->interrupted)) return {};
+  }
+
   const Clock::time_point te = Clock::now();
-  const std::string& weights = pruned ? pruned->path : dense.path;
+  const std::string& weights = tuned ? tuned->path : base.path;
   ModelEvalRequest request;
   request.weights = weights;
   request.model = {c.model, std::nullopt, std::nullopt};
   if (c.width > 0) request.model.width = c.width;
   if (c.classes > 0) request.model.classes = c.classes;
-  if (c.prune && c.prune->spec.method != PruneMethod::ChannelFilter) request.layout = layout_path(weights);  // packed tiles
+  request.layout = layout;
   request.unpruned = dense.path;
   CrossbarEvalOptions& eo = request.options;
   eo.crossbar = c.crossbar;
@@ -126,6 +168,8 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
   if (c.evaluation.bn_recalibrate > 0) eo.bn_train = &data(eo.data_source, Split::Train);
   const CrossbarEvalResult r = evaluate_model_file(request, *backend_, data(eo.data_source, Split::Test), &software_);
 
+  json models = {{"dense", dense.path}, {"pruned", pruned ? json(pruned->path) : json(nullptr)}};
+  if (tuned) models["tuned"] = tuned->path;
   char host[256] = "";
   ::gethostname(host, sizeof host - 1);
   return {{"id", p.id},
@@ -134,11 +178,12 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
           {"varied", json::parse(p.varied.dump())},
           {"grid_keys", grid_keys(sweep)},
           {"config", point},
-          {"models", {{"dense", dense.path}, {"pruned", pruned ? json(pruned->path) : json(nullptr)}}},
+          {"models", models},
           {"pruning", pruned ? pruned->summary : json(nullptr)},
           {"report", to_json(r.report)},
           {"seconds",
-           {{"train", dense.seconds}, {"prune", pruned ? pruned->seconds : 0.0}, {"evaluate", since(te)},
+           {{"train", dense.seconds}, {"prune", pruned ? pruned->seconds : 0.0},
+            {"nonideal_finetune", tuned ? tuned->seconds : 0.0}, {"evaluate", since(te)},
             {"total", since(t0)}}},
           {"shard", o_.shard.name()},
           {"host", host},

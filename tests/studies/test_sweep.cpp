@@ -421,3 +421,67 @@ TEST(SweepRun, StopDuringPruningIsAnInterruption) {
 
 }  // namespace
 }  // namespace sxb
+
+namespace sxb {
+namespace {
+
+// The nonideal_finetune stage: part of the id only when set; run after the
+// pruning on the point's crossbar, recorded, and shared by equal points.
+TEST(SweepRun, NonidealFinetuneStage) {
+  const std::string plain = R"({"base": {"prune": {"sparsity": 0.5}}, "grid": {}})";
+  EXPECT_EQ(parse(plain).points[0].id,
+            parse(R"({"base": {"prune": {"sparsity": 0.5}, "nonideal_finetune": null}, "grid": {}})").points[0].id);
+  const Sweep staged = parse(R"({"base": {"prune": {"sparsity": 0.5}, "nonideal_finetune": {}}, "grid": {}})");
+  EXPECT_NE(staged.points[0].id, parse(plain).points[0].id);
+  ASSERT_TRUE(staged.points[0].config.nonideal_finetune.has_value());
+  EXPECT_EQ(*staged.points[0].config.nonideal_finetune, NonidealFinetuneStage{});
+  EXPECT_NE(error_of(R"({"base": {"nonideal_finetune": {"lr": -1}}, "grid": {}})").find("nonideal_finetune.lr"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"nonideal_finetune": {"epoch": 1}}, "grid": {}})").find("nonideal_finetune.epoch"),
+            std::string::npos);
+
+  const fs::path d = fresh_dir("tune");
+  const Sweep s = parse(R"({"name": "tune",
+    "base": {"width": 0.125, "data": "synthetic:128", "train": {"epochs": 1, "batch": 64}, "tile": 32,
+             "nonideal_finetune": {"epochs": 1, "batch": 64, "resolve_every": 1}},
+    "grid": {"prune": [null, {"method": "xcs", "sparsity": 0.5, "reg_epochs": 0, "finetune_epochs": 1}]}})");
+  SweepRunOptions o;
+  o.out_dir = (d / "out").string();
+  o.cache_dir = (d / "cache").string();
+  o.backend = Backend::Cpu;
+  const SweepRunResult r = run_sweep(s, o);
+  EXPECT_EQ(r.done, 2u);
+  EXPECT_EQ(r.failed, 0u);
+  const SweepRecords all = read_sweep_records(o.out_dir);
+  ASSERT_EQ(all.records.size(), 2u);
+  for (const json& rec : all.records) {
+    ASSERT_TRUE(rec["models"].contains("tuned")) << rec.dump();
+    const std::string tuned = rec["models"]["tuned"];
+    const SafetensorsFile f = read_safetensors(tuned);
+    ASSERT_TRUE(f.metadata.count("nonideal_crossbar")) << tuned;
+    EXPECT_EQ(json::parse(f.metadata.at("nonideal_crossbar"))["tile_rows"], 32);
+    EXPECT_GT(rec["seconds"]["nonideal_finetune"].get<double>(), 0.0);
+    EXPECT_TRUE(rec["report"]["warnings"].dump().find("fine-tuned for another") == std::string::npos);
+  }
+  // The pruned model's zeros stay zeros (the layout's masks).
+  {
+    const int i = 1;
+    const SafetensorsFile pruned = read_safetensors(all.records[i]["models"]["pruned"].get<std::string>());
+    const SafetensorsFile tuned = read_safetensors(all.records[i]["models"]["tuned"].get<std::string>());
+    long long zeros = 0;
+    for (const auto& [name, t] : pruned.tensors) {
+      if (!name.ends_with(".weight") || t.shape.size() < 2) continue;
+      for (std::size_t k = 0; k < t.data.size(); ++k)
+        if (t.data[k] == 0.0f) {
+          ++zeros;
+          ASSERT_EQ(tuned.tensors.at(name).data[k], 0.0f) << name;
+        }
+    }
+    EXPECT_GT(zeros, 0);
+  }
+  EXPECT_EQ(run_sweep(s, o).skipped, 2u);  // run again: every point is done
+  fs::remove_all(d);
+}
+
+}  // namespace
+}  // namespace sxb
