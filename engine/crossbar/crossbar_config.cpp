@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "engine/io/json_file.h"
-#include "engine/io/json_number.h"
+#include "engine/io/json_keys.h"
 #include "kernels/common/error.h"
 
 namespace sxb {

@@ -7,7 +7,7 @@
 #include <limits>
 #include <utility>
 
-#include "engine/io/json_number.h"
+#include "engine/io/json_keys.h"
 #include "kernels/common/error.h"
 
 namespace sxb {

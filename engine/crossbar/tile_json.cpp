@@ -8,7 +8,7 @@
 #include "engine/crossbar/tile_solver.h"
 #include "kernels/common/error.h"
 #include "engine/io/json_file.h"
-#include "engine/io/json_number.h"
+#include "engine/io/json_keys.h"
 #include "engine/io/version.h"
 
 namespace sxb {

@@ -43,7 +43,9 @@ void tile_value(const nlohmann::json& v, int& rows, int& cols, const std::string
 long long json_integer(const nlohmann::json& v, long long lo, long long hi, const std::string& where) {
   const auto bad = [&] { return fmt::format("{} must be an integer in [{}, {}] (got {})", where, lo, hi, v.dump()); };
   if (v.is_number_unsigned()) {
-    SXB_REQUIRE(hi >= 0 && v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi), bad());
+    SXB_REQUIRE(hi >= 0 && v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi) &&
+                    (lo <= 0 || v.get<std::uint64_t>() >= static_cast<std::uint64_t>(lo)),
+                bad());
     return static_cast<long long>(v.get<std::uint64_t>());
   }
   if (v.is_number_integer()) {
@@ -68,6 +70,18 @@ double json_number(const nlohmann::json& v, double lo, double hi, const std::str
   SXB_REQUIRE(v.is_number() && v.get<double>() >= lo && v.get<double>() <= hi,
               fmt::format("{} must be a number in [{}, {}] (got {})", where, lo, hi, v.dump()));
   return v.get<double>();
+}
+
+double json_real(const nlohmann::json& v, const std::string& where, double lo, double hi) {
+  SXB_REQUIRE(v.is_number(), fmt::format("{} must be a number (got {})", where, v.dump()));
+  const double x = v.get<double>();
+  if (std::isfinite(x) && x >= lo && x <= hi) return x;
+  const bool any_low = lo <= -1e308, any_high = hi >= 1e308;
+  const std::string range = any_low && any_high ? "a finite number"
+                            : any_high          ? fmt::format("a finite number >= {}", lo)
+                            : any_low           ? fmt::format("a number <= {}", hi)
+                                                : fmt::format("a number in [{}, {}]", lo, hi);
+  throw Error(fmt::format("{} must be {} (got {})", where, range, v.dump()));
 }
 
 Keys::Keys(const nlohmann::json& j, std::string path, std::string context)

@@ -60,5 +60,7 @@ long long json_integer(const nlohmann::json& v, long long lo, long long hi, cons
 std::uint64_t json_unsigned(const nlohmann::json& v, std::uint64_t hi, const std::string& where);
 // A number in [lo, hi] (JSON numbers are finite: 1e999 does not parse).
 double json_number(const nlohmann::json& v, double lo, double hi, const std::string& where);
+// A finite number in [lo, hi] (defaults: any finite value); the error says the range in words.
+double json_real(const nlohmann::json& v, const std::string& where, double lo = -1e308, double hi = 1e308);
 
 }  // namespace sxb

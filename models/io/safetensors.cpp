@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -155,10 +156,20 @@ SafetensorsFile read_safetensors(const std::string& path) {
                           "not safetensors",
                           path, header_len, bytes.size(), kMaxHeader));
   nlohmann::json header;
+  // The header is a flat object of tensors; nesting is limited while parsing so that a
+  // hostile header cannot overflow the stack of the recursive code that copies it.
+  const nlohmann::json::parser_callback_t shallow = [&path](int depth, nlohmann::json::parse_event_t event,
+                                                            nlohmann::json&) {
+    if ((event == nlohmann::json::parse_event_t::object_start || event == nlohmann::json::parse_event_t::array_start) &&
+        depth >= 16)
+      throw Error(path + ": safetensors header is nested deeper than 16 levels");
+    return true;
+  };
   try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
-  } catch (const nlohmann::json::parse_error&) {
-    throw Error(path + ": safetensors header is not valid JSON");
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len),
+                                   shallow);
+  } catch (const nlohmann::json::exception& e) {  // syntax, or a number out of range
+    throw Error(path + ": safetensors header is not valid JSON (" + e.what() + ")");
   }
   SXB_REQUIRE(header.is_object(), path + ": safetensors header is not a JSON object");
   const std::size_t data_begin = 8 + header_len;
@@ -203,6 +214,9 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
     const std::size_t begin = data.size();
     if (t.dtype == "I64") {
       for (float v : t.data) {
+        // Integers are held as floats: a value beyond int64 (or NaN) cannot be written back.
+        SXB_REQUIRE(std::isfinite(v) && v >= -0x1p63f && v < 0x1p63f,
+                    fmt::format("{}: tensor '{}' holds {} which is not an I64 value", path, name, v));
         const auto i = static_cast<std::int64_t>(v);
         data.append(reinterpret_cast<const char*>(&i), 8);
       }

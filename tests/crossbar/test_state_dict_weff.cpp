@@ -74,7 +74,10 @@ TEST(StateDictWeff, VggGivesTheEffectiveWeightsOfEvaluate) {
   const Dataset test_set = load_dataset("synthetic:16", Split::Test);
   const CrossbarEvalResult evaluated = evaluate_model_file(request, *backend, test_set);
   const NetworkLayout layout = dense_network_layout(mapped_layers(model), 16, 16);
-  const auto cached = load_weff_cache(evaluated.report.cache_file, layout);
+  // The entry as evaluate stored it: its own identity, checked against its checksum on load.
+  const WeffCacheEntry entry{evaluated.report.cache_file,
+                             nlohmann::json::parse(read_safetensors(evaluated.report.cache_file).metadata.at("identity"))};
+  const auto cached = load_weff_cache(entry, layout);
   ASSERT_TRUE(cached) << "evaluate stored no W_eff in " << evaluated.report.cache_file;
 
   const RawSafetensors in = read_safetensors_raw(path);

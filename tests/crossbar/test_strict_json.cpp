@@ -12,7 +12,7 @@
 #include "engine/crossbar/layer_layout.h"
 #include "engine/crossbar/tile_json.h"
 #include "engine/io/json_file.h"
-#include "engine/io/json_number.h"
+#include "engine/io/json_keys.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {

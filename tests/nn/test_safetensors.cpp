@@ -130,6 +130,10 @@ TEST(Safetensors, CorruptFilesAreClearErrors) {
                  raw<float>({1, 2, 3})),
        "data bytes 4..8 belong to no tensor"},
       {"zero_header", raw<std::uint64_t>({0}) + "{}", "header length 0"},
+      // Found by fuzzing: a number too large for a double, a deeply nested header.
+      {"number_out_of_range", hand_made(R"({"w":{"dtype":"F32","shape":[1e999],"data_offsets":[0,8]}})", ""),
+       "not valid JSON"},
+      {"nested_header", hand_made(std::string(40, '[') + std::string(40, ']'), ""), "nested deeper"},
   };
   for (const Case& c : cases) {
     const std::string path = temp_path(c.name + ".safetensors");
@@ -139,6 +143,22 @@ TEST(Safetensors, CorruptFilesAreClearErrors) {
     EXPECT_NE(msg.find(path), std::string::npos) << c.name << ": '" << msg << "'";
   }
   EXPECT_NE(error_of(temp_path("absent.safetensors")).find("cannot open"), std::string::npos);
+}
+
+// An I64 tensor is held as floats: a value beyond int64 is refused on write, never cast (found by fuzzing).
+TEST(Safetensors, IntegersBeyondInt64AreNotWrittenBack) {
+  SafetensorsFile f;
+  f.tensors["n"] = HostTensor{{2}, {5.0f, 0x1p63f}, "I64"};
+  const std::string path = temp_path("i64.safetensors");
+  try {
+    write_safetensors(path, f);
+    ADD_FAILURE() << "2^63 written as I64";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'n' holds"), std::string::npos) << e.what();
+  }
+  f.tensors["n"].data[1] = -7.0f;
+  write_safetensors(path, f);
+  EXPECT_EQ(read_safetensors(path).tensors.at("n").data, (std::vector<float>{5.0f, -7.0f}));
 }
 
 TEST(Safetensors, ElementCountsAreCheckedForOverflow) {
