@@ -4,10 +4,13 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "kernels/common/error.h"
@@ -56,7 +59,7 @@ std::uint16_t float_to_bf16(float f) {
 
 std::int64_t RawTensor::numel() const {
   std::int64_t n = 1;
-  for (std::int64_t d : shape) n *= d;
+  for (std::int64_t d : shape) SXB_REQUIRE(!__builtin_mul_overflow(n, d, &n) && d >= 0, "tensor shape overflows");
   return n;
 }
 
@@ -68,24 +71,87 @@ int safetensors_dtype_size(const std::string& dtype) {
   return 0;
 }
 
+namespace {
+
+// A non-negative integer of the header (shape entry, data offset) up to `max`.
+std::uint64_t header_count(const nlohmann::json& v, std::uint64_t max, const std::string& what) {
+  SXB_REQUIRE(v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0),
+              what + " must be non-negative integers");
+  const std::uint64_t n = v.get<std::uint64_t>();
+  SXB_REQUIRE(n <= max, fmt::format("{} {} is larger than any file could hold", what, n));
+  return n;
+}
+
+std::string shape_text(const std::vector<std::int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+
+// The tensor of header entry `info`; `range` gets its data offsets.
+RawTensor read_raw_tensor(const std::string& where, const nlohmann::json& info, const char* data,
+                          std::size_t data_size, std::pair<std::uint64_t, std::uint64_t>& range) {
+  SXB_REQUIRE(info.is_object() && info.contains("dtype") && info.contains("shape") && info.contains("data_offsets"),
+              where + ": needs dtype, shape and data_offsets");
+  SXB_REQUIRE(info["dtype"].is_string(), where + ": dtype is not a string");
+  RawTensor t;
+  t.dtype = info["dtype"].get<std::string>();
+  const int size = safetensors_dtype_size(t.dtype);  // 0: unknown, kept as its bytes
+  SXB_REQUIRE(info["shape"].is_array(), where + ": shape is not a list");
+  SXB_REQUIRE(info["shape"].size() <= 8,
+              fmt::format("{}: shape has {} dimensions (at most 8)", where, info["shape"].size()));
+  // The byte count, checked for overflow before each product.
+  std::uint64_t bytes = static_cast<std::uint64_t>(std::max(size, 1));
+  for (const auto& d : info["shape"]) {
+    t.shape.push_back(static_cast<std::int64_t>(header_count(d, std::uint64_t{1} << 48, where + ": shape entries")));
+    SXB_REQUIRE(!__builtin_mul_overflow(bytes, static_cast<std::uint64_t>(t.shape.back()), &bytes),
+                where + ": shape " + shape_text(t.shape) + "... has more elements than any file could hold");
+  }
+  const auto& off = info["data_offsets"];
+  SXB_REQUIRE(off.is_array() && off.size() == 2, where + ": data_offsets must be two non-negative integers");
+  const std::uint64_t begin = header_count(off[0], data_size, where + ": data_offsets"),
+                      end = header_count(off[1], std::numeric_limits<std::uint64_t>::max(), where + ": data_offsets");
+  SXB_REQUIRE(end <= data_size, fmt::format("{}: data ends at byte {} but the file has {} data bytes (truncated)",
+                                            where, end, data_size));
+  SXB_REQUIRE(begin <= end, fmt::format("{}: data_offsets [{}, {}] run backwards", where, begin, end));
+  SXB_REQUIRE(size == 0 || end - begin == bytes,
+              fmt::format("{}: data_offsets [{}, {}] hold {} bytes, shape {} of {} needs {}", where, begin, end,
+                          end - begin, shape_text(t.shape), t.dtype, bytes));
+  range = {begin, end};
+  t.bytes.assign(data + begin, end - begin);
+  return t;
+}
+
+}  // namespace
+
 RawSafetensors read_safetensors_raw(const std::string& path) {
+  SXB_REQUIRE(!std::filesystem::is_directory(path), path + ": is a folder, not a safetensors file");
   std::ifstream in(path, std::ios::binary);
   SXB_REQUIRE(in.good(), path + ": cannot open");
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  SXB_REQUIRE(!in.bad(), path + ": cannot read");
   SXB_REQUIRE(bytes.size() >= 8, path + ": truncated (no safetensors header length)");
   std::uint64_t header_len;
   std::memcpy(&header_len, bytes.data(), 8);
-  SXB_REQUIRE(header_len <= kMaxHeader && header_len <= bytes.size() - 8,
-              fmt::format("{}: header length {} exceeds the file ({} bytes): truncated or not safetensors", path,
-                          header_len, bytes.size()));
+  SXB_REQUIRE(header_len >= 2 && header_len <= kMaxHeader && header_len <= bytes.size() - 8,
+              fmt::format("{}: header length {} does not fit the file ({} bytes, header at most {}): truncated or "
+                          "not safetensors",
+                          path, header_len, bytes.size(), kMaxHeader));
+  // The header is a flat object of tensors; nesting is limited while parsing so that a
+  // hostile header cannot overflow the stack of the recursive code that copies it.
+  const nlohmann::json::parser_callback_t shallow = [&path](int depth, nlohmann::json::parse_event_t event,
+                                                            nlohmann::json&) {
+    if ((event == nlohmann::json::parse_event_t::object_start || event == nlohmann::json::parse_event_t::array_start) &&
+        depth >= 16)
+      throw Error(path + ": safetensors header is nested deeper than 16 levels");
+    return true;
+  };
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
-  } catch (const nlohmann::json::parse_error&) {
-    throw Error(path + ": safetensors header is not valid JSON");
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len),
+                                   shallow);
+  } catch (const nlohmann::json::exception& e) {  // syntax, or a number out of range
+    throw Error(path + ": safetensors header is not valid JSON (" + e.what() + ")");
   }
   SXB_REQUIRE(header.is_object(), path + ": safetensors header is not a JSON object");
-  const std::size_t data_begin = 8 + header_len, data_size = bytes.size() - data_begin;
+  const std::size_t data_begin = 8 + header_len;
+  const std::size_t data_size = bytes.size() - data_begin;
 
   RawSafetensors file;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
@@ -98,38 +164,21 @@ RawSafetensors read_safetensors_raw(const std::string& path) {
       }
       continue;
     }
-    const std::string where = fmt::format("{}: tensor '{}'", path, name);
-    SXB_REQUIRE(info.is_object() && info.contains("dtype") && info.contains("shape") && info.contains("data_offsets"),
-                where + ": needs dtype, shape and data_offsets");
-    SXB_REQUIRE(info["dtype"].is_string(), where + ": dtype is not a string");
-    RawTensor t;
-    t.dtype = info["dtype"].get<std::string>();
-    SXB_REQUIRE(info["shape"].is_array(), where + ": shape is not a list");
-    for (const auto& d : info["shape"]) {
-      SXB_REQUIRE(d.is_number_unsigned() || (d.is_number_integer() && d.get<std::int64_t>() >= 0),
-                  where + ": shape entries must be non-negative integers");
-      t.shape.push_back(d.get<std::int64_t>());
-      SXB_REQUIRE(t.shape.back() < (std::int64_t{1} << 40), where + ": impossible shape");
-    }
-    const auto& off = info["data_offsets"];
-    SXB_REQUIRE(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
-                where + ": data_offsets must be two non-negative integers");
-    const std::uint64_t begin = off[0].get<std::uint64_t>(), end = off[1].get<std::uint64_t>();
-    SXB_REQUIRE(begin <= end && end <= data_size,
-                fmt::format("{}: data_offsets [{}, {}] lie outside the {} data bytes of the file", where, begin, end,
-                            data_size));
-    if (const int size = safetensors_dtype_size(t.dtype); size > 0) {
-      const std::uint64_t expected = static_cast<std::uint64_t>(t.numel()) * static_cast<std::uint64_t>(size);
-      SXB_REQUIRE(end - begin == expected, fmt::format("{}: data_offsets [{}, {}] hold {} bytes, shape and {} need {}",
-                                                       where, begin, end, end - begin, t.dtype, expected));
-    }
-    ranges.emplace_back(begin, end);
-    t.bytes.assign(bytes, data_begin + begin, end - begin);
-    file.tensors.emplace(name, std::move(t));
+    ranges.emplace_back();
+    file.tensors.emplace(name, read_raw_tensor(fmt::format("{}: tensor '{}'", path, name), info,
+                                               bytes.data() + data_begin, data_size, ranges.back()));
   }
+  // The tensors cover the data section exactly: no overlap, no gap, nothing after.
   std::sort(ranges.begin(), ranges.end());
-  for (std::size_t k = 1; k < ranges.size(); ++k)
-    SXB_REQUIRE(ranges[k].first >= ranges[k - 1].second, path + ": tensors overlap in the data section");
+  std::uint64_t covered = 0;
+  for (const auto& [begin, end] : ranges) {
+    SXB_REQUIRE(begin >= covered || begin == end, path + ": tensors overlap in the data section");
+    SXB_REQUIRE(begin <= covered || begin == end,
+                fmt::format("{}: data bytes {}..{} belong to no tensor", path, covered, begin));
+    covered = std::max(covered, end);
+  }
+  SXB_REQUIRE(covered == data_size,
+              fmt::format("{}: data bytes {}..{} belong to no tensor (trailing bytes)", path, covered, data_size));
   return file;
 }
 

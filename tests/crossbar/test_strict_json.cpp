@@ -119,7 +119,7 @@ TEST(StrictJson, TileFileNumbers) {
   j["rows"] = 18446744073709551615ULL;  // was reported as rows = -1
   EXPECT_NE(tile_error(j).find("t.json: rows must be an integer in [1, "), std::string::npos) << tile_error(j);
   j = ok;
-  j["cols"] = 2.0;
+  j["cols"] = 2.5;  // 2.0 is 2; a fraction is never truncated
   EXPECT_NE(tile_error(j).find("t.json: cols must be an integer"), std::string::npos) << tile_error(j);
   j = ok;
   j["r_source"] = -5;

@@ -249,7 +249,7 @@ TEST(PruningRun, FineTuningHoldsPrunedWeightsAndMomentumAtZeroAndResumeIsExact) 
   TrainHooks hooks;
   hooks.log = quiet;
 
-  const PruneRunConfig straight = tiny_prune(PruneMethod::ColumnSegments, dense, "straight");
+  const PruneRunConfig straight = tiny_prune(PruneMethod::ColumnSegments, dense, "prune_straight");
   const PruneRunResult a = run_pruning(straight, train_set, test_set, *backend, hooks);
   ASSERT_FALSE(a.interrupted);
   EXPECT_GT(a.account.total.ccr(), 1.0);
@@ -279,10 +279,10 @@ TEST(PruningRun, FineTuningHoldsPrunedWeightsAndMomentumAtZeroAndResumeIsExact) 
   }
   EXPECT_GT(pruned, 0);
   EXPECT_GT(changed, 0);  // fine-tuning did train the kept weights
-  EXPECT_EQ(model.metadata.at("layout"), "straight.layout.json");
+  EXPECT_EQ(model.metadata.at("layout"), "prune_straight.layout.json");
 
   // Interrupted in each phase and resumed: the same files as the straight run.
-  const PruneRunConfig c = tiny_prune(PruneMethod::ColumnSegments, dense, "resumed");
+  const PruneRunConfig c = tiny_prune(PruneMethod::ColumnSegments, dense, "prune_resumed");
   int steps = 0;
   hooks.stop_requested = [&] { return ++steps == 2; };  // 4 steps per epoch
   PruneRunResult r = run_pruning(c, train_set, test_set, *backend, hooks);
