@@ -45,6 +45,9 @@ HostTensor host_tensor(const RawTensor& t, const std::string& where) {
       std::int64_t v;
       std::memcpy(&v, t.bytes.data() + 8 * k, 8);
       h.data[k] = static_cast<float>(v);
+      // Near INT64_MAX the float is 2^63, which no I64 holds: it could not be written back.
+      SXB_REQUIRE(h.data[k] < 0x1p63f,
+                  fmt::format("{}: I64 value {} at flat index {} is too large to be held", where, v, k));
     } else {
       std::int32_t v;
       std::memcpy(&v, t.bytes.data() + 4 * k, 4);

@@ -2,6 +2,8 @@
 // independent writer would), dtype conversion and corrupt files.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -134,6 +136,9 @@ TEST(Safetensors, CorruptFilesAreClearErrors) {
       {"number_out_of_range", hand_made(R"({"w":{"dtype":"F32","shape":[1e999],"data_offsets":[0,8]}})", ""),
        "not valid JSON"},
       {"nested_header", hand_made(std::string(40, '[') + std::string(40, ']'), ""), "nested deeper"},
+      {"i64_max", hand_made(R"({"n":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})",
+                            raw<std::int64_t>({std::numeric_limits<std::int64_t>::max()})),
+       "I64 value 9223372036854775807 at flat index 0 is too large"},
   };
   for (const Case& c : cases) {
     const std::string path = temp_path(c.name + ".safetensors");
