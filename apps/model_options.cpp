@@ -48,11 +48,11 @@ std::string with_flag_names(const std::string& message, const FlagNames& flags) 
       for (const auto& entry : flags) {
         const std::string& key = entry.first;
         const std::size_t end = i + key.size();
+        if (end > message.size() || message.compare(i, key.size(), key) != 0) continue;
         // A whole key: not followed by a letter, digit or '_' ("train.lr" is not "train.lr_x").
         const bool whole = !key_char(key.back()) || end == message.size() ||
                            !(std::isalnum(static_cast<unsigned char>(message[end])) || message[end] == '_');
-        if (message.compare(i, key.size(), key) == 0 && whole && (!hit || key.size() > hit->first.size()))
-          hit = &entry;
+        if (whole && (!hit || key.size() > hit->first.size())) hit = &entry;
       }
     if (hit) {
       out += hit->second;
