@@ -83,33 +83,28 @@ SafetensorsFile read_safetensors(const std::string& path) {
 }
 
 void write_safetensors(const std::string& path, const SafetensorsFile& file) {
-  nlohmann::json header = nlohmann::json::object();
-  if (!file.metadata.empty()) header["__metadata__"] = file.metadata;
-  std::string data;
+  RawSafetensors raw;  // F32, or I64 for integers held as floats; laid out by write_safetensors_raw
+  raw.metadata = file.metadata;
   for (const auto& [name, t] : file.tensors) {
     SXB_REQUIRE(static_cast<std::int64_t>(t.data.size()) == t.numel(),
                 fmt::format("{}: tensor '{}' has {} values for its shape", path, name, t.data.size()));
-    const std::size_t begin = data.size();
+    RawTensor& r = raw.tensors[name];
+    r.shape = t.shape;
     if (t.dtype == "I64") {
+      r.dtype = "I64";
       for (float v : t.data) {
         // Integers are held as floats: a value beyond int64 (or NaN) cannot be written back.
         SXB_REQUIRE(std::isfinite(v) && v >= -0x1p63f && v < 0x1p63f,
                     fmt::format("{}: tensor '{}' holds {} which is not an I64 value", path, name, v));
         const auto i = static_cast<std::int64_t>(v);
-        data.append(reinterpret_cast<const char*>(&i), 8);
+        r.bytes.append(reinterpret_cast<const char*>(&i), 8);
       }
     } else {
-      data.append(reinterpret_cast<const char*>(t.data.data()), t.data.size() * 4);
+      r.dtype = "F32";
+      r.bytes.assign(reinterpret_cast<const char*>(t.data.data()), t.data.size() * 4);
     }
-    header[name] = {{"dtype", t.dtype == "I64" ? "I64" : "F32"}, {"shape", t.shape}, {"data_offsets", {begin, data.size()}}};
   }
-  std::string text = header.dump();
-  while ((8 + text.size()) % 8 != 0) text.push_back(' ');  // align the data section
-  const std::uint64_t n = text.size();
-  std::string out(reinterpret_cast<const char*>(&n), 8);
-  out += text;
-  out += data;
-  write_file_atomic(path, out);
+  write_safetensors_raw(path, raw);
 }
 
 }  // namespace sxb
