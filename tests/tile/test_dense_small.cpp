@@ -1,6 +1,7 @@
 // The sweep's small dense kernels against naive loops.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -77,6 +78,19 @@ TEST_P(DenseSmall, MatchNaiveLoops) {
   Matrix expected = naive_product(n, n, n, B, B, true);
   for (std::size_t k = 0; k < expected.size(); ++k) expected[k] = A[k] - expected[k];
   EXPECT_LE(test::max_relative_error(Y, expected), 1e-13);
+}
+
+TEST_P(DenseSmall, InverseReadsOnlyTheLowerTriangle) {
+  const int n = GetParam();
+  const Matrix A = spd(n, n + 1);
+  Matrix full = A, lower = A;
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < j; ++i) lower[i + j * n] = std::numeric_limits<double>::quiet_NaN();
+  ASSERT_TRUE(invert_spd(n, full.data()));
+  ASSERT_TRUE(invert_spd(n, lower.data()));
+  EXPECT_EQ(full, lower);
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < n; ++i) EXPECT_EQ(full[i + j * n], full[j + i * n]);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, DenseSmall, testing::Values(1, 3, 8, 15, 16, 17, 33, 64, 100));

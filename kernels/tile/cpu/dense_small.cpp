@@ -146,90 +146,185 @@ SXB_MULTIVERSION void subtract_gram(int n, const double* B, double* Y) {
 
 namespace {
 constexpr int kPivotBlock = 8;
+constexpr int kStrip = 16;  // rows of the rank-8 update kept in registers
+
+// In place: the 8 x 8 SPD block D (column-major) <- D^{-1} by Gauss-Jordan,
+// fully unrolled so that its rows stay in registers. False on a pivot <= 0.
+[[gnu::always_inline]] inline bool invert_block8(double* D) {
+  constexpr int B = kPivotBlock;
+  double r[B][B];
+  for (int t = 0; t < B; ++t)
+    for (int u = 0; u < B; ++u) r[t][u] = D[u + t * B];
+  bool ok = true;
+#pragma GCC unroll 8
+  for (int k = 0; k < B; ++k) {
+    ok = ok && r[k][k] > 0.0;
+    const double inv = 1.0 / r[k][k];
+    r[k][k] = 1.0;
+#pragma GCC unroll 8
+    for (int u = 0; u < B; ++u) r[k][u] *= inv;
+#pragma GCC unroll 8
+    for (int t = 0; t < B; ++t) {
+      if (t == k) continue;
+      const double f = r[t][k];
+      r[t][k] = 0.0;
+#pragma GCC unroll 8
+      for (int u = 0; u < B; ++u) r[t][u] -= f * r[k][u];
+    }
+  }
+  for (int t = 0; t < B; ++t)
+    for (int u = 0; u < B; ++u) D[u + t * B] = r[t][u];
+  return ok;
+}
+
+// Rows [i0, i0+16) of P' = P~ D^{-1} (G = P~ transposed, 8 x n; D8 = D^{-1}
+// padded to 8 x 8 with zeros) into p; then A[i0 : i0+16, j] -= P' f_j for the
+// columns j in [j0, j1), four at a time (8 independent accumulator chains).
+// F: the weights, 8 per column (f_j[t] at j*8 + t).
+// Inlined so that it is compiled for each clone of its caller.
+[[gnu::always_inline]] inline void panel_strip(const double* G, const double* D8, int n, int i0,
+                                               double (&p)[kPivotBlock][kStrip]) {
+  constexpr int B = kPivotBlock, H = kStrip;
+  for (int t = 0; t < B; ++t) {
+    double acc[H] = {};
+#pragma GCC unroll 8
+    for (int u = 0; u < B; ++u) {
+      const double d = D8[u + t * B];
+      const double* gu = G + static_cast<std::size_t>(u) * n + i0;
+#pragma omp simd
+      for (int ii = 0; ii < H; ++ii) acc[ii] += d * gu[ii];
+    }
+    for (int ii = 0; ii < H; ++ii) p[t][ii] = acc[ii];
+  }
+}
+
+[[gnu::always_inline]] inline void rank8_strip(const double (&p)[kPivotBlock][kStrip], const double* F, double* A,
+                                               int n, int i0, int j0, int j1) {
+  constexpr int B = kPivotBlock, H = kStrip;
+  int j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    double* a0 = A + static_cast<std::size_t>(j) * n + i0;
+    double* a1 = a0 + n;
+    double* a2 = a1 + n;
+    double* a3 = a2 + n;
+    const double* f0 = F + static_cast<std::size_t>(j) * B;
+#pragma omp simd
+    for (int ii = 0; ii < H; ++ii) {
+      double s0 = a0[ii], s1 = a1[ii], s2 = a2[ii], s3 = a3[ii];
+#pragma GCC unroll 8
+      for (int t = 0; t < B; ++t) {
+        s0 -= p[t][ii] * f0[t];
+        s1 -= p[t][ii] * f0[t + B];
+        s2 -= p[t][ii] * f0[t + 2 * B];
+        s3 -= p[t][ii] * f0[t + 3 * B];
+      }
+      a0[ii] = s0;
+      a1[ii] = s1;
+      a2[ii] = s2;
+      a3[ii] = s3;
+    }
+  }
+  for (; j < j1; ++j) {
+    double* a = A + static_cast<std::size_t>(j) * n + i0;
+    const double* f = F + static_cast<std::size_t>(j) * B;
+#pragma omp simd
+    for (int ii = 0; ii < H; ++ii) {
+      double s = a[ii];
+#pragma GCC unroll 8
+      for (int t = 0; t < B; ++t) s -= p[t][ii] * f[t];
+      a[ii] = s;
+    }
+  }
+}
 }  // namespace
 
-// Blocked column Gauss-Jordan. For a block K of b <= 8 pivots with pivot
-// block D = A[K,K] and panel P = A[:,K]: P' = P~ D^{-1} (P~ is P with rows K
-// set to the identity) replaces the panel, and every other column gets
-// f = a_j[K]; a_j[K] = 0; a_j -= P' f. That last rank-8 update is the bulk of
-// the work; it runs over 16-row strips with the strip of P' held in registers.
+// Blocked Gauss-Jordan on the lower triangle. For a block K of b <= 8 pivots
+// with pivot block D = A[K,K] and panel P = A[:,K]: P' = P~ D^{-1} (P~ is P
+// with rows K set to the identity) replaces the panel, and every other column
+// gets f = a_j[K]; a_j[K] = 0; a_j -= P' f.
+// The state stays symmetric except between done (d) and pending (u) pivots,
+// where A[d,u] = -A[u,d]^T. So only i >= j is kept, and P~ needs no reads of
+// its own: row i of P~ is -f_i for a done pivot i and +f_i for a pending one.
+// The rank-8 update (the bulk) touches each column from its diagonal's 16-row
+// strip down.
 SXB_MULTIVERSION bool invert_spd(int n, double* A) {
-  constexpr int B = kPivotBlock;
-  double D[B * B];
-  std::vector<double> panel(static_cast<std::size_t>(n) * B), F(static_cast<std::size_t>(n) * B);
+  constexpr int B = kPivotBlock, H = kStrip;
+  // F: f_j, 8 per column; G: P~ transposed (8 x n). Rows t >= b of both stay
+  // zero (only the last block can be narrower than 8).
+  const std::size_t nB = static_cast<std::size_t>(n) * B;
+  std::vector<double> F(nB), G(nB);
   for (int k0 = 0; k0 < n; k0 += B) {
-    const int b = std::min(B, n - k0);
-    // D^{-1} by unblocked Gauss-Jordan on the b x b pivot block.
-    for (int t = 0; t < b; ++t)
-      for (int u = 0; u < b; ++u) D[u + t * b] = col(A, n, k0 + t)[k0 + u];
-    for (int k = 0; k < b; ++k) {
-      double* dk = D + k * b;
-      if (!(dk[k] > 0.0)) return false;
-      const double inv = 1.0 / dk[k];
-      dk[k] = 1.0;
-      for (int u = 0; u < b; ++u) dk[u] *= inv;
-      for (int t = 0; t < b; ++t) {
-        if (t == k) continue;
-        double* dt = D + t * b;
-        const double ft = dt[k];
-        dt[k] = 0.0;
-        for (int u = 0; u < b; ++u) dt[u] -= ft * dk[u];
-      }
+    const int b = std::min(B, n - k0), k1 = k0 + b;
+    if (b < B) {
+      std::fill(F.begin(), F.end(), 0.0);
+      std::fill(G.begin(), G.end(), 0.0);
     }
-    // P' = P~ D^{-1}; columns t >= b of the panel stay zero.
-    std::fill(panel.begin(), panel.end(), 0.0);
+    // D8 = D^{-1} by Gauss-Jordan on the pivot block (from the lower
+    // triangle), padded with the identity to 8 x 8 (the padding meets only
+    // zero weights).
+    double D8[B * B];
+    for (int t = 0; t < B; ++t)
+      for (int u = 0; u < B; ++u)
+        D8[u + t * B] = t < b && u < b ? col(A, n, k0 + std::min(t, u))[k0 + std::max(t, u)] : (t == u ? 1.0 : 0.0);
+    if (!invert_block8(D8)) return false;
+    // f_j = a_j[K]: rows K of done columns (then zeroed), row j of the panel
+    // for pending ones. P~^T: -f for done rows, the identity on K, +f below.
+    for (int j0 = 0; j0 < k0; j0 += B) {  // 8 x 8 blocks: k0 is a multiple of 8
+      double blk[B][B];
+      for (int j = 0; j < B; ++j) {
+        double* aj = col(A, n, j0 + j) + k0;
+        for (int t = 0; t < B; ++t) blk[t][j] = t < b ? aj[t] : 0.0;
+        std::copy(aj, aj + b, F.data() + static_cast<std::size_t>(j0 + j) * B);
+        std::fill(aj, aj + b, 0.0);
+      }
+      for (int t = 0; t < b; ++t)
+        for (int j = 0; j < B; ++j) G[static_cast<std::size_t>(t) * n + j0 + j] = -blk[t][j];
+    }
     for (int t = 0; t < b; ++t) {
-      double* pt = panel.data() + static_cast<std::size_t>(t) * n;
-      for (int u = 0; u < b; ++u) {
-        const double* au = col(A, n, k0 + u);
-        const double w = D[u + t * b];
-#pragma omp simd
-        for (int i = 0; i < n; ++i) pt[i] += au[i] * w;
-      }
-      for (int u = 0; u < b; ++u) pt[k0 + u] = D[u + t * b];
+      const double* at = col(A, n, k0 + t);
+      double* gt = G.data() + static_cast<std::size_t>(t) * n;
+      std::copy(at + k1, at + n, gt + k1);
+      for (int u = 0; u < b; ++u) gt[k0 + u] = t == u ? 1.0 : 0.0;
+      for (int j = k1; j < n; ++j) F[static_cast<std::size_t>(j) * B + t] = at[j];
     }
-    // F (8 per column) = rows K of the other columns, which are then zeroed.
-    for (int j = 0; j < n; ++j) {
-      double* fj = F.data() + static_cast<std::size_t>(j) * B;
-      double* aj = col(A, n, j);
-      for (int t = 0; t < B; ++t) fj[t] = 0.0;
-      if (j >= k0 && j < k0 + b) continue;
-      for (int t = 0; t < b; ++t) {
-        fj[t] = aj[k0 + t];
-        aj[k0 + t] = 0.0;
-      }
-    }
-    constexpr int H = 16;  // strip height
+    // a_j[i] -= P'[i,:] f_j for i >= j (strip-wise), j outside K; the panel's
+    // columns get P' from row k0 down.
     int i0 = 0;
     for (; i0 + H <= n; i0 += H) {
       double p[B][H];
-      for (int t = 0; t < B; ++t)
-        for (int ii = 0; ii < H; ++ii) p[t][ii] = panel[static_cast<std::size_t>(t) * n + i0 + ii];
-      for (int j = 0; j < n; ++j) {
-        if (j >= k0 && j < k0 + b) continue;
-        double* aj = col(A, n, j) + i0;
-        const double* fj = F.data() + static_cast<std::size_t>(j) * B;
-#pragma omp simd
-        for (int ii = 0; ii < H; ++ii) {
-          double s = aj[ii];
-#pragma GCC unroll 8
-          for (int t = 0; t < B; ++t) s -= p[t][ii] * fj[t];
-          aj[ii] = s;
-        }
-      }
+      panel_strip(G.data(), D8, n, i0, p);
+      const int j_end = std::min(n, i0 + H);
+      rank8_strip(p, F.data(), A, n, i0, 0, std::min(k0, j_end));
+      if (k1 < j_end) rank8_strip(p, F.data(), A, n, i0, k1, j_end);
+      for (int t = 0; t < b; ++t)
+        for (int ii = std::max(0, k0 - i0); ii < H; ++ii) col(A, n, k0 + t)[i0 + ii] = p[t][ii];
     }
-    for (; i0 < n; ++i0)
-      for (int j = 0; j < n; ++j) {
-        if (j >= k0 && j < k0 + b) continue;
+    for (; i0 < n; ++i0) {
+      double row[B] = {};
+      for (int t = 0; t < B; ++t)
+        for (int u = 0; u < B; ++u) row[t] += D8[u + t * B] * G[static_cast<std::size_t>(u) * n + i0];
+      for (int j = 0; j <= i0; ++j) {
+        if (j >= k0 && j < k1) continue;
         const double* fj = F.data() + static_cast<std::size_t>(j) * B;
         double s = col(A, n, j)[i0];
-        for (int t = 0; t < B; ++t) s -= panel[static_cast<std::size_t>(t) * n + i0] * fj[t];
+        for (int t = 0; t < B; ++t) s -= row[t] * fj[t];
         col(A, n, j)[i0] = s;
       }
-    for (int t = 0; t < b; ++t)
-      std::copy(panel.data() + static_cast<std::size_t>(t) * n, panel.data() + static_cast<std::size_t>(t + 1) * n,
-                col(A, n, k0 + t));
+      if (i0 >= k0)
+        for (int t = 0; t < b; ++t) col(A, n, k0 + t)[i0] = row[t];
+    }
   }
+  // Mirror the lower triangle, 8 x 8 blocks at a time.
+  for (int j0 = 0; j0 < n; j0 += B)
+    for (int i0 = j0; i0 < n; i0 += B) {
+      const int bj = std::min(B, n - j0), bi = std::min(B, n - i0);
+      double blk[B][B];
+      for (int j = 0; j < bj; ++j)
+        for (int i = 0; i < bi; ++i) blk[i][j] = col(A, n, j0 + j)[i0 + i];
+      for (int i = 0; i < bi; ++i)
+        for (int j = 0; j < bj; ++j)
+          if (i0 + i > j0 + j) col(A, n, i0 + i)[j0 + j] = blk[i][j];
+    }
   return true;
 }
 

@@ -22,9 +22,10 @@ void solve_lower_transposed(int n, const double* L, double* X, int m);
 // Y (n x n, full symmetric) <- Y - B^T B, B n x n.
 void subtract_gram(int n, const double* B, double* Y);
 
-// In place: A (n x n symmetric positive definite, full storage) <- A^{-1} by
-// Gauss-Jordan elimination without pivoting (the pivots are the positive
-// Schur-complement diagonals). Returns false if a pivot is not positive.
+// In place: A (n x n symmetric positive definite; only the lower triangle is
+// read) <- A^{-1} in full storage, by Gauss-Jordan elimination without
+// pivoting (the pivots are the positive Schur-complement diagonals) on the
+// lower triangle. Returns false if a pivot is not positive.
 bool invert_spd(int n, double* A);
 
 // C (n x m) <- A X with A n x n and X n x m, all with leading dimension n.

@@ -11,7 +11,7 @@ namespace sxb::cpu {
 namespace {
 
 struct SweepWorkspace {
-  std::vector<double> Y, F, B, scratch, Q_next;
+  std::vector<double> Y, F, B, scratch, Q_a, Q_b;
   void resize(int R) {
     const std::size_t n = static_cast<std::size_t>(R) * R;
     Y.resize(n);
@@ -38,20 +38,12 @@ void apply_shifted_inverse(int R, const double* F, double g, double* X, int m) {
   solve_lower_transposed(R, F, X, m);
 }
 
-// ws.B <- g (g I + Y)^{-1} (= M of the header).
+// ws.B <- g (g I + Y)^{-1} = (I + Y / g)^{-1} (= M of the header).
 void shifted_inverse(int R, double g, SweepWorkspace& ws) {
-  std::copy(ws.Y.begin(), ws.Y.end(), ws.B.begin());
-  for (int i = 0; i < R; ++i) ws.B[i + static_cast<std::size_t>(i) * R] += g;
+  const double inv_g = 1.0 / g;
+  for (std::size_t k = 0; k < ws.Y.size(); ++k) ws.B[k] = ws.Y[k] * inv_g;
+  for (int i = 0; i < R; ++i) ws.B[i + static_cast<std::size_t>(i) * R] += 1.0;
   SXB_REQUIRE(invert_spd(R, ws.B.data()), "tile solver: shifted admittance not positive definite");
-  for (double& b : ws.B) b *= g;
-}
-
-// X (R x m) <- M X with M = ws.B symmetric.
-void apply_symmetric(int R, SweepWorkspace& ws, double* X, int m) {
-  if (m == 0) return;
-  ws.Q_next.resize(static_cast<std::size_t>(R) * m);
-  multiply(R, m, ws.B.data(), X, ws.Q_next.data());
-  std::copy(ws.Q_next.begin(), ws.Q_next.end(), X);
 }
 
 double max_diagonal(int R, const std::vector<double>& Y) {
@@ -60,16 +52,18 @@ double max_diagonal(int R, const std::vector<double>& Y) {
   return m;
 }
 
-// Word-line segment between columns j and j+1: Y <- W(Y); Q_tail <- M Q_tail.
+// Word-line segment between columns j and j+1: Y <- W(Y); Q_tail <- M Q_tail,
+// where the product is written to Q_out when the inverse form is taken (the
+// return value is then true) and Q_tail is updated in place otherwise.
 // When `factor_out` is set the product form is used and F is copied there.
-void series_wire(int R, double g, SweepWorkspace& ws, double* Q_tail, int m, double* factor_out) {
+bool series_wire(int R, double g, SweepWorkspace& ws, double* Q_tail, double* Q_out, int m, double* factor_out) {
   if (!factor_out && g <= kCancellationLimit * max_diagonal(R, ws.Y)) {
     // M = g A^{-1}, W = g I - g M: one inverse serves both updates.
     shifted_inverse(R, g, ws);
-    if (Q_tail) apply_symmetric(R, ws, Q_tail, m);
+    if (Q_tail && m > 0) multiply(R, m, ws.B.data(), Q_tail, Q_out);
     for (std::size_t k = 0; k < ws.Y.size(); ++k) ws.Y[k] = -g * ws.B[k];
     for (int i = 0; i < R; ++i) ws.Y[i + static_cast<std::size_t>(i) * R] += g;
-    return;
+    return Q_tail != nullptr;
   }
   // Cancellation-free product form: W = Y - B^T B, B = F^{-1} Y.
   factor_shifted(R, ws.Y.data(), g, ws.F.data());
@@ -78,6 +72,7 @@ void series_wire(int R, double g, SweepWorkspace& ws, double* Q_tail, int m, dou
   solve_lower(R, ws.F.data(), ws.B.data(), R, 1.0);
   subtract_gram(R, ws.B.data(), ws.Y.data());
   if (Q_tail) apply_shifted_inverse(R, ws.F.data(), g, Q_tail, m);
+  return false;
 }
 
 // Y += S_j (S_j built in ws.B); the sink weights a_j written to a.
@@ -94,17 +89,29 @@ void add_column(const TileView& t, int j, SweepWorkspace& ws, double* a) {
 // out as its columns). Q or a must be given.
 void sweep(const TileView& t, SweepWorkspace& ws, double* Q, double* factors, double* a) {
   const int R = t.rows, C = t.cols;
-  const std::size_t RR = static_cast<std::size_t>(R) * R;
+  const std::size_t RR = static_cast<std::size_t>(R) * R, RC = static_cast<std::size_t>(R) * C;
   const double r_w = t.res.r_wire_row, r_s = t.res.r_source;
   ws.resize(R);
   std::fill(ws.Y.begin(), ws.Y.end(), 0.0);
   SXB_REQUIRE(Q || a, "tile solver: sweep needs an output");
+  // With Q, T^T is built in two buffers that take turns as the product's
+  // source and destination, and lands in Q with the last step.
+  double *cur = nullptr, *next = nullptr;
+  if (Q) {
+    ws.Q_a.resize(RC);
+    ws.Q_b.resize(RC);
+    cur = ws.Q_a.data();
+    next = ws.Q_b.data();
+  }
   for (int j = C - 1; j >= 0; --j) {
-    if (j < C - 1 && r_w > 0.0)
-      series_wire(R, 1.0 / r_w, ws, Q ? Q + (j + 1) * static_cast<std::size_t>(R) : nullptr, C - 1 - j,
-                  factors ? factors + (j + 1) * RR : nullptr);
+    if (j < C - 1 && r_w > 0.0) {
+      const std::size_t tail = (j + 1) * static_cast<std::size_t>(R);
+      if (series_wire(R, 1.0 / r_w, ws, Q ? cur + tail : nullptr, Q ? next + tail : nullptr, C - 1 - j,
+                      factors ? factors + (j + 1) * RR : nullptr))
+        std::swap(cur, next);
+    }
     // a_j is the new column of Q (T^T[:, j] before the wire and source steps).
-    add_column(t, j, ws, (Q ? Q : a) + static_cast<std::size_t>(j) * R);
+    add_column(t, j, ws, (Q ? cur : a) + static_cast<std::size_t>(j) * R);
   }
   if (r_s > 0.0) {
     const double g_s = 1.0 / r_s;
@@ -112,9 +119,11 @@ void sweep(const TileView& t, SweepWorkspace& ws, double* Q, double* factors, do
       factor_shifted(R, ws.Y.data(), g_s, factors);
     } else if (Q) {
       shifted_inverse(R, g_s, ws);  // P = g_s (g_s I + Y_0)^{-1}; no cancellation in P itself
-      apply_symmetric(R, ws, Q, C);
+      multiply(R, C, ws.B.data(), cur, Q);
+      return;
     }
   }
+  if (Q) std::copy(cur, cur + RC, Q);
 }
 
 }  // namespace
