@@ -12,11 +12,11 @@
 
 namespace sxb::cpu {
 
-// g: R device conductances (stride `g_stride` apart). S: R x R, column-major.
-// a: R sink weights, a = 1^T S in exact arithmetic, computed from the bottom
-// node's voltage instead (the column sums cancel badly when r_sink is large).
-// scratch: resized as needed. Zero resistances are shorts.
-void column_admittance(int R, const double* g, int g_stride, double r_wire_col, double r_sink,
-                       double* S, double* a, std::vector<double>& scratch);
+// Y (R x R, column-major) += S. g: R device conductances (stride `g_stride`
+// apart). a: R sink weights, a = 1^T S in exact arithmetic, computed from the
+// bottom node's voltage instead (the column sums cancel badly when r_sink is
+// large). scratch: resized as needed. Zero resistances are shorts.
+void add_column_admittance(int R, const double* g, int g_stride, double r_wire_col, double r_sink, double* Y,
+                           double* a, std::vector<double>& scratch);
 
 }  // namespace sxb::cpu

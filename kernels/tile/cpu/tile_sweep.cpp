@@ -75,11 +75,10 @@ bool series_wire(int R, double g, SweepWorkspace& ws, double* Q_tail, double* Q_
   return false;
 }
 
-// Y += S_j (S_j built in ws.B); the sink weights a_j written to a.
+// Y += S_j; the sink weights a_j written to a.
 void add_column(const TileView& t, int j, SweepWorkspace& ws, double* a) {
-  const int R = t.rows;
-  column_admittance(R, t.conductance + j, t.cols, t.res.r_wire_col, t.res.r_sink, ws.B.data(), a, ws.scratch);
-  for (std::size_t k = 0; k < ws.Y.size(); ++k) ws.Y[k] += ws.B[k];
+  add_column_admittance(t.rows, t.conductance + j, t.cols, t.res.r_wire_col, t.res.r_sink, ws.Y.data(), a,
+                        ws.scratch);
 }
 
 // The sweep. Q (R x C column-major) receives T^T when non-null. When
