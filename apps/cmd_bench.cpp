@@ -4,6 +4,8 @@
 // matrices, which is how that backend solves).
 #include <fmt/format.h>
 
+#include <omp.h>
+
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -70,6 +72,17 @@ void add_bench_command(CLI::App& app) {
                           {"transfer_tiles_per_s", n / transfer},
                           {"one_vector_s_per_tile", one_vector / n},
                           {"version", version_line()}};
+    double share = 0.0;
+    if (backend == Backend::Cpu) {
+      // The sweep's useful multiply-adds against the measured peak of every thread.
+      const double peak = cpu_fma_peak_per_thread();
+      const int threads = omp_get_max_threads();
+      share = cpu_sweep_multiply_adds(opt->rows, opt->cols) * n / transfer / (peak * threads);
+      out["threads"] = threads;
+      out["fma_peak_per_s_per_thread"] = peak;
+      out["sweep_multiply_adds_per_tile"] = cpu_sweep_multiply_adds(opt->rows, opt->cols);
+      out["transfer_share_of_peak"] = share;
+    }
     if (opt->json) {
       std::cout << out.dump(2) << "\n";
       return;
@@ -78,6 +91,9 @@ void add_bench_command(CLI::App& app) {
                describe(backend));
     fmt::print("  transfer extraction: {:.3e} s/tile  ({:.0f} tiles/s)\n", transfer / n, n / transfer);
     fmt::print("  one-vector solve:    {:.3e} s/tile\n", one_vector / n);
+    if (backend == Backend::Cpu)
+      fmt::print("  transfer at {:.0f} % of the measured FMA peak ({:.1f} G/s per thread)\n", 100 * share,
+                 out["fma_peak_per_s_per_thread"].get<double>() / 1e9);
   });
 }
 

@@ -23,6 +23,9 @@
 #include <benchmark/benchmark.h>
 
 #include "engine/crossbar/tile_solver.h"
+#include "kernels/common/fma_peak.h"
+#include "kernels/tile/cpu/column_admittance.h"
+#include "kernels/tile/cpu/dense_small.h"
 #include "kernels/tile/cpu/tile_sweep.h"
 #include "tests/support/nodal_eigen.h"
 #include "tests/support/random_tile.h"
@@ -94,6 +97,86 @@ void BM_Sweep_BatchTransfer(benchmark::State& state) {
   set_counters(state, kBatchTiles, omp_get_max_threads());
 }
 
+// --- The sweep's phases on one core, as shares of the measured FMA peak ---
+
+double fma_peak() {
+  static const double peak = sxb::cpu::measured_fma_peak(0.5, 5);
+  return peak;
+}
+
+// fma_per_s and share_of_peak for `fma_per_iteration` useful multiply-adds.
+void set_fma_counters(benchmark::State& state, double fma_per_iteration) {
+  state.counters["fma_per_s"] = benchmark::Counter(fma_per_iteration * static_cast<double>(state.iterations()),
+                                                   benchmark::Counter::kIsRate);
+  state.counters["share_of_peak"] = benchmark::Counter(
+      fma_per_iteration * static_cast<double>(state.iterations()) / fma_peak(), benchmark::Counter::kIsRate);
+}
+
+void BM_PeakFma(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(sxb::cpu::measured_fma_peak(0.05, 1));
+  state.counters["fma_per_s"] = fma_peak();
+}
+
+// A word-line segment's matrix, I + Y/g: SPD, diagonal-dominant like the sweep's.
+std::vector<double> shifted_admittance(int n) {
+  const OwnedTile tile = default_tile(n, 3);
+  std::vector<double> A(static_cast<std::size_t>(n) * n, 0.0), a(n), scratch;
+  for (int j = 0; j < n; ++j)
+    sxb::cpu::add_column_admittance(n, tile.conductance.data() + j, n, 1.0, 100.0, A.data(), a.data(), scratch);
+  for (double& v : A) v *= 2.5;  // Y / g with r_wire = 2.5 ohm
+  for (int i = 0; i < n; ++i) A[i + static_cast<std::size_t>(i) * n] += 1.0;
+  return A;
+}
+
+// The SPD inverse of each word-line segment (n^3 / 2 useful multiply-adds).
+void BM_Phase_Inverse(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const std::vector<double> A = shifted_admittance(n);
+  std::vector<double> work(A.size());
+  for (auto _ : state) {
+    std::copy(A.begin(), A.end(), work.begin());
+    if (!sxb::cpu::invert_spd(n, work.data())) state.SkipWithError("invert_spd failed");
+    benchmark::DoNotOptimize(work.data());
+  }
+  set_fma_counters(state, 0.5 * n * n * n);
+}
+
+// The Horner product M Q_tail at the average tail width n/2.
+void BM_Phase_Product(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0)), m = n / 2;
+  const std::vector<double> M = shifted_admittance(n);
+  std::vector<double> X(static_cast<std::size_t>(n) * m, 0.5), C(X.size());
+  for (auto _ : state) {
+    sxb::cpu::multiply(n, m, M.data(), X.data(), C.data());
+    benchmark::DoNotOptimize(C.data());
+  }
+  set_fma_counters(state, static_cast<double>(n) * n * m);
+}
+
+// One bit line's admittance added into Y (~2 n^2 multiply-adds).
+void BM_Phase_BitLine(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const OwnedTile tile = default_tile(n, 4);
+  std::vector<double> Y(static_cast<std::size_t>(n) * n, 0.0), a(n), scratch;
+  for (auto _ : state) {
+    sxb::cpu::add_column_admittance(n, tile.conductance.data(), n, 1.0, 100.0, Y.data(), a.data(), scratch);
+    benchmark::DoNotOptimize(Y.data());
+  }
+  set_fma_counters(state, 2.0 * n * n);
+}
+
+// The whole transfer extraction on one core against the model count.
+void BM_Phase_WholeSweep(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const OwnedTile tile = default_tile(n, 1);
+  std::vector<double> transfer(static_cast<std::size_t>(n) * n);
+  for (auto _ : state) {
+    sxb::cpu::tile_transfer(tile.view(), transfer.data());
+    benchmark::DoNotOptimize(transfer.data());
+  }
+  set_fma_counters(state, sxb::cpu::sweep_multiply_adds(n, n));
+}
+
 // One input vector (all rows at V_read = 0.3 V), solved per vector.
 void BM_Sweep_Currents1(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
@@ -110,6 +193,11 @@ void BM_Sweep_Currents1(benchmark::State& state) {
 BENCHMARK(BM_SparseLU_Transfer)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Sweep_Transfer)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Sweep_BatchTransfer)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PeakFma)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Phase_Inverse)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Phase_Product)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Phase_BitLine)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Phase_WholeSweep)->Arg(32)->Arg(64)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Sweep_Currents1)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "kernels/common/error.h"
+#include "kernels/common/fma_peak.h"
+#include "kernels/tile/cpu/tile_sweep.h"
 
 namespace sxb {
 
@@ -251,5 +253,9 @@ NonIdealityFactor nonideality_factor(const TileView& t, const double* T) {
   }
   return nf;
 }
+
+double cpu_sweep_multiply_adds(int rows, int cols) { return cpu::sweep_multiply_adds(rows, cols); }
+
+double cpu_fma_peak_per_thread() { return cpu::measured_fma_peak(); }
 
 }  // namespace sxb

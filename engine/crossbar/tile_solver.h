@@ -86,6 +86,12 @@ TileSolution solve_tile(const ValidTile& tile, const std::vector<double>& voltag
 double one_vector_solve_seconds(const TileBatch& batch, Backend backend, double v_read,
                                 const SolverLog& log = log_to_stderr);
 
+// The CPU sweep's useful multiply-adds per R x C transfer extraction, and
+// the measured multiply-add peak of one CPU thread (kernels/common/fma_peak.h):
+// `bench solver` quotes its speed as a share of that peak.
+double cpu_sweep_multiply_adds(int rows, int cols);
+double cpu_fma_peak_per_thread();
+
 // I_ideal = g^T v for each vector.
 std::vector<double> ideal_currents(const TileView& tile, const std::vector<double>& voltages);
 

@@ -273,9 +273,11 @@ SXB_MULTIVERSION bool invert_spd(int n, double* A) {
       double blk[B][B];
       for (int j = 0; j < B; ++j) {
         double* aj = col(A, n, j0 + j) + k0;
-        for (int t = 0; t < B; ++t) blk[t][j] = t < b ? aj[t] : 0.0;
-        std::copy(aj, aj + b, F.data() + static_cast<std::size_t>(j0 + j) * B);
-        std::fill(aj, aj + b, 0.0);
+        double* fj = F.data() + static_cast<std::size_t>(j0 + j) * B;
+        for (int t = 0; t < b; ++t) {
+          blk[t][j] = fj[t] = aj[t];
+          aj[t] = 0.0;
+        }
       }
       for (int t = 0; t < b; ++t)
         for (int j = 0; j < B; ++j) G[static_cast<std::size_t>(t) * n + j0 + j] = -blk[t][j];
@@ -283,7 +285,8 @@ SXB_MULTIVERSION bool invert_spd(int n, double* A) {
     for (int t = 0; t < b; ++t) {
       const double* at = col(A, n, k0 + t);
       double* gt = G.data() + static_cast<std::size_t>(t) * n;
-      std::copy(at + k1, at + n, gt + k1);
+#pragma omp simd
+      for (int j = k1; j < n; ++j) gt[j] = at[j];
       for (int u = 0; u < b; ++u) gt[k0 + u] = t == u ? 1.0 : 0.0;
       for (int j = k1; j < n; ++j) F[static_cast<std::size_t>(j) * B + t] = at[j];
     }
@@ -296,8 +299,14 @@ SXB_MULTIVERSION bool invert_spd(int n, double* A) {
       const int j_end = std::min(n, i0 + H);
       rank8_strip(p, F.data(), A, n, i0, 0, std::min(k0, j_end));
       if (k1 < j_end) rank8_strip(p, F.data(), A, n, i0, k1, j_end);
-      for (int t = 0; t < b; ++t)
-        for (int ii = std::max(0, k0 - i0); ii < H; ++ii) col(A, n, k0 + t)[i0 + ii] = p[t][ii];
+      if (i0 >= k0) {
+        for (int t = 0; t < b; ++t)
+#pragma omp simd
+          for (int ii = 0; ii < H; ++ii) col(A, n, k0 + t)[i0 + ii] = p[t][ii];
+      } else if (i0 + H > k0) {  // scalar: a masked vector store is slow on some CPUs
+        for (int t = 0; t < b; ++t)
+          for (int ii = k0 - i0; ii < H; ++ii) col(A, n, k0 + t)[i0 + ii] = p[t][ii];
+      }
     }
     for (; i0 < n; ++i0) {
       double row[B] = {};
@@ -321,9 +330,13 @@ SXB_MULTIVERSION bool invert_spd(int n, double* A) {
       double blk[B][B];
       for (int j = 0; j < bj; ++j)
         for (int i = 0; i < bi; ++i) blk[i][j] = col(A, n, j0 + j)[i0 + i];
-      for (int i = 0; i < bi; ++i)
-        for (int j = 0; j < bj; ++j)
-          if (i0 + i > j0 + j) col(A, n, i0 + i)[j0 + j] = blk[i][j];
+      if (i0 > j0) {
+        for (int i = 0; i < bi; ++i)
+          for (int j = 0; j < bj; ++j) col(A, n, i0 + i)[j0 + j] = blk[i][j];
+      } else {
+        for (int i = 1; i < bi; ++i)
+          for (int j = 0; j < i; ++j) col(A, n, i0 + i)[j0 + j] = blk[i][j];
+      }
     }
   return true;
 }

@@ -127,6 +127,11 @@ void sweep(const TileView& t, SweepWorkspace& ws, double* Q, double* factors, do
 
 }  // namespace
 
+double sweep_multiply_adds(int rows, int cols) {
+  const double R = rows, C = cols;
+  return C * R * R * R / 2 + R * R * (C * (C - 1) / 2 + C) + 2 * R * R * C;
+}
+
 void tile_transfer(const TileView& t, double* transfer) {
   SweepWorkspace ws;
   sweep(t, ws, transfer, nullptr, nullptr);  // T (C x R row-major) == T^T (R x C col-major)

@@ -10,9 +10,9 @@
 // V_0 = P v with P = g_s (g_s I + Y_0)^{-1}, and the sink current of column j
 // is a_j V_j with a_j = 1^T S_j. Hence, all matrices being symmetric,
 //   T^T[:, j] = P M_1 M_2 ... M_j a_j^T,
-// accumulated Horner-style during the same sweep. Cost per tile about
-// C (7/3 R^3) + R^2 C^2 flops, all in dense BLAS-3 on R x R blocks; no
-// iteration, so nothing can fail to converge (every factorised matrix is SPD).
+// accumulated Horner-style during the same sweep. Cost per tile: see
+// sweep_multiply_adds; no iteration, so nothing can fail to converge (every
+// factorised matrix is SPD).
 #pragma once
 
 #include <vector>
@@ -20,6 +20,12 @@
 #include "kernels/tile/tile.h"
 
 namespace sxb::cpu {
+
+// Multiply-adds of one transfer extraction (the inverse form, no
+// cancellation fallback): per word-line segment and for the source an SPD
+// inverse (R^3 / 2) and the Horner product (R^2 x the columns beyond it),
+// plus ~2 R^2 per bit line. 64 x 64: 17.4 M.
+double sweep_multiply_adds(int rows, int cols);
 
 // transfer: C x R row-major (see tile.h).
 void tile_transfer(const TileView& tile, double* transfer);
