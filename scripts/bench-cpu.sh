@@ -15,7 +15,12 @@ for spec in "16 16 1024" "32 32 256" "64 64 64" "128 128 16" "24 40 128"; do
   printf '%-9s %-7s %-16s %-16s %-16s\n' "$1x$2" "$3" "$(get "$all" transfer_s_per_tile)" \
     "$(get "$one" transfer_s_per_tile)" "$(get "$all" one_vector_s_per_tile)"
 done
+share=$(./$B/sparsexbar bench solver --backend cpu --rows 64 --cols 64 --tiles 64 --json)
+echo "# 64x64 on every core: $(echo "$share" | sed -n 's/.*"transfer_share_of_peak": \([0-9.e+-]*\).*/\1/p') of the measured FMA peak" \
+  "($(echo "$share" | sed -n 's/.*"fma_peak_per_s_per_thread": \([0-9.e+-]*\).*/\1/p') multiply-adds/s per thread)"
 if [ -x "$B/bench/bench_solver" ]; then
+  echo "# the sweep's phases on one core: useful multiply-adds/s against BM_PeakFma in the same run"
+  OMP_NUM_THREADS=1 "$B/bench/bench_solver" --benchmark_filter='BM_PeakFma|BM_Phase_' 2>/dev/null | grep BM_
   echo "# general sparse LU vs sweep, one core each (Google Benchmark, wall and CPU time)"
   OMP_NUM_THREADS=1 "$B/bench/bench_solver" \
     --benchmark_filter='BM_SparseLU_Transfer/(32|64)/|BM_Sweep_Transfer/(32|64)/' 2>/dev/null | grep BM_
