@@ -1,0 +1,190 @@
+// Winograd F(2,3) for the eval path's 3x3, stride-1, padding-1 convolutions:
+// each 2x2 output tile of a channel is A^T [sum over c of (G g G^T) . (B^T d B)] A
+// over the 4x4 input tile d around it, so the 36 multiply-adds per tile and
+// input channel of a direct product become 16 (16 products [K, C] x [C, tiles],
+// one per point of the 4x4 transform domain).
+//
+// The batch is cut into blocks of images (about kBlockColumns tiles, from the
+// layer shape and batch size only). In a block all threads transform the
+// inputs (per image and channel), run the 16 products (one single-threaded
+// SGEMM each, the points split between the threads) and transform the
+// products back, applying the epilogue (bias, batch-norm, ReLU, 2x2 pool) in
+// the same pass. Each value is computed by the same operations whatever the
+// thread count.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstddef>
+
+#include "kernels/common/multiversion.h"
+#include "kernels/nn/cpu/conv_epilogue.h"
+#include "kernels/nn/cpu/scratch.h"
+#include "kernels/nn/layers.h"
+
+namespace sxb::nn::cpu {
+namespace {
+
+constexpr int kPoints = 16;  // 4x4 transform domain
+constexpr int kBlockColumns = 1024;
+
+struct WinogradGeometry {
+  int N, C, H, W, K, TH, TW, tiles_per_image, images_per_block, blocks;
+  std::size_t ld;  // leading dimension of the [C or K, tiles] matrices of a point
+
+  WinogradGeometry(const Conv2dShape& s)
+      : N(s.batch), C(s.in_channels), H(s.height), W(s.width), K(s.out_channels), TH(s.height / 2),
+        TW(s.width / 2), tiles_per_image(TH * TW),
+        images_per_block(std::clamp(kBlockColumns / tiles_per_image, 1, s.batch)),
+        blocks((s.batch + images_per_block - 1) / images_per_block) {
+    const std::size_t cols = static_cast<std::size_t>(images_per_block) * tiles_per_image;
+    ld = (cols + 15) / 16 * 16 + 16;  // never a large power of two
+  }
+};
+
+// U [16][K][C]: U[4r + s][k][c] = (G g G^T)[r][s] of the 3x3 kernel g of (k, c),
+// G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
+SXB_MULTIVERSION void transform_weights(const WinogradGeometry& g, const float* weight, float* U) {
+  const std::size_t point = static_cast<std::size_t>(g.K) * g.C;
+#pragma omp for schedule(static)
+  for (int k = 0; k < g.K; ++k) {
+    for (int c = 0; c < g.C; ++c) {
+      const float* w = weight + (static_cast<std::size_t>(k) * g.C + c) * 9;
+      float gg[4][3];
+      for (int j = 0; j < 3; ++j) {
+        gg[0][j] = w[j];
+        gg[1][j] = 0.5f * (w[j] + w[3 + j] + w[6 + j]);
+        gg[2][j] = 0.5f * (w[j] - w[3 + j] + w[6 + j]);
+        gg[3][j] = w[6 + j];
+      }
+      float* u = U + static_cast<std::size_t>(k) * g.C + c;
+      for (int r = 0; r < 4; ++r) {
+        u[(4 * r + 0) * point] = gg[r][0];
+        u[(4 * r + 1) * point] = 0.5f * (gg[r][0] + gg[r][1] + gg[r][2]);
+        u[(4 * r + 2) * point] = 0.5f * (gg[r][0] - gg[r][1] + gg[r][2]);
+        u[(4 * r + 3) * point] = gg[r][2];
+      }
+    }
+  }
+}
+
+// V [16][C][ld]: B^T d B of every 4x4 input tile of one channel plane of one
+// image, at columns [column, column + tiles_per_image),
+// B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]].
+// `rows` holds 8 rows of W + 2 floats (work space).
+SXB_MULTIVERSION void transform_plane(const WinogradGeometry& g, const float* plane, int c, std::size_t column,
+                                      float* V, float* rows) {
+  const int Wp = g.W + 2;
+  const std::size_t point = static_cast<std::size_t>(g.C) * g.ld;
+  float* d[4] = {rows, rows + Wp, rows + 2 * Wp, rows + 3 * Wp};
+  float* t[4] = {rows + 4 * Wp, rows + 5 * Wp, rows + 6 * Wp, rows + 7 * Wp};
+  for (int ty = 0; ty < g.TH; ++ty) {
+    for (int i = 0; i < 4; ++i) {  // input rows 2ty - 1 .. 2ty + 2, zero-padded
+      const int h = 2 * ty - 1 + i;
+      d[i][0] = d[i][Wp - 1] = 0.0f;
+      if (h < 0 || h >= g.H)
+        std::fill(d[i] + 1, d[i] + 1 + g.W, 0.0f);
+      else
+        std::copy(plane + static_cast<std::size_t>(h) * g.W, plane + static_cast<std::size_t>(h + 1) * g.W, d[i] + 1);
+    }
+    for (int p = 0; p < Wp; ++p) {
+      t[0][p] = d[0][p] - d[2][p];
+      t[1][p] = d[1][p] + d[2][p];
+      t[2][p] = d[2][p] - d[1][p];
+      t[3][p] = d[1][p] - d[3][p];
+    }
+    float* v = V + static_cast<std::size_t>(c) * g.ld + column + static_cast<std::size_t>(ty) * g.TW;
+    for (int r = 0; r < 4; ++r) {
+      const float* tr = t[r];
+      float* v0 = v + (4 * r) * point;
+      float* v1 = v0 + point;
+      float* v2 = v1 + point;
+      float* v3 = v2 + point;
+      for (int tx = 0; tx < g.TW; ++tx) {
+        const float a = tr[2 * tx], b = tr[2 * tx + 1], e = tr[2 * tx + 2], f = tr[2 * tx + 3];
+        v0[tx] = a - e;
+        v1[tx] = b + e;
+        v2[tx] = e - b;
+        v3[tx] = b - f;
+      }
+    }
+  }
+}
+
+// The outputs of channel k of one image from M [16][K][ld] (columns
+// [column, column + tiles_per_image)): A^T m A per tile,
+// A^T = [[1, 1, 1, 0], [0, 1, -1, -1]], then the epilogue, into its y plane.
+SXB_MULTIVERSION void finish_tiles(const WinogradGeometry& g, const ConvEpilogue& e, int k, const float* Mo,
+                                   std::size_t column, float* to) {
+  const ChannelEpilogue f(e, k);
+  const std::size_t point = static_cast<std::size_t>(g.K) * g.ld;
+  for (int ty = 0; ty < g.TH; ++ty) {
+    const float* m = Mo + static_cast<std::size_t>(k) * g.ld + column + static_cast<std::size_t>(ty) * g.TW;
+    float* top = to + static_cast<std::size_t>(2 * ty) * g.W;
+    float* bottom = top + g.W;
+    float* pooled = to + static_cast<std::size_t>(ty) * g.TW;
+    for (int tx = 0; tx < g.TW; ++tx) {
+      float s0[4], s1[4];
+      for (int s = 0; s < 4; ++s) {
+        const float m0 = m[s * point + tx], m1 = m[(4 + s) * point + tx], m2 = m[(8 + s) * point + tx],
+                    m3 = m[(12 + s) * point + tx];
+        s0[s] = m0 + m1 + m2;
+        s1[s] = m1 - m2 - m3;
+      }
+      const float y00 = f(s0[0] + s0[1] + s0[2]), y01 = f(s0[1] - s0[2] - s0[3]);
+      const float y10 = f(s1[0] + s1[1] + s1[2]), y11 = f(s1[1] - s1[2] - s1[3]);
+      if (e.pool) {
+        pooled[tx] = window_max(y00, y01, y10, y11);
+      } else {
+        top[2 * tx] = y00;
+        top[2 * tx + 1] = y01;
+        bottom[2 * tx] = y10;
+        bottom[2 * tx + 1] = y11;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool winograd_applies(const Conv2dShape& s) {
+  return s.kernel_h == 3 && s.kernel_w == 3 && s.stride == 1 && s.padding == 1 && s.height % 2 == 0 &&
+         s.width % 2 == 0 && s.in_channels >= kWinogradMinChannels;
+}
+
+void conv2d_forward_winograd(const Conv2dShape& s, const float* x, const float* weight, const ConvEpilogue& e,
+                             float* y) {
+  const WinogradGeometry g(s);
+  float* U = scratch(Scratch::WinogradWeights, static_cast<std::size_t>(kPoints) * g.K * g.C);
+  float* V = scratch(Scratch::WinogradInputs, kPoints * static_cast<std::size_t>(g.C) * g.ld);
+  float* Mo = scratch(Scratch::WinogradProducts, kPoints * static_cast<std::size_t>(g.K) * g.ld);
+  const std::size_t in_plane = static_cast<std::size_t>(g.H) * g.W;
+  const std::size_t y_plane = e.pool ? static_cast<std::size_t>(g.TH) * g.TW : in_plane;
+#pragma omp parallel
+  {
+    float* rows = scratch(Scratch::Columns, 8 * static_cast<std::size_t>(g.W + 2));
+    transform_weights(g, weight, U);
+    for (int b = 0; b < g.blocks; ++b) {
+      const int first = b * g.images_per_block, count = std::min(g.images_per_block, g.N - first);
+      const int columns = count * g.tiles_per_image;
+#pragma omp for collapse(2) schedule(static)
+      for (int n = 0; n < count; ++n)
+        for (int c = 0; c < g.C; ++c)
+          transform_plane(g, x + (static_cast<std::size_t>(first + n) * g.C + c) * in_plane, c,
+                          static_cast<std::size_t>(n) * g.tiles_per_image, V, rows);
+#pragma omp for schedule(static)
+      for (int p = 0; p < kPoints; ++p)
+        // M_p [K, columns] = U_p [K, C] * V_p [C, columns]
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.K, columns, g.C, 1.0f,
+                    U + static_cast<std::size_t>(p) * g.K * g.C, g.C, V + p * static_cast<std::size_t>(g.C) * g.ld,
+                    static_cast<int>(g.ld), 0.0f, Mo + p * static_cast<std::size_t>(g.K) * g.ld,
+                    static_cast<int>(g.ld));
+#pragma omp for collapse(2) schedule(static)
+      for (int n = 0; n < count; ++n)
+        for (int k = 0; k < g.K; ++k)
+          finish_tiles(g, e, k, Mo, static_cast<std::size_t>(n) * g.tiles_per_image,
+                       y + (static_cast<std::size_t>(first + n) * g.K + k) * y_plane);
+    }
+  }
+}
+
+}  // namespace sxb::nn::cpu
