@@ -42,8 +42,9 @@ struct WinogradGeometry {
 };
 
 // U [16][K][C]: U[4r + s][k][c] = (G g G^T)[r][s] of the 3x3 kernel g of (k, c),
-// G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
-SXB_MULTIVERSION void transform_weights(const WinogradGeometry& g, const float* weight, float* U) {
+// G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]. `row` holds
+// 16 x C floats (work space).
+SXB_MULTIVERSION void transform_weights(const WinogradGeometry& g, const float* weight, float* U, float* row) {
   const std::size_t point = static_cast<std::size_t>(g.K) * g.C;
 #pragma omp for schedule(static)
   for (int k = 0; k < g.K; ++k) {
@@ -56,14 +57,15 @@ SXB_MULTIVERSION void transform_weights(const WinogradGeometry& g, const float* 
         gg[2][j] = 0.5f * (w[j] - w[3 + j] + w[6 + j]);
         gg[3][j] = w[6 + j];
       }
-      float* u = U + static_cast<std::size_t>(k) * g.C + c;
       for (int r = 0; r < 4; ++r) {
-        u[(4 * r + 0) * point] = gg[r][0];
-        u[(4 * r + 1) * point] = 0.5f * (gg[r][0] + gg[r][1] + gg[r][2]);
-        u[(4 * r + 2) * point] = 0.5f * (gg[r][0] - gg[r][1] + gg[r][2]);
-        u[(4 * r + 3) * point] = gg[r][2];
+        row[(4 * r + 0) * g.C + c] = gg[r][0];
+        row[(4 * r + 1) * g.C + c] = 0.5f * (gg[r][0] + gg[r][1] + gg[r][2]);
+        row[(4 * r + 2) * g.C + c] = 0.5f * (gg[r][0] - gg[r][1] + gg[r][2]);
+        row[(4 * r + 3) * g.C + c] = gg[r][2];
       }
     }
+    for (int p = 0; p < kPoints; ++p)
+      std::copy(row + p * g.C, row + (p + 1) * g.C, U + p * point + static_cast<std::size_t>(k) * g.C);
   }
 }
 
@@ -110,35 +112,82 @@ SXB_MULTIVERSION void transform_plane(const WinogradGeometry& g, const float* pl
   }
 }
 
-// The outputs of channel k of one image from M [16][K][ld] (columns
-// [column, column + tiles_per_image)): A^T m A per tile,
-// A^T = [[1, 1, 1, 0], [0, 1, -1, -1]], then the epilogue, into its y plane.
-SXB_MULTIVERSION void finish_tiles(const WinogradGeometry& g, const ConvEpilogue& e, int k, const float* Mo,
-                                   std::size_t column, float* to) {
+// A^T m A of the block's tiles of output channel k from M [16][K][ld],
+// A^T = [[1, 1, 1, 0], [0, 1, -1, -1]], with the epilogue (a branch-free
+// loop along the row of M for each combination of stages): into y00 (pooled),
+// or the four outputs of each tile into y00, y01, y10, y11.
+template <bool Affine, bool Relu, bool Pool>
+void transform_outputs(const float* m, std::size_t point, int columns, const ChannelEpilogue& f, float* __restrict y00,
+                       float* __restrict y01, float* __restrict y10, float* __restrict y11) {
+  const auto stage = [&](float v) {
+    v = v + f.bias;
+    if constexpr (Affine) v = v * f.scale + f.shift;
+    if constexpr (Relu) v = v > 0.0f ? v : 0.0f;
+    return v;
+  };
+  const auto wins = [](float v, float best) { return v > best || v != v; };  // greater, or NaN
+  for (int t = 0; t < columns; ++t) {
+    float s0[4], s1[4];
+    for (int s = 0; s < 4; ++s) {
+      const float m0 = m[s * point + t], m1 = m[(4 + s) * point + t], m2 = m[(8 + s) * point + t],
+                  m3 = m[(12 + s) * point + t];
+      s0[s] = m0 + m1 + m2;
+      s1[s] = m1 - m2 - m3;
+    }
+    const float a = stage(s0[0] + s0[1] + s0[2]), b = stage(s0[1] - s0[2] - s0[3]);
+    const float c = stage(s1[0] + s1[1] + s1[2]), d = stage(s1[1] - s1[2] - s1[3]);
+    if constexpr (Pool) {
+      float best = a;
+      best = wins(b, best) ? b : best;
+      best = wins(c, best) ? c : best;
+      best = wins(d, best) ? d : best;
+      y00[t] = best;
+    } else {
+      y00[t] = a, y01[t] = b, y10[t] = c, y11[t] = d;
+    }
+  }
+}
+
+template <bool Affine, bool Relu>
+void transform_outputs(bool pool, const float* m, std::size_t point, int columns, const ChannelEpilogue& f,
+                       float* out, std::size_t ld) {
+  if (pool)
+    transform_outputs<Affine, Relu, true>(m, point, columns, f, out, nullptr, nullptr, nullptr);
+  else
+    transform_outputs<Affine, Relu, false>(m, point, columns, f, out, out + ld, out + 2 * ld, out + 3 * ld);
+}
+
+// Output channel k of the block's `count` images from M [16][K][ld]: the
+// outputs of all the block's tiles at once (vectorised along the row of M)
+// into `out` (4 x ld floats, work space), then into each image's y plane.
+SXB_MULTIVERSION void finish_channel(const WinogradGeometry& g, const ConvEpilogue& e, int k, int count,
+                                     const float* Mo, float* out, float* y, std::size_t y_plane) {
   const ChannelEpilogue f(e, k);
   const std::size_t point = static_cast<std::size_t>(g.K) * g.ld;
-  for (int ty = 0; ty < g.TH; ++ty) {
-    const float* m = Mo + static_cast<std::size_t>(k) * g.ld + column + static_cast<std::size_t>(ty) * g.TW;
-    float* top = to + static_cast<std::size_t>(2 * ty) * g.W;
-    float* bottom = top + g.W;
-    float* pooled = to + static_cast<std::size_t>(ty) * g.TW;
-    for (int tx = 0; tx < g.TW; ++tx) {
-      float s0[4], s1[4];
-      for (int s = 0; s < 4; ++s) {
-        const float m0 = m[s * point + tx], m1 = m[(4 + s) * point + tx], m2 = m[(8 + s) * point + tx],
-                    m3 = m[(12 + s) * point + tx];
-        s0[s] = m0 + m1 + m2;
-        s1[s] = m1 - m2 - m3;
-      }
-      const float y00 = f(s0[0] + s0[1] + s0[2]), y01 = f(s0[1] - s0[2] - s0[3]);
-      const float y10 = f(s1[0] + s1[1] + s1[2]), y11 = f(s1[1] - s1[2] - s1[3]);
-      if (e.pool) {
-        pooled[tx] = window_max(y00, y01, y10, y11);
-      } else {
-        top[2 * tx] = y00;
-        top[2 * tx + 1] = y01;
-        bottom[2 * tx] = y10;
-        bottom[2 * tx + 1] = y11;
+  const float* m = Mo + static_cast<std::size_t>(k) * g.ld;
+  const int columns = count * g.tiles_per_image;
+  if (f.affine && f.relu) transform_outputs<true, true>(e.pool, m, point, columns, f, out, g.ld);
+  else if (f.affine) transform_outputs<true, false>(e.pool, m, point, columns, f, out, g.ld);
+  else if (f.relu) transform_outputs<false, true>(e.pool, m, point, columns, f, out, g.ld);
+  else transform_outputs<false, false>(e.pool, m, point, columns, f, out, g.ld);
+  const float *y00 = out, *y01 = out + g.ld, *y10 = out + 2 * g.ld, *y11 = out + 3 * g.ld;
+  const std::size_t image = static_cast<std::size_t>(g.K) * y_plane;
+  for (int n = 0; n < count; ++n) {
+    float* to = y + n * image + static_cast<std::size_t>(k) * y_plane;
+    const std::size_t first = static_cast<std::size_t>(n) * g.tiles_per_image;
+    if (e.pool) {
+      std::copy(y00 + first, y00 + first + g.tiles_per_image, to);
+      continue;
+    }
+    for (int ty = 0; ty < g.TH; ++ty) {
+      float* top = to + static_cast<std::size_t>(2 * ty) * g.W;
+      float* bottom = top + g.W;
+      const std::size_t t0 = first + static_cast<std::size_t>(ty) * g.TW;
+      for (int tx = 0; tx < g.TW; ++tx) {
+        top[2 * tx] = y00[t0 + tx];
+        top[2 * tx + 1] = y01[t0 + tx];
+        bottom[2 * tx] = y10[t0 + tx];
+        bottom[2 * tx + 1] = y11[t0 + tx];
       }
     }
   }
@@ -161,8 +210,9 @@ void conv2d_forward_winograd(const Conv2dShape& s, const float* x, const float* 
   const std::size_t y_plane = e.pool ? static_cast<std::size_t>(g.TH) * g.TW : in_plane;
 #pragma omp parallel
   {
-    float* rows = scratch(Scratch::Columns, 8 * static_cast<std::size_t>(g.W + 2));
-    transform_weights(g, weight, U);
+    float* rows = scratch(Scratch::Columns, std::max<std::size_t>(8 * static_cast<std::size_t>(g.W + 2), 4 * g.ld));
+    float* row = scratch(Scratch::Outputs, kPoints * static_cast<std::size_t>(g.C));
+    transform_weights(g, weight, U, row);
     for (int b = 0; b < g.blocks; ++b) {
       const int first = b * g.images_per_block, count = std::min(g.images_per_block, g.N - first);
       const int columns = count * g.tiles_per_image;
@@ -178,11 +228,9 @@ void conv2d_forward_winograd(const Conv2dShape& s, const float* x, const float* 
                     U + static_cast<std::size_t>(p) * g.K * g.C, g.C, V + p * static_cast<std::size_t>(g.C) * g.ld,
                     static_cast<int>(g.ld), 0.0f, Mo + p * static_cast<std::size_t>(g.K) * g.ld,
                     static_cast<int>(g.ld));
-#pragma omp for collapse(2) schedule(static)
-      for (int n = 0; n < count; ++n)
-        for (int k = 0; k < g.K; ++k)
-          finish_tiles(g, e, k, Mo, static_cast<std::size_t>(n) * g.tiles_per_image,
-                       y + (static_cast<std::size_t>(first + n) * g.K + k) * y_plane);
+#pragma omp for schedule(static)
+      for (int k = 0; k < g.K; ++k)
+        finish_channel(g, e, k, count, Mo, rows, y + static_cast<std::size_t>(first) * g.K * y_plane, y_plane);
     }
   }
 }
