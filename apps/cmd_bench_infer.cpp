@@ -1,7 +1,7 @@
 // `sparsexbar bench infer`: steady-state inference throughput of the network
 // engine, measured the way scripts/torch_vgg_bench.py --eval measures PyTorch
 // in eval mode: one batch of random inputs resident on the device, `--warmup`
-// untimed forwards, then timed forwards (the eval path, Vgg::infer, or with
+// untimed forwards, then `--steps` timed forwards (the eval path, Vgg::infer, or with
 // `--layers` the layer-by-layer eval-mode forward), ending with the logits
 // read back. Weights are the benchmark model's random initialisation; the
 // speed of a dense forward does not depend on their values.
@@ -56,13 +56,13 @@ void add_bench_infer_command(CLI::App& bench) {
     };
     for (int i = 0; i < opt->warmup; ++i) (void)forward();
     const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < opt->steps; ++i) (void)forward();
-    const std::vector<float> logits = nn::to_host(*b, forward());  // waits for the device
+    for (int i = 1; i < opt->steps; ++i) (void)forward();
+    const std::vector<float> logits = nn::to_host(*b, forward());  // the last one, read back: waits for the device
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double rate = static_cast<double>(n) * (opt->steps + 1) / s;
+    const double rate = static_cast<double>(n) * opt->steps / s;
     const nlohmann::json out = {{"benchmark", "infer"},      {"model", opt->model},
                                 {"width", opt->width},       {"batch", n},
-                                {"steps", opt->steps + 1},   {"warmup", opt->warmup},
+                                {"steps", opt->steps},   {"warmup", opt->warmup},
                                 {"path", opt->layers ? "layers" : "eval"},
                                 {"device", b->describe()},   {"threads", omp_get_max_threads()},
                                 {"seconds", s},              {"images_per_second", rate},
@@ -73,7 +73,7 @@ void add_bench_infer_command(CLI::App& bench) {
       return;
     }
     fmt::print("{} width {} batch {} ({} path): {} forwards in {:.2f} s, {:.1f} images/s ({})\n", opt->model,
-               opt->width, n, opt->layers ? "layer-by-layer" : "eval", opt->steps + 1, s, rate, b->describe());
+               opt->width, n, opt->layers ? "layer-by-layer" : "eval", opt->steps, s, rate, b->describe());
   });
 }
 

@@ -3,7 +3,7 @@
 of the CIFAR VGG (kuangliu layout, batch-norm, width multiplier) with SGD
 momentum 0.9, weight decay 5e-4, on random 32x32 inputs resident on the device.
 With --eval, the baseline for `sparsexbar bench infer`: images/s of eval-mode
-forwards (torch.inference_mode) of one batch, after 2 warm-up forwards.
+forwards (torch.inference_mode) of one batch, after --warmup (2) untimed forwards.
 Prints one JSON line. Usage: torch_vgg_bench.py [--device cuda|cpu] [--images N] [--eval]."""
 import argparse, json, time
 import torch
@@ -33,6 +33,7 @@ def main():
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--eval", action="store_true", help="time eval-mode inference instead of training")
+    p.add_argument("--warmup", type=int, default=2, help="untimed forwards first (--eval)")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -72,7 +73,7 @@ def inference(model, dev, a):
     model.eval()
     x = torch.randn(a.batch, 3, 32, 32, device=dev)
     with torch.inference_mode():
-        for _ in range(2):
+        for _ in range(a.warmup):
             model(x)
         if dev.type == "cuda":
             torch.cuda.synchronize()
