@@ -83,7 +83,8 @@ TEST(NnEval, BlockMatchesTheSeparateLayers) {
       {3, 24, 8, 8, 20, true, true, false},    // Winograd
       {2, 32, 2, 2, 16, true, true, true},     // Winograd, one tile per image
       {2, 16, 6, 10, 8, false, false, false},  // Winograd, bias only, not square
-      {20, 16, 16, 16, 8, true, true, true},   // Winograd, two blocks of images
+      {20, 16, 16, 16, 8, true, true, true},   // Winograd, two shared blocks of images
+      {10, 16, 32, 32, 8, true, true, false},  // Winograd, one thread per chunk of images
       {4, 3, 12, 12, 16, true, true, true},    // im2col: too few input channels
       {2, 20, 7, 7, 12, true, true, true},     // im2col: odd size, floor pooling
       {3, 8, 10, 10, 8, true, false, false},   // im2col, batch-norm only
@@ -111,7 +112,9 @@ TEST(NnEval, BatchNormAffineIsWhatTheEvalLayerApplies) {
 }
 
 TEST(NnDeterminism, EvalBlockIsBitIdenticalFor1To3Threads) {
-  const Case cases[] = {{20, 16, 16, 16, 24, true, true, true}, {9, 3, 12, 12, 16, true, true, false}};
+  const Case cases[] = {{20, 16, 16, 16, 24, true, true, true},
+                        {10, 16, 32, 32, 8, true, true, true},
+                        {9, 3, 12, 12, 16, true, true, false}};
   for (const Case& c : cases) {
     const Data d(shape_of(c), 300);
     std::vector<float> out[3];

@@ -4,13 +4,15 @@
 // input channel of a direct product become 16 (16 products [K, C] x [C, tiles],
 // one per point of the 4x4 transform domain).
 //
-// The batch is cut into blocks of images (about kBlockColumns tiles, from the
-// layer shape and batch size only). In a block all threads transform the
-// inputs (per image and channel), run the 16 products (one single-threaded
-// SGEMM each, the points split between the threads) and transform the
-// products back, applying the epilogue (bias, batch-norm, ReLU, 2x2 pool) in
-// the same pass. Each value is computed by the same operations whatever the
-// thread count.
+// The batch is cut into blocks of images, from the layer shape and batch
+// size only. Large maps: chunks of about kChunkColumns tiles, each worked
+// through by one thread (transform the inputs, 16 single-threaded SGEMMs,
+// transform the products back, applying the epilogue: bias, batch-norm,
+// ReLU, 2x2 pool), with no barrier between chunks. Small maps (fewer than
+// kMinChunks chunks): blocks of about kBlockColumns tiles in which all threads
+// share each step (inputs per image and channel, the 16 products, outputs per
+// channel). Each value is computed by the same operations whatever the thread
+// count.
 #include <cblas.h>
 
 #include <algorithm>
@@ -25,19 +27,25 @@ namespace sxb::nn::cpu {
 namespace {
 
 constexpr int kPoints = 16;  // 4x4 transform domain
-constexpr int kBlockColumns = 1024;
+// Tiles of a block shared by all threads, and of a chunk one thread works
+// through alone; at least kMinChunks chunks make the layer use chunks.
+constexpr int kBlockColumns = 1024, kChunkColumns = 512, kMinChunks = 4;
 
 struct WinogradGeometry {
   int N, C, H, W, K, TH, TW, tiles_per_image, images_per_block, blocks;
+  bool chunks;     // each thread transforms, multiplies and finishes its own blocks (no barriers)
   std::size_t ld;  // leading dimension of the [C or K, tiles] matrices of a point
 
-  WinogradGeometry(const Conv2dShape& s)
+  explicit WinogradGeometry(const Conv2dShape& s)
       : N(s.batch), C(s.in_channels), H(s.height), W(s.width), K(s.out_channels), TH(s.height / 2),
-        TW(s.width / 2), tiles_per_image(TH * TW),
-        images_per_block(std::clamp(kBlockColumns / tiles_per_image, 1, s.batch)),
-        blocks((s.batch + images_per_block - 1) / images_per_block) {
+        TW(s.width / 2), tiles_per_image(TH * TW) {
+    const int per_chunk = std::max(1, (kChunkColumns + tiles_per_image - 1) / tiles_per_image);
+    chunks = (N + per_chunk - 1) / per_chunk >= kMinChunks;
+    images_per_block = chunks ? per_chunk : std::clamp(kBlockColumns / tiles_per_image, 1, N);
+    blocks = (N + images_per_block - 1) / images_per_block;
     const std::size_t cols = static_cast<std::size_t>(images_per_block) * tiles_per_image;
-    ld = (cols + 15) / 16 * 16 + 16;  // never a large power of two
+    ld = (cols + 15) / 16 * 16;
+    if (ld % 256 == 0) ld += 16;  // rows a large power of two apart would share cache sets
   }
 };
 
@@ -204,33 +212,53 @@ void conv2d_forward_winograd(const Conv2dShape& s, const float* x, const float* 
                              float* y) {
   const WinogradGeometry g(s);
   float* U = scratch(Scratch::WinogradWeights, static_cast<std::size_t>(kPoints) * g.K * g.C);
-  float* V = scratch(Scratch::WinogradInputs, kPoints * static_cast<std::size_t>(g.C) * g.ld);
-  float* Mo = scratch(Scratch::WinogradProducts, kPoints * static_cast<std::size_t>(g.K) * g.ld);
   const std::size_t in_plane = static_cast<std::size_t>(g.H) * g.W;
   const std::size_t y_plane = e.pool ? static_cast<std::size_t>(g.TH) * g.TW : in_plane;
+  const std::size_t v_size = kPoints * static_cast<std::size_t>(g.C) * g.ld;
+  const std::size_t m_size = kPoints * static_cast<std::size_t>(g.K) * g.ld;
+  // Shared by the threads (blocks), or each thread's own (chunks).
+  float* shared_V = g.chunks ? nullptr : scratch(Scratch::WinogradInputs, v_size);
+  float* shared_M = g.chunks ? nullptr : scratch(Scratch::WinogradProducts, m_size);
 #pragma omp parallel
   {
     float* rows = scratch(Scratch::Columns, std::max<std::size_t>(8 * static_cast<std::size_t>(g.W + 2), 4 * g.ld));
     float* row = scratch(Scratch::Outputs, kPoints * static_cast<std::size_t>(g.C));
+    float* V = g.chunks ? scratch(Scratch::WinogradInputs, v_size) : shared_V;
+    float* Mo = g.chunks ? scratch(Scratch::WinogradProducts, m_size) : shared_M;
     transform_weights(g, weight, U, row);
-    for (int b = 0; b < g.blocks; ++b) {
-      const int first = b * g.images_per_block, count = std::min(g.images_per_block, g.N - first);
-      const int columns = count * g.tiles_per_image;
+    const auto inputs = [&](int first, int n, int c) {
+      transform_plane(g, x + (static_cast<std::size_t>(first + n) * g.C + c) * in_plane, c,
+                      static_cast<std::size_t>(n) * g.tiles_per_image, V, rows);
+    };
+    const auto product = [&](int p, int columns) {
+      // M_p [K, columns] = U_p [K, C] * V_p [C, columns]
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.K, columns, g.C, 1.0f,
+                  U + static_cast<std::size_t>(p) * g.K * g.C, g.C, V + p * static_cast<std::size_t>(g.C) * g.ld,
+                  static_cast<int>(g.ld), 0.0f, Mo + p * static_cast<std::size_t>(g.K) * g.ld, static_cast<int>(g.ld));
+    };
+    const auto outputs = [&](int first, int count, int k) {
+      finish_channel(g, e, k, count, Mo, rows, y + static_cast<std::size_t>(first) * g.K * y_plane, y_plane);
+    };
+    if (g.chunks) {
+#pragma omp for schedule(static)
+      for (int b = 0; b < g.blocks; ++b) {
+        const int first = b * g.images_per_block, count = std::min(g.images_per_block, g.N - first);
+        for (int n = 0; n < count; ++n)
+          for (int c = 0; c < g.C; ++c) inputs(first, n, c);
+        for (int p = 0; p < kPoints; ++p) product(p, count * g.tiles_per_image);
+        for (int k = 0; k < g.K; ++k) outputs(first, count, k);
+      }
+    } else {
+      for (int b = 0; b < g.blocks; ++b) {
+        const int first = b * g.images_per_block, count = std::min(g.images_per_block, g.N - first);
 #pragma omp for collapse(2) schedule(static)
-      for (int n = 0; n < count; ++n)
-        for (int c = 0; c < g.C; ++c)
-          transform_plane(g, x + (static_cast<std::size_t>(first + n) * g.C + c) * in_plane, c,
-                          static_cast<std::size_t>(n) * g.tiles_per_image, V, rows);
+        for (int n = 0; n < count; ++n)
+          for (int c = 0; c < g.C; ++c) inputs(first, n, c);
 #pragma omp for schedule(static)
-      for (int p = 0; p < kPoints; ++p)
-        // M_p [K, columns] = U_p [K, C] * V_p [C, columns]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.K, columns, g.C, 1.0f,
-                    U + static_cast<std::size_t>(p) * g.K * g.C, g.C, V + p * static_cast<std::size_t>(g.C) * g.ld,
-                    static_cast<int>(g.ld), 0.0f, Mo + p * static_cast<std::size_t>(g.K) * g.ld,
-                    static_cast<int>(g.ld));
+        for (int p = 0; p < kPoints; ++p) product(p, count * g.tiles_per_image);
 #pragma omp for schedule(static)
-      for (int k = 0; k < g.K; ++k)
-        finish_channel(g, e, k, count, Mo, rows, y + static_cast<std::size_t>(first) * g.K * y_plane, y_plane);
+        for (int k = 0; k < g.K; ++k) outputs(first, count, k);
+      }
     }
   }
 }
