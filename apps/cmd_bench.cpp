@@ -38,6 +38,7 @@ void add_bench_command(CLI::App& app) {
   add_bench_network_command(*bench);
   add_bench_sparse_command(*bench);
   add_bench_train_command(*bench);
+  add_bench_infer_command(*bench);
   CLI::App* cmd = bench->add_subcommand("solver", "Tile solver: seconds per tile");
   cmd->add_option("--rows", opt->rows, "Tile rows")->check(CLI::Range(1, kMaxTileDim));
   cmd->add_option("--cols", opt->cols, "Tile columns")->check(CLI::Range(1, kMaxTileDim));

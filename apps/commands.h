@@ -10,6 +10,7 @@ void add_bench_command(CLI::App& app);
 void add_bench_network_command(CLI::App& bench);  // under `bench`
 void add_bench_sparse_command(CLI::App& bench);   // under `bench`
 void add_bench_train_command(CLI::App& bench);    // under `bench`
+void add_bench_infer_command(CLI::App& bench);    // under `bench`
 void add_demo_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);

@@ -119,9 +119,33 @@ void Conv2d::reset_parameters(std::uint64_t seed, std::uint64_t stream) {
   fill_uniform(backend_, bias_.value, bound, seed, 2 * stream + 1);
 }
 
-const Tensor& Conv2d::forward(const Tensor& x, const ForwardContext& ctx) {
+void Conv2d::check_input(const Tensor& x) const {
   SXB_REQUIRE(x.rank() == 4 && x.dim(1) == in_,
               fmt::format("{}: input {} does not have {} channels (N, C, H, W)", name_, x.shape_string(), in_));
+}
+
+const Tensor* Conv2d::forward_block_eval(const Tensor& x, const BatchNorm2d& bn, bool pool) {
+  const ForwardContext eval{Mode::Eval};
+  if (sparse_weight_for_forward(hooks_, name_, eval, out_, in_ * kernel_ * kernel_)) return nullptr;
+  check_input(x);
+  const Conv2dShape s{x.dim(0), in_, x.dim(2), x.dim(3), out_, kernel_, kernel_, padding_, 1};
+  s.check();
+  const int Ho = s.out_height(), Wo = s.out_width();
+  if (pool) PoolShape{s.batch, out_, Ho, Wo}.check();
+  ensure_shape(backend_, block_y_, pool ? std::vector<int>{s.batch, out_, Ho / 2, Wo / 2} : std::vector<int>{s.batch, out_, Ho, Wo});
+  ConvBlock block;
+  block.bias = &bias_.value;
+  bn.eval_stage(block);
+  block.relu = true;
+  block.pool = pool;
+  const Tensor w = weight_for_forward(hooks_, name_, weight_.value);
+  backend_.conv2d_block_eval(s, x, w, block, block_y_);
+  x_ = used_weight_ = Tensor();  // no backward after an eval forward
+  return &block_y_;
+}
+
+const Tensor& Conv2d::forward(const Tensor& x, const ForwardContext& ctx) {
+  check_input(x);
   shape_ = Conv2dShape{x.dim(0), in_, x.dim(2), x.dim(3), out_, kernel_, kernel_, padding_, 1};
   shape_.check();
   ensure_shape(backend_, y_, {shape_.batch, out_, shape_.out_height(), shape_.out_width()});
@@ -155,6 +179,14 @@ void BatchNorm2d::reset_parameters(std::uint64_t, std::uint64_t) {
   backend_.fill(running_mean_.value, 0.0f);
   backend_.fill(running_var_.value, 1.0f);
   num_batches_tracked_.count = 0;
+}
+
+void BatchNorm2d::eval_stage(ConvBlock& block) const {
+  block.gamma = &weight_.value;
+  block.beta = &bias_.value;
+  block.running_mean = &running_mean_.value;
+  block.running_var = &running_var_.value;
+  block.eps = eps_;
 }
 
 const Tensor& BatchNorm2d::forward(const Tensor& x, const ForwardContext& ctx) {

@@ -115,6 +115,8 @@ class WeightLayer : public Module {
   Tensor x_, used_weight_, y_, dx_;
 };
 
+class BatchNorm2d;
+
 class Conv2d final : public WeightLayer {
  public:
   // kernel x kernel, stride 1, zero padding `padding`, with bias.
@@ -124,10 +126,17 @@ class Conv2d final : public WeightLayer {
   Tensor backward(const Tensor& dy, bool need_dx) override;
   // weight and bias uniform in +-1/sqrt(in * kernel^2) (kaiming_uniform, a = sqrt(5)).
   void reset_parameters(std::uint64_t seed, std::uint64_t stream) override;
+  // The eval path: this layer, then `bn` (eval mode), ReLU and, with `pool`,
+  // a 2x2 max-pool as one backend block (Backend::conv2d_block_eval), with
+  // the weight hook's weight. Null when the sparse hook gives a weight (the
+  // caller then runs the layers one by one). Valid until the next forward.
+  const Tensor* forward_block_eval(const Tensor& x, const BatchNorm2d& bn, bool pool);
 
  private:
+  void check_input(const Tensor& x) const;
   int in_, out_, kernel_, padding_;
   Conv2dShape shape_;
+  Tensor block_y_;
 };
 
 class BatchNorm2d final : public Module {
@@ -139,6 +148,8 @@ class BatchNorm2d final : public Module {
   std::vector<Buffer*> buffers() override { return {&running_mean_, &running_var_, &num_batches_tracked_}; }
   // weight 1, bias 0, running mean 0, running var 1, count 0.
   void reset_parameters(std::uint64_t seed, std::uint64_t stream) override;
+  // The eval-mode normalisation as a ConvBlock stage (running statistics).
+  void eval_stage(ConvBlock& block) const;
 
  private:
   int channels_;

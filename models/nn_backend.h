@@ -29,6 +29,17 @@ struct SparseWeight {
   std::size_t nnz() const { return values.empty() ? 0 : values.numel(); }
 };
 
+// The eval path's convolution block (inference only): conv2d + bias, then
+// batch-norm with running statistics (when gamma is set: all four tensors),
+// ReLU and a 2x2 max-pool, each optional, in that order (ConvEpilogue of
+// kernels/nn/layers.h).
+struct ConvBlock {
+  const Tensor* bias = nullptr;
+  const Tensor *gamma = nullptr, *beta = nullptr, *running_mean = nullptr, *running_var = nullptr;
+  float eps = 1e-5f;
+  bool relu = false, pool = false;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -72,6 +83,11 @@ class Backend {
                                      const Tensor* bias, const Tensor& y) = 0;
   virtual void linear_forward_sparse(const LinearShape& s, const Tensor& x, const SparseWeight& weight,
                                      const Tensor* bias, const Tensor& y) = 0;
+  // y [N, K, Ho, Wo] ([N, K, Ho/2, Wo/2] with pool) = the block applied to
+  // x; equal to the layer operations one after another up to float rounding.
+  // The default runs them one after another (models/nn_backend_eval.cpp).
+  virtual void conv2d_block_eval(const Conv2dShape& s, const Tensor& x, const Tensor& weight, const ConvBlock& block,
+                                 const Tensor& y);
   virtual void dropout_forward(float p, std::uint64_t seed, std::uint64_t step, const Tensor& x,
                                const Tensor& y) = 0;
   virtual void dropout_backward(float p, std::uint64_t seed, std::uint64_t step, const Tensor& dy,

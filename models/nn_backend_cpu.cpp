@@ -99,6 +99,23 @@ class CpuBackend final : public Backend {
                              const Tensor& y) override {
     cpu::linear_forward_csr(s, x.data<float>(), view(weight), f32(bias), y.data<float>());
   }
+  void conv2d_block_eval(const Conv2dShape& s, const Tensor& x, const Tensor& weight, const ConvBlock& block,
+                         const Tensor& y) override {
+    ConvEpilogue e;
+    e.bias = f32(block.bias);
+    e.relu = block.relu;
+    e.pool = block.pool;
+    std::vector<float> affine;
+    if (block.gamma) {
+      affine.resize(2 * static_cast<std::size_t>(s.out_channels));
+      cpu::batch_norm_eval_affine(s.out_channels, block.gamma->data<float>(), block.beta->data<float>(),
+                                  block.running_mean->data<float>(), block.running_var->data<float>(), block.eps,
+                                  affine.data(), affine.data() + s.out_channels);
+      e.scale = affine.data();
+      e.shift = affine.data() + s.out_channels;
+    }
+    cpu::conv2d_forward_eval(s, x.data<float>(), weight.data<float>(), e, y.data<float>());
+  }
   void dropout_forward(float p, std::uint64_t seed, std::uint64_t step, const Tensor& x, const Tensor& y) override {
     cpu::dropout_forward(x.numel(), p, seed, step, x.data<float>(), y.data<float>());
   }

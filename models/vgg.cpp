@@ -251,6 +251,28 @@ const Tensor& Vgg::forward(const Tensor& x, const ForwardContext& ctx) {
   return *h;
 }
 
+const Tensor& Vgg::infer(const Tensor& x) {
+  check_input(x);
+  const ForwardContext eval{Mode::Eval};
+  const Tensor* h = &x;
+  for (std::size_t k = 0; k < layers_.size();) {
+    // features: Conv2d, BatchNorm2d, ReLU [, MaxPool2d] as one block.
+    auto* conv = dynamic_cast<Conv2d*>(layers_[k].get());
+    const auto* bn = conv && k + 2 < layers_.size() ? dynamic_cast<const BatchNorm2d*>(layers_[k + 1].get()) : nullptr;
+    if (bn && dynamic_cast<const ReLU*>(layers_[k + 2].get())) {
+      const bool pool = k + 3 < layers_.size() && dynamic_cast<const MaxPool2d*>(layers_[k + 3].get());
+      if (const Tensor* y = conv->forward_block_eval(*h, *bn, pool)) {
+        h = y;
+        k += pool ? 4 : 3;
+        continue;
+      }
+    }
+    h = &layers_[k]->forward(*h, eval);
+    ++k;
+  }
+  return *h;
+}
+
 const Tensor& Vgg::forward_to(const std::string& name, const Tensor& x, const ForwardContext& ctx) {
   check_input(x);
   const auto stop = std::find_if(layers_.begin(), layers_.end(), [&](const auto& l) { return l->name() == name; });

@@ -88,6 +88,9 @@ class Vgg {
 
   // x [N, 3, 32, 32] (normalised) -> logits [N, classes], valid until the next forward.
   const Tensor& forward(const Tensor& x, const ForwardContext& ctx);
+  // The eval path: logits of x as forward(x, Eval) computes them (equal up to
+  // float rounding), valid until the next forward.
+  const Tensor& infer(const Tensor& x);
   // Gradients of every parameter from dlogits of the last train-mode forward.
   void backward(const Tensor& dlogits);
   // The forward of x through every layer before `layer` (a layer name, e.g.

@@ -38,7 +38,7 @@ EvalResult evaluate(nn::Vgg& model, const Dataset& d, const Normalization& norm,
     nn::ensure_shape(backend, y, {n}, nn::DType::I32);
     backend.upload(images.data(), x);
     backend.upload(labels.data(), y);
-    const nn::Tensor& logits = model.forward(x, nn::ForwardContext{nn::Mode::Eval});
+    const nn::Tensor& logits = model.infer(x);
     const nn::LossResult loss = backend.softmax_cross_entropy(logits, y, nullptr);
     loss_sum += loss.loss * n;
     r.correct += static_cast<std::size_t>(loss.correct);

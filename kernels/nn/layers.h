@@ -98,6 +98,21 @@ struct LossResult {
   int correct = 0;    // samples whose arg-max logit (first on ties) equals the label
 };
 
+// What an inference (eval-mode) convolution applies to each output value v of
+// channel k, in this order, before it is stored: v + bias[k]; then, with
+// batch-norm, v * scale[k] + shift[k] (the running statistics as
+// batch_norm_eval_affine computes them); then max(v, 0) with relu; then, with
+// pool, the 2x2 max-pool of max_pool2x2_forward (stride 2, floor, first of
+// equal maxima, a NaN wins), so y is [N, K, Ho/2, Wo/2]. The weights are
+// never changed: batch-norm stays a digital per-channel step after the product.
+struct ConvEpilogue {
+  const float* bias = nullptr;   // [K], may be null
+  const float* scale = nullptr;  // [K], may be null (no batch-norm); then shift is unused
+  const float* shift = nullptr;  // [K]
+  bool relu = false;
+  bool pool = false;  // needs Ho, Wo >= 2
+};
+
 // --- Dropout mask: part of the contract, identical on every backend --------
 // Element `index` of the tensor dropped at training step `step` is kept iff
 // (rng::counter_hash(seed, step, index) >> 32) >= dropout_threshold(p). The
@@ -137,6 +152,16 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, c
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy, float* dx,
                      float* dweight, float* dbias);
 
+// The eval path (inference only): x [N,C,H,W], weight [K,C,kh,kw] ->
+// y [N,K,Ho,Wo] (pooled: [N,K,Ho/2,Wo/2]) with the epilogue applied in the
+// same pass that leaves the product. 3x3, stride 1, padding 1 layers with
+// at least kWinogradMinChannels input channels and even output sizes use
+// Winograd F(2,3) (16 products per 2x2 output tile instead of 36); the others
+// im2col + SGEMM as conv2d_forward. Equal to conv2d_forward followed by the
+// separate layers up to float rounding; bit-identical for any thread count.
+inline constexpr int kWinogradMinChannels = 16;
+void conv2d_forward_eval(const Conv2dShape& s, const float* x, const float* weight, const ConvEpilogue& e, float* y);
+
 // --- batch_norm (2-d, per channel) ----------------------------------------------
 // Train mode: normalises with the batch mean and biased variance;
 // saved_mean [C] and saved_inv_std [C] = 1/sqrt(var + eps) are written for
@@ -151,6 +176,12 @@ void batch_norm_forward_train(const BatchNormShape& s, const float* x, const flo
 // In-place (y == x) is allowed.
 void batch_norm_forward_eval(const BatchNormShape& s, const float* x, const float* gamma, const float* beta,
                              const float* running_mean, const float* running_var, float eps, float* y);
+
+// The per-channel affine map of the eval-mode forward:
+// scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale
+// (in double, rounded to float), as batch_norm_forward_eval applies it.
+void batch_norm_eval_affine(int channels, const float* gamma, const float* beta, const float* running_mean,
+                            const float* running_var, float eps, float* scale, float* shift);
 
 // Backward of the train-mode forward (batch statistics depend on x):
 // x, gamma and the saved statistics of that forward, dy -> dx (may be null),

@@ -1,4 +1,5 @@
 sxb_test(test_vgg LABELS cpu)
+sxb_test(test_vgg_infer LABELS cpu)
 sxb_test(test_train LABELS cpu)
 sxb_test(test_wct LABELS cpu)
 sxb_test(test_nonideal_finetune LABELS cpu)

@@ -44,6 +44,15 @@ void batch_norm_forward_train(const BatchNormShape& s, const float* x, const flo
   }
 }
 
+void batch_norm_eval_affine(int channels, const float* gamma, const float* beta, const float* running_mean,
+                            const float* running_var, float eps, float* scale, float* shift) {
+  for (int c = 0; c < channels; ++c) {
+    const double inv_std = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
+    scale[c] = static_cast<float>(gamma[c] * inv_std);
+    shift[c] = static_cast<float>(beta[c] - running_mean[c] * (gamma[c] * inv_std));
+  }
+}
+
 void batch_norm_forward_eval(const BatchNormShape& s, const float* x, const float* gamma, const float* beta,
                              const float* running_mean, const float* running_var, float eps, float* y) {
   const int L = s.spatial;
@@ -51,9 +60,8 @@ void batch_norm_forward_eval(const BatchNormShape& s, const float* x, const floa
 #pragma omp parallel for collapse(2) schedule(static)
   for (int n = 0; n < s.batch; ++n) {
     for (int c = 0; c < s.channels; ++c) {
-      const double inv_std = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
-      const float scale = static_cast<float>(gamma[c] * inv_std);
-      const float shift = static_cast<float>(beta[c] - running_mean[c] * (gamma[c] * inv_std));
+      float scale = 0.0f, shift = 0.0f;
+      batch_norm_eval_affine(1, gamma + c, beta + c, running_mean + c, running_var + c, eps, &scale, &shift);
       const std::size_t offset = n * stride + static_cast<std::size_t>(c) * L;
       for (int i = 0; i < L; ++i) y[offset + i] = x[offset + i] * scale + shift;
     }

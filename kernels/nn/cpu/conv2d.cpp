@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "kernels/nn/cpu/conv_epilogue.h"
 #include "kernels/nn/cpu/lane_sums.h"
 #include "kernels/nn/cpu/ordered_sum.h"
 #include "kernels/nn/cpu/scratch.h"
@@ -240,23 +241,20 @@ struct WholeBatch {
 };
 
 // y of images [first, first + count) from out [K, count*Ho*Wo] (leading
-// dimension ld), plus the bias.
-void scatter_outputs(const ConvGeometry& g, const float* out, std::size_t ld, int first, int count, const float* bias,
-                     float* y) {
+// dimension ld), with the epilogue applied (the training forward: the bias).
+void scatter_outputs(const ConvGeometry& g, const float* out, std::size_t ld, int first, int count,
+                     const ConvEpilogue& e, float* y) {
   const std::size_t M = g.out_pixels;
+  const std::size_t y_plane = e.pool ? static_cast<std::size_t>(g.Ho / 2) * (g.Wo / 2) : M;
   for (int n = 0; n < count; ++n)
-    for (int k = 0; k < g.K; ++k) {
-      const float* from = out + k * ld + n * M;
-      float* to = y + (first + n) * g.out_sample + k * M;
-      const float b = bias ? bias[k] : 0.0f;
-      for (std::size_t p = 0; p < M; ++p) to[p] = from[p] + b;
-    }
+    for (int k = 0; k < g.K; ++k)
+      finish_plane(e, k, g.Ho, g.Wo, out + k * ld + n * M, y + ((first + n) * static_cast<std::size_t>(g.K) + k) * y_plane);
 }
 
 // out [K, L] = weight * col [C*kh*kw, L] over the whole batch side by side
 // (L = N*Ho*Wo), in fixed blocks of output channels: the weights are packed
 // once in all, instead of once per chunk.
-void forward_whole_batch(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias,
+void forward_whole_batch(const ConvGeometry& g, int batch, const float* x, const float* weight, const ConvEpilogue& e,
                          float* y) {
   const WholeBatch w(g, batch, g.K);
   float* out = w.k_rows;
@@ -271,7 +269,7 @@ void forward_whole_batch(const ConvGeometry& g, int batch, const float* x, const
                   w.col, w.ld, 0.0f, out + k0 * w.ld, w.ld);
     }
 #pragma omp for schedule(static)
-    for (int n = 0; n < batch; ++n) scatter_outputs(g, out + n * g.out_pixels, w.ld, n, 1, bias, y);
+    for (int n = 0; n < batch; ++n) scatter_outputs(g, out + n * g.out_pixels, w.ld, n, 1, e, y);
   }
 }
 
@@ -343,13 +341,14 @@ void backward_in_groups(const ConvGeometry& g, int batch, const float* x, const 
                     });
 }
 
-}  // namespace
 
-void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* y) {
-  const ConvGeometry g(s);
-  if (small_maps(g, s.batch)) return forward_whole_batch(g, s.batch, x, weight, bias, y);
-  const int chunk = images_per_chunk(g, s.batch);
-  const int chunks = (s.batch + chunk - 1) / chunk;
+// im2col + SGEMM over chunks of images (or the whole batch for small maps),
+// each product's output finished by the epilogue.
+void forward_im2col(const ConvGeometry& g, int batch, const float* x, const float* weight, const ConvEpilogue& e,
+                    float* y) {
+  if (small_maps(g, batch)) return forward_whole_batch(g, batch, x, weight, e, y);
+  const int chunk = images_per_chunk(g, batch);
+  const int chunks = (batch + chunk - 1) / chunk;
   const std::size_t M = g.out_pixels;
 #pragma omp parallel
   {
@@ -357,16 +356,50 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, c
     float* out = scratch(Scratch::Outputs, g.out_sample * chunk);
 #pragma omp for schedule(static)
     for (int c = 0; c < chunks; ++c) {
-      const int first = c * chunk, count = std::min(chunk, s.batch - first);
+      const int first = c * chunk, count = std::min(chunk, batch - first);
       const std::size_t ld = count * M;
       chunk_im2col(g, x, first, count, col);
       // out [K, count*Ho*Wo] = weight [K, C*kh*kw] * col [C*kh*kw, count*Ho*Wo]
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.K, static_cast<int>(ld), static_cast<int>(g.patch),
                   1.0f, weight, static_cast<int>(g.patch), col, static_cast<int>(ld), 0.0f, out,
                   static_cast<int>(ld));
-      scatter_outputs(g, out, ld, first, count, bias, y);
+      scatter_outputs(g, out, ld, first, count, e, y);
     }
   }
+}
+
+}  // namespace
+
+SXB_MULTIVERSION void finish_plane(const ConvEpilogue& e, int k, int Ho, int Wo, const float* from, float* to) {
+  const ChannelEpilogue f(e, k);
+  if (!e.pool) {
+    const std::size_t M = static_cast<std::size_t>(Ho) * Wo;
+    if (!f.affine && !f.relu) {
+      for (std::size_t p = 0; p < M; ++p) to[p] = from[p] + f.bias;
+      return;
+    }
+    for (std::size_t p = 0; p < M; ++p) to[p] = f(from[p]);
+    return;
+  }
+  const int Hp = Ho / 2, Wp = Wo / 2;
+  for (int oh = 0; oh < Hp; ++oh) {
+    const float* top = from + static_cast<std::size_t>(2 * oh) * Wo;
+    const float* bottom = top + Wo;
+    float* out = to + static_cast<std::size_t>(oh) * Wp;
+    for (int ow = 0; ow < Wp; ++ow)
+      out[ow] = window_max(f(top[2 * ow]), f(top[2 * ow + 1]), f(bottom[2 * ow]), f(bottom[2 * ow + 1]));
+  }
+}
+
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* y) {
+  ConvEpilogue e;
+  e.bias = bias;
+  forward_im2col(ConvGeometry(s), s.batch, x, weight, e, y);
+}
+
+void conv2d_forward_eval(const Conv2dShape& s, const float* x, const float* weight, const ConvEpilogue& e, float* y) {
+  if (winograd_applies(s)) return conv2d_forward_winograd(s, x, weight, e, y);
+  forward_im2col(ConvGeometry(s), s.batch, x, weight, e, y);
 }
 
 // y_n [K, Ho*Wo] = CSR weight * col_n: each output row is its entries'
