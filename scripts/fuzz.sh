@@ -19,13 +19,13 @@ start=$(date +%s)
 cmake -S . -B $B -DCMAKE_CXX_COMPILER="${CXX_FUZZ:-clang++}" -DSPARSEXBAR_FUZZ=ON -DSPARSEXBAR_CUDA=OFF \
   -DSPARSEXBAR_TESTS=OFF -DSPARSEXBAR_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" "${launcher[@]}" >/dev/null || exit 2
-cmake --build $B -j"${JOBS:-$(nproc)}" --target fuzz_targets fuzz_make_corpus || exit 2
-echo "fuzz: built in $(($(date +%s) - start)) s"
-
 if [ "${1:-}" = "--seeds" ]; then
+  cmake --build $B -j"${JOBS:-$(nproc)}" --target fuzz_make_corpus || exit 2
   rm -rf tests/fuzz/corpus && $B/tests/fuzz/fuzz_make_corpus tests/fuzz/corpus . && du -sh tests/fuzz/corpus
   exit $?
 fi
+cmake --build $B -j"${JOBS:-$(nproc)}" --target fuzz_targets || exit 2
+echo "fuzz: built in $(($(date +%s) - start)) s"
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=${*:-$ALL}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the CUDA binaries here and pack them, with the shared libraries the
-# device machine's image lacks (OpenBLAS, fmt, stb, OpenSSL's libcrypto, the
+# device machine's image lacks (OpenBLAS, fmt, stb, libjpeg, OpenSSL's libcrypto, the
 # GCC runtimes, cudart), into .gpu/ for scripts/gpu-check.sh to run there.
 # cuBLAS, cuBLASLt, cuSPARSE and nvJitLink (about 850 MB) stay behind: the
 # device's CUDA 13 toolkit has them. Usage, from the repository root:

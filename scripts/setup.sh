@@ -8,7 +8,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   build-essential cmake git pkg-config \
   libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libstb-dev \
-  libssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev ngspice \
+  libssl-dev zlib1g-dev libjpeg62-turbo-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev ngspice \
   clang libclang-rt-14-dev libomp-dev \
   libxml2-dev >/dev/null  # clang: scripts/fuzz.sh (libFuzzer, its OpenMP); libxml2: the HTML report tests
 echo "setup: Debian packages installed"

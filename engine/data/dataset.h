@@ -47,7 +47,9 @@ Dataset load_cifar100_dir(const std::string& dir, Split split, bool coarse_label
 // the others are training images, so test accuracy never sees training images.
 // Errors, each naming the path: an empty class folder, a file beside the class
 // folders, anything in a class folder that is not an image, an image that does
-// not decode (PNG: also a chunk CRC mismatch), an image that is not 32x32.
+// not decode (PNG: also a chunk CRC mismatch; JPEG, decoded by libjpeg-turbo as
+// Pillow decodes it: also any libjpeg warning about the data, such as a
+// truncated file), an image that is not 32x32.
 // Hidden entries (names starting with '.') are skipped.
 Dataset load_image_folder(const std::string& dir, Split split);
 

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "engine/data/dataset.h"
+#include "engine/data/jpeg_decode.h"
 #include "engine/data/png_check.h"
 #include "kernels/common/error.h"
 
@@ -70,25 +71,37 @@ std::string read_bytes(const fs::path& file) {
   return bytes;
 }
 
-void append_image(Dataset& d, const fs::path& file, int label) {
-  const std::string f = file.string(), bytes = read_bytes(file);
-  std::string ext = file.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (ext == ".png") check_png_chunks(bytes, f);
-  int w = 0, h = 0, c = 0;
-  unsigned char* px = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
-                                            static_cast<int>(bytes.size()), &w, &h, &c, 3);
-  SXB_REQUIRE(px, fmt::format("{}: cannot decode image ({})", f, stbi_failure_reason()));
-  if (w != kImageSize || h != kImageSize) {
-    stbi_image_free(px);
-    throw Error(fmt::format("{}: image is {}x{}, expected {}x{}", f, w, h, kImageSize, kImageSize));
-  }
+// Interleaved RGB rows -> the CHW planes of a new dataset image.
+void append_pixels(Dataset& d, const unsigned char* rgb) {
   const std::size_t base = d.images.size();
   d.images.resize(base + kImageBytes);
   for (int y = 0; y < kImageSize; ++y)
     for (int x = 0; x < kImageSize; ++x)
       for (int ch = 0; ch < 3; ++ch)
-        d.images[base + ch * kImageSize * kImageSize + y * kImageSize + x] = px[(y * kImageSize + x) * 3 + ch];
+        d.images[base + ch * kImageSize * kImageSize + y * kImageSize + x] = rgb[(y * kImageSize + x) * 3 + ch];
+}
+
+// JPEG through libjpeg-turbo (engine/data/jpeg_decode.h); PNG through stb_image
+// after the chunk CRCs are checked (which also makes sure stb sees a PNG).
+void append_image(Dataset& d, const fs::path& file, int label) {
+  const std::string f = file.string(), bytes = read_bytes(file);
+  std::string ext = file.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext != ".png") {
+    append_pixels(d, decode_jpeg_rgb(bytes, f, kImageSize, kImageSize).data());
+    d.labels.push_back(label);
+    return;
+  }
+  check_png_chunks(bytes, f);
+  int w = 0, h = 0, c = 0;
+  unsigned char* px = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
+                                            static_cast<int>(bytes.size()), &w, &h, &c, 3);
+  SXB_REQUIRE(px, fmt::format("{}: cannot decode PNG ({})", f, stbi_failure_reason()));
+  if (w != kImageSize || h != kImageSize) {
+    stbi_image_free(px);
+    throw Error(fmt::format("{}: image is {}x{}, expected {}x{}", f, w, h, kImageSize, kImageSize));
+  }
+  append_pixels(d, px);
   stbi_image_free(px);
   d.labels.push_back(label);
 }

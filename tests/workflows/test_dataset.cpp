@@ -156,7 +156,7 @@ TEST(ImageFolder, EverythingThatIsNotAClassOfImagesIsAnErrorNamingThePath) {
   fs::remove(dir / "train/labels.csv");
 
   std::ofstream(dir / "train/ant/c.jpg") << "garbage";
-  EXPECT_NE(error(Split::Train).find("c.jpg: cannot decode image"), std::string::npos) << error(Split::Train);
+  EXPECT_NE(error(Split::Train).find("c.jpg: cannot decode JPEG"), std::string::npos) << error(Split::Train);
   fs::remove(dir / "train/ant/c.jpg");
 
   fs::remove_all(dir / "test");  // train/ without test/
