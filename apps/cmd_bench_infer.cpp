@@ -13,6 +13,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "apps/bench_options.h"
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "apps/number_options.h"
@@ -22,33 +23,22 @@
 namespace sxb::app {
 
 void add_bench_infer_command(CLI::App& bench) {
-  struct Options {
-    std::string model = "vgg11", device = "cpu";
-    double width = 1.0;
-    int batch = 128, steps = 8, warmup = 2, threads = 0;
-    bool layers = false, json = false;
+  struct Options : ResidentBench {
+    bool layers = false;
   };
   auto opt = std::make_shared<Options>();
+  opt->steps = 8;
+  opt->warmup = 2;
   CLI::App* cmd = bench.add_subcommand("infer", "Inference images per second on resident inputs (as PyTorch's eval)");
-  cmd->add_option("--model", opt->model, "vgg11 or vgg16")->capture_default_str();
-  cmd->add_option("--width", opt->width, "Width multiplier")->check(CLI::Range(0.01, 16.0))->capture_default_str();
-  cmd->add_option("--batch", opt->batch, "Images per forward")->check(CLI::Range(1, 4096))->capture_default_str();
-  cmd->add_option("--steps", opt->steps, "Timed forwards")->check(CLI::Range(1, 100000))->capture_default_str();
-  cmd->add_option("--warmup", opt->warmup, "Untimed forwards first")->check(CLI::Range(0, 1000))->capture_default_str();
-  cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto")->capture_default_str();
-  add_threads_option(cmd, opt->threads, "OpenMP threads (0: all cores)");
+  add_resident_bench_options(cmd, *opt, "forward");
   cmd->add_flag("--layers", opt->layers, "Time the layer-by-layer eval-mode forward instead of the eval path");
-  cmd->add_flag("--json", opt->json, "Print one JSON object instead of a line");
   cmd->callback([opt] {
     use_threads(opt->threads);
     std::unique_ptr<nn::Backend> b = nn::make_backend(opt->device);
     const std::unique_ptr<nn::Vgg> model = benchmark_vgg(opt->model, opt->width, *b);
     nn::Vgg& net = *model;
     const int n = opt->batch;
-    std::vector<float> images(static_cast<std::size_t>(n) * nn::kVggInputChannels * nn::kVggInputSize *
-                              nn::kVggInputSize);
-    for (std::size_t i = 0; i < images.size(); ++i)
-      images[i] = static_cast<float>((rng::splitmix64(i) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+    const std::vector<float> images = resident_images(n);
     nn::Tensor x = b->empty({n, nn::kVggInputChannels, nn::kVggInputSize, nn::kVggInputSize});
     b->upload(images.data(), x);
     const auto forward = [&]() -> const nn::Tensor& {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "apps/bench_options.h"
 #include "apps/commands.h"
 #include "apps/number_options.h"
 #include "apps/model_options.h"
@@ -21,22 +22,9 @@
 namespace sxb::app {
 
 void add_bench_train_command(CLI::App& bench) {
-  struct Options {
-    std::string model = "vgg11", device = "cpu";
-    double width = 1.0;
-    int batch = 128, steps = 10, warmup = 5, threads = 0;
-    bool json = false;
-  };
-  auto opt = std::make_shared<Options>();
+  auto opt = std::make_shared<ResidentBench>();
   CLI::App* cmd = bench.add_subcommand("train", "Training steps per second on resident inputs (as PyTorch's bench)");
-  cmd->add_option("--model", opt->model, "vgg11 or vgg16")->capture_default_str();
-  cmd->add_option("--width", opt->width, "Width multiplier")->check(CLI::Range(0.01, 16.0))->capture_default_str();
-  cmd->add_option("--batch", opt->batch, "Images per step")->check(CLI::Range(1, 4096))->capture_default_str();
-  cmd->add_option("--steps", opt->steps, "Timed steps")->check(CLI::Range(1, 100000))->capture_default_str();
-  cmd->add_option("--warmup", opt->warmup, "Untimed steps first")->check(CLI::Range(0, 1000))->capture_default_str();
-  cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto")->capture_default_str();
-  add_threads_option(cmd, opt->threads, "OpenMP threads (0: all cores)");
-  cmd->add_flag("--json", opt->json, "Print one JSON object instead of a line");
+  add_resident_bench_options(cmd, *opt, "step");
   cmd->callback([opt] {
     use_threads(opt->threads);
     std::unique_ptr<nn::Backend> b = nn::make_backend(opt->device);
@@ -44,11 +32,8 @@ void add_bench_train_command(CLI::App& bench) {
     nn::Vgg& net = *model;
     net.prepare_training();
     const int n = opt->batch;
-    std::vector<float> images(static_cast<std::size_t>(n) * nn::kVggInputChannels * nn::kVggInputSize *
-                              nn::kVggInputSize);
+    const std::vector<float> images = resident_images(n);
     std::vector<std::int32_t> labels(n);
-    for (std::size_t i = 0; i < images.size(); ++i)
-      images[i] = static_cast<float>((rng::splitmix64(i) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
     for (int i = 0; i < n; ++i) labels[i] = static_cast<std::int32_t>(rng::splitmix64(1000003 + i) % net.config().classes);
     nn::Tensor x = b->empty({n, nn::kVggInputChannels, nn::kVggInputSize, nn::kVggInputSize});
     nn::Tensor y = b->empty({n}, nn::DType::I32), dlogits;

@@ -54,7 +54,7 @@ extern const FlagNames kModelFlags;
 CLI::Option* add_device_option(CLI::App* cmd, std::string& device);
 
 // A VGG with 10 classes, PyTorch's default initialisation from seed 1, on
-// `backend`: the model of the benchmarks (bench network, bench train).
+// `backend`: the model of the benchmarks (bench network, train, infer).
 std::unique_ptr<nn::Vgg> benchmark_vgg(const std::string& model, double width, nn::Backend& backend);
 
 }  // namespace sxb::app

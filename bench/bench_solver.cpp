@@ -52,6 +52,13 @@ void set_counters(benchmark::State& state, double tiles_per_iteration, int threa
   state.counters["threads"] = threads;
 }
 
+// fma_per_s: `fma_per_iteration` useful multiply-adds per iteration, per
+// second (of CPU time, or of wall-clock time with UseRealTime); compare it with BM_PeakFma's in the same run.
+void set_fma_counters(benchmark::State& state, double fma_per_iteration) {
+  state.counters["fma_per_s"] = benchmark::Counter(fma_per_iteration * static_cast<double>(state.iterations()),
+                                                   benchmark::Counter::kIsRate);
+}
+
 // The general way: analyse + factorise + R solves (the matrix is assembled
 // once, outside the timing), on one core: Eigen's own
 // OpenMP parallelism of its dense kernels is switched off.
@@ -76,6 +83,7 @@ void BM_Sweep_Transfer(benchmark::State& state) {
     benchmark::DoNotOptimize(transfer.data());
   }
   set_counters(state, 1.0, omp_get_max_threads());
+  set_fma_counters(state, sxb::cpu::sweep_multiply_adds(n, n));  // against BM_PeakFma
 }
 
 constexpr int kBatchTiles = 64;
@@ -98,13 +106,6 @@ void BM_Sweep_BatchTransfer(benchmark::State& state) {
 }
 
 // --- The sweep's phases on one core, as shares of the measured FMA peak ---
-
-// fma_per_s: `fma_per_iteration` useful multiply-adds per iteration, per
-// second of CPU time; compare it with BM_PeakFma's in the same run.
-void set_fma_counters(benchmark::State& state, double fma_per_iteration) {
-  state.counters["fma_per_s"] = benchmark::Counter(fma_per_iteration * static_cast<double>(state.iterations()),
-                                                   benchmark::Counter::kIsRate);
-}
 
 // The anchor: multiply-adds per second of a register-only FMA loop, one thread.
 void BM_PeakFma(benchmark::State& state) {
@@ -161,18 +162,6 @@ void BM_Phase_BitLine(benchmark::State& state) {
   set_fma_counters(state, 2.0 * n * n);
 }
 
-// The whole transfer extraction on one core against the model count.
-void BM_Phase_WholeSweep(benchmark::State& state) {
-  const int n = static_cast<int>(state.range(0));
-  const OwnedTile tile = default_tile(n, 1);
-  std::vector<double> transfer(static_cast<std::size_t>(n) * n);
-  for (auto _ : state) {
-    sxb::cpu::tile_transfer(tile.view(), transfer.data());
-    benchmark::DoNotOptimize(transfer.data());
-  }
-  set_fma_counters(state, sxb::cpu::sweep_multiply_adds(n, n));
-}
-
 // One input vector (all rows at V_read = 0.3 V), solved per vector.
 void BM_Sweep_Currents1(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
@@ -193,7 +182,6 @@ BENCHMARK(BM_PeakFma)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Phase_Inverse)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Phase_Product)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Phase_BitLine)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Phase_WholeSweep)->Arg(32)->Arg(64)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Sweep_Currents1)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

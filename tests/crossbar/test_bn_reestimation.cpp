@@ -14,6 +14,7 @@
 #include "engine/data/synthetic.h"
 #include "engine/evaluation/bn_reestimation.h"
 #include "kernels/common/error.h"
+#include "tests/support/random_vgg.h"
 
 namespace sxb {
 namespace {
@@ -23,25 +24,7 @@ constexpr std::uint64_t kSeed = 7;
 // A VGG11 of width 0.25 with random weights and random batch-norm affine
 // parameters and running statistics (so that re-estimation changes them).
 std::unique_ptr<nn::Vgg> random_model(nn::Backend& b) {
-  nn::VggConfig c;
-  c.model = "vgg11";
-  c.width = 0.25;
-  auto model = std::make_unique<nn::Vgg>(c, b);
-  model->init(kSeed);
-  std::mt19937_64 rng(kSeed);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  auto randomize = [&](const nn::Tensor& t, float lo, float hi) {
-    std::vector<float> v(t.numel());
-    for (float& x : v) x = lo + (hi - lo) * u(rng);
-    b.upload(v.data(), t);
-  };
-  for (const std::string& layer : model->batch_norm_layers()) {
-    randomize(model->parameter(layer + ".weight").value, 0.5f, 1.5f);
-    randomize(model->parameter(layer + ".bias").value, -0.2f, 0.2f);
-    randomize(model->buffer(layer + ".running_mean").value, -1.0f, 1.0f);
-    randomize(model->buffer(layer + ".running_var").value, 0.5f, 2.0f);
-  }
-  return model;
+  return test_support::random_vgg(b, "vgg11", 0.25, kSeed, kSeed, 1.0f);
 }
 
 // The n images re-estimation uses: image floor(k * size / n) for k < n, in order.

@@ -13,6 +13,7 @@
 
 #include "models/vgg.h"
 #include "tests/support/random_values.h"
+#include "tests/support/random_vgg.h"
 
 namespace sxb {
 namespace {
@@ -21,25 +22,7 @@ using test_support::random_values;
 using test_support::relative_error;
 
 std::unique_ptr<nn::Vgg> random_model(nn::Backend& b, const std::string& name, double width) {
-  nn::VggConfig c;
-  c.model = name;
-  c.width = width;
-  auto model = std::make_unique<nn::Vgg>(c, b);
-  model->init(11);
-  std::mt19937_64 rng(12);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  auto randomize = [&](const nn::Tensor& t, float lo, float hi) {
-    std::vector<float> v(t.numel());
-    for (float& x : v) x = lo + (hi - lo) * u(rng);
-    b.upload(v.data(), t);
-  };
-  for (const std::string& layer : model->batch_norm_layers()) {
-    randomize(model->parameter(layer + ".weight").value, 0.5f, 1.5f);
-    randomize(model->parameter(layer + ".bias").value, -0.2f, 0.2f);
-    randomize(model->buffer(layer + ".running_mean").value, -0.5f, 0.5f);
-    randomize(model->buffer(layer + ".running_var").value, 0.5f, 2.0f);
-  }
-  return model;
+  return test_support::random_vgg(b, name, width, 11, 12, 0.5f);
 }
 
 nn::Tensor random_images(nn::Backend& b, int n, std::uint64_t seed) {
