@@ -76,12 +76,12 @@ void add_bench_command(CLI::App& app) {
     double share = 0.0;
     if (backend == Backend::Cpu) {
       // The sweep's useful multiply-adds against the measured peak of every thread.
-      const double peak = cpu_fma_peak_per_thread();
+      const double peak = cpu_fma_peak_per_thread(), fma = cpu_sweep_multiply_adds(opt->rows, opt->cols);
       const int threads = omp_get_max_threads();
-      share = cpu_sweep_multiply_adds(opt->rows, opt->cols) * n / transfer / (peak * threads);
+      share = fma * n / transfer / (peak * threads);
       out["threads"] = threads;
       out["fma_peak_per_s_per_thread"] = peak;
-      out["sweep_multiply_adds_per_tile"] = cpu_sweep_multiply_adds(opt->rows, opt->cols);
+      out["sweep_multiply_adds_per_tile"] = fma;
       out["transfer_share_of_peak"] = share;
     }
     if (opt->json) {

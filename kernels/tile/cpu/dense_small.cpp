@@ -177,11 +177,9 @@ constexpr int kStrip = 16;  // rows of the rank-8 update kept in registers
   return ok;
 }
 
-// Rows [i0, i0+16) of P' = P~ D^{-1} (G = P~ transposed, 8 x n; D8 = D^{-1}
-// padded to 8 x 8 with zeros) into p; then A[i0 : i0+16, j] -= P' f_j for the
-// columns j in [j0, j1), four at a time (8 independent accumulator chains).
-// F: the weights, 8 per column (f_j[t] at j*8 + t).
-// Inlined so that it is compiled for each clone of its caller.
+// Rows [i0, i0+16) of P' = P~ D^{-1} into p (G = P~ transposed, 8 x n;
+// D8 = D^{-1} padded to 8 x 8 with the identity). The helpers here are
+// inlined so that they are compiled for each clone of their caller.
 [[gnu::always_inline]] inline void panel_strip(const double* G, const double* D8, int n, int i0,
                                                double (&p)[kPivotBlock][kStrip]) {
   constexpr int B = kPivotBlock, H = kStrip;
@@ -198,6 +196,9 @@ constexpr int kStrip = 16;  // rows of the rank-8 update kept in registers
   }
 }
 
+// A[i0 : i0+16, j] -= P'[i0 : i0+16, :] f_j for the columns j in [j0, j1),
+// four at a time (8 independent accumulator chains); p from panel_strip,
+// F: the weights, 8 per column (f_j[t] at j*8 + t).
 [[gnu::always_inline]] inline void rank8_strip(const double (&p)[kPivotBlock][kStrip], const double* F, double* A,
                                                int n, int i0, int j0, int j1) {
   constexpr int B = kPivotBlock, H = kStrip;
