@@ -36,7 +36,7 @@ const FlagNames kSweepFlags = {{"shard '", "--shard '"},
 
 void add_run(CLI::App* sweep) {
   struct Options {
-    std::string file, out, shard = "0/1", cache_dir, device = "cpu", backend = "auto", sparse = "auto";
+    std::string file, out, shard = "0/1", cache_dir, data_root, device = "cpu", backend = "auto", sparse = "auto";
     int threads = 0;
     std::size_t max_points = 0;
     bool no_cache = false, quiet = false;
@@ -50,6 +50,10 @@ void add_run(CLI::App* sweep) {
   cmd->add_option("--cache-dir", opt->cache_dir,
                   "Trained/pruned models and effective weights (default: " + default_cache_dir() + ")");
   cmd->add_flag("--no-cache", opt->no_cache, "Do not reuse or store effective weights (models are always kept)");
+  cmd->add_option("--data-root", opt->data_root,
+                  "Folder that relative data folders of the sweep file are taken from (default: $SPARSEXBAR_DATA, else "
+                  "the working folder)")
+      ->envname("SPARSEXBAR_DATA");
   add_device_option(cmd, opt->device);
   cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
   cmd->add_option("--sparse", opt->sparse, "W_eff products: auto, dense or sparse")->capture_default_str();
@@ -65,6 +69,7 @@ void add_run(CLI::App* sweep) {
     o.out_dir = opt->out.empty() ? default_out(sweep) : opt->out;
     o.cache_dir = opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir;
     o.weff_cache = !opt->no_cache;
+    o.data_root = opt->data_root;
     o.device = opt->device;
     o.backend = parse_backend(opt->backend, "--backend");
     o.sparse = parse_sparse_path(opt->sparse, "--sparse");

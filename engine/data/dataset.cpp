@@ -133,4 +133,28 @@ Dataset load_dataset(const std::string& spec, Split split, std::uint64_t seed) {
               "' (cifar10, cifar100, cifar100-coarse, folder, synthetic)");
 }
 
+Dataset first_per_class(const Dataset& d, int per_class) {
+  SXB_REQUIRE(per_class >= 1, fmt::format("images per class must be at least 1 (got {})", per_class));
+  Dataset out;
+  out.source = fmt::format("{} (first {} per class)", d.source, per_class);
+  out.class_names = d.class_names;
+  out.num_classes = d.num_classes;
+  std::vector<int> taken(static_cast<std::size_t>(std::max(d.num_classes, 0)), 0);
+  for (std::size_t k = 0; k < d.size(); ++k) {
+    const int label = d.labels[k];
+    if (label < 0 || label >= d.num_classes || taken[static_cast<std::size_t>(label)]++ >= per_class) continue;
+    out.labels.push_back(label);
+    out.images.insert(out.images.end(), d.image(k), d.image(k) + kImageBytes);
+  }
+  return out;
+}
+
+std::string resolve_data_spec(const std::string& spec, const std::string& root) {
+  const auto colon = spec.find(':');
+  if (root.empty() || colon == std::string::npos || spec.compare(0, colon, "synthetic") == 0) return spec;
+  const fs::path dir = spec.substr(colon + 1);
+  if (dir.empty() || dir.is_absolute()) return spec;
+  return spec.substr(0, colon + 1) + (fs::path(root) / dir).lexically_normal().string();
+}
+
 }  // namespace sxb

@@ -57,4 +57,14 @@ Dataset load_image_folder(const std::string& dir, Split split);
 // "synthetic" (optionally "synthetic:N" images); errors name the spec.
 Dataset load_dataset(const std::string& spec, Split split, std::uint64_t seed = 1);
 
+// The first `per_class` images of each class, in the set's order (a class
+// with fewer keeps all of them); per_class >= 1.
+Dataset first_per_class(const Dataset& d, int per_class);
+
+// The spec with a relative DIR taken from `root` ("folder:cifar10-jpeg" with
+// root "/data" -> "folder:/data/cifar10-jpeg"); absolute DIRs, synthetic specs
+// and an empty root leave it as it is. Sweep files name their data this way,
+// so that a point's id does not depend on where a machine keeps the data.
+std::string resolve_data_spec(const std::string& spec, const std::string& root);
+
 }  // namespace sxb

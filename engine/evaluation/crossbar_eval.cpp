@@ -267,8 +267,10 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
     t0 = std::chrono::steady_clock::now();
     log("evaluating the read-out variants");
     for (const ReadoutVariant& v : evaluate_readout_variants(model, data, norm, r.layers, options.evaluation.bn_recalibrate,
-                                                             options.bn_train, options.sparse, &r.nonideal))
+                                                             options.bn_train, options.sparse, &r.nonideal)) {
       rep.variants.push_back(variant_report(v));
+      r.variant_predicted.push_back(v.result.predicted);
+    }
     rep.seconds["variants"] = seconds_since(t0);
   }
 

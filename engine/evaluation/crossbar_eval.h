@@ -57,6 +57,7 @@ struct CrossbarEvalOptions {
 
 struct CrossbarEvalResult {
   EvalResult software, ideal, nonideal;  // with logits and predictions; nonideal: the first calibration
+  std::vector<std::vector<int>> variant_predicted;  // the predictions of each report.variants entry
   std::vector<LayerEffective> layers;   // non-ideal, w_eff cleared
   CrossbarReport report;
 };

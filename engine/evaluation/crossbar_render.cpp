@@ -133,10 +133,12 @@ std::string crossbar_summary(const std::vector<CrossbarReport>& runs) {
 std::string crossbar_predictions_csv(const CrossbarEvalResult& r, const Dataset& d) {
   const int k = r.nonideal.classes;
   std::string s = "index,label,software,nonideal";
+  for (const VariantReport& v : r.report.variants) s += "," + v.column();
   for (int c = 0; c < k; ++c) s += fmt::format(",logit_{}", c);
   s += "\n";
   for (std::size_t i = 0; i < r.nonideal.images; ++i) {
     s += fmt::format("{},{},{},{}", i, d.labels[i], r.software.predicted[i], r.nonideal.predicted[i]);
+    for (const std::vector<int>& p : r.variant_predicted) s += fmt::format(",{}", p.at(i));
     for (int c = 0; c < k; ++c) s += fmt::format(",{:.9g}", r.nonideal.logits[i * k + c]);
     s += "\n";
   }

@@ -9,6 +9,10 @@ std::string VariantReport::name() const {
                         : to_string(calibration) + " + BN re-estimation (" + std::to_string(bn_images) + " images)";
 }
 
+std::string VariantReport::column() const {
+  return "nonideal_" + to_string(calibration) + (bn_images > 0 ? "_bn" : "");
+}
+
 std::optional<double> CrossbarReport::ccr() const {
   if (reference_crossbars <= 0 || crossbars <= 0) return std::nullopt;
   return static_cast<double>(reference_crossbars) / static_cast<double>(crossbars);

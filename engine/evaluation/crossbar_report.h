@@ -53,6 +53,8 @@ struct VariantReport {
   nlohmann::json bn;  // engine/evaluation/bn_reestimation.h to_json; null without
 
   std::string name() const;  // "column", "column + BN re-estimation (512 images)"
+  // Its column in tables and prediction files: "nonideal_column", "nonideal_column_bn".
+  std::string column() const;
 };
 
 struct WctReport {

@@ -20,11 +20,12 @@ namespace {
 using json = nlohmann::json;
 
 bool is_percent(const std::string& metric) {
-  return metric == "software" || metric == "ideal" || metric == "nonideal" || metric == "loss";
+  return metric == "software" || metric == "ideal" || metric.starts_with("nonideal") || metric == "loss";
 }
 
 std::string metric_label(const std::string& metric) {
   if (metric == "loss") return "accuracy loss, software - non-ideal (points)";
+  if (metric.starts_with("nonideal_")) return "non-ideal accuracy, " + metric.substr(9) + " (%)";
   if (is_percent(metric)) return (metric == "nonideal" ? std::string("non-ideal") : metric) + " accuracy (%)";
   if (metric == "ccr") return "CCR (unpruned crossbars / crossbars)";
   if (metric == "nf_mean" || metric == "nf_max" || metric == "low_share") return metric + " (fraction)";
@@ -157,8 +158,7 @@ std::string sweep_html_report(const std::vector<json>& records, const std::strin
                                  records.size(), version(), xml_escape(git_revision()));
   if (!command_line.empty()) body += "<pre>" + xml_escape(command_line) + "</pre>\n";
   // The grid keys: the table's columns between "id" and the metrics.
-  const std::size_t metrics = sweep_metric_names().size();
-  const std::vector<std::string> keys(t.columns.begin() + 2, t.columns.end() - static_cast<std::ptrdiff_t>(metrics));
+  const std::vector<std::string>& keys = t.keys;
   SXB_REQUIRE(series.empty() || std::find(keys.begin(), keys.end(), series) != keys.end(),
               fmt::format("plot: series '{}' is not a grid key of these results", series));
   body += "<h2>Charts</h2>\n";

@@ -116,11 +116,15 @@ TrainConfig SweepPointConfig::train_config(const std::string& out) const {
   return t;
 }
 
+std::string SweepPointConfig::finetune_data() const {
+  return finetune_images_per_class > 0 ? fmt::format("{}#first-{}-per-class", data, finetune_images_per_class) : data;
+}
+
 PruneRunConfig SweepPointConfig::prune_config(const std::string& weights_path, const std::string& out) const {
   PruneRunConfig r = prune.value();
   r.weights = weights_path;
   r.model = model;
-  r.data = data;
+  r.data = finetune_data();
   r.out = out;
   return r;
 }
@@ -166,6 +170,8 @@ json SweepPointConfig::to_json() const {
   }
   j["prune"] = prune ? prune_identity_json(*prune) : json(nullptr);
   if (nonideal_finetune) j["nonideal_finetune"] = nonideal_finetune->to_json();
+  if (finetune_images_per_class > 0 && (prune || nonideal_finetune))
+    j["finetune_images_per_class"] = finetune_images_per_class;
   return j;
 }
 
@@ -227,6 +233,7 @@ SweepPointConfig point_from_json(const json& j, const std::string& base_dir) {
   k.integer("classes", c.classes, 0, 1 << 20);
   k.text("data", c.data);
   k.text("eval_data", c.eval_data);
+  k.integer("finetune_images_per_class", c.finetune_images_per_class, 0, 1 << 30);
   k.text("weights", c.weights);
   json crossbar = json::object();
   if (const json* x = k.get("crossbar")) {
@@ -277,9 +284,34 @@ SweepPointConfig sweep_point_from_json(const json& j, const std::string& context
   }
 }
 
+namespace {
+
+SweepGrid grid_from_json(const nlohmann::ordered_json& value, const std::string& where) {
+  SXB_REQUIRE(value.is_object(), where + " must be an object of lists");
+  SweepGrid grid;
+  for (const auto& [gk, gv] : value.items()) {
+    SXB_REQUIRE(gv.is_array() && !gv.empty(), fmt::format("{} \"{}\" must be a non-empty list of values", where, gk));
+    std::vector<json> values;
+    for (const auto& v : gv) values.push_back(json::parse(v.dump()));
+    grid.emplace_back(gk, std::move(values));
+  }
+  return grid;
+}
+
+// The file's base with a block's "base" merged over it, key by key (objects recursively).
+void merge_into(json& base, const json& over) {
+  for (const auto& [key, value] : over.items()) {
+    if (value.is_object() && base.contains(key) && base[key].is_object()) merge_into(base[key], value);
+    else base[key] = value;
+  }
+}
+
+}  // namespace
+
 Sweep sweep_from_json(const nlohmann::ordered_json& j, const std::string& context, const std::string& base_dir) {
   SXB_REQUIRE(j.is_object(), context + ": a sweep must be a JSON object with \"base\" and \"grid\"");
   Sweep s;
+  std::vector<json> block_bases;
   for (const auto& [key, value] : j.items()) {
     if (key == "name") {
       SXB_REQUIRE(value.is_string(), context + ": \"name\" must be a string");
@@ -287,48 +319,79 @@ Sweep sweep_from_json(const nlohmann::ordered_json& j, const std::string& contex
     } else if (key == "base") {
       SXB_REQUIRE(value.is_object(), context + ": \"base\" must be an object");
       s.base = json::parse(value.dump());
-    } else if (key == "grid") {
-      SXB_REQUIRE(value.is_object(), context + ": \"grid\" must be an object of lists");
-      for (const auto& [gk, gv] : value.items()) {
-        SXB_REQUIRE(gv.is_array() && !gv.empty(),
-                    fmt::format("{}: grid \"{}\" must be a non-empty list of values", context, gk));
-        std::vector<json> values;
-        for (const auto& v : gv) values.push_back(json::parse(v.dump()));
-        s.grid.emplace_back(gk, std::move(values));
+    } else if (key == "grid" && value.is_array()) {
+      SXB_REQUIRE(!value.empty(), context + ": \"grid\" must be an object of lists or a non-empty list of them");
+      for (std::size_t b = 0; b < value.size(); ++b) {
+        const std::string where = fmt::format("{}: grid block {}", context, b);
+        SXB_REQUIRE(value[b].is_object(), where + " must be an object of lists");
+        nlohmann::ordered_json block = value[b];
+        json block_base = json::object();
+        if (block.contains("base")) {
+          SXB_REQUIRE(block["base"].is_object(), where + ": \"base\" must be an object");
+          block_base = json::parse(block["base"].dump());
+          block.erase("base");
+        }
+        s.blocks.push_back(grid_from_json(block, where));
+        block_bases.push_back(std::move(block_base));
       }
+    } else if (key == "grid") {
+      s.blocks.push_back(grid_from_json(value, context + ": grid"));
+      block_bases.push_back(json::object());
     } else {
       throw Error(fmt::format("{}: \"{}\": unknown key (a sweep has \"name\", \"base\" and \"grid\")", context, key));
     }
   }
   if (s.base.is_null()) s.base = json::object();
-  std::size_t total = 1;
-  for (const auto& [key, values] : s.grid) {
-    total *= values.size();
+  if (s.blocks.empty()) s.blocks.emplace_back();  // no grid: the base alone
+  for (const SweepGrid& block : s.blocks)
+    for (const auto& [key, values] : block) {
+      auto it = std::find_if(s.grid.begin(), s.grid.end(), [&key](const auto& g) { return g.first == key; });
+      if (it == s.grid.end()) it = s.grid.insert(s.grid.end(), {key, {}});
+      for (const json& v : values)
+        if (std::find(it->second.begin(), it->second.end(), v) == it->second.end()) it->second.push_back(v);
+    }
+  std::size_t total = 0;
+  for (const SweepGrid& block : s.blocks) {
+    std::size_t n = 1;
+    for (const auto& [key, values] : block) {
+      n *= values.size();
+      SXB_REQUIRE(n <= 1000000, context + ": the grid has more than 1,000,000 points");
+    }
+    total += n;
     SXB_REQUIRE(total <= 1000000, context + ": the grid has more than 1,000,000 points");
   }
   std::map<std::string, std::size_t> seen;
-  for (std::size_t index = 0; index < total; ++index) {
-    SweepPoint p;
-    p.index = index;
-    json config = s.base;
-    std::size_t rest = index;
-    std::vector<std::pair<std::string, json>> assignments(s.grid.size());
-    for (std::size_t g = s.grid.size(); g-- > 0;) {  // the last key varies fastest
-      const auto& [key, values] = s.grid[g];
-      assignments[g] = {key, values[rest % values.size()]};
-      rest /= values.size();
+  std::size_t index = 0;
+  for (std::size_t b = 0; b < s.blocks.size(); ++b) {
+    const SweepGrid& block = s.blocks[b];
+    json base = s.base;
+    merge_into(base, block_bases[b]);
+    std::size_t count = 1;
+    for (const auto& [key, values] : block) count *= values.size();
+    for (std::size_t local = 0; local < count; ++local, ++index) {
+      SweepPoint p;
+      p.index = index;
+      json config = base;
+      std::size_t rest = local;
+      std::vector<std::pair<std::string, json>> assignments(block.size());
+      for (std::size_t g = block.size(); g-- > 0;) {  // the last key varies fastest
+        const auto& [key, values] = block[g];
+        assignments[g] = {key, values[rest % values.size()]};
+        rest /= values.size();
+      }
+      for (const auto& [key, value] : assignments) {
+        set_path(config, key, value, context);
+        p.varied[key] = value;
+      }
+      p.config = sweep_point_from_json(config, fmt::format("{}: point {} ({})", context, index, p.varied.dump()),
+                                       base_dir);
+      p.id = short_hash(p.config.id_json().dump());
+      const auto [it, fresh] = seen.emplace(p.id, index);
+      SXB_REQUIRE(fresh, fmt::format("{}: points {} and {} are the same configuration (a grid key has no effect, or "
+                                     "two blocks hold the same point)",
+                                     context, it->second, index));
+      s.points.push_back(std::move(p));
     }
-    for (const auto& [key, value] : assignments) {
-      set_path(config, key, value, context);
-      p.varied[key] = value;
-    }
-    p.config = sweep_point_from_json(config, fmt::format("{}: point {} ({})", context, index, p.varied.dump()),
-                                     base_dir);
-    p.id = short_hash(p.config.id_json().dump());
-    const auto [it, fresh] = seen.emplace(p.id, index);
-    SXB_REQUIRE(fresh, fmt::format("{}: points {} and {} are the same configuration (a grid key has no effect)",
-                                   context, it->second, index));
-    s.points.push_back(std::move(p));
   }
   return s;
 }

@@ -52,6 +52,10 @@ struct SweepPointConfig {
   int classes = 0;                      // 0: the data set's (the file's with weights)
   std::string data = "synthetic";       // training data (train, prune)
   std::string eval_data;                // test data of the evaluation; empty: data
+  // The pruning and nonideal_finetune phases train on the first N images of
+  // each class of `data` (0: all of them); part of the id only when set and
+  // one of those phases runs.
+  int finetune_images_per_class = 0;
   std::string weights;                  // a trained model; empty: train one
   std::string weights_sha256;           // content of `weights`, part of the id
   // The training of the model when no weights are given; model, width,
@@ -78,6 +82,9 @@ struct SweepPointConfig {
   // result (the weights' path, the crossbar preset's name).
   nlohmann::json id_json() const;
   TrainConfig train_config(const std::string& out) const;  // the training of the model (no weights)
+  // The training data of the pruning and nonideal_finetune phases, as it is
+  // recorded: `data`, or "<data>#first-<N>-per-class".
+  std::string finetune_data() const;
   // The pruning of the model at `weights` into `out` (needs prune).
   PruneRunConfig prune_config(const std::string& weights, const std::string& out) const;
 };
@@ -101,10 +108,18 @@ struct SweepPoint {
   nlohmann::ordered_json varied;   // grid key -> value of this point
 };
 
+// A grid: keys in file order, each with its values.
+using SweepGrid = std::vector<std::pair<std::string, std::vector<nlohmann::json>>>;
+
+// "grid" is one grid object, or a list of them ("blocks"): the points are
+// the union of the blocks' Cartesian products, block after block, so a study
+// can vary a mitigation only at some sparsities. A block may carry its own
+// "base" object, merged key by key over the file's base.
 struct Sweep {
   std::string name, path;
   nlohmann::json base;
-  std::vector<std::pair<std::string, std::vector<nlohmann::json>>> grid;  // in file order
+  SweepGrid grid;                  // every grid key of every block, first-seen order (values: union)
+  std::vector<SweepGrid> blocks;   // one per block, in file order
   std::vector<SweepPoint> points;  // the expanded grid
 };
 

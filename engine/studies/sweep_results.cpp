@@ -130,7 +130,40 @@ SweepRecords read_sweep_records(const std::string& dir) {
 }
 
 std::vector<std::string> sweep_metric_names() {
-  return {"software", "ideal", "nonideal", "loss", "crossbars", "ccr", "nf_mean", "nf_max", "low_share", "seconds"};
+  return {"software", "ideal", "nonideal", "loss", "test_images", "crossbars", "ccr", "nf_mean", "nf_max", "low_share",
+          "seconds"};
+}
+
+namespace {
+
+const char* const kVariantOrder[] = {"nonideal_none",    "nonideal_column",    "nonideal_layer",
+                                     "nonideal_none_bn", "nonideal_column_bn", "nonideal_layer_bn"};
+
+std::string variant_metric(const json& v) {
+  std::string name = "nonideal_" + v.value("calibration", std::string("none"));
+  if (v.value("bn_images", std::size_t{0}) > 0) name += "_bn";
+  return name;
+}
+
+bool is_variant_metric(const std::string& m) { return m.starts_with("nonideal_"); }
+
+}  // namespace
+
+std::vector<std::string> sweep_metric_names(const std::vector<json>& records) {
+  std::set<std::string> present;
+  for (const json& r : records)
+    if (r.contains("report") && r["report"].contains("variants") && r["report"]["variants"].is_array())
+      for (const json& v : r["report"]["variants"])
+        if (v.is_object()) present.insert(variant_metric(v));
+  std::vector<std::string> names;
+  for (const std::string& m : sweep_metric_names()) {
+    names.push_back(m);
+    if (m != "nonideal") continue;
+    for (const char* v : kVariantOrder)
+      if (present.erase(v)) names.push_back(v);
+    names.insert(names.end(), present.begin(), present.end());  // calibrations added later
+  }
+  return names;
 }
 
 double sweep_metric(const json& record, const std::string& metric) {
@@ -146,6 +179,14 @@ double sweep_metric(const json& record, const std::string& metric) {
   };
   if (metric == "software" || metric == "ideal" || metric == "nonideal" || metric == "loss")
     return at({"accuracy", metric.c_str()});
+  if (is_variant_metric(metric)) {
+    if (!rep || !rep->contains("variants") || !(*rep)["variants"].is_array()) return nan;
+    for (const json& v : (*rep)["variants"])
+      if (v.is_object() && variant_metric(v) == metric && v.contains("accuracy") && v["accuracy"].is_number())
+        return v["accuracy"].get<double>();
+    return nan;
+  }
+  if (metric == "test_images") return at({"data", "images"});
   if (metric == "crossbars") return at({"crossbars"});
   if (metric == "ccr") return at({"ccr"});
   if (metric == "nf_mean") return at({"nf", "mean"});
@@ -157,7 +198,7 @@ double sweep_metric(const json& record, const std::string& metric) {
   }
   std::string names;
   for (const std::string& m : sweep_metric_names()) names += (names.empty() ? "" : ", ") + m;
-  throw Error(fmt::format("unknown metric '{}' (metrics: {})", metric, names));
+  throw Error(fmt::format("unknown metric '{}' (metrics: {}, nonideal_<calibration>[_bn])", metric, names));
 }
 
 namespace {
@@ -182,25 +223,39 @@ std::string varied_text(const json& r, const std::string& key) {
   return r.contains("varied") && r["varied"].contains(key) ? value_text(r["varied"][key]) : "";
 }
 
+// The seeds of a point's normalised configuration: training, pruning, device variation.
+const char* const kSeedColumns[] = {"train_seed", "prune_seed", "variation_seed"};
+std::vector<std::string> seed_texts(const json& r) {
+  const json* c = r.contains("config") && r["config"].is_object() ? &r["config"] : nullptr;
+  const auto seed = [&](const char* block) -> std::string {
+    if (!c || !c->contains(block) || !(*c)[block].is_object() || !(*c)[block].contains("seed")) return "";
+    return value_text((*c)[block]["seed"]);
+  };
+  return {seed("train"), seed("prune"), seed("crossbar")};
+}
+
 }  // namespace
 
 SweepTable sweep_table(const std::vector<json>& records) {
   SweepTable t;
-  const std::vector<std::string> keys = grid_keys_of(records), metrics = sweep_metric_names();
+  const std::vector<std::string> keys = grid_keys_of(records), metrics = sweep_metric_names(records);
+  t.keys = keys;
   t.columns = {"index", "id"};
   t.columns.insert(t.columns.end(), keys.begin(), keys.end());
   t.columns.insert(t.columns.end(), metrics.begin(), metrics.end());
+  t.columns.insert(t.columns.end(), std::begin(kSeedColumns), std::end(kSeedColumns));
   for (const json& r : records) {
     std::vector<std::string> row = {value_text(r.value("index", json(nullptr))), r.value("id", "")};
     for (const std::string& key : keys) row.push_back(varied_text(r, key));
     for (const std::string& m : metrics) row.push_back(number_text(sweep_metric(r, m)));
+    for (std::string& s : seed_texts(r)) row.push_back(std::move(s));
     t.rows.push_back(std::move(row));
   }
   return t;
 }
 
 SweepTable sweep_table_mean(const std::vector<json>& records, const std::vector<std::string>& over) {
-  const std::vector<std::string> all = grid_keys_of(records), metrics = sweep_metric_names();
+  const std::vector<std::string> all = grid_keys_of(records), metrics = sweep_metric_names(records);
   for (const std::string& k : over)
     SXB_REQUIRE(std::find(all.begin(), all.end(), k) != all.end(),
                 fmt::format("mean over '{}' is not a grid key of these results", k));
@@ -217,6 +272,7 @@ SweepTable sweep_table_mean(const std::vector<json>& records, const std::vector<
     g->second.push_back(&r);
   }
   SweepTable t;
+  t.keys = keys;
   t.columns = keys;
   t.columns.push_back("n");
   for (const std::string& m : metrics) {

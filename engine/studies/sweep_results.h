@@ -44,10 +44,11 @@ struct SweepRecords {
 SweepRecords read_sweep_records(const std::string& dir);
 
 // One row per record (in point order): index, id, each varied key, then the
-// metrics of the report (accuracy software/ideal/nonideal/loss, crossbars,
-// ccr, nf_mean, nf_max, low_share, seconds).
+// metrics of the records (sweep_metric_names(records)), then the seeds of
+// the point (train_seed, prune_seed, variation_seed).
 struct SweepTable {
   std::vector<std::string> columns;
+  std::vector<std::string> keys;  // the grid-key columns
   std::vector<std::vector<std::string>> rows;
 };
 SweepTable sweep_table(const std::vector<nlohmann::json>& records);
@@ -58,8 +59,16 @@ SweepTable sweep_table_mean(const std::vector<nlohmann::json>& records, const st
 std::string table_csv(const SweepTable& t);
 std::string table_markdown(const SweepTable& t);
 
-// The metric names of sweep_table and their value in a record (NaN when absent).
+// The metric names and their value in a record (NaN when absent): software,
+// ideal, nonideal (the first read-out variant), loss (software - nonideal),
+// test_images, crossbars, ccr, nf_mean, nf_max, low_share, seconds, and one
+// accuracy per read-out variant, "nonideal_<calibration>" and
+// "nonideal_<calibration>_bn" (with batch-norm re-estimation).
 std::vector<std::string> sweep_metric_names();
+// The table's metrics for these records: the fixed ones with the read-out
+// variants that any record holds inserted after "nonideal", in the order
+// none, column, layer, then the same with _bn.
+std::vector<std::string> sweep_metric_names(const std::vector<nlohmann::json>& records);
 double sweep_metric(const nlohmann::json& record, const std::string& metric);
 
 // Plots and the HTML report of merged results: engine/report/sweep_report.h.

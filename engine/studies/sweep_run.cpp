@@ -72,7 +72,15 @@ class Runner {
   const Dataset& data(const std::string& spec, Split split) {
     const std::string key = spec + (split == Split::Train ? "#train" : "#test");
     auto it = data_.find(key);
-    if (it == data_.end()) it = data_.emplace(key, load_dataset(spec, split)).first;
+    if (it == data_.end()) it = data_.emplace(key, load_dataset(resolve_data_spec(spec, o_.data_root), split)).first;
+    return it->second;
+  }
+  // The training data of the pruning and nonideal_finetune phases.
+  const Dataset& finetune_data(const SweepPointConfig& c) {
+    if (c.finetune_images_per_class == 0) return data(c.data, Split::Train);
+    auto it = data_.find(c.finetune_data());
+    if (it == data_.end())
+      it = data_.emplace(c.finetune_data(), first_per_class(data(c.data, Split::Train), c.finetune_images_per_class)).first;
     return it->second;
   }
   // Models made on another engine differ in their last bits: their own cache names.
@@ -106,7 +114,7 @@ StoredModel Runner::tuned_model(const SweepPointConfig& c, const StoredModel& ba
   t.model = c.model;
   t.width = model.width;
   t.classes = model.classes;
-  t.data = c.data;
+  t.data = c.finetune_data();
   t.epochs = stage.epochs;
   t.lr = stage.lr;
   t.batch = stage.batch;
@@ -123,7 +131,7 @@ StoredModel Runner::tuned_model(const SweepPointConfig& c, const StoredModel& ba
   json crossbar = c.crossbar.to_json();
   crossbar.erase("preset");
   const json id = {{"stage", stage.to_json()}, {"crossbar", crossbar}};
-  return store_.tuned(t, s, base, id, engine(), data(c.data, Split::Train), data(c.data, Split::Test), *backend_, h);
+  return store_.tuned(t, s, base, id, engine(), finetune_data(c), data(c.data, Split::Test), *backend_, h);
 }
 
 json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupted) {
@@ -135,7 +143,7 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
   std::optional<StoredModel> pruned;
   if (c.prune) {
     pruned = store_.pruned(c.prune_config(dense.path, ""), dense, prune_identity_json(*c.prune), engine(),
-                           data(c.data, Split::Train), data(c.data, Split::Test), *backend_, hooks());
+                           finetune_data(c), data(c.data, Split::Test), *backend_, hooks());
     if ((interrupted = pruned->interrupted)) return {};
   }
 

@@ -27,6 +27,7 @@ namespace sxb {
 struct SweepRunOptions {
   std::string out_dir;    // results.<shard>.jsonl, failures.<shard>.jsonl
   std::string cache_dir;  // sweep-models/ and the W_eff cache
+  std::string data_root;  // relative data folders are taken from here (resolve_data_spec)
   bool weff_cache = true;
   Shard shard;
   std::string device = "cpu";       // network engine (training and evaluation): cpu, cuda or auto

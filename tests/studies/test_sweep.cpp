@@ -188,6 +188,64 @@ TEST(Sweep, ExampleFilesParse) {
   }
 }
 
+// The study files of docs/results.md parse, and their sizes are the grid of the study.
+TEST(Sweep, StudyFilesParse) {
+  const std::string dir = std::string(SXB_SOURCE_DIR) + "/data/studies/";
+  const Sweep headline = read_sweep(dir + "paper-vgg11-cifar10.json");
+  EXPECT_EQ(headline.name, "paper-vgg11-cifar10");
+  std::set<std::string> dense_models;
+  std::size_t full_test_set = 0;
+  for (const SweepPoint& p : headline.points) {
+    if (!p.config.prune) dense_models.insert(train_identity_json(p.config.train).dump());
+    full_test_set += p.config.eval_data.empty() && p.config.evaluation.bn_recalibrate == 512 &&
+                     p.config.evaluation.calibrations.size() == 2;
+  }
+  EXPECT_EQ(dense_models.size(), 2u);  // two training seeds
+  EXPECT_EQ(full_test_set, headline.points.size());
+  for (const char* name : {"paper-vgg11-cifar100.json", "paper-vgg16-cifar10.json", "paper-vgg16-cifar100.json",
+                           "paper-circuit-search.json"})
+    EXPECT_FALSE(read_sweep(dir + name).points.empty()) << name;
+}
+
+TEST(Sweep, BlocksAreTheUnionOfTheirGrids) {
+  const Sweep s = parse(R"({"base": {"weights": null, "tile": 32},
+    "grid": [{"tile": [16, 32], "crossbar.r_wire": [0.5]},
+             {"base": {"crossbar": {"r_sink": 7}}, "crossbar.r_wire": [1, 2, 3]}]})");
+  ASSERT_EQ(s.points.size(), 5u);
+  ASSERT_EQ(s.blocks.size(), 2u);
+  for (std::size_t i = 0; i < s.points.size(); ++i) EXPECT_EQ(s.points[i].index, i);
+  EXPECT_EQ(s.points[1].varied.dump(), R"({"tile":32,"crossbar.r_wire":0.5})");
+  EXPECT_EQ(s.points[2].varied.dump(), R"({"crossbar.r_wire":1})");  // only the block's own keys
+  EXPECT_EQ(s.points[2].config.crossbar.tile_rows, 32);               // the file's base
+  EXPECT_EQ(s.points[2].config.crossbar.res.r_sink, 7.0);             // the block's base
+  EXPECT_EQ(s.points[0].config.crossbar.res.r_sink, crossbar_preset("default").res.r_sink);
+  ASSERT_EQ(s.grid.size(), 2u);  // every key, values merged
+  EXPECT_EQ(s.grid[1].first, "crossbar.r_wire");
+  EXPECT_EQ(s.grid[1].second.size(), 4u);
+  // A single grid object is one block, as before.
+  EXPECT_EQ(parse(R"({"base": {"weights": null}, "grid": {"tile": [16, 32]}})").blocks.size(), 1u);
+  // The same point in two blocks is an error naming both.
+  EXPECT_NE(error_of(R"({"grid": [{"tile": [16, 32]}, {"tile": [32]}]})").find("points 1 and 2"), std::string::npos);
+  EXPECT_NE(error_of(R"({"grid": []})").find("non-empty list"), std::string::npos);
+  EXPECT_NE(error_of(R"({"grid": [{"tile": [16]}, 3]})").find("grid block 1 must be an object"), std::string::npos);
+  EXPECT_NE(error_of(R"({"grid": [{"base": 1, "tile": [16]}]})").find("grid block 0: \"base\""), std::string::npos);
+  EXPECT_NE(error_of(R"({"grid": [{"tile": []}]})").find("grid block 0 \"tile\""), std::string::npos);
+}
+
+TEST(Sweep, FinetuneImagesPerClassIsPartOfTheIdOfPrunedPointsOnly) {
+  const auto id = [](const std::string& base) { return parse(R"({"base": )" + base + R"(, "grid": {}})").points[0].id; };
+  EXPECT_EQ(id(R"({"tile": 32})"), id(R"({"tile": 32, "finetune_images_per_class": 100})"));  // nothing prunes
+  const std::string pruned = R"("prune": {"sparsity": 0.5}, "tile": 32)";
+  EXPECT_NE(id("{" + pruned + "}"), id("{" + pruned + R"(, "finetune_images_per_class": 100})"));
+  EXPECT_EQ(id("{" + pruned + "}"), id("{" + pruned + R"(, "finetune_images_per_class": 0})"));
+  const Sweep s = parse(R"({"base": {)" + pruned + R"(, "data": "synthetic", "finetune_images_per_class": 100},
+                            "grid": {}})");
+  EXPECT_EQ(s.points[0].config.finetune_data(), "synthetic#first-100-per-class");
+  EXPECT_EQ(s.points[0].config.prune_config("d.safetensors", "p").data, "synthetic#first-100-per-class");
+  EXPECT_NE(error_of(R"({"base": {"finetune_images_per_class": -1}, "grid": {}})").find("finetune_images_per_class"),
+            std::string::npos);
+}
+
 TEST(Sweep, ShardsPartitionThePoints) {
   for (int n : {1, 2, 3, 7}) {
     std::vector<int> owners(20, 0);
@@ -260,7 +318,7 @@ TEST(SweepResults, TablesAndPlot) {
   EXPECT_EQ(t.columns[2], "tile");  // the grid's order, not the JSON object's
   EXPECT_EQ(t.columns[3], "crossbar.r_wire");
   const std::string csv = table_csv(t);
-  EXPECT_NE(csv.find("2,p2,\"a,b\",0.5,0.9,0.9,0.7,0.2,100,,0.1,0.2,0.8,1.5\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("2,p2,\"a,b\",0.5,0.9,0.9,0.7,0.2,,100,,0.1,0.2,0.8,1.5,,,\n"), std::string::npos) << csv;
   const std::string md = table_markdown(t);
   EXPECT_NE(md.find("| 1 | p1 | 16 | 5 | 0.9 | 0.9 | 0.6 |"), std::string::npos) << md;
   EXPECT_TRUE(std::isnan(sweep_metric(records[0], "ccr")));

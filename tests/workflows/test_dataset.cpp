@@ -264,5 +264,38 @@ TEST(Dataset, DataSpecs) {
   EXPECT_NE(error_of([] { load_dataset("synthetic:zero", Split::Test); }).find("synthetic:N"), std::string::npos);
 }
 
+TEST(Dataset, RelativeFoldersAreTakenFromTheDataRoot) {
+  EXPECT_EQ(resolve_data_spec("folder:cifar10-jpeg", "/data"), "folder:/data/cifar10-jpeg");
+  EXPECT_EQ(resolve_data_spec("cifar100:c/../cifar-100-binary", "/d/"), "cifar100:/d/cifar-100-binary");
+  EXPECT_EQ(resolve_data_spec("folder:/abs/x", "/data"), "folder:/abs/x");
+  EXPECT_EQ(resolve_data_spec("folder:rel", ""), "folder:rel");
+  EXPECT_EQ(resolve_data_spec("synthetic:50", "/data"), "synthetic:50");
+  EXPECT_EQ(resolve_data_spec("synthetic", "/data"), "synthetic");
+  // The resolved spec loads what the spec names, from the root.
+  const fs::path root = test::fresh_dir("data-root");
+  fs::create_directories(root / "c10");
+  write_cifar(root / "c10" / "test_batch.bin", 3, 1, 10);
+  EXPECT_EQ(load_dataset(resolve_data_spec("cifar10:c10", root.string()), Split::Test).size(), 3u);
+}
+
+TEST(Dataset, FirstImagesOfEachClassInOrder) {
+  const Dataset d = load_dataset("synthetic:200", Split::Train);
+  const Dataset sub = first_per_class(d, 3);
+  ASSERT_EQ(sub.num_classes, d.num_classes);
+  std::vector<int> seen(static_cast<std::size_t>(d.num_classes), 0);
+  std::size_t next = 0;  // the subset is the full set with the later images of each class left out
+  for (std::size_t k = 0; k < d.size(); ++k) {
+    if (seen[static_cast<std::size_t>(d.labels[k])]++ >= 3) continue;
+    ASSERT_LT(next, sub.size());
+    EXPECT_EQ(sub.labels[next], d.labels[k]);
+    EXPECT_TRUE(std::equal(d.image(k), d.image(k) + kImageBytes, sub.image(next))) << k;
+    ++next;
+  }
+  EXPECT_EQ(next, sub.size());
+  EXPECT_EQ(sub.size(), static_cast<std::size_t>(3 * d.num_classes));
+  EXPECT_EQ(first_per_class(d, 100000).size(), d.size());  // small classes keep every image
+  EXPECT_NE(error_of([&] { first_per_class(d, 0); }).find("at least 1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sxb
