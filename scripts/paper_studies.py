@@ -12,7 +12,7 @@ block per training seed and part of the study, so that a seed's points run toget
   nia         (VGG11 / CIFAR-10) the same models after one epoch of non-ideality-aware
               fine-tuning through the point's crossbar;
   variation   (VGG11 / CIFAR-10) every model at 64 x 64 with device variation, two device seeds.
-paper-circuit-search.json evaluates the dense VGG11 / CIFAR-10 model (seed 1) at 64 x 64 with
+circuit-search-vgg11-cifar10.json evaluates the dense VGG11 / CIFAR-10 model (seed 1) at 64 x 64 with
 r_source, r_sink and r_wire scaled by one common factor, to find the milder circuit.
 Every block is evaluated under each circuit of CIRCUITS. Data folders are relative: `sweep run
 --data-root DIR` (or SPARSEXBAR_DATA) says where they are, so point ids do not depend on it.
@@ -23,7 +23,7 @@ import re
 import sys
 
 # Crossbar presets (docs/model.md, "Presets"). The milder circuit is found by
-# paper-circuit-search.json on the trained dense VGG11 / CIFAR-10 model and then added here.
+# circuit-search-vgg11-cifar10.json on the trained dense VGG11 / CIFAR-10 model and then added here.
 CIRCUITS = ["default"]
 # The circuit search: r_source, r_sink and r_wire of the default preset scaled by one factor.
 SEARCH_FACTORS = [1.0, 0.5, 0.25, 0.15, 0.1, 0.05, 0.025]
@@ -97,7 +97,7 @@ def circuit_search():
     base["evaluation"] = {"calibrations": ["none", "column"]}
     default = {"r_source": 500.0, "r_sink": 100.0, "r_wire": 2.5}
     crossbars = [{"preset": "default", **{k: v * f for k, v in default.items()}} for f in SEARCH_FACTORS]
-    return {"name": "paper-circuit-search", "base": base, "grid": {"crossbar": crossbars}}
+    return {"name": "circuit-search-vgg11-cifar10", "base": base, "grid": {"crossbar": crossbars}}
 
 
 def dump(sweep):
@@ -113,7 +113,7 @@ def main():
         path = out / f"{spec[0]}.json"
         path.write_text(dump(study(*spec)))
         print(path)
-    path = out / "paper-circuit-search.json"
+    path = out / "circuit-search-vgg11-cifar10.json"
     path.write_text(dump(circuit_search()))
     print(path)
 

@@ -174,6 +174,22 @@ def variation_table(points):
     return "\n".join(lines)
 
 
+def circuit_search_table(path):
+    """The circuit search: one row per scaling of r_source, r_sink and r_wire of the default preset."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    lines = ["| r_source Ω | r_sink Ω | r_wire Ω | factor | software % | uncalibrated % | loss (pts) | column % |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: -(cell_json(r.get("crossbar")) or {}).get("r_source", 0.0)):
+        xbar = cell_json(r.get("crossbar")) or {}
+        sw, none, col = (number(r.get(c)) for c in ("software", "nonideal_none", "nonideal_column"))
+        cells = [f"{xbar.get('r_source', 0):g}", f"{xbar.get('r_sink', 0):g}", f"{xbar.get('r_wire', 0):g}",
+                 f"{xbar.get('r_source', 0) / 500.0:g}", pct([sw]), pct([none]),
+                 "–" if sw is None or none is None else f"{100 * (sw - none):.2f}", pct([col])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- figure
 
 
@@ -312,6 +328,10 @@ def main():
             md.append("#### Mitigations (non-ideal accuracy)\n\n" + mitigation_table(points) + "\n")
         if variation_table(points):
             md.append("#### Device variation\n\n" + variation_table(points) + "\n")
+    for path in sorted(pathlib.Path(args.csv_dir).glob("circuit-search-*.csv")):
+        md.append(f"### {path.stem}\n\nFrom `{path.as_posix()}` (64 × 64 tiles, the dense model of seed 1; factor: "
+                  "the common scale of r_source, r_sink and r_wire against the default preset).\n\n" +
+                  circuit_search_table(path) + "\n")
     text = "\n".join(md)
     if args.markdown:
         pathlib.Path(args.markdown).write_text(text)

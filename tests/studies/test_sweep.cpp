@@ -203,7 +203,7 @@ TEST(Sweep, StudyFilesParse) {
   EXPECT_EQ(dense_models.size(), 2u);  // two training seeds
   EXPECT_EQ(full_test_set, headline.points.size());
   for (const char* name : {"paper-vgg11-cifar100.json", "paper-vgg16-cifar10.json", "paper-vgg16-cifar100.json",
-                           "paper-circuit-search.json"})
+                           "circuit-search-vgg11-cifar10.json"})
     EXPECT_FALSE(read_sweep(dir + name).points.empty()) << name;
 }
 
