@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "kernels/common/error.h"
+#include "kernels/common/multiversion.h"
 
 namespace sxb {
 
@@ -57,36 +58,79 @@ void conv_columns(const nn::Conv2dShape& s, const float* x, int first, int count
     for (int i = 0; i < s.kernel_h; ++i)
       for (int j = 0; j < s.kernel_w; ++j) {
         float* row = col + ((static_cast<std::size_t>(c) * s.kernel_h + i) * s.kernel_w + j) * ld;
+        // Output columns ow whose input column iw = ow stride - pad + j is inside the image: [lo, hi).
+        int lo = 0, hi = Wo;
+        while (lo < Wo && lo * s.stride - s.padding + j < 0) ++lo;
+        while (hi > lo && (hi - 1) * s.stride - s.padding + j >= s.width) --hi;
         for (int n = 0; n < count; ++n) {
           const float* plane = x + (first + n) * in_sample + static_cast<std::size_t>(c) * s.height * s.width;
           float* out = row + n * pixels;
           for (int oh = 0; oh < Ho; ++oh) {
+            float* o = out + static_cast<std::size_t>(oh) * Wo;
             const int ih = oh * s.stride - s.padding + i;
-            for (int ow = 0; ow < Wo; ++ow) {
-              const int iw = ow * s.stride - s.padding + j;
-              out[static_cast<std::size_t>(oh) * Wo + ow] =
-                  ih >= 0 && ih < s.height && iw >= 0 && iw < s.width ? plane[static_cast<std::size_t>(ih) * s.width + iw]
-                                                                      : 0.0f;
+            if (ih < 0 || ih >= s.height) {
+              std::fill(o, o + Wo, 0.0f);
+              continue;
             }
+            const float* in = plane + static_cast<std::size_t>(ih) * s.width - s.padding + j;
+            std::fill(o, o + lo, 0.0f);
+            if (s.stride == 1) {
+              std::copy(in + lo, in + hi, o + lo);
+            } else {
+              for (int ow = lo; ow < hi; ++ow) o[ow] = in[static_cast<std::ptrdiff_t>(ow) * s.stride];
+            }
+            std::fill(o + hi, o + Wo, 0.0f);
           }
         }
       }
 }
 
-// One input pattern applied to every tile pair: values v (K x M) and the
-// coefficient its digitised sums are added with.
+// round(t), half away from zero, as std::round (t - trunc(t) is exact), in a
+// form the compiler vectorises.
+inline double round_half_away(double t) {
+  const double r = std::trunc(t), f = t - r;
+  return r + (f >= 0.5 ? 1.0 : 0.0) - (f <= -0.5 ? 1.0 : 0.0);
+}
+
+inline double clip(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+// x <- its DAC level (as_levels) or x_q = level step; levels in [lo, top].
+SXB_MULTIVERSION void dac_quantise(float* x, std::size_t n, double to_level, double lo, double top, double step,
+                                   bool as_levels) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const double level = clip(round_half_away(x[i] * to_level), lo, top);
+    x[i] = static_cast<float>(as_levels ? level : level * step);
+  }
+}
+
+// o += clip(round(y to_level), -top, top) back over M values; returns the clipped reads.
+SXB_MULTIVERSION long long adc_accumulate(const float* __restrict y, std::size_t M, double to_level, double top,
+                                          float back, float* __restrict o) {
+  long long clipped = 0;
+  for (std::size_t m = 0; m < M; ++m) {
+    const double level = round_half_away(static_cast<double>(y[m]) * to_level);
+    const double c = clip(level, -top, top);
+    clipped += c != level ? 1 : 0;
+    o[m] += static_cast<float>(c) * back;
+  }
+  return clipped;
+}
+
+// One input pattern applied to every tile pair: values v (K x M, the column
+// matrix itself or `storage`) and the coefficient its digitised sums are added with.
 struct Plane {
-  std::vector<float> v;
+  const float* v = nullptr;
+  std::vector<float> storage;
   double coefficient = 1.0;
 };
 
-// The planes of a column matrix: x itself, x_q, or the pulses of x_q's levels.
-void make_planes(const std::vector<float>& col, const ConverterSettings& s, const DacRange& dac,
+// The planes of a column matrix: x itself, x_q (in place), or the pulses of x_q's levels.
+void make_planes(std::vector<float>& col, const ConverterSettings& s, const DacRange& dac,
                  std::vector<Plane>& planes) {
   const std::size_t n = col.size();
   if (s.dac_bits == 0) {
     planes.resize(1);
-    planes[0].v = col;
+    planes[0].v = col.data();
     planes[0].coefficient = 1.0;
     return;
   }
@@ -94,8 +138,8 @@ void make_planes(const std::vector<float>& col, const ConverterSettings& s, cons
   const double step = dac.range / top;  // x_q = level step
   if (s.input_bits_per_pulse == 0) {
     planes.resize(1);
-    planes[0].v.resize(n);
-    for (std::size_t i = 0; i < n; ++i) planes[0].v[i] = static_cast<float>(dac_level(col[i], top, dac) * step);
+    dac_quantise(col.data(), n, dac.range > 0.0 ? top / dac.range : 0.0, dac.is_signed ? -top : 0.0, top, step, false);
+    planes[0].v = col.data();
     planes[0].coefficient = 1.0;
     return;
   }
@@ -103,15 +147,20 @@ void make_planes(const std::vector<float>& col, const ConverterSettings& s, cons
   const int pulses = (magnitude_bits + p - 1) / p, mask = (1 << p) - 1;
   const int passes = dac.is_signed ? 2 : 1;
   planes.resize(static_cast<std::size_t>(passes) * pulses);
-  std::vector<int> levels(n);
-  for (std::size_t i = 0; i < n; ++i) levels[i] = static_cast<int>(dac_level(col[i], top, dac));
+  dac_quantise(col.data(), n, dac.range > 0.0 ? top / dac.range : 0.0, dac.is_signed ? -top : 0.0, top, step,
+               true);  // levels, exact in float
   for (int pass = 0; pass < passes; ++pass) {
     const int sign = pass == 0 ? 1 : -1;
     for (int m = 0; m < pulses; ++m) {
       Plane& plane = planes[static_cast<std::size_t>(pass) * pulses + m];
-      plane.v.resize(n);
-      for (std::size_t i = 0; i < n; ++i)
-        plane.v[i] = static_cast<float>(((std::max(sign * levels[i], 0) >> (m * p)) & mask) / static_cast<double>(mask));
+      plane.storage.resize(n);
+      const float fraction = 1.0f / static_cast<float>(mask);
+      for (std::size_t i = 0; i < n; ++i) {
+        const int level = std::max(sign * static_cast<int>(col[i]), 0);
+        const int digit = (level >> (m * p)) & mask;
+        plane.storage[i] = digit == mask ? 1.0f : static_cast<float>(digit) * fraction;
+      }
+      plane.v = plane.storage.data();
       plane.coefficient = sign * std::ldexp(static_cast<double>(mask), m * p) * step;
     }
   }
@@ -130,11 +179,11 @@ void tile_sums(const TileLayer& layer, const ConverterSettings& s, const LayerRa
       const int r = static_cast<int>(first.rows.size());
       const float* a = nullptr;
       if (first.first_row >= 0) {
-        a = plane.v.data() + static_cast<std::size_t>(first.first_row) * M;
+        a = plane.v + static_cast<std::size_t>(first.first_row) * M;
       } else {
         gathered.resize(static_cast<std::size_t>(r) * M);
         for (int i = 0; i < r; ++i)
-          std::copy_n(plane.v.data() + static_cast<std::size_t>(first.rows[i]) * M, M, gathered.data() + i * M);
+          std::copy_n(plane.v + static_cast<std::size_t>(first.rows[i]) * M, M, gathered.data() + i * M);
         a = gathered.data();
       }
       for (int k = 0; k < layer.slices; ++k) {
@@ -158,16 +207,11 @@ void tile_sums(const TileLayer& layer, const ConverterSettings& s, const LayerRa
             for (std::size_t m = 0; m < M; ++m) o[m] += f * yj[m];
             continue;
           }
-          const double range = ranges.adc[k], to_level = range > 0.0 ? top / range : 0.0, back = weight * range / top;
-          long long clipped = 0;
-          for (std::size_t m = 0; m < M; ++m) {
-            const double level = std::round(yj[m] / scale * to_level);
-            clipped += std::fabs(level) > top;
-            o[m] += static_cast<float>(std::clamp(level, -static_cast<double>(top), static_cast<double>(top)) * back *
-                                       scale);
-          }
+          // level = round(u L / r_u), u = y / s_j; added as f_k s_j level r_u / L.
+          const double range = ranges.adc[k], to_level = range > 0.0 ? top / (range * scale) : 0.0;
+          const float back = static_cast<float>(weight * range / top * scale);
+          counts.clipped += adc_accumulate(yj, M, to_level, top, back, o);
           counts.reads += static_cast<long long>(M);
-          counts.clipped += clipped;
         }
       }
     }
