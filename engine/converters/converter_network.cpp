@@ -44,15 +44,17 @@ bool ConverterNetwork::product(nn::Backend& b, const nn::LayerProduct& call) {
   if (it == layers_.end()) return false;
   const std::size_t l = static_cast<std::size_t>(it - layers_.begin());
   SXB_REQUIRE(ready_[l], fmt::format("layer '{}': converter ranges are not set", call.layer));
-  const std::vector<float> x = nn::to_host(b, call.x);
-  const std::vector<float> bias = call.bias ? nn::to_host(b, *call.bias) : std::vector<float>();
-  std::vector<float> y(call.y.numel());
-  LayerInput in{x.data(), call.conv ? call.conv->batch : call.linear->batch, call.conv};
+  x_.resize(call.x.numel());
+  b.download(call.x, x_.data());
+  bias_.resize(call.bias ? call.bias->numel() : 0);
+  if (call.bias) b.download(*call.bias, bias_.data());
+  y_.resize(call.y.numel());
+  LayerInput in{x_.data(), call.conv ? call.conv->batch : call.linear->batch, call.conv};
   SXB_REQUIRE(call.conv || call.linear->in_features == it->inputs,
               fmt::format("layer '{}': input has {} features, the tiles {}", call.layer,
                           call.linear ? call.linear->in_features : 0, it->inputs));
-  tile_layer_forward(*it, settings_, ranges_[l], in, bias.empty() ? nullptr : bias.data(), y.data(), &counts_[l]);
-  b.upload(y.data(), call.y);
+  tile_layer_forward(*it, settings_, ranges_[l], in, bias_.empty() ? nullptr : bias_.data(), y_.data(), &counts_[l]);
+  b.upload(y_.data(), call.y);
   return true;
 }
 

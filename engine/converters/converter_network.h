@@ -66,6 +66,7 @@ class ConverterNetwork {
   std::vector<LayerRanges> ranges_;
   std::vector<bool> ready_;
   std::vector<AdcCounts> counts_;
+  std::vector<float> x_, y_, bias_;  // host copies of the current call, kept between calls
 };
 
 }  // namespace sxb

@@ -171,7 +171,7 @@ void make_planes(std::vector<float>& col, const ConverterSettings& s, const DacR
 void tile_sums(const TileLayer& layer, const ConverterSettings& s, const LayerRanges& ranges,
                const std::vector<Plane>& planes, std::size_t M, float* out, AdcCounts& counts,
                std::vector<AbsPercentile>* collect) {
-  std::vector<float> gathered, y;
+  thread_local std::vector<float> gathered, y;
   const int top = s.adc_bits > 0 ? adc_top(s.adc_bits) : 0;
   for (const Plane& plane : planes) {
     for (std::size_t t = 0; t < layer.positions; ++t) {
@@ -237,8 +237,9 @@ void tile_layer_forward(const TileLayer& layer, const ConverterSettings& s, cons
   AdcCounts total;
 #pragma omp parallel
   {
-    std::vector<float> col, out;
-    std::vector<Plane> planes;
+    // Kept per thread between calls: the steady state neither allocates nor page-faults.
+    thread_local std::vector<float> col, out;
+    thread_local std::vector<Plane> planes;
     AdcCounts local;
     std::vector<AbsPercentile> mine;
     if (collect)
