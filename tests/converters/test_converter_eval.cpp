@@ -11,6 +11,7 @@
 #include "engine/converters/converter_network.h"
 #include "engine/evaluation/crossbar_eval.h"
 #include "engine/pruning/pruning.h"
+#include "engine/studies/sweep.h"
 #include "tests/support/random_vgg.h"
 #include "tests/test_helpers.h"
 
@@ -258,6 +259,24 @@ TEST_F(ConverterEval, PackedLayoutsAndSlicesAtSixteenBitsAreTheWeffPath) {
     EXPECT_EQ(sliced.report.layers[0].slices, 4);
     o.crossbar.cell_bits = 0;
   }
+}
+
+TEST(ConverterSweep, TheKeysReachThePointAndItsIdOnlyWhenSet) {
+  const nlohmann::json base = {{"data", "synthetic:64"}, {"train", {{"epochs", 1}}}};
+  const SweepPointConfig plain = sweep_point_from_json(base, "p");
+  nlohmann::json defaults = base;
+  defaults["crossbar"] = {{"dac_bits", 0}, {"adc_bits", 0}, {"adc_range_percentile", 100}, {"range_images", 64},
+                          {"weight_bits", 0}, {"cell_bits", 0}, {"input_bits_per_pulse", 0}};
+  EXPECT_EQ(sweep_point_from_json(defaults, "p").id_json(), plain.id_json()) << "the defaults add nothing to the id";
+  nlohmann::json set = base;
+  set["crossbar"] = {{"adc_bits", 6}, {"dac_bits", 6}, {"weight_bits", 8}, {"cell_bits", 2}};
+  const SweepPointConfig c = sweep_point_from_json(set, "p");
+  EXPECT_EQ(c.crossbar.adc_bits, 6);
+  EXPECT_EQ(c.crossbar.slices(), 4);
+  EXPECT_NE(c.id_json(), plain.id_json());
+  nlohmann::json bad = base;
+  bad["crossbar"] = {{"adc_bits", 1}};
+  EXPECT_NE(test::error_of([&] { sweep_point_from_json(bad, "p"); }).find("adc_bits"), std::string::npos);
 }
 
 }  // namespace
