@@ -220,6 +220,16 @@ TEST_F(ConverterEval, BothReadoutsFromOneSolveWithTheirRangesInTheReport) {
   EXPECT_EQ(j["layers"][0]["converters"]["adc_range"][0].get<double>(), rep.layers[0].converters->adc[0]);
   EXPECT_EQ(j["variants"][1]["converters"].size(), rep.layers.size());
   EXPECT_EQ(j["crossbar"]["adc_bits"], 6);
+  // The same with one thread: bit-identical.
+  {
+    test::ThreadCount one(1);
+    CrossbarEvalOptions first = o;
+    first.evaluation.calibrations = {Calibration::None};
+    first.evaluation.bn_recalibrate = 0;
+    const CrossbarEvalResult single = run(first, test_);
+    EXPECT_EQ(single.nonideal.loss, rep.variants[0].result.loss);
+    EXPECT_EQ(single.report.layers[0].converters->adc[0], rep.layers[0].converters->adc[0]);
+  }
   // Each read-out equals a run that asks for it alone.
   CrossbarEvalOptions column = o;
   column.evaluation.calibrations = {Calibration::Column};
