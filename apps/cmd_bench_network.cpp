@@ -11,6 +11,7 @@
 
 #include "apps/commands.h"
 #include "apps/model_options.h"
+#include "engine/converters/converter_network.h"
 #include "engine/evaluation/crossbar_eval.h"
 #include "engine/crossbar/example_tile.h"
 #include "engine/data/synthetic.h"
@@ -44,7 +45,7 @@ void add_bench_network_command(CLI::App& bench) {
   struct Options {
     std::string model = "vgg16", backend = "auto", device = "cpu";
     double width = 1.0;
-    int tile = 64, images = 512, probe_tiles = 16;
+    int tile = 64, images = 512, probe_tiles = 16, dac_bits = 0, adc_bits = 0;
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
@@ -56,6 +57,10 @@ void add_bench_network_command(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--backend", opt->backend, "Tile solver: cpu or cuda (auto: cuda if present)")->capture_default_str();
   cmd->add_option("--device", opt->device, "Network engine for inference: cpu, cuda or auto")->capture_default_str();
+  cmd->add_option("--dac-bits", opt->dac_bits, "Also time the tile-level forward with this DAC (0: ideal)")
+      ->capture_default_str();
+  cmd->add_option("--adc-bits", opt->adc_bits, "Also time the tile-level forward with this ADC (0: ideal)")
+      ->capture_default_str();
   cmd->add_flag("--json", opt->json, "Print one JSON object instead of a table");
   cmd->callback([opt] {
     const Backend backend = resolve(parse_backend(opt->backend, "--backend"));
@@ -64,6 +69,9 @@ void add_bench_network_command(CLI::App& bench) {
     nn::Vgg& model = *net;
     CrossbarConfig xbar;
     xbar.tile_rows = xbar.tile_cols = opt->tile;
+    xbar.dac_bits = opt->dac_bits;
+    xbar.adc_bits = opt->adc_bits;
+    xbar.check("--dac-bits/--adc-bits");
     std::vector<MappedLayer> layers = mapped_layers(model);
     for (MappedLayer& m : layers) m.scale = mapping_scale(m.matrix, xbar);
     const NetworkLayout layout = dense_network_layout(layers, opt->tile, opt->tile);
@@ -75,6 +83,7 @@ void add_bench_network_command(CLI::App& bench) {
       (void)effective_weights(layers, small, xbar, SchedulerOptions{backend});
     }
     SchedulerOptions so{backend};
+    so.pair_weights = xbar.tile_level();
     ScheduleStats st;
     auto t0 = std::chrono::steady_clock::now();
     const std::vector<LayerEffective> eff = effective_weights(layers, layout, xbar, so, &st);
@@ -86,6 +95,16 @@ void add_bench_network_command(CLI::App& bench) {
     t0 = std::chrono::steady_clock::now();
     (void)evaluate_with_weights(model, images, Normalization{}, eff);
     const double inference_seconds = seconds_since(t0);
+    // The tile-level forward through the converters, ranges over 64 synthetic images.
+    double tile_seconds = 0.0;
+    if (xbar.tile_level()) {
+      ConverterNetwork converters(eff, layout, xbar);
+      converters.set_ranges(model, make_synthetic(64, 9), Normalization{});
+      converters.run_with(model, [&] { (void)evaluate(model, make_synthetic(16, 8), Normalization{}); });  // warm-up
+      t0 = std::chrono::steady_clock::now();
+      converters.run_with(model, [&] { (void)evaluate(model, images, Normalization{}); });
+      tile_seconds = seconds_since(t0);
+    }
 
     // Per-vector alternative: one circuit solve per tile array per output pixel per image.
     const std::vector<long long> pixels = output_pixels(opt->model);
@@ -124,6 +143,10 @@ void add_bench_network_command(CLI::App& bench) {
         {"per_vector_solves_per_image", solves_per_image},
         {"per_vector_total_10k_seconds", per_vector_10k},
         {"speedup_weff_vs_per_vector", per_vector_10k / weff_10k},
+        {"dac_bits", opt->dac_bits},
+        {"adc_bits", opt->adc_bits},
+        {"tile_level_images_per_second", tile_seconds > 0 ? nlohmann::json(opt->images / tile_seconds) : nlohmann::json(nullptr)},
+        {"tile_level_slowdown", tile_seconds > 0 ? nlohmann::json(tile_seconds / inference_seconds) : nlohmann::json(nullptr)},
         {"version", version_line()}};
     if (opt->json) {
       std::cout << out.dump(2) << "\n";
@@ -134,6 +157,9 @@ void add_bench_network_command(CLI::App& bench) {
                describe(backend));
     fmt::print("inference with W_eff: {:.1f} images/s -> 10,000 images in {:.1f} s ({})\n",
                opt->images / inference_seconds, inference_seconds / opt->images * test_set, nb->describe());
+    if (tile_seconds > 0)
+      fmt::print("tile-level forward, DAC {} bits, ADC {} bits (0: ideal): {:.1f} images/s, {:.2f}x the W_eff path's time\n",
+                 opt->dac_bits, opt->adc_bits, opt->images / tile_seconds, tile_seconds / inference_seconds);
     fmt::print("per-vector alternative: {} solves/image x {:.3e} s/solve x 10,000 images = {:.3e} s\n",
                solves_per_image, per_vector_solve, per_vector_10k);
     fmt::print("W_eff approach: {:.2f} s solve + {:.1f} s inference = {:.1f} s  ->  speedup {:.3g}x\n", solve_seconds,

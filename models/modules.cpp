@@ -87,7 +87,12 @@ WeightLayer::WeightLayer(Backend& b, std::string name, const std::vector<int>& w
 
 template <class Dense, class Sparse>
 const Tensor& WeightLayer::forward_with_hooks(const Tensor& x, const ForwardContext& ctx, int rows, int cols,
-                                              Dense dense, Sparse sparse) {
+                                              Dense dense, Sparse sparse, const LayerProduct* call) {
+  if (call && hooks_ && hooks_->product && hooks_->product(*call)) {
+    used_weight_ = weight_for_forward(hooks_, name_, weight_.value);
+    x_ = ctx.mode == Mode::Train ? x : Tensor();
+    return y_;
+  }
   if (const SparseWeight* w = sparse_weight_for_forward(hooks_, name_, ctx, rows, cols)) {
     sparse(*w);
     used_weight_ = x_ = Tensor();
@@ -126,6 +131,7 @@ void Conv2d::check_input(const Tensor& x) const {
 
 const Tensor* Conv2d::forward_block_eval(const Tensor& x, const BatchNorm2d& bn, bool pool) {
   const ForwardContext eval{Mode::Eval};
+  if (hooks_ && hooks_->product) return nullptr;
   if (sparse_weight_for_forward(hooks_, name_, eval, out_, in_ * kernel_ * kernel_)) return nullptr;
   check_input(x);
   const Conv2dShape s{x.dim(0), in_, x.dim(2), x.dim(3), out_, kernel_, kernel_, padding_, 1};
@@ -149,10 +155,11 @@ const Tensor& Conv2d::forward(const Tensor& x, const ForwardContext& ctx) {
   shape_ = Conv2dShape{x.dim(0), in_, x.dim(2), x.dim(3), out_, kernel_, kernel_, padding_, 1};
   shape_.check();
   ensure_shape(backend_, y_, {shape_.batch, out_, shape_.out_height(), shape_.out_width()});
+  const LayerProduct call{name_, x, &shape_, nullptr, &bias_.value, y_};
   return forward_with_hooks(
       x, ctx, out_, in_ * kernel_ * kernel_,
       [&](const Tensor& w) { backend_.conv2d_forward(shape_, x, w, &bias_.value, y_); },
-      [&](const SparseWeight& w) { backend_.conv2d_forward_sparse(shape_, x, w, &bias_.value, y_); });
+      [&](const SparseWeight& w) { backend_.conv2d_forward_sparse(shape_, x, w, &bias_.value, y_); }, &call);
 }
 
 Tensor Conv2d::backward(const Tensor& dy, bool need_dx) {
@@ -299,9 +306,10 @@ const Tensor& Linear::forward(const Tensor& x, const ForwardContext& ctx) {
   shape_.check();
   input_ = x.reshaped({shape_.batch, in_});
   ensure_shape(backend_, y_, {shape_.batch, out_});
+  const LayerProduct call{name_, input_, nullptr, &shape_, &bias_.value, y_};
   return forward_with_hooks(
       x, ctx, out_, in_, [&](const Tensor& w) { backend_.linear_forward(shape_, input_, w, &bias_.value, y_); },
-      [&](const SparseWeight& w) { backend_.linear_forward_sparse(shape_, input_, w, &bias_.value, y_); });
+      [&](const SparseWeight& w) { backend_.linear_forward_sparse(shape_, input_, w, &bias_.value, y_); }, &call);
 }
 
 Tensor Linear::backward(const Tensor& dy, bool need_dx) {

@@ -54,9 +54,25 @@ using WeightHook = std::function<std::optional<Tensor>(const std::string& layer,
 // (inference only). Null keeps the dense path.
 using SparseWeightHook = std::function<const SparseWeight*(const std::string& layer)>;
 
+// Called by every Conv2d/Linear forward before the weight hooks' product,
+// with the layer's name and its call: a hook that returns true has written
+// y (bias included) itself. The weight hook's weight still serves the input
+// gradient of a train-mode backward (a straight-through estimator). The eval
+// path's fused conv block is not used while a product hook is set.
+struct LayerProduct {
+  const std::string& layer;
+  const Tensor& x;             // the layer's input as the forward got it
+  const Conv2dShape* conv;     // set for a conv layer
+  const LinearShape* linear;   // set for a linear layer (x read as [N, in])
+  const Tensor* bias;
+  const Tensor& y;             // [N, out, Ho, Wo] or [N, out]
+};
+using ProductHook = std::function<bool(const LayerProduct& call)>;
+
 struct LayerHooks {
   WeightHook weight;
   SparseWeightHook sparse;
+  ProductHook product;
 };
 
 // Reallocates `t` unless it already has `shape` and `dtype`.
@@ -104,9 +120,10 @@ class WeightLayer : public Module {
   // sparse hook gives a weight for an eval-mode forward, otherwise
   // dense(weight) with the weight hook's replacement or the stored weight.
   // Keeps x for the backward of a train-mode forward.
+  // The product hook, given `call`, comes first.
   template <class Dense, class Sparse>
   const Tensor& forward_with_hooks(const Tensor& x, const ForwardContext& ctx, int rows, int cols, Dense dense,
-                                   Sparse sparse);
+                                   Sparse sparse, const LayerProduct* call = nullptr);
   // Checks that a backward may run and sizes dx_ (when needed) like x.
   void prepare_backward(const Tensor& dy, bool need_dx);
 

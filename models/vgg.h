@@ -111,6 +111,7 @@ class Vgg {
 
   void set_weight_hook(WeightHook hook) { hooks_.weight = std::move(hook); }
   void set_sparse_weight_hook(SparseWeightHook hook) { hooks_.sparse = std::move(hook); }
+  void set_product_hook(ProductHook hook) { hooks_.product = std::move(hook); }
 
   // Every parameter and buffer under its PyTorch name, plus config().metadata().
   SafetensorsFile state_dict();

@@ -53,6 +53,32 @@ void CrossbarConfig::check(const std::string& context) const {
                 fmt::format("{}: {} = {} must be a rate in [0, 1]", context, key, rate));
   SXB_REQUIRE(stuck_at_gmin + stuck_at_gmax <= 1.0,
               fmt::format("{}: stuck_at_gmin + stuck_at_gmax = {} exceeds 1", context, stuck_at_gmin + stuck_at_gmax));
+  for (const auto& [bits, key] : {std::pair{dac_bits, "dac_bits"}, std::pair{adc_bits, "adc_bits"}})
+    SXB_REQUIRE(bits == 0 || (bits >= 2 && bits <= 24),
+                fmt::format("{}: {} = {} must be 0 (ideal) or 2..24", context, key, bits));
+  SXB_REQUIRE(std::isfinite(adc_range_percentile) && adc_range_percentile > 0.0 && adc_range_percentile <= 100.0,
+              fmt::format("{}: adc_range_percentile = {} must be in (0, 100]", context, adc_range_percentile));
+  SXB_REQUIRE(range_images >= 1 && range_images <= 1000000,
+              fmt::format("{}: range_images = {} outside 1..1000000", context, range_images));
+  SXB_REQUIRE(weight_bits >= 0 && weight_bits <= 24,
+              fmt::format("{}: weight_bits = {} must be 0 (analog) or 1..24", context, weight_bits));
+  SXB_REQUIRE(cell_bits == 0 || weight_bits > 0,
+              fmt::format("{}: cell_bits = {} needs weight_bits (0: analog weights)", context, cell_bits));
+  SXB_REQUIRE(cell_bits >= 0 && cell_bits <= weight_bits,
+              fmt::format("{}: cell_bits = {} must be 0 (= weight_bits) or 1..weight_bits = {}", context, cell_bits,
+                          weight_bits));
+  SXB_REQUIRE(input_bits_per_pulse == 0 || dac_bits > 0,
+              fmt::format("{}: input_bits_per_pulse = {} needs dac_bits (bit-serial inputs are DAC levels)", context,
+                          input_bits_per_pulse));
+  SXB_REQUIRE(input_bits_per_pulse >= 0 && input_bits_per_pulse <= dac_bits,
+              fmt::format("{}: input_bits_per_pulse = {} must be 0 (all at once) or 1..dac_bits = {}", context,
+                          input_bits_per_pulse, dac_bits));
+}
+
+CrossbarConfig CrossbarConfig::without_converters() const {
+  CrossbarConfig c = *this;
+  c.dac_bits = c.adc_bits = c.weight_bits = c.cell_bits = c.input_bits_per_pulse = 0;
+  return c;
 }
 
 DeviceModel CrossbarConfig::devices() const {
@@ -93,6 +119,14 @@ nlohmann::json CrossbarConfig::to_json() const {
   if (scale_mode != ScaleMode::LayerMax) j["scale_mode"] = to_string(scale_mode);
   if (scale_mode == ScaleMode::Percentile) j["scale_percentile"] = scale_percentile;
   if (calibration != Calibration::None) j["calibration"] = to_string(calibration);
+  const CrossbarConfig d;
+  if (dac_bits != d.dac_bits) j["dac_bits"] = dac_bits;
+  if (adc_bits != d.adc_bits) j["adc_bits"] = adc_bits;
+  if (adc_range_percentile != d.adc_range_percentile) j["adc_range_percentile"] = adc_range_percentile;
+  if (range_images != d.range_images) j["range_images"] = range_images;
+  if (weight_bits != d.weight_bits) j["weight_bits"] = weight_bits;
+  if (cell_bits != d.cell_bits) j["cell_bits"] = cell_bits;
+  if (input_bits_per_pulse != d.input_bits_per_pulse) j["input_bits_per_pulse"] = input_bits_per_pulse;
   return j;
 }
 
@@ -152,7 +186,14 @@ void set_key(CrossbarConfig& c, const std::string& key, const nlohmann::json& v,
   else if (key == "calibration") {
     SXB_REQUIRE(v.is_string(), fmt::format("{} must be none, column or layer (got {})", where, v.dump()));
     c.calibration = parse_calibration(v.get<std::string>(), where);
-  } else if (key == "seed") {
+  } else if (key == "dac_bits") c.dac_bits = static_cast<int>(json_integer(v, 0, 24, where));  // 1: check()
+  else if (key == "adc_bits") c.adc_bits = static_cast<int>(json_integer(v, 0, 24, where));  // 1: check()
+  else if (key == "adc_range_percentile") c.adc_range_percentile = number();
+  else if (key == "range_images") c.range_images = static_cast<int>(json_integer(v, 1, 1000000, where));
+  else if (key == "weight_bits") c.weight_bits = static_cast<int>(json_integer(v, 0, 24, where));
+  else if (key == "cell_bits") c.cell_bits = static_cast<int>(json_integer(v, 0, 24, where));
+  else if (key == "input_bits_per_pulse") c.input_bits_per_pulse = static_cast<int>(json_integer(v, 0, 24, where));
+  else if (key == "seed") {
     c.seed = static_cast<std::uint64_t>(json_integer(v, 0, std::numeric_limits<long long>::max(), where));
   } else
     throw Error(fmt::format("{}: unknown key (see docs/model.md, \"Crossbar configuration\")", where));

@@ -34,6 +34,24 @@ struct CrossbarConfig {
   double stuck_at_gmin = 0.0, stuck_at_gmax = 0.0;  // fault rates
   std::uint64_t seed = 1;                           // variation and faults
   Calibration calibration = Calibration::None;      // read-out calibration of W_eff
+  // Peripheral converters and weight bit slicing (engine/converters/): each 0
+  // is off; any one set runs the tile-level forward instead of W_eff.
+  int dac_bits = 0;                   // input quantisation: 0 or 2..24
+  int adc_bits = 0;                   // quantisation of every tile column's partial sum: 0 or 2..24
+  double adc_range_percentile = 100;  // ADC range: this percentile of |partial sum|, in (0, 100]
+  int range_images = 64;              // training images that set the DAC and ADC ranges
+  int weight_bits = 0;                // magnitude bits of the weights: 0 (analog) or 1..24
+  int cell_bits = 0;                  // bits per device: 0 (= weight_bits) or 1..weight_bits
+  int input_bits_per_pulse = 0;       // bit-serial inputs: 0 (all at once) or 1..dac_bits
+
+  // Whether a converter or slicing key is set (the tile-level forward runs).
+  bool tile_level() const { return dac_bits > 0 || adc_bits > 0 || weight_bits > 0; }
+  // Bits per device of a sliced layer (weight_bits when cell_bits is 0).
+  int bits_per_cell() const { return cell_bits > 0 ? cell_bits : weight_bits; }
+  // Tile pairs per position: ceil(weight_bits / bits per cell), 1 unsliced.
+  int slices() const { return weight_bits > 0 ? (weight_bits + bits_per_cell() - 1) / bits_per_cell() : 1; }
+  // The same configuration with every converter and slicing key off.
+  CrossbarConfig without_converters() const;
 
   // Error naming the field (prefixed by `context`) for non-physical values.
   void check(const std::string& context) const;

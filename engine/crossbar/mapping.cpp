@@ -74,9 +74,15 @@ long long program_tile(const std::vector<float>& matrix, int outputs, const std:
                       std::vector<double>(p.cols.size(), scale), devices, g_pos, g_neg);
 }
 
-long long program_tile(const std::vector<float>& matrix, int outputs, const std::string& layer, std::size_t tile_index,
-                       const TilePlacement& p, int tile_rows, int tile_cols, const std::vector<double>& column_scales,
-                       const DeviceModel& devices, double* g_pos, double* g_neg) {
+namespace {
+
+// Programs the pair: `fraction(w, scale)` is the share of G_max - G_min of a
+// weight w already clipped to its column's scale.
+template <class Fraction>
+long long program_pair(const std::vector<float>& matrix, int outputs, const std::string& layer,
+                       std::size_t draw_index, const TilePlacement& p, int tile_rows, int tile_cols,
+                       const std::vector<double>& column_scales, const DeviceModel& devices, double* g_pos,
+                       double* g_neg, Fraction fraction) {
   const std::size_t cells = static_cast<std::size_t>(tile_rows) * tile_cols;
   std::fill(g_pos, g_pos + cells, devices.g_min);
   std::fill(g_neg, g_neg + cells, devices.g_min);
@@ -90,17 +96,48 @@ long long program_tile(const std::vector<float>& matrix, int outputs, const std:
         ++clipped;
         w = std::copysign(scale, w);
       }
-      const double g = range * (std::fabs(w) / scale);
+      const double g = range * fraction(w, scale);
       (w > 0.0 ? g_pos : g_neg)[i * tile_cols + j] = devices.g_min + g;
     }
   if (!devices.ideal()) {
-    const std::uint64_t pos_stream = draw_stream(layer, tile_index, 0), neg_stream = draw_stream(layer, tile_index, 1);
+    const std::uint64_t pos_stream = draw_stream(layer, draw_index, 0), neg_stream = draw_stream(layer, draw_index, 1);
     for (std::size_t c = 0; c < cells; ++c) {
       g_pos[c] = device_conductance(g_pos[c], devices, pos_stream, c);
       g_neg[c] = device_conductance(g_neg[c], devices, neg_stream, c);
     }
   }
   return clipped;
+}
+
+}  // namespace
+
+long long program_tile(const std::vector<float>& matrix, int outputs, const std::string& layer, std::size_t tile_index,
+                       const TilePlacement& p, int tile_rows, int tile_cols, const std::vector<double>& column_scales,
+                       const DeviceModel& devices, double* g_pos, double* g_neg) {
+  return program_pair(matrix, outputs, layer, tile_index, p, tile_rows, tile_cols, column_scales, devices, g_pos,
+                      g_neg, [](double w, double scale) { return std::fabs(w) / scale; });
+}
+
+long long weight_level(double w, double scale, int weight_bits) {
+  const double top = static_cast<double>((1LL << weight_bits) - 1);
+  return static_cast<long long>(std::round(std::min(std::fabs(w), scale) / scale * top));
+}
+
+int slice_digit(long long level, int slice, int cell_bits) {
+  return static_cast<int>((level >> (slice * cell_bits)) & ((1LL << cell_bits) - 1));
+}
+
+long long program_tile_slice(const std::vector<float>& matrix, int outputs, const std::string& layer,
+                             std::size_t tile_index, std::size_t positions, const TilePlacement& p, int tile_rows,
+                             int tile_cols, const std::vector<double>& column_scales, const WeightSlice& slice,
+                             const DeviceModel& devices, double* g_pos, double* g_neg) {
+  const double top = static_cast<double>((1LL << slice.cell_bits) - 1);
+  const long long clipped = program_pair(
+      matrix, outputs, layer, tile_index + static_cast<std::size_t>(slice.slice) * positions, p, tile_rows, tile_cols,
+      column_scales, devices, g_pos, g_neg, [&](double w, double scale) {
+        return slice_digit(weight_level(w, scale, slice.weight_bits), slice.slice, slice.cell_bits) / top;
+      });
+  return slice.slice == 0 ? clipped : 0;
 }
 
 void add_effective_weights(const TilePlacement& p, int tile_rows, const double* t_pos, const double* t_neg,

@@ -59,6 +59,23 @@ long long program_tile(const std::vector<float>& matrix, int outputs, const std:
                        const TilePlacement& p, int tile_rows, int tile_cols, const std::vector<double>& column_scales,
                        const DeviceModel& devices, double* g_pos, double* g_neg);
 
+// Weight bit slicing. A weight w of column scale s_j has the magnitude level
+// q = round(min(|w|, s_j) / s_j (2^B - 1)) (B = weight_bits, rounding half
+// away from zero); slice k (0: least significant) holds the digit
+// d_k = (q >> k b) & (2^b - 1) (b = cell_bits) on its own tile pair, programmed
+// g = G_min + (G_max - G_min) d_k / (2^b - 1) in the array of w's sign (G_min
+// in the other). Slice k's draws are those of tile index tile + k positions.
+struct WeightSlice {
+  int weight_bits = 0, cell_bits = 0, slice = 0;
+};
+long long weight_level(double w, double scale, int weight_bits);  // q
+int slice_digit(long long level, int slice, int cell_bits);       // d_k
+// program_tile for slice `slice.slice`; the clipped weights are counted on slice 0 only.
+long long program_tile_slice(const std::vector<float>& matrix, int outputs, const std::string& layer,
+                             std::size_t tile_index, std::size_t positions, const TilePlacement& p, int tile_rows,
+                             int tile_cols, const std::vector<double>& column_scales, const WeightSlice& slice,
+                             const DeviceModel& devices, double* g_pos, double* g_neg);
+
 // Adds the tile's effective weights into w_eff (K x N, double):
 // w_eff[rows[i]][cols[j]] += (T+[j][i] - T-[j][i]) * scale / (G_max - G_min),
 // T+- the C x R transfer matrices of the pair (row-major).

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 
 #include "engine/crossbar/tile_solver.h"
@@ -39,6 +40,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 struct Job {
   std::size_t layer, tile;
+  int slice = 0;
 };
 
 // Min, max and (until the end of the assembly) sum of the tiles' high-g shares.
@@ -94,6 +96,9 @@ std::vector<LayerEffective> select_calibration(const std::vector<LayerEffective>
     LayerEffective s = e;
     s.other_variants.clear();
     if (c != e.calibration) s.w_eff = e.weights(c);
+    const std::vector<Calibration> all = e.calibrations();
+    const std::size_t v = static_cast<std::size_t>(std::find(all.begin(), all.end(), c) - all.begin());
+    for (PairEffective& p : s.pairs) p.weights = {std::move(p.weights.at(v))};
     s.calibration = c;
     out.push_back(std::move(s));
   }
@@ -106,7 +111,23 @@ namespace {
 struct LayerSums {
   std::vector<double> plain, column;
   NfBySource nf;
+  std::vector<std::vector<float>> pair_plain, pair_column;  // with pair weights, per pair
 };
+
+// A pair's effective weights (used columns x used rows), each array's column gain applied when given.
+std::vector<float> pair_matrix(const TilePlacement& p, int tile_rows, const double* t_pos, const double* t_neg,
+                               const std::vector<double>& factors, const std::vector<double>* gain_pos,
+                               const std::vector<double>* gain_neg) {
+  const std::size_t rows = p.rows.size();
+  std::vector<float> w(p.cols.size() * rows);
+  for (std::size_t j = 0; j < p.cols.size(); ++j) {
+    const double* tp = t_pos + j * tile_rows;
+    const double* tn = t_neg + j * tile_rows;
+    const double gp = gain_pos ? (*gain_pos)[j] : 1.0, gn = gain_neg ? (*gain_neg)[j] : 1.0;
+    for (std::size_t i = 0; i < rows; ++i) w[j * rows + i] = static_cast<float>((gp * tp[i] - gn * tn[i]) * factors[j]);
+  }
+  return w;
+}
 
 // Transfer matrices of the batch; with `ideal`, G_eff = g (T[j][i] = g[i][j]) without a solve.
 std::vector<double> solve(const TileBatch& batch, int R, int C, bool ideal, Backend backend) {
@@ -179,6 +200,21 @@ void finish_layer(LayerEffective& e, LayerSums& s, const std::vector<Calibration
     s.nf.full = NfStats{e.stats.nf_sum, e.stats.nf_max, e.stats.nf_columns};
     e.nf_by_source = s.nf;
   }
+  for (std::size_t q = 0; q < e.pairs.size(); ++q) {
+    PairEffective& pair = e.pairs[q];
+    for (const Calibration c : wanted) {
+      if (c == Calibration::Column) {
+        pair.weights.push_back(s.pair_column[q]);
+        continue;
+      }
+      std::vector<float> w = s.pair_plain[q];
+      if (c == Calibration::Layer) {
+        const double gain = e.gains.mean();
+        for (float& x : w) x = static_cast<float>(gain * x);
+      }
+      pair.weights.push_back(std::move(w));
+    }
+  }
 }
 
 }  // namespace
@@ -210,12 +246,25 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
     e.inputs = ll.inputs;
     e.outputs = ll.outputs;
     e.positions = ll.tiles.size();
+    e.slices = config.slices();
     e.scale = it->scale;
     const std::size_t size = static_cast<std::size_t>(ll.inputs) * ll.outputs;
     if (need_plain) sums[l].plain.assign(size, 0.0);
     if (need_column) sums[l].column.assign(size, 0.0);
-    for (std::size_t t = 0; t < ll.tiles.size(); ++t) jobs.push_back({l, t});
+    if (options.pair_weights) {
+      e.pairs.resize(e.positions * e.slices);
+      sums[l].pair_plain.resize(e.pairs.size());
+      if (need_column) sums[l].pair_column.resize(e.pairs.size());
+    }
+    for (int k = 0; k < e.slices; ++k)
+      for (std::size_t t = 0; t < ll.tiles.size(); ++t) jobs.push_back({l, t, k});
   }
+  // Weight bit slicing: B, b and each slice's digital weight 2^(k b) (2^b - 1) / (2^B - 1).
+  const int weight_bits = config.weight_bits, cell_bits = config.bits_per_cell();
+  const auto slice_weight = [&](int k) {
+    return std::ldexp(static_cast<double>((1LL << cell_bits) - 1), k * cell_bits) /
+           static_cast<double>((1LL << weight_bits) - 1);
+  };
 
   const std::size_t cells = static_cast<std::size_t>(R) * C;
   const std::size_t job_bytes = 2 * 2 * cells * sizeof(double);  // g and T of both arrays
@@ -242,9 +291,14 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
       const MappedLayer& m = *source[job.layer];
       const TilePlacement& p = layout.layers[job.layer].tiles[job.tile];
       column_scales[q] = tile_column_scales(m.matrix, m.outputs, p, config.scale_mode, m.scale);
-      clipped[q] = program_tile(m.matrix, m.outputs, m.layer, job.tile, p, R, C, column_scales[q], devices,
-                                batch.conductance.data() + 2 * q * cells,
-                                batch.conductance.data() + (2 * q + 1) * cells);
+      double* g_pos = batch.conductance.data() + 2 * q * cells;
+      double* g_neg = batch.conductance.data() + (2 * q + 1) * cells;
+      clipped[q] = weight_bits > 0
+                       ? program_tile_slice(m.matrix, m.outputs, m.layer, job.tile, out[job.layer].positions, p, R, C,
+                                            column_scales[q], WeightSlice{weight_bits, cell_bits, job.slice}, devices,
+                                            g_pos, g_neg)
+                       : program_tile(m.matrix, m.outputs, m.layer, job.tile, p, R, C, column_scales[q], devices, g_pos,
+                                      g_neg);
     }
     st.program_seconds += seconds_since(t0);
 
@@ -261,10 +315,22 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
       const double* g = batch.conductance.data() + 2 * q * cells;
       const double* t = transfer.data() + 2 * q * cells;
       std::vector<double>& factors = column_scales[q];
+      const bool first_pair = job.tile == 0 && job.slice == 0;
       for (std::size_t j = 0; j < factors.size(); ++j) {
-        record_scale(e.column_scale, factors[j], job.tile == 0 && j == 0);
+        if (job.slice == 0) record_scale(e.column_scale, factors[j], job.tile == 0 && j == 0);
         factors[j] /= devices.g_max - devices.g_min;  // s_j / (G_max - G_min)
       }
+      const std::size_t pair = job.slice * e.positions + job.tile;
+      std::vector<double> pair_factors;  // without the slice's digital weight
+      if (options.pair_weights) {
+        pair_factors = factors;
+        e.pairs[pair].scale.resize(factors.size());
+        for (std::size_t j = 0; j < factors.size(); ++j)
+          e.pairs[pair].scale[j] = static_cast<float>(factors[j] * (devices.g_max - devices.g_min));
+        s.pair_plain[pair] = pair_matrix(p, R, t, t + cells, factors, nullptr, nullptr);
+      }
+      if (weight_bits > 0)
+        for (double& f : factors) f *= slice_weight(job.slice);
       if (need_plain) add_effective_weights(p, R, t, t + cells, factors, e.outputs, s.plain.data());
       const int used_rows = static_cast<int>(p.rows.size()), used_cols = static_cast<int>(p.cols.size());
       const std::vector<double> gain_pos = column_gains(used_rows, used_cols, R, C, g, t);
@@ -273,9 +339,11 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
       e.gains.add(gain_neg);
       if (need_column)
         add_column_calibrated_weights(p, R, t, t + cells, gain_pos, gain_neg, factors, e.outputs, s.column.data());
+      if (options.pair_weights && need_column)
+        s.pair_column[pair] = pair_matrix(p, R, t, t + cells, pair_factors, &gain_pos, &gain_neg);
       const long long low = e.stats.low_devices, all = e.stats.devices;
       accumulate_tile_stats(p, R, C, g, g + cells, t, t + cells, g_threshold, e.stats);
-      record_high_share(e.tile_high_share, e.stats.low_devices - low, e.stats.devices - all, job.tile == 0);
+      record_high_share(e.tile_high_share, e.stats.low_devices - low, e.stats.devices - all, first_pair);
       e.clipped += clipped[q];
     }
     st.assemble_seconds += seconds_since(t0);
@@ -291,7 +359,7 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
     LayerEffective& e = out[l];
     double columns = 0.0;
     for (const TilePlacement& p : layout.layers[l].tiles) columns += static_cast<double>(p.cols.size());
-    const double tiles = static_cast<double>(e.positions);
+    const double tiles = static_cast<double>(e.positions * e.slices);
     e.tile_high_share.mean = tiles > 0 ? e.tile_high_share.mean / tiles : 0.0;  // sums until here
     e.column_scale.mean = columns > 0 ? e.column_scale.mean / columns : 0.0;
     finish_layer(e, sums[l], wanted, nf_by_source);

@@ -36,10 +36,22 @@ struct MappedLayer {
 // layer's reference scale; their tiles use their own.
 double mapping_scale(const std::vector<float>& matrix, const CrossbarConfig& config);
 
+// The effective weights of one tile pair (one slice of a position), for the
+// tile-level forward (engine/converters/): W_eff,p = (T+ - T-) s_j / (G_max -
+// G_min) in weight units, the read-out calibration applied, without the slice's
+// digital weight.
+struct PairEffective {
+  std::vector<float> scale;  // s_j of every used column
+  // One matrix per calibration of LayerEffective::calibrations(): used columns
+  // x used rows, row-major (W_eff,p transposed: weights[c][j * rows + i]).
+  std::vector<std::vector<float>> weights;
+};
+
 struct LayerEffective {
   std::string layer;
   int inputs = 0, outputs = 0;
-  std::size_t positions = 0;  // tile positions (crossbars = 2 x positions)
+  std::size_t positions = 0;  // tile positions (crossbars = 2 x positions x slices)
+  int slices = 1;             // tile pairs per position (weight bit slicing)
   long long clipped = 0;      // weights with |w| > s
   double scale = 0.0;         // the layer's scale s (MappedLayer::scale)
   TileStats stats;
@@ -54,6 +66,9 @@ struct LayerEffective {
   std::vector<float> w_eff;                     // K x N
   // The other requested calibrations, in request order, from the same solved tiles.
   std::vector<std::pair<Calibration, std::vector<float>>> other_variants;
+  // With SchedulerOptions::pair_weights: every tile pair, slice-major (pair
+  // slice * positions + tile). w_eff is then the slices' digital combination.
+  std::vector<PairEffective> pairs;
 
   // Every assembled calibration, w_eff's first.
   std::vector<Calibration> calibrations() const;
@@ -61,7 +76,7 @@ struct LayerEffective {
   const std::vector<float>& weights(Calibration c) const;
 };
 
-// Copies of `layers` whose w_eff is their `c` variant (no other variants).
+// Copies of `layers` whose w_eff (and pair weights) are their `c` variant (no other variants).
 std::vector<LayerEffective> select_calibration(const std::vector<LayerEffective>& layers, Calibration c);
 
 struct SchedulerOptions {
@@ -78,6 +93,8 @@ struct SchedulerOptions {
   // Also solve every batch with only r_source, only r_sink and only the wires
   // (up to three extra solves) for LayerEffective::nf_by_source.
   bool nf_by_source = false;
+  // Keep every tile pair's effective weights (LayerEffective::pairs).
+  bool pair_weights = false;
   std::function<void(std::size_t done, std::size_t total)> progress;
 };
 
@@ -96,6 +113,9 @@ TileBatch pair_batch(std::size_t pairs, int R, int C, const CrossbarConfig& conf
 
 // One LayerEffective per layout layer, in layout order. Every layout layer
 // must have a MappedLayer of the same name and shape (an Error otherwise).
+// With config.weight_bits > 0 every position holds config.slices() tile
+// pairs (engine/crossbar/mapping.h: program_tile_slice) and W_eff is
+// sum_k 2^(k b) (2^b - 1) / (2^B - 1) W_eff,k.
 std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
                                               const CrossbarConfig& config, const SchedulerOptions& options,
                                               ScheduleStats* stats = nullptr);

@@ -118,6 +118,9 @@ StateDictWeff state_dict_weff(const RawSafetensors& in, const std::string& sourc
   const auto t_start = std::chrono::steady_clock::now();
   const CrossbarConfig& xbar = o.crossbar;
   xbar.check("crossbar configuration");
+  SXB_REQUIRE(xbar.dac_bits == 0 && xbar.adc_bits == 0,
+              "crossbar.dac_bits and crossbar.adc_bits act on each tile's partial sums and cannot be folded into "
+              "W_eff (weight_bits can: W_eff is then the slices' digital combination)");
   StateDictWeff r;
   std::vector<Selected> chosen = select(in, source, o, r.copied);
 
@@ -186,7 +189,7 @@ StateDictWeff state_dict_weff(const RawSafetensors& in, const std::string& sourc
     for (int g = 0; g < s.groups; ++g) {
       const LayerEffective& e = solved[s.first + static_cast<std::size_t>(g)];
       weight_from_layer_matrix(e.w_eff.data(), s.outputs, s.inputs, weff.data() + g * group_size);
-      w.positions += e.positions;
+      w.positions += e.positions * static_cast<std::size_t>(e.slices);
       w.clipped += e.clipped;
       w.nf.sum += e.stats.nf_sum;
       w.nf.max = std::max(w.nf.max, e.stats.nf_max);

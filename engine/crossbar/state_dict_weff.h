@@ -52,7 +52,7 @@ struct TensorWeff {
   std::vector<std::int64_t> shape;
   int groups = 1;
   int inputs = 0, outputs = 0;  // K and N of one group's layer matrix
-  std::size_t positions = 0;    // tile positions, all groups (crossbars = 2 x positions)
+  std::size_t positions = 0;    // tile pairs (positions x weight slices), all groups (crossbars = 2 x positions)
   long long clipped = 0;
   double scale = 0.0;
   std::string scale_source;  // kScaleFrom* of engine/crossbar/wct.h

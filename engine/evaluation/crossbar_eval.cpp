@@ -62,7 +62,7 @@ std::size_t disagreements(const EvalResult& a, const EvalResult& b) {
 AccuracyLoss summary(const EvalResult& r) { return {r.accuracy, r.loss}; }
 
 VariantReport variant_report(const ReadoutVariant& v) {
-  VariantReport out{v.calibration, v.bn_images, summary(v.result), nlohmann::json(nullptr)};
+  VariantReport out{v.calibration, v.bn_images, summary(v.result), nlohmann::json(nullptr), v.converters};
   if (v.bn) out.bn = to_json(*v.bn);
   return out;
 }
@@ -108,7 +108,8 @@ MappedNetwork map_network(nn::Vgg& model, const CrossbarEvalOptions& o, Backend 
 std::optional<WeffCacheEntry> cache_entry_for(const MappedNetwork& net, const NetworkLayout& layout,
                                               const CrossbarEvalOptions& o, const SchedulerOptions& so,
                                               bool rearranged) {
-  if (o.cache_dir.empty()) return std::nullopt;
+  // The tile-level forward needs every pair's weights, which the cache does not hold.
+  if (o.cache_dir.empty() || o.crossbar.tile_level()) return std::nullopt;
   // A rearrangement that keeps the layout as given shares the plain entry.
   const bool moved = rearranged && !rearranged_cache_key("", o.rearrange).empty();
   return weff_cache_entry(o.cache_dir, weff_cache_identity(net.layers, layout, o.crossbar, so,
@@ -154,9 +155,10 @@ std::vector<std::string> self_checks(const CrossbarEvalResult& r, long long clip
 
 // The per-layer rows and network totals of the report; clears every w_eff.
 void layer_reports(std::vector<LayerEffective>& layers, const std::map<std::string, std::string>& scale_sources,
-                   CrossbarReport& rep) {
+                   const std::vector<LayerConverters>& converters, CrossbarReport& rep) {
   TileStats total;
-  for (LayerEffective& e : layers) {
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    LayerEffective& e = layers[k];
     const TileStats& s = e.stats;
     LayerReport l{e.layer, e.inputs, e.outputs, e.positions, e.clipped, e.scale, scale_sources.at(e.layer),
                   s.nf_columns ? s.nf_sum / s.nf_columns : 0.0, s.nf_max,
@@ -168,6 +170,8 @@ void layer_reports(std::vector<LayerEffective>& layers, const std::map<std::stri
     l.gain_min = e.gains.min;
     l.gain_max = e.gains.max;
     l.nf_by_source = e.nf_by_source;
+    l.slices = e.slices;
+    if (k < converters.size()) l.converters = converters[k];
     rep.layers.push_back(std::move(l));
     total.nf_sum += s.nf_sum;
     total.nf_columns += s.nf_columns;
@@ -177,6 +181,8 @@ void layer_reports(std::vector<LayerEffective>& layers, const std::map<std::stri
     e.w_eff.clear();
     e.w_eff.shrink_to_fit();
     e.other_variants.clear();
+    e.pairs.clear();
+    e.pairs.shrink_to_fit();
   }
   rep.nf_mean = total.nf_columns ? total.nf_sum / total.nf_columns : 0.0;
   rep.nf_max = total.nf_max;
@@ -226,7 +232,13 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
 
   MappedNetwork net = map_network(model, options, backend, log);
   if (options.heatmaps) check_heatmap_request(net.layout, *options.heatmaps);  // before the long stages
-  rep.crossbars = net.layout.crossbars();
+  rep.crossbars = net.layout.crossbars() * xbar.slices();
+  // Converters or weight slicing: the tile-level forward (engine/converters/).
+  const bool tile_level = xbar.tile_level();
+  SXB_REQUIRE(!tile_level || (options.bn_train && options.bn_train->size() > 0),
+              "crossbar.range_images: the converters' ranges need the training split of the data set");
+  TileLevelReadout tiles{&net.layout, xbar, options.bn_train};
+  std::vector<LayerConverters> converters;
   if (options.rearrange.policy != RearrangePolicy::None) rep.seconds["rearrange"] = net.arranged.seconds;
 
   auto t0 = std::chrono::steady_clock::now();
@@ -243,7 +255,9 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   ideal_options.backend = backend;
   ideal_options.ideal = true;
   ideal_options.calibrations = {Calibration::None};  // every gain is 1 on the ideal crossbar
-  const std::vector<LayerEffective> ideal = effective_weights(net.layers, net.layout, xbar, ideal_options);
+  // The ideal crossbar is the mapping alone, with ideal converters and analog weights.
+  const std::vector<LayerEffective> ideal =
+      effective_weights(net.layers, net.layout, xbar.without_converters(), ideal_options);
   r.ideal = evaluate_with_weights(model, data, norm, ideal, options.sparse);
   for (const LayerEffective& e : ideal) rep.clipped += e.clipped;
   rep.seconds["ideal"] = seconds_since(t0);
@@ -253,6 +267,7 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   solve.backend = backend;
   solve.calibrations = options.evaluation.calibrations;
   solve.nf_by_source = options.evaluation.nf_by_source;
+  solve.pair_weights = tile_level;
   const std::optional<WeffCacheEntry> cache =
       cache_entry_for(net, net.layout, options, solve, options.rearrange.policy != RearrangePolicy::None);
   rep.cache_file = cache ? cache->path : "";
@@ -260,10 +275,22 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   rep.seconds["map_and_solve"] = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
-  log("evaluating the non-ideal crossbar model");
-  r.nonideal = evaluate_with_weights(model, data, norm, r.layers, options.sparse, &rep.sparse_layers);
-  rep.seconds["nonideal"] = seconds_since(t0);
-  if (r.layers.front().calibrations().size() > 1 || options.evaluation.bn_recalibrate > 0) {
+  if (tile_level) {
+    log("setting the converters' ranges and evaluating the tile-level forward");
+    const std::vector<ReadoutVariant> all =
+        evaluate_readout_variants(model, data, norm, r.layers, options.evaluation.bn_recalibrate, options.bn_train,
+                                  options.sparse, nullptr, &tiles);
+    r.nonideal = all.front().result;
+    converters = all.front().converters;
+    if (all.size() > 1)
+      for (const ReadoutVariant& v : all) rep.variants.push_back(variant_report(v));
+    rep.seconds["nonideal"] = seconds_since(t0);
+  } else {
+    log("evaluating the non-ideal crossbar model");
+    r.nonideal = evaluate_with_weights(model, data, norm, r.layers, options.sparse, &rep.sparse_layers);
+    rep.seconds["nonideal"] = seconds_since(t0);
+  }
+  if (!tile_level && (r.layers.front().calibrations().size() > 1 || options.evaluation.bn_recalibrate > 0)) {
     t0 = std::chrono::steady_clock::now();
     log("evaluating the read-out variants");
     for (const ReadoutVariant& v : evaluate_readout_variants(model, data, norm, r.layers, options.evaluation.bn_recalibrate,
@@ -281,10 +308,16 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
     SchedulerOptions first;  // the comparison is made on the first calibration only
     first.backend = backend;
     first.calibrations = {r.layers.front().calibration};
+    first.pair_weights = tile_level;
     const std::vector<LayerEffective> before = solved_or_cached(
         net.layers, net.unarranged, xbar, first, cache_entry_for(net, net.unarranged, options, first, false), log, warn,
         hit);
-    const EvalResult none = evaluate_with_weights(model, data, norm, before, options.sparse);
+    TileLevelReadout unarranged{&net.unarranged, xbar, options.bn_train};
+    const EvalResult none =
+        tile_level ? evaluate_readout_variants(model, data, norm, before, 0, nullptr, options.sparse, nullptr, &unarranged)
+                         .front()
+                         .result
+                   : evaluate_with_weights(model, data, norm, before, options.sparse);
     rep.rearrangement = rearrangement_json(net.arranged, options.rearrange, net.layers, before, r.layers, none.accuracy,
                                            r.nonideal.accuracy);
     rep.seconds["unarranged"] = seconds_since(t0);
@@ -300,7 +333,7 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   }
 
   rep.warnings = self_checks(r, rep.clipped, options, model.config().classes);
-  layer_reports(r.layers, net.scale_sources, rep);
+  layer_reports(r.layers, net.scale_sources, converters, rep);
   describe_run(model, data, options, net.layout, backend, rep);
   rep.images = r.software.images;
   rep.software = summary(r.software);

@@ -63,7 +63,7 @@ std::string layer_lines(const CrossbarReport& r) {
   s += "\n";
   for (const LayerReport& l : r.layers) {
     s += fmt::format("{:<14} {:>6} {:>6} {:>9} {:>9.3f} {:>9.3f} {:>9.1f} {:>7.3f}", l.layer, l.inputs, l.outputs,
-                     2 * static_cast<long long>(l.positions), 100.0 * l.nf_mean, 100.0 * l.nf_max,
+                     2 * static_cast<long long>(l.positions) * l.slices, 100.0 * l.nf_mean, 100.0 * l.nf_max,
                      100.0 * l.low_conductance_share, l.gain_mean);
     if (l.nf_by_source)
       s += fmt::format(" {:>9.3f} {:>9.3f} {:>9.3f}", 100.0 * l.nf_by_source->source.mean(),
@@ -75,10 +75,31 @@ std::string layer_lines(const CrossbarReport& r) {
   return s;
 }
 
+// The tile-level forward's converters per layer (the first read-out variant).
+std::string converter_lines(const CrossbarReport& r) {
+  if (r.layers.empty() || !r.layers.front().converters) return "";
+  const CrossbarConfig& x = r.crossbar;
+  std::string s = fmt::format(
+      "\nconverters: DAC {} bits, ADC {} bits (range: {}th percentile of |u| over {} training images), weights {} "
+      "bits in {}-bit cells ({} slices), {} input bits per pulse (0: ideal or off)\n",
+      x.dac_bits, x.adc_bits, x.adc_range_percentile, x.range_images, x.weight_bits, x.bits_per_cell(), x.slices(),
+      x.input_bits_per_pulse);
+  s += fmt::format("{:<14} {:>10} {:>7} {:>24} {:>12}\n", "layer", "DAC range", "signed", "ADC range per slice",
+                   "ADC clip %");
+  for (const LayerReport& l : r.layers) {
+    const LayerConverters& c = *l.converters;
+    std::string ranges;
+    for (double a : c.adc) ranges += fmt::format("{}{:.4g}", ranges.empty() ? "" : " ", a);
+    s += fmt::format("{:<14} {:>10.4g} {:>7} {:>24} {:>12.4f}\n", l.layer, c.dac.range, c.dac.is_signed ? "yes" : "no",
+                     ranges.empty() ? "-" : ranges, 100.0 * c.clipped_share());
+  }
+  return s;
+}
+
 }  // namespace
 
 std::string crossbar_table(const CrossbarReport& r) {
-  std::string s = header(r) + layer_lines(r) + mapping_scale_lines(r);
+  std::string s = header(r) + layer_lines(r) + converter_lines(r) + mapping_scale_lines(r);
   s += fmt::format("\naccuracy: software {:.2f}%  ideal crossbar {:.2f}%  non-ideal {:.2f}%  (loss {:.2f} points)\n",
                    100.0 * r.software.accuracy, 100.0 * r.ideal.accuracy, 100.0 * r.nonideal.accuracy,
                    100.0 * (r.software.accuracy - r.nonideal.accuracy));

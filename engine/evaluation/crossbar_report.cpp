@@ -34,7 +34,8 @@ nlohmann::json layer_json(const LayerReport& l) {
           {"inputs", l.inputs},
           {"outputs", l.outputs},
           {"positions", l.positions},
-          {"crossbars", 2 * static_cast<long long>(l.positions)},
+          {"slices", l.slices},
+          {"crossbars", 2 * static_cast<long long>(l.positions) * l.slices},
           {"clipped", l.clipped},
           {"scale", l.scale},
           {"scale_source", l.scale_source},
@@ -45,12 +46,20 @@ nlohmann::json layer_json(const LayerReport& l) {
           {"tile_high_share", range_json(l.tile_high_share)},
           {"column_scale", range_json(l.column_scale)},
           {"column_gain", {{"mean", l.gain_mean}, {"min", l.gain_min}, {"max", l.gain_max}}},
-          {"nf_by_source", l.nf_by_source ? nf_sources_json(*l.nf_by_source) : nlohmann::json(nullptr)}};
+          {"nf_by_source", l.nf_by_source ? nf_sources_json(*l.nf_by_source) : nlohmann::json(nullptr)},
+          {"converters", l.converters ? to_json(*l.converters) : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json converters_json(const std::vector<LayerConverters>& layers) {
+  if (layers.empty()) return nullptr;
+  nlohmann::json a = nlohmann::json::array();
+  for (const LayerConverters& c : layers) a.push_back(to_json(c));
+  return a;
 }
 
 nlohmann::json variant_json(const VariantReport& v) {
   return {{"calibration", to_string(v.calibration)}, {"bn_images", v.bn_images}, {"accuracy", v.result.accuracy},
-          {"loss", v.result.loss}, {"bn", v.bn}};
+          {"loss", v.result.loss}, {"bn", v.bn}, {"converters", converters_json(v.converters)}};
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/converters/converter_network.h"
 #include "engine/crossbar/crossbar_config.h"
 #include "engine/crossbar/calibration.h"
 #include "engine/crossbar/mapping.h"
@@ -31,7 +32,7 @@ struct AccuracyLoss {
 struct LayerReport {
   std::string layer;
   int inputs = 0, outputs = 0;  // K, N
-  std::size_t positions = 0;    // tile positions (crossbars = 2 x positions)
+  std::size_t positions = 0;    // tile positions (crossbars = 2 x positions x slices)
   long long clipped = 0;
   double scale = 0.0;
   std::string scale_source;  // kScaleFrom* of engine/crossbar/wct.h
@@ -42,6 +43,10 @@ struct LayerReport {
   MinMeanMax column_scale;              // mapping scale s_j of every used tile column
   double gain_mean = 1.0, gain_min = 1.0, gain_max = 1.0;  // column gains, both arrays, used columns
   std::optional<NfBySource> nf_by_source;                   // when the evaluation asked for it
+  // The tile-level forward's DAC and ADC ranges and ADC clipping on the test
+  // set (the first read-out variant); only with a converter or slicing key.
+  std::optional<LayerConverters> converters;
+  int slices = 1;  // tile pairs per position (weight bit slicing)
 };
 
 // One read-out of the same solved tiles: a calibration, with or without
@@ -51,6 +56,7 @@ struct VariantReport {
   std::size_t bn_images = 0;  // 0: the model's own batch-norm statistics
   AccuracyLoss result;
   nlohmann::json bn;  // engine/evaluation/bn_reestimation.h to_json; null without
+  std::vector<LayerConverters> converters;  // per layer, with the tile-level forward
 
   std::string name() const;  // "column", "column + BN re-estimation (512 images)"
   // Its column in tables and prediction files: "nonideal_column", "nonideal_column_bn".

@@ -59,7 +59,7 @@ CrossbarEvalResult evaluate_model_file(const ModelEvalRequest& request, nn::Back
                                 ? dense_crossbars(file, path, o.crossbar.tile_rows, o.crossbar.tile_cols)
                                 : dense_crossbars(request.unpruned, o.crossbar.tile_rows, o.crossbar.tile_cols);
   std::optional<Dataset> bn_train;  // the training split, for batch-norm re-estimation
-  if (o.evaluation.bn_recalibrate > 0 && !o.bn_train) {
+  if ((o.evaluation.bn_recalibrate > 0 || o.crossbar.tile_level()) && !o.bn_train) {
     bn_train = load_dataset(o.data_source.empty() ? test.source : o.data_source, Split::Train);
     o.bn_train = &*bn_train;
   }

@@ -149,7 +149,7 @@ std::string layer_section(const CrossbarReport& r, const std::string& run) {
     const LayerReport& x = r.layers[l];
     const std::string p = fmt::format("{}/layers/{}/", run, l);
     s += "<tr>" + cell(x.layer) + num(x.inputs, 0, p + "inputs") + num(x.outputs, 0, p + "outputs") +
-         num(2.0 * static_cast<double>(x.positions), 0, p + "crossbars") + num(x.nf_mean, 3, p + "nf_mean", 100.0) +
+         num(2.0 * static_cast<double>(x.positions) * x.slices, 0, p + "crossbars") + num(x.nf_mean, 3, p + "nf_mean", 100.0) +
          num(x.nf_max, 3, p + "nf_max", 100.0) + num(x.low_conductance_share, 1, p + "low_conductance_share", 100.0) +
          num(x.gain_mean, 4, p + "column_gain/mean");
     if (x.nf_by_source) {
@@ -168,7 +168,7 @@ std::string layer_section(const CrossbarReport& r, const std::string& run) {
     low.groups.push_back(x.layer);
     low.values.push_back({100.0 * x.low_conductance_share});
     xbars.groups.push_back(x.layer);
-    xbars.values.push_back({2.0 * static_cast<double>(x.positions)});
+    xbars.values.push_back({2.0 * static_cast<double>(x.positions) * x.slices});
   }
   s += fmt::format("<tr><td>total</td><td></td><td></td>{}{}{}{}<td></td></tr>\n</table>\n", num(r.crossbars, 0, run + "/crossbars"),
                    num(r.nf_mean, 3, run + "/nf/mean", 100.0), num(r.nf_max, 3, run + "/nf/max", 100.0),

@@ -173,7 +173,7 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
   eo.evaluation = c.evaluation;
   eo.cache_dir = o_.weff_cache ? o_.cache_dir : "";
   eo.data_source = c.eval_data.empty() ? c.data : c.eval_data;
-  if (c.evaluation.bn_recalibrate > 0) eo.bn_train = &data(eo.data_source, Split::Train);
+  if (c.evaluation.bn_recalibrate > 0 || c.crossbar.tile_level()) eo.bn_train = &data(eo.data_source, Split::Train);
   const CrossbarEvalResult r = evaluate_model_file(request, *backend_, data(eo.data_source, Split::Test), &software_);
 
   json models = {{"dense", dense.path}, {"pruned", pruned ? json(pruned->path) : json(nullptr)}};

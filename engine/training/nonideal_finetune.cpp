@@ -244,6 +244,10 @@ void record_tuning(const std::string& path, const NonidealSettings& settings, in
 void NonidealSettings::check(const std::string& path) const {
   const std::string p = path.empty() ? "" : path + ".";
   crossbar.check(p + "crossbar");
+  SXB_REQUIRE(!crossbar.tile_level(),
+              fmt::format("{}crossbar: fine-tuning through the converters and weight slices (dac_bits, adc_bits, "
+                          "weight_bits) is not implemented yet; fine-tune without them and evaluate with them",
+                          p));
   SXB_REQUIRE(resolve_every >= 1, fmt::format("{}resolve_every {} must be at least 1", p, resolve_every));
   if (layout) {
     SXB_REQUIRE(layout->tile_rows == crossbar.tile_rows && layout->tile_cols == crossbar.tile_cols,

@@ -4,9 +4,9 @@
 # Run: cmake -DSOURCE_DIR=<repo> -P tests/support/check_layers.cmake
 set(RANKS
   "kernels/common=0" "kernels/tile=1" "kernels/nn=1" "models/io=2" "models=3"
-  "engine/io=4" "engine/data=5" "engine/crossbar=6" "engine/rearrangement=7"
-  "engine/evaluation=8" "engine/training=9" "engine/pruning=10" "engine/studies=11"
-  "engine/report=12" "apps=13" "bench=14" "tests=14")
+  "engine/io=4" "engine/data=5" "engine/crossbar=6" "engine/converters=7" "engine/rearrangement=8"
+  "engine/evaluation=9" "engine/training=10" "engine/pruning=11" "engine/studies=12"
+  "engine/report=13" "apps=14" "bench=15" "tests=15")
 
 function(rank_of path out)  # the rank of the longest matching folder prefix
   set(best -1)

@@ -1,0 +1,72 @@
+// The tile-level forward of a whole network for one read-out calibration:
+// every mapped layer on its tile pairs with its DAC and ADC ranges, run in a
+// model's forward through the product hook (models/modules.h).
+//
+// Ranges are set layer by layer in network order over `range_images` images
+// of the training split, picked as batch-norm re-estimation picks them (image
+// floor(k size / N) for k < N, file order; N = min(range_images, size)), with
+// the model's batch-norm statistics as they are: layer l's input comes from
+// the forward with every earlier layer already on its converters. r_x =
+// max |x| over those inputs (signed when one is < 0); r_u per slice = the
+// adc_range_percentile-th percentile (nearest rank) of |u| over every range
+// image, pixel, tile pair, used column and pulse, with DAC-quantised inputs
+// and an ideal ADC.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/converters/tile_forward.h"
+#include "engine/data/batches.h"
+#include "engine/data/dataset.h"
+#include "models/vgg.h"
+
+namespace sxb {
+
+// What a layer's converters are and did.
+struct LayerConverters {
+  std::string layer;
+  int slices = 1;
+  DacRange dac;              // range 0 without a DAC
+  std::vector<double> adc;   // r_u per slice; empty without an ADC
+  AdcCounts counts;          // since the last reset_counts()
+
+  double clipped_share() const {
+    return counts.reads ? static_cast<double>(counts.clipped) / static_cast<double>(counts.reads) : 0.0;
+  }
+};
+// {"layer", "slices", "dac_range", "dac_signed", "adc_range": [...], "adc_reads",
+//  "adc_clipped", "adc_clipped_share"}
+nlohmann::json to_json(const LayerConverters& c);
+
+class ConverterNetwork {
+ public:
+  // `layers`: one calibration (select_calibration) with pair weights, in
+  // `layout` order.
+  ConverterNetwork(const std::vector<LayerEffective>& layers, const NetworkLayout& layout,
+                   const CrossbarConfig& config);
+
+  // Sets every layer's ranges as above (the model's hooks are as before on return).
+  void set_ranges(nn::Vgg& model, const Dataset& train, const Normalization& norm);
+  // Runs `run` with the product hook in place (cleared on return, also on an exception).
+  void run_with(nn::Vgg& model, const std::function<void()>& run);
+  void reset_counts();
+  std::vector<LayerConverters> summary() const;
+  const TileLayer& layer(std::size_t l) const { return layers_[l]; }
+  const LayerRanges& ranges(std::size_t l) const { return ranges_[l]; }
+
+ private:
+  bool product(nn::Backend& b, const nn::LayerProduct& call);
+
+  ConverterSettings settings_;
+  std::vector<TileLayer> layers_;
+  std::vector<LayerRanges> ranges_;
+  std::vector<bool> ready_;
+  std::vector<AdcCounts> counts_;
+  std::vector<float> x_, y_, bias_;  // host copies of the current call, kept between calls
+};
+
+}  // namespace sxb
