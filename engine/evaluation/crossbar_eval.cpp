@@ -283,7 +283,10 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
     r.nonideal = all.front().result;
     converters = all.front().converters;
     if (all.size() > 1)
-      for (const ReadoutVariant& v : all) rep.variants.push_back(variant_report(v));
+      for (const ReadoutVariant& v : all) {
+        rep.variants.push_back(variant_report(v));
+        r.variant_predicted.push_back(v.result.predicted);
+      }
     rep.seconds["nonideal"] = seconds_since(t0);
   } else {
     log("evaluating the non-ideal crossbar model");
