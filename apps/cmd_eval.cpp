@@ -33,6 +33,8 @@ void add_eval_command(CLI::App& app) {
   cmd->callback([opt] {
     run_with_flag_names(kModelFlags, [&] {
       use_threads(opt->threads);
+      check_distinct_paths({{"--json", opt->json}, {"--predictions", opt->predictions}},
+                           {{"--weights", opt->model.weights}});
       if (!opt->json.empty()) check_output_file(opt->json, "--json");
       if (!opt->predictions.empty()) check_output_file(opt->predictions, "--predictions");
       const ModelFile mf = read_model_file(opt->model);

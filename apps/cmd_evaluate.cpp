@@ -81,8 +81,12 @@ void add_evaluate_command(CLI::App& app) {
   add_report_options(cmd, opt->report, opt->report_layer, opt->report_cells);
   cmd->callback([opt] {
     use_threads(opt->threads);
+    check_distinct_paths({{"--json", opt->json}, {"--predictions", opt->predictions}, {"--report", opt->report}},
+                         {{"--weights", opt->model.weights}, {"--layout", opt->layout},
+                          {"--unpruned", opt->unpruned}, {"--crossbar", opt->crossbar}});
     if (!opt->json.empty()) check_output_file(opt->json, "--json");
     if (!opt->predictions.empty()) check_output_file(opt->predictions, "--predictions");
+    if (!opt->report.empty()) check_output_file(opt->report, "--report");
     if (!opt->no_cache) check_output_dir(opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir, "--cache-dir");
     CrossbarEvalOptions eo;
     eo.crossbar = opt->crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(opt->crossbar);

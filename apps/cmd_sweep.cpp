@@ -149,7 +149,11 @@ void add_merge(CLI::App* sweep) {
                   "Tables: mean and standard deviation over these grid keys (e.g. train.seed crossbar.seed)");
   cmd->callback([opt] {
     SXB_REQUIRE(opt->svg.empty() == opt->x.empty(), "--svg and --x go together");
+    check_distinct_paths({{"--csv", opt->csv}, {"--markdown", opt->markdown}, {"--svg", opt->svg},
+                          {"--report", opt->report}},
+                         {});
     if (!opt->csv.empty()) check_output_file(opt->csv, "--csv");
+    if (!opt->report.empty()) check_output_file(opt->report, "--report");
     if (!opt->markdown.empty()) check_output_file(opt->markdown, "--markdown");
     if (!opt->svg.empty()) check_output_file(opt->svg, "--svg");
     std::vector<nlohmann::json> records;

@@ -114,10 +114,10 @@ Dataset load_dataset(const std::string& spec, Split split, std::uint64_t seed) {
   const std::string arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
   if (kind == "synthetic") {
     int n = split == Split::Train ? kSyntheticTrainSize : kSyntheticTestSize;
-    if (!arg.empty()) {
+    if (colon != std::string::npos) {  // "synthetic:" with no count is an error, not the default size
       // Digits only: "1e9" or "5x" are errors, never 1 or 5.
       const std::string bad = "data '" + spec + "': expected synthetic or synthetic:N with N an integer in 1..10000000";
-      SXB_REQUIRE(arg.size() <= 8 && arg.find_first_not_of("0123456789") == std::string::npos, bad);
+      SXB_REQUIRE(!arg.empty() && arg.size() <= 8 && arg.find_first_not_of("0123456789") == std::string::npos, bad);
       n = std::stoi(arg);
       SXB_REQUIRE(n >= 1 && n <= 10'000'000, bad);
     }

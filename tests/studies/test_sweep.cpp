@@ -154,6 +154,21 @@ TEST(Sweep, BadInputsNameTheField) {
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {}, "grids": {}})").find("\"grids\": unknown key"), std::string::npos);
   EXPECT_NE(error_of(R"({"base": {"model": "vgg19"}, "grid": {}})").find("vgg11"), std::string::npos);
+  // The strict rules of the CLI: an explicit width 0 or a null tile is no default.
+  EXPECT_NE(error_of(R"({"base": {"width": 0}, "grid": {}})").find("width must be in (0, 16]"), std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {}, "grid": {"width": [0.5, 0]}})").find("width must be in (0, 16]"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"tile": null}, "grid": {}})").find("tile must be N or \"RxC\" (got null"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"crossbar": {"tile": null}}, "grid": {}})").find("crossbar.tile must be"),
+            std::string::npos);
+  EXPECT_EQ(error_of(R"({"base": {"width": 0.5}, "grid": {}})"), "");
+  // The name is one folder name: nothing outside the results folder.
+  for (const char* name : {"../../evil", "a/b", ".hidden", "", "a b"})
+    EXPECT_NE(error_of(std::string(R"({"name": ")") + name + R"(", "base": {}, "grid": {}})").find("\"name\""),
+              std::string::npos)
+        << name;
+  EXPECT_EQ(parse(R"({"name": "wires-tiles_2.b", "base": {}, "grid": {}})").name, "wires-tiles_2.b");
 }
 
 TEST(Sweep, DeeplyNestedFilesAreAClearError) {

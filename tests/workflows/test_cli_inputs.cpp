@@ -9,28 +9,15 @@
 #include <fstream>
 #include <string>
 
+#include "tests/support/cli_run.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {
 namespace {
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int status = -1;  // exit status; 128 + N when killed by signal N
-  std::string output;  // stdout and stderr
-};
-
-CliRun run(const std::string& args) {
-  const std::string cmd = std::string(SXB_CLI) + " " + args + " 2>&1";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-  const int w = pclose(p);
-  r.status = WIFEXITED(w) ? WEXITSTATUS(w) : WIFSIGNALED(w) ? 128 + WTERMSIG(w) : -1;
-  return r;
-}
+using test::CliRun;
+CliRun run(const std::string& args) { return test::run_cli(args); }
 
 const std::string kAFile = SXB_CLI;
 const std::string kTiny = "--model vgg11 --width 0.0625 --data synthetic:16 --epochs 1 --batch 8";

@@ -231,7 +231,7 @@ TEST(Dataset, CifarFilesAreCheckedWhole) {
 
 TEST(Dataset, SyntheticCountIsAPlainInteger) {
   for (const char* spec : {"synthetic:1e9", "synthetic:5x", "synthetic:0", "synthetic:-3", "synthetic:10000001",
-                           "synthetic: 5", "synthetic:99999999999"})
+                           "synthetic: 5", "synthetic:99999999999", "synthetic:"})
     EXPECT_NE(error_of([&] { load_dataset(spec, Split::Test); }).find("N an integer in 1..10000000"),
               std::string::npos)
         << spec;
