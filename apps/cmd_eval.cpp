@@ -43,6 +43,7 @@ void add_eval_command(CLI::App& app) {
       nn::Vgg model(config, *backend);
       model.load_state_dict(mf.file, opt->model.weights);
       const Dataset test_set = load_dataset(opt->data, Split::Test);
+      check_model_classes(config.classes, test_set, opt->model.weights);
       const EvalResult r = evaluate(model, test_set, normalization_of(config));
 
       fmt::print("{} width {} on {} ({} images): accuracy {:.2f}%, loss {:.4f} ({:.1f} s)\n", config.model,

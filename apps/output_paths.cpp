@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -100,6 +101,19 @@ void check_output_file(const std::string& path, const std::string& flag) {
   const fs::path dir = fs::path(path).parent_path();
   make_folder(dir, what);
   probe(dir, what);
+}
+
+std::string usable_cache_dir(const std::string& dir, bool given) {
+  try {
+    check_output_dir(dir, given ? "--cache-dir" : "the cache folder");
+    return dir;
+  } catch (const Error& e) {
+    std::fprintf(stderr,
+                 "warning: %s; going on without the W_eff cache (choose another folder with --cache-dir or "
+                 "SPARSEXBAR_CACHE, or pass --no-cache)\n",
+                 e.what());
+    return "";
+  }
 }
 
 void check_output_dir(const std::string& dir, const std::string& flag) {

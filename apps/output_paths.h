@@ -20,6 +20,12 @@ void check_output_file(const std::string& path, const std::string& flag);
 // A path and the flag (or derived file) that names it.
 using NamedPath = std::pair<std::string, std::string>;  // {flag, path}
 
+// A cache folder the run can do without (evaluate's W_eff cache): when it
+// cannot be created or written, a warning on stderr names the folder and how to
+// choose another, and "" is returned (no cache); else `dir`. `given` says
+// whether the user named it with --cache-dir (else it is the default).
+std::string usable_cache_dir(const std::string& dir, bool given);
+
 // Before any work: no output is one of the inputs (by name or, when both
 // exist, the same file through links), and no two outputs are the same file.
 // Empty paths are skipped (flags not given); two outputs on the same

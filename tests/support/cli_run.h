@@ -14,10 +14,8 @@ struct CliRun {
   std::string output;  // stdout and stderr
 };
 
-// `args` is shell text; `redirect` replaces the default "2>&1" (stdout and
-// stderr both captured) when the test routes stdout elsewhere.
-inline CliRun run_cli(const std::string& args, const std::string& redirect = "2>&1") {
-  const std::string cmd = std::string(SXB_CLI) + " " + args + " " + redirect;
+// Runs shell text `cmd` (its own redirections) and captures its stdout.
+inline CliRun run_shell(const std::string& cmd) {
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -26,6 +24,12 @@ inline CliRun run_cli(const std::string& args, const std::string& redirect = "2>
   const int w = pclose(p);
   r.status = WIFEXITED(w) ? WEXITSTATUS(w) : WIFSIGNALED(w) ? 128 + WTERMSIG(w) : -1;
   return r;
+}
+
+// `args` is shell text; `redirect` replaces the default "2>&1" (stdout and
+// stderr both captured) when the test routes stdout elsewhere.
+inline CliRun run_cli(const std::string& args, const std::string& redirect = "2>&1") {
+  return run_shell(std::string(SXB_CLI) + " " + args + " " + redirect);
 }
 
 }  // namespace sxb::test

@@ -2,6 +2,7 @@
 // coerced, too many threads) exit 2 before any work; output paths are checked
 // before the work; --resume without a checkpoint starts afresh.
 #include <gtest/gtest.h>
+#include <stb/stb_image_write.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -64,9 +65,6 @@ TEST(CliInputs, OutputPathsAreCheckedBeforeTheWork) {
       {"eval --model vgg11 --weights " + (dir / "w.safetensors").string() + " --data synthetic:8 --predictions " +
            blocked + ".csv",
        "--predictions " + blocked + ".csv"},
-      {"evaluate --model vgg11 --weights " + (dir / "w.safetensors").string() +
-           " --data synthetic:8 --cache-dir " + blocked,
-       "--cache-dir " + blocked},
       {"train " + kTiny + " --out " + blocked + ".safetensors", "--out " + blocked + ".safetensors"},
       {"train " + kTiny + " --out " + dir.string(), "is a folder"},
       {"sweep run " + (dir / "sweep.json").string() + " --out " + blocked, "--out " + blocked},
@@ -100,6 +98,51 @@ TEST(CliInputs, ResumeWithoutACheckpointStartsAfresh) {
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("starting afresh"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(dir / "p.safetensors")) << r.output;
+}
+
+// evaluate's W_eff cache is optional: a folder that cannot be made, given or
+// the default (a home that is not writable), is a warning and no cache.
+TEST(CliInputs, AnUnusableCacheFolderIsAWarning) {
+  const fs::path dir = test::fresh_dir("cli-cache");
+  std::ofstream(dir / "file") << "a file, not a folder";
+  const std::string blocked = (dir / "file" / "cache").string();
+  const std::string model = (dir / "m.safetensors").string();
+  CliRun r = run("train " + kTiny + " --out " + model);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string evaluate = "evaluate --model vgg11 --weights " + model + " --data synthetic:8 --tile 16";
+  r = run(evaluate + " --cache-dir " + blocked);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: --cache-dir " + blocked + ": cannot create folder"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("going on without the W_eff cache"), std::string::npos) << r.output;
+  r = test::run_shell("env -u SPARSEXBAR_CACHE -u XDG_CACHE_HOME HOME=" + (dir / "file").string() + " " +
+                      std::string(SXB_CLI) + " " + evaluate + " 2>&1");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: the cache folder " + (dir / "file").string() + "/.cache/sparsexbar"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("--cache-dir"), r.output.find("choose another folder with --cache-dir")) << r.output;
+}
+
+// A 10-class model on 3-class folder data: an error, not an accuracy.
+TEST(CliInputs, ModelAndDataClassesMustAgree) {
+  const fs::path dir = test::fresh_dir("cli-classes");
+  const std::string model = (dir / "m.safetensors").string();
+  CliRun r = run("train " + kTiny + " --out " + model);
+  ASSERT_EQ(r.status, 0) << r.output;
+  unsigned char px[32 * 32 * 3] = {};
+  for (const char* split : {"train", "test"})
+    for (const char* cls : {"ant", "bee", "cat"}) {
+      fs::create_directories(dir / "data" / split / cls);
+      ASSERT_TRUE(stbi_write_png((dir / "data" / split / cls / "a.png").c_str(), 32, 32, 3, px, 32 * 3));
+    }
+  const std::string data = " --data folder:" + (dir / "data").string();
+  for (const std::string cmd : {"eval", "evaluate --tile 16 --no-cache"}) {
+    r = run(cmd + " --model vgg11 --weights " + model + data);
+    EXPECT_EQ(r.status, 1) << cmd << "\n" << r.output;
+    EXPECT_NE(r.output.find(model + ": the model has 10 classes, but the data folder:"), std::string::npos)
+        << cmd << "\n" << r.output;
+    EXPECT_EQ(r.output.find("accuracy"), std::string::npos) << r.output;
+  }
 }
 
 }  // namespace

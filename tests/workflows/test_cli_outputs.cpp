@@ -164,5 +164,17 @@ TEST(CliOutputs, DevicesAndFifosAreWrittenInPlace) {
   EXPECT_TRUE(is_char_device(null));
 }
 
+// A prune that fails after it started leaves its summary saying so, not "running".
+TEST(CliOutputs, AFailedPruneSaysSoInItsSummary) {
+  const Files f = files("cli-prune-failed");
+  const fs::path out = f.dir / "p.safetensors";
+  const CliRun r = run_cli("prune --method xcs --sparsity 0.5 --tile 16 --data synthetic:8 --weights " + f.weights +
+                           " --out " + out.string());
+  EXPECT_EQ(r.status, 1) << r.output;
+  const std::string summary = slurp(f.dir / "p.prune.json");
+  EXPECT_NE(summary.find("\"status\": \"failed\""), std::string::npos) << summary;
+  EXPECT_NE(summary.find("\"error\": \"" + f.weights), std::string::npos) << summary;
+}
+
 }  // namespace
 }  // namespace sxb
