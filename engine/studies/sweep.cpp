@@ -1,5 +1,7 @@
 #include "engine/studies/sweep.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -425,7 +427,7 @@ Sweep read_sweep(const std::string& path) {
   return s;
 }
 
-std::string Shard::name() const { return fmt::format("{}-of-{}", k, n); }
+std::string Shard::name() const { return claim ? label : fmt::format("{}-of-{}", k, n); }
 
 Shard parse_shard(const std::string& text) {
   const auto env = [](const char* name) -> std::optional<long long> {
@@ -437,10 +439,19 @@ Shard parse_shard(const std::string& text) {
   };
   Shard s;
   long long k = 0, n = 1;
+  if (text == "claim") {
+    char host[128] = "";
+    ::gethostname(host, sizeof host - 1);
+    s.claim = true;
+    s.label = fmt::format("claim-{}-{}", host, ::getpid());
+    return s;
+  }
   if (text == "auto") {
-    if (auto id = env("SLURM_ARRAY_TASK_ID"), count = env("SLURM_ARRAY_TASK_COUNT"); id && count) {
-      k = *id - env("SLURM_ARRAY_TASK_MIN").value_or(0);
-      n = *count;
+    if (auto id = env("SLURM_ARRAY_TASK_ID"); id) {
+      const auto job = env("SLURM_ARRAY_JOB_ID") ? env("SLURM_ARRAY_JOB_ID") : env("SLURM_JOB_ID");
+      s.claim = true;
+      s.label = fmt::format("slurm-{}-{}", job.value_or(0), *id);
+      return s;
     } else if (auto r = env("OMPI_COMM_WORLD_RANK"), size = env("OMPI_COMM_WORLD_SIZE"); r && size) {
       k = *r, n = *size;
     } else if (auto r2 = env("PMI_RANK"), size2 = env("PMI_SIZE"); r2 && size2) {

@@ -1,7 +1,9 @@
 // Sweeps: grid expansion and stable ids, shards, the JSON-lines
 // results (torn records, locks), tables and plots, and a small sweep run end
 // to end with resumption and model reuse.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -271,16 +273,29 @@ TEST(Sweep, ShardsPartitionThePoints) {
     for (int c : owners) EXPECT_EQ(c, 1);
   }
   for (const char* bad : {"3/3", "-1/2", "1", "a/b", "1/0", "1/2x"}) EXPECT_THROW(parse_shard(bad), Error) << bad;
-  ::setenv("SLURM_ARRAY_TASK_ID", "5", 1);
-  ::setenv("SLURM_ARRAY_TASK_MIN", "1", 1);
-  ::setenv("SLURM_ARRAY_TASK_COUNT", "8", 1);
-  const Shard s = parse_shard("auto");
-  EXPECT_EQ(s.k, 4);
-  EXPECT_EQ(s.n, 8);
-  EXPECT_EQ(s.name(), "4-of-8");
+  // A Slurm array task claims points, whatever the array's step or the subset resubmitted.
+  ::setenv("SLURM_ARRAY_TASK_ID", "4", 1);
+  ::setenv("SLURM_ARRAY_JOB_ID", "77", 1);
+  ::setenv("SLURM_ARRAY_TASK_MIN", "0", 1);
+  ::setenv("SLURM_ARRAY_TASK_COUNT", "4", 1);  // --array=0-6:2: task 4 is the third of 4
+  Shard s = parse_shard("auto");
+  EXPECT_TRUE(s.claim);
+  EXPECT_EQ(s.name(), "slurm-77-4");
+  for (std::size_t i = 0; i < 10; ++i) EXPECT_TRUE(s.owns(i));
   ::unsetenv("SLURM_ARRAY_TASK_ID");
+  ::unsetenv("SLURM_ARRAY_JOB_ID");
   ::unsetenv("SLURM_ARRAY_TASK_MIN");
   ::unsetenv("SLURM_ARRAY_TASK_COUNT");
+  ::setenv("OMPI_COMM_WORLD_RANK", "1", 1);  // MPI ranks all start together: k of N
+  ::setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+  s = parse_shard("auto");
+  EXPECT_FALSE(s.claim);
+  EXPECT_EQ(s.name(), "1-of-2");
+  ::unsetenv("OMPI_COMM_WORLD_RANK");
+  ::unsetenv("OMPI_COMM_WORLD_SIZE");
+  s = parse_shard("claim");
+  EXPECT_TRUE(s.claim);
+  EXPECT_TRUE(s.name().starts_with("claim-")) << s.name();
 }
 
 TEST(SweepResults, TornRecordIsCutAndLocksAreExclusive) {
@@ -418,6 +433,39 @@ TEST(SweepRun, RunsResumesAndReusesModels) {
     trained += e.path().filename().string().starts_with("train-") && e.path().extension() == ".safetensors" &&
                e.path().filename().string().find(".ckpt.") == std::string::npos;
   EXPECT_EQ(trained, 1);
+  fs::remove_all(d);
+}
+
+// Claiming runners: a point whose claim another runner holds is left to it;
+// once released (the runner ended), a later runner takes it; nothing runs twice.
+TEST(SweepRun, ClaimingRunnersShareThePoints) {
+  const fs::path d = fresh_dir("claim");
+  const Sweep s = parse(R"({"name": "claim",
+    "base": {"width": 0.125, "data": "synthetic:128", "train": {"epochs": 1, "batch": 64}, "tile": 32},
+    "grid": {"crossbar.r_wire": [0, 5, 10]}})");
+  SweepRunOptions o;
+  o.out_dir = (d / "out").string();
+  o.cache_dir = (d / "cache").string();
+  o.backend = Backend::Cpu;
+  o.shard = parse_shard("claim");
+  fs::create_directories(d / "out" / "claims");
+  const std::string held = (d / "out" / "claims" / (s.points[1].id + ".lock")).string();
+  const int fd = ::open(held.c_str(), O_RDWR | O_CREAT, 0644);  // another runner is on point 1
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  SweepRunResult r = run_sweep(s, o);
+  EXPECT_EQ(r.done, 2u);
+  EXPECT_EQ(r.failed, 0u);
+  std::set<std::string> ids = read_sweep_records(o.out_dir).ids();
+  EXPECT_EQ(ids, (std::set<std::string>{s.points[0].id, s.points[2].id}));
+  ::close(fd);  // that runner was cancelled: its claim is released
+  o.shard = parse_shard("claim");
+  r = run_sweep(s, o);  // a resubmitted task takes only the point left
+  EXPECT_EQ(r.done, 1u);
+  const SweepRecords all = read_sweep_records(o.out_dir);
+  EXPECT_EQ(all.records.size(), 3u);
+  EXPECT_EQ(all.ids().size(), 3u);
+  EXPECT_EQ(run_sweep(s, o).done, 0u);
   fs::remove_all(d);
 }
 

@@ -123,6 +123,21 @@ TEST(CliInputs, AnUnusableCacheFolderIsAWarning) {
   EXPECT_EQ(r.output.find("--cache-dir"), r.output.find("choose another folder with --cache-dir")) << r.output;
 }
 
+// A resistance so large that a gain overflows: an error naming the field, no inf printed, no JSON.
+TEST(CliInputs, NonFiniteResultsAreErrors) {
+  const fs::path dir = test::fresh_dir("cli-nonfinite");
+  const std::string model = (dir / "m.safetensors").string(), json = (dir / "r.json").string();
+  CliRun r = run("train " + kTiny + " --out " + model);
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run("evaluate --model vgg11 --weights " + model + " --data synthetic:8 --tile 16 --no-cache --set r_wire=1e308 "
+          "--json " + json);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("is not finite: the configuration (r_on"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("r_wire_row 1e+308"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find(" inf"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(json));
+}
+
 // A 10-class model on 3-class folder data: an error, not an accuracy.
 TEST(CliInputs, ModelAndDataClassesMustAgree) {
   const fs::path dir = test::fresh_dir("cli-classes");
