@@ -89,10 +89,11 @@ done
 [[ ${state:-} == idle* ]] || fail "the node never became idle (state '${state:-}')"
 echo "slurm: node $HOST idle, $CPUS CPUs"
 
-# A small sweep: one tiny trained model, six circuit points.
+# A small sweep: one tiny trained model (a few seconds of training, long enough to be
+# cancelled during it), six circuit points.
 cat >"$T/sweep.json" <<'EOF'
 {"name": "cluster-test",
- "base": {"width": 0.0625, "data": "synthetic:64", "train": {"epochs": 1, "batch": 32}, "tile": 16},
+ "base": {"width": 0.0625, "data": "synthetic:2000", "train": {"epochs": 2, "batch": 64}, "tile": 16},
  "grid": {"crossbar.r_wire": [0, 2, 5, 10, 20, 40]}}
 EOF
 POINTS=6

@@ -221,6 +221,26 @@ TEST(SweepReport, LinesPerSeriesWithBandsOverSeeds) {
   EXPECT_EQ(select(doc.get(), "//*[local-name()='tr']").size(), records.size() + 1);
   EXPECT_THROW(sweep_html_report(records, "nonideal", "tile", ""), Error);
   EXPECT_THROW(sweep_html_report(records, "accuracy", "", ""), Error);
+  // The table gives accuracies in %, as the charts do, and scrolls in its own box.
+  EXPECT_EQ(select(doc.get(), "//*[local-name()='th' and text()='nonideal (%)']").size(), 1u);
+  // 0.8 - 0.02 - 0.01 at r_wire 1, seed 1 (CCR 1 and 2).
+  EXPECT_EQ(select(doc.get(), "//*[local-name()='td' and text()='77.00']").size(), 2u);
+  EXPECT_EQ(select(doc.get(), "//*[local-name()='div' and contains(@style, 'overflow-x:auto')]/*[local-name()='table']")
+                .size(),
+            1u);
+}
+
+// An unpruned sweep (every CCR 1) has no chart against CCR: it would be one vertical line.
+TEST(SweepReport, NoCcrChartWhenTheCcrDoesNotVary) {
+  std::vector<nlohmann::json> records;
+  int i = 0;
+  for (double wire : {1.0, 5.0, 10.0}) records.push_back(sweep_record(i++, wire, 1, 0.8 - 0.02 * wire, 1.0));
+  const std::string html = sweep_html_report(records, "nonideal", "", "");
+  std::string error;
+  Doc doc = parse(html, error);
+  ASSERT_TRUE(doc) << error;
+  EXPECT_EQ(expect_svgs_well_formed(doc.get()), 1u);  // against crossbar.r_wire only
+  EXPECT_EQ(html.find("vs CCR"), std::string::npos);
 }
 
 TEST(ReportDrawing, ViridisDarkensMonotonicallyForGreyPrinting) {
