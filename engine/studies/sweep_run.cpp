@@ -16,6 +16,7 @@
 #include <memory>
 #include <set>
 
+#include "engine/data/dataset.h"
 #include "engine/io/content_hash.h"
 #include "engine/evaluation/model_evaluation.h"
 #include "engine/io/json_file.h"
@@ -255,6 +256,16 @@ SweepRunResult run_sweep(const Sweep& sweep, const SweepRunOptions& o) {
   log(fmt::format("sweep {}: {} points, shard {} owns {}, {} already done, {} to run; results {}", sweep.name,
                   sweep.points.size(), o.shard.name(), result.owned, result.skipped, todo.size(),
                   result.results_file));
+  // Data specs are checked before any point runs, not when a point reaches them hours later.
+  for (const SweepPoint* p : todo)
+    for (const std::string& spec : {p->config.data, p->config.eval_data}) {
+      if (spec.empty()) continue;
+      try {
+        check_data_spec(resolve_data_spec(spec, o.data_root));
+      } catch (const Error& e) {
+        throw Error(fmt::format("sweep {}: point {} ({}): {}", sweep.name, p->index, p->varied.dump(), e.what()));
+      }
+    }
   if (todo.empty()) return result;
   std::unique_ptr<SweepResultsLog> failures;
   Runner runner(o);

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "engine/pruning/pruning_run.h"
+#include "engine/data/dataset.h"
 #include "engine/io/json_file.h"
 #include "tests/test_helpers.h"
 #include "engine/report/sweep_report.h"
@@ -467,6 +468,26 @@ TEST(SweepRun, ClaimingRunnersShareThePoints) {
   EXPECT_EQ(all.ids().size(), 3u);
   EXPECT_EQ(run_sweep(s, o).done, 0u);
   fs::remove_all(d);
+}
+
+// A bad data spec of any point stops the run before the first point, naming the point.
+TEST(SweepRun, DataSpecsAreCheckedBeforeAnyPointRuns) {
+  const fs::path d = fresh_dir("dataspec");
+  const Sweep s = parse(R"({"name": "dataspec",
+    "base": {"width": 0.125, "data": "synthetic:64", "train": {"epochs": 1, "batch": 64}, "tile": 32},
+    "grid": {"eval_data": ["synthetic:64", "folder:no-such-folder"]}})");
+  SweepRunOptions o;
+  o.out_dir = (d / "out").string();
+  o.cache_dir = (d / "cache").string();
+  o.data_root = d.string();
+  const std::string e = test::error_of([&] { run_sweep(s, o); });
+  EXPECT_NE(e.find("point 1"), std::string::npos) << e;
+  EXPECT_NE(e.find((d / "no-such-folder").string() + " is not a folder"), std::string::npos) << e;
+  EXPECT_TRUE(read_sweep_records(o.out_dir).records.empty());  // point 0 did not run either
+  EXPECT_FALSE(fs::exists(d / "cache" / "sweep-models"));
+  EXPECT_NE(test::error_of([] { check_data_spec("synthetic:"); }).find("synthetic:N"), std::string::npos);
+  EXPECT_NE(test::error_of([] { check_data_spec("cifar11:x"); }).find("unknown kind 'cifar11'"), std::string::npos);
+  EXPECT_EQ(test::error_of([] { check_data_spec("synthetic:9"); }), "");
 }
 
 TEST(SweepRun, FailedPointsAreLoggedAndRetried) {
