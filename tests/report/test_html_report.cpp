@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -153,6 +154,11 @@ TEST_F(HtmlReport, ParsesAndEveryNumberEqualsTheJsonReport) {
     EXPECT_NEAR(std::stod(attr(after, "data-nf-column-max")),
                 json["runs"][0]["heatmaps"][k]["nf_column_max"].get<double>(), 1e-9);
   }
+  // Each caption says which block of the weight matrix a drawn tile is.
+  const TileHeatmap& first = rep.heatmaps[0].tiles[0];
+  EXPECT_NE(html.find(fmt::format("tile {}: inputs {}-{}, outputs {}-{}", first.tile, first.first_input,
+                                   first.last_input, first.first_output, first.last_output)),
+            std::string::npos);
 }
 
 TEST_F(HtmlReport, HeatMapsAgreeWithTheSolvedLayers) {
@@ -164,6 +170,12 @@ TEST_F(HtmlReport, HeatMapsAgreeWithTheSolvedLayers) {
     ASSERT_NE(layer, rep.layers.end());
     ASSERT_EQ(h.tiles_total, layer->positions);
     for (const TileHeatmap& t : h.tiles) {
+      // The block of the weight matrix the tile holds, within the layer's K x N.
+      EXPECT_LE(t.first_input, t.last_input);
+      EXPECT_LT(t.last_input, layer->inputs);
+      EXPECT_LE(t.first_output, t.last_output);
+      EXPECT_LT(t.last_output, layer->outputs);
+      EXPECT_LE(t.last_input - t.first_input + 1, t.used_rows > 0 ? layer->inputs : 0);
       ASSERT_EQ(t.g_pos.size(), 256u);
       for (float g : t.g_pos) ASSERT_TRUE(g >= 0.99 * h.g_min && g <= 1.01 * h.g_max) << g;
     }
@@ -241,6 +253,18 @@ TEST(SweepReport, NoCcrChartWhenTheCcrDoesNotVary) {
   ASSERT_TRUE(doc) << error;
   EXPECT_EQ(expect_svgs_well_formed(doc.get()), 1u);  // against crossbar.r_wire only
   EXPECT_EQ(html.find("vs CCR"), std::string::npos);
+}
+
+// Bars below zero get negative tick labels; a colour bar labels its ends.
+TEST(ReportDrawing, NegativeBarsHaveTicksAndColourBarsLabelTheirEnds) {
+  const std::string bars = bar_chart_svg({"loss", "points", {}, {"a", "b"}, {{2.5}, {-0.4}}});
+  EXPECT_TRUE(std::regex_search(bars, std::regex(">-[0-9.]+</text>"))) << bars;  // a tick at or below -0.4
+  SvgWriter svg(200, 200, "t");
+  colour_legend(svg, 10, 10, 150, 5.2, 50.0, "g");
+  const std::string bar = svg.str();
+  EXPECT_NE(bar.find(">5.2<"), std::string::npos) << bar;  // the lowest value, not only the tick 10
+  EXPECT_NE(bar.find(">10<"), std::string::npos) << bar;
+  EXPECT_NE(bar.find(">50<"), std::string::npos) << bar;
 }
 
 TEST(ReportDrawing, ViridisDarkensMonotonicallyForGreyPrinting) {
