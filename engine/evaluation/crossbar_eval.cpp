@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -239,6 +240,14 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
     r.software = evaluate(model, data, norm);
   }
   rep.seconds["software"] = seconds_since(t0);
+  // Weights so large that float arithmetic overflows (1e38) make every comparison meaningless.
+  const std::size_t non_finite = static_cast<std::size_t>(
+      std::count_if(r.software.logits.begin(), r.software.logits.end(), [](float v) { return !std::isfinite(v); }));
+  SXB_REQUIRE(non_finite == 0,
+              fmt::format("{}: the software model's outputs are not finite ({} of {} logits are inf or NaN): its "
+                          "weights or batch-norm statistics overflow float arithmetic",
+                          options.model_source.empty() ? std::string("the model") : options.model_source, non_finite,
+                          r.software.logits.size()));
 
   t0 = std::chrono::steady_clock::now();
   SchedulerOptions ideal_options;

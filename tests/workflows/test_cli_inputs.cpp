@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "models/io/safetensors.h"
 #include "tests/support/cli_run.h"
 #include "tests/test_helpers.h"
 
@@ -135,6 +136,21 @@ TEST(CliInputs, NonFiniteResultsAreErrors) {
   EXPECT_NE(r.output.find("r_wire_row = 1e+308 ohm is above 1e+15 ohm"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find(" inf"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(json));
+}
+
+// A 1e38 weight overflows float arithmetic: an error naming the file, not exit 0 with a warning.
+TEST(CliInputs, WeightsThatOverflowAreAnError) {
+  const fs::path dir = test::fresh_dir("cli-overflow");
+  const std::string model = (dir / "m.safetensors").string(), big = (dir / "big.safetensors").string();
+  CliRun r = run("train " + kTiny + " --out " + model);
+  ASSERT_EQ(r.status, 0) << r.output;
+  SafetensorsFile f = read_safetensors(model);
+  ASSERT_TRUE(f.tensors.count("features.0.weight"));
+  for (float& w : f.tensors["features.0.weight"].data) w = 1e38f;
+  write_safetensors(big, f);
+  r = run("evaluate --model vgg11 --weights " + big + " --data synthetic:8 --tile 16 --no-cache");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find(big + ": the software model's outputs are not finite"), std::string::npos) << r.output;
 }
 
 // A 10-class model on 3-class folder data: an error, not an accuracy.
