@@ -153,6 +153,24 @@ TEST(CliInputs, WeightsThatOverflowAreAnError) {
   EXPECT_NE(r.output.find(big + ": the software model's outputs are not finite"), std::string::npos) << r.output;
 }
 
+// train --nonideal checks the layout against the model as evaluate does: another width's layout is refused.
+TEST(CliInputs, NonidealTrainingRefusesALayoutOfOtherWeights) {
+  const fs::path dir = test::fresh_dir("cli-layout");
+  const std::string narrow = (dir / "narrow.safetensors").string(), wide = (dir / "wide.safetensors").string();
+  ASSERT_EQ(run("train " + kTiny + " --out " + narrow).status, 0);
+  CliRun r = run("train --model vgg11 --width 0.125 --data synthetic:16 --epochs 1 --batch 8 --out " + wide);
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run("prune --method xcs --sparsity 0.5 --tile 16 --reg-epochs 0 --finetune-epochs 0 --data synthetic:16 "
+          "--batch 8 --weights " + narrow + " --out " + (dir / "p").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string layout = (dir / "p.layout.json").string();
+  r = run("train --model vgg11 --width 0.125 --data synthetic:16 --epochs 1 --batch 8 --init " + wide +
+          " --out " + (dir / "t.safetensors").string() + " --nonideal --layout " + layout);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find(layout + ": layer 'features.0' is"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("in the layout, but the model's weight"), std::string::npos) << r.output;
+}
+
 // A 10-class model on 3-class folder data: an error, not an accuracy.
 TEST(CliInputs, ModelAndDataClassesMustAgree) {
   const fs::path dir = test::fresh_dir("cli-classes");
