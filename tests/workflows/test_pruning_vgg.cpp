@@ -210,7 +210,7 @@ TEST(PruningLayout, EditedFilesAndUnknownKeysAreRefused) {
   const PrunedNetwork p = hard_prune(*model, spec);
   const std::string path = testing::TempDir() + "/edited.layout.json";
   write_layout_file(path, p.layout, {{"pruning", {{"note", "test"}}}});
-  const nlohmann::json written = read_json_file(path);
+  const nlohmann::json written = read_json_file(path, "the layout file");
   ASSERT_TRUE(written.contains("content_hash"));
   const auto error_for = [&](const nlohmann::json& j) {
     write_file_atomic(path, j.dump());
