@@ -3,6 +3,7 @@
 // standard output, is an error; an output that is an input or another output,
 // or an empty path, is refused before any work.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -37,10 +38,14 @@ bool is_char_device(const fs::path& p) {
 }
 
 // A copy of /dev/null or /dev/full inside `dir` (root only), so a regression
-// replaces a test file, not the machine's device; "" when it cannot be made.
+// replaces a test file, not the machine's device; "" when it cannot be made
+// or opened (not root, a file system mounted nodev).
 std::string device_copy(const fs::path& dir, const std::string& name, unsigned minor) {
   const fs::path p = dir / name;
   if (::mknod(p.c_str(), S_IFCHR | 0666, makedev(1, minor)) != 0) return "";
+  const int fd = ::open(p.c_str(), O_WRONLY);
+  if (fd < 0) return "";
+  ::close(fd);
   return p.string();
 }
 
@@ -139,6 +144,8 @@ TEST(CliOutputs, DevicesAndFifosAreWrittenInPlace) {
   std::string received;
   std::thread reader([&] { received = slurp(fifo); });
   CliRun r = run_cli("tile --input " + f.tile + " --output " + fifo.string());
+  // Had the tool not opened the FIFO, the reader would wait for ever: a writer of our own ends it.
+  if (const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK); fd >= 0) ::close(fd);
   reader.join();
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(received.find("\"currents\""), std::string::npos) << received;
