@@ -93,7 +93,7 @@ echo "slurm: node $HOST idle, $CPUS CPUs"
 # cancelled during it), six circuit points.
 cat >"$T/sweep.json" <<'EOF'
 {"name": "cluster-test",
- "base": {"width": 0.0625, "data": "synthetic:2000", "train": {"epochs": 2, "batch": 64}, "tile": 16},
+ "base": {"width": 0.0625, "data": "synthetic:2000", "train": {"epochs": 4, "batch": 64}, "tile": 16},
  "grid": {"crossbar.r_wire": [0, 2, 5, 10, 20, 40]}}
 EOF
 POINTS=6
@@ -127,9 +127,9 @@ echo "slurm: a stepped job array (0-6:2) gave the single run's results, each poi
 BIN=$BIN OUT=$T/cancel CACHE=$T/cache-cancel sbatch --array=0 --cpus-per-task=1 -o "$T/cancel-%a.out" \
   "$SRC/scripts/slurm-sweep.sh" "$T/sweep.json" >"$T/job.txt" || fail "submit"
 job=$(grep -o '[0-9]*' "$T/job.txt" | head -1)
-for _ in $(seq 120); do
-  [[ -d $T/cancel/claims ]] && break
-  sleep 0.5
+for _ in $(seq 240); do  # cancelled while it trains the model of the first point
+  grep -q "training vgg11" "$T/cancel-0.out" 2>/dev/null && break
+  sleep 0.25
 done
 scancel "$job"
 for _ in $(seq 60); do
