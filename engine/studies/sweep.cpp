@@ -231,6 +231,8 @@ SweepPointConfig point_from_json(const json& j, const std::string& base_dir) {
               fmt::format("model must be \"vgg11\" or \"vgg16\" (got \"{}\")", c.model));
   // Absent: 1.0 (or the weights' own); written, it must be a width, as train.width must.
   const bool width_given = j.is_object() && j.contains("width");
+  SXB_REQUIRE(!(j.is_object() && j.contains("tile") && j["tile"].is_null()),
+              "tile must be N or \"RxC\" (got null; leave it out for the default)");
   k.number("width", c.width);
   SXB_REQUIRE(c.width > 0.0 ? c.width <= 16.0 : !width_given,
               fmt::format("width must be in (0, 16]; leave it out for the default (got {})", c.width));

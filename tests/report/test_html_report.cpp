@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <fmt/format.h>
+
 #include <regex>
 #include <string>
 #include <vector>

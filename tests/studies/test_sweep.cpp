@@ -492,9 +492,11 @@ TEST(SweepRun, DataSpecsAreCheckedBeforeAnyPointRuns) {
 
 TEST(SweepRun, FailedPointsAreLoggedAndRetried) {
   const fs::path d = fresh_dir("fail");
+  // A folder that exists (the spec passes the check before the run) but holds no CIFAR files.
+  fs::create_directories(d / "nonexistent-sxb-dir");
   const Sweep s = parse(R"({"name": "fail",
     "base": {"width": 0.125, "data": "synthetic:256", "train": {"epochs": 1, "batch": 64}, "tile": 64},
-    "grid": {"eval_data": ["synthetic:64", "cifar10:/nonexistent-sxb-dir"]}})");
+    "grid": {"eval_data": ["synthetic:64", "cifar10:)" + (d / "nonexistent-sxb-dir").string() + R"("]}})");
   SweepRunOptions o;
   o.out_dir = (d / "out").string();
   o.cache_dir = (d / "cache").string();

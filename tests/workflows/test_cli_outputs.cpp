@@ -89,7 +89,7 @@ TEST(CliOutputs, AnOutputThatIsAnInputIsRefusedBeforeTheWork) {
       {"weff --weights " + f.weights + " --out " + f.weights, "--out " + f.weights + ": is the input --weights"},
       {"train " + kTiny + " --init " + f.weights + " --out " + f.weights, "is the input --init"},
       {"prune --method xcs --sparsity 0.5 --data synthetic:8 --weights " + f.weights + " --out " + f.weights,
-       "is the input --weights"},
+       "would overwrite the dense model --weights"},
       {"tile --input " + f.tile + " --output " + f.tile, "--output " + f.tile + ": is the input --input"},
   };
   for (const Case& c : cases) {
