@@ -86,7 +86,9 @@ std::string demo_model(DemoOptions& o, const Dataset& train_set, const Dataset& 
 
 void network_demo(DemoOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
+  check_distinct_paths({{"--json", o.json}, {"--report", o.report}}, {{"--crossbar", o.crossbar}});
   if (!o.json.empty()) check_output_file(o.json, "--json");
+  if (!o.report.empty()) check_output_file(o.report, "--report");
   check_output_dir(o.cache_dir.empty() ? default_cache_dir() : o.cache_dir, "--cache-dir");  // models always kept
   CrossbarEvalOptions eo;
   eo.crossbar = o.crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(o.crossbar);

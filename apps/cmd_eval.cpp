@@ -33,6 +33,8 @@ void add_eval_command(CLI::App& app) {
   cmd->callback([opt] {
     run_with_flag_names(kModelFlags, [&] {
       use_threads(opt->threads);
+      check_distinct_paths({{"--json", opt->json}, {"--predictions", opt->predictions}},
+                           {{"--weights", opt->model.weights}});
       if (!opt->json.empty()) check_output_file(opt->json, "--json");
       if (!opt->predictions.empty()) check_output_file(opt->predictions, "--predictions");
       const ModelFile mf = read_model_file(opt->model);
@@ -41,6 +43,7 @@ void add_eval_command(CLI::App& app) {
       nn::Vgg model(config, *backend);
       model.load_state_dict(mf.file, opt->model.weights);
       const Dataset test_set = load_dataset(opt->data, Split::Test);
+      check_model_classes(config.classes, test_set, opt->model.weights);
       const EvalResult r = evaluate(model, test_set, normalization_of(config));
 
       fmt::print("{} width {} on {} ({} images): accuracy {:.2f}%, loss {:.4f} ({:.1f} s)\n", config.model,

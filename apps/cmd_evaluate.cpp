@@ -81,9 +81,15 @@ void add_evaluate_command(CLI::App& app) {
   add_report_options(cmd, opt->report, opt->report_layer, opt->report_cells);
   cmd->callback([opt] {
     use_threads(opt->threads);
+    check_distinct_paths({{"--json", opt->json}, {"--predictions", opt->predictions}, {"--report", opt->report}},
+                         {{"--weights", opt->model.weights}, {"--layout", opt->layout},
+                          {"--unpruned", opt->unpruned}, {"--crossbar", opt->crossbar}});
     if (!opt->json.empty()) check_output_file(opt->json, "--json");
     if (!opt->predictions.empty()) check_output_file(opt->predictions, "--predictions");
-    if (!opt->no_cache) check_output_dir(opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir, "--cache-dir");
+    if (!opt->report.empty()) check_output_file(opt->report, "--report");
+    const std::string cache_dir =
+        opt->no_cache ? "" : usable_cache_dir(opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir,
+                                              !opt->cache_dir.empty());
     CrossbarEvalOptions eo;
     eo.crossbar = opt->crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(opt->crossbar);
     for (const std::string& s : opt->settings) apply_setting(eo.crossbar, s);
@@ -102,7 +108,7 @@ void add_evaluate_command(CLI::App& app) {
     eo.evaluation = readout_settings(opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
     eo.rearrange = opt->rearrange_options;
     eo.rearrange.policy = parse_rearrange_policy(opt->rearrange, "--rearrange");
-    eo.cache_dir = opt->no_cache ? "" : opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir;
+    eo.cache_dir = cache_dir;
     eo.data_source = opt->data;
     if (!opt->report.empty()) eo.heatmaps = HeatmapRequest{opt->report_layer, opt->report_cells};
     if (!opt->quiet) eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };

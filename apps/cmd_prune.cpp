@@ -15,6 +15,7 @@
 #include "apps/output_paths.h"
 #include "apps/model_options.h"
 #include "apps/stop_signal.h"
+#include "models/io/atomic_file.h"
 #include "engine/pruning/pruning_run.h"
 
 namespace sxb::app {
@@ -147,6 +148,12 @@ void add_prune_command(CLI::App& app) {
       config.check("prune");
       use_threads(config.threads);
       const PrunePaths paths = prune_paths(config.out);
+      SXB_REQUIRE(!written_in_place(config.out),
+                  "--out " + config.out + ": prune writes its layout, summary and checkpoints beside the model, so "
+                  "--out must name a file, not standard output or a device");
+      check_distinct_paths({{"--out", paths.model}, {"the layout", paths.layout}, {"the summary", paths.summary},
+                            {"the regularised model", paths.regularised}, {"the hard-pruned model", paths.hard}},
+                           {{"--weights", config.weights}});
       check_output_file(paths.model, "--out");
       if (config.resume && !std::filesystem::exists(paths.summary)) {
         fmt::print(stderr, "prune: no earlier run {} yet; starting afresh\n", paths.summary);

@@ -45,7 +45,7 @@ void add_run(CLI::App* sweep) {
   CLI::App* cmd = sweep->add_subcommand("run", "Run every point of a sweep file (or of one shard) not yet finished");
   cmd->add_option("sweep", opt->file, "Sweep file (JSON: name, base, grid; see docs/cli.md)")->check(CLI::ExistingFile)->required();
   cmd->add_option("--out", opt->out, "Results folder (default: sweep-<name>)");
-  cmd->add_option("--shard", opt->shard, "k/N: run the points whose index is k modulo N; auto: from Slurm or MPI")
+  cmd->add_option("--shard", opt->shard, "k/N: the points whose index is k modulo N; claim: take points through lock files in --out; auto: claim in a Slurm job array, the rank of an MPI launch")
       ->capture_default_str();
   cmd->add_option("--cache-dir", opt->cache_dir,
                   "Trained/pruned models and effective weights (default: " + default_cache_dir() + ")");
@@ -149,7 +149,11 @@ void add_merge(CLI::App* sweep) {
                   "Tables: mean and standard deviation over these grid keys (e.g. train.seed crossbar.seed)");
   cmd->callback([opt] {
     SXB_REQUIRE(opt->svg.empty() == opt->x.empty(), "--svg and --x go together");
+    check_distinct_paths({{"--csv", opt->csv}, {"--markdown", opt->markdown}, {"--svg", opt->svg},
+                          {"--report", opt->report}},
+                         {});
     if (!opt->csv.empty()) check_output_file(opt->csv, "--csv");
+    if (!opt->report.empty()) check_output_file(opt->report, "--report");
     if (!opt->markdown.empty()) check_output_file(opt->markdown, "--markdown");
     if (!opt->svg.empty()) check_output_file(opt->svg, "--svg");
     std::vector<nlohmann::json> records;

@@ -21,6 +21,7 @@ void add_tile_command(CLI::App& app) {
   cmd->add_flag("--nf", opt->solve.nf, "Also output the non-ideality factor per column, mean and max");
   cmd->add_option("--output", opt->output, "Write the result JSON here (default: standard output)");
   cmd->callback([opt] {
+    check_distinct_paths({{"--output", opt->output}}, {{"--input", opt->input}});
     if (!opt->output.empty()) check_output_file(opt->output, "--output");
     const TileProblem problem = read_tile_problem(opt->input);
     const std::string text = solve_tile_problem(problem, opt->solve).dump(2) + "\n";

@@ -13,8 +13,11 @@
 #include "apps/model_options.h"
 #include "apps/nonideal_options.h"
 #include "apps/stop_signal.h"
+#include "engine/crossbar/layout_file.h"
 #include "engine/pruning/pruning.h"
+#include "engine/training/nonideal_finetune.h"
 #include "engine/training/train.h"
+#include "models/io/atomic_file.h"
 
 namespace sxb::app {
 namespace {
@@ -31,11 +34,18 @@ const FlagNames kTrainFlags = {
 
 // `options` as the flags set them: checked, then the training runs.
 void run_train(const TrainConfig& options, const std::string& device, bool wct_given,
-               const std::optional<NonidealSettings>& nonideal) {
+               const std::optional<NonidealSettings>& nonideal, const NonidealFlags& nonideal_flags) {
   TrainConfig config = options;
   if (wct_given) check_wct_kappa(config.wct_kappa, "train.wct_kappa");  // an explicit 0 is an error too
   config.check("train");
   use_threads(config.threads);
+  SXB_REQUIRE(!written_in_place(config.out),
+              "--out " + config.out + ": train keeps its checkpoint beside the model (" + checkpoint_path(config.out) +
+                  "), so --out must name a file, not standard output or a device");
+  check_distinct_paths({{"--out", config.out}, {"the checkpoint", checkpoint_path(config.out)},
+                        {"the fine-tuning state", nonideal ? nonideal_state_path(config.out) : std::string()}},
+                       {{"--init", config.init_weights}, {"--layout", nonideal_flags.layout},
+                        {"--crossbar", nonideal_flags.crossbar}});
   check_output_file(config.out, "--out");
   if (config.resume && !std::filesystem::exists(checkpoint_path(config.out))) {
     fmt::print(stderr, "train: no checkpoint {} yet; starting afresh\n", checkpoint_path(config.out));
@@ -48,7 +58,11 @@ void run_train(const TrainConfig& options, const std::string& device, bool wct_g
   TrainHooks hooks;
   TrainResult r;
   NonidealStats tuned;
-  if (nonideal && nonideal->layout) hooks.on_model = [&](nn::Vgg& m) { set_masks(m, *nonideal->layout); };
+  if (nonideal && nonideal->layout)
+    hooks.on_model = [&](nn::Vgg& m) {
+      check_layout_for_model(*nonideal->layout, m, nonideal_flags.layout, false);  // as evaluate checks it
+      set_masks(m, *nonideal->layout);
+    };
   {
     const StopSignal stop;
     hooks.stop_requested = stop.poll();
@@ -104,7 +118,7 @@ void add_train_command(CLI::App& app) {
   add_nonideal_options(cmd, *nonideal);
   cmd->callback([opt, device, wct, nonideal] {
     run_with_flag_names(kNonidealFlags, [&] {
-      run_with_flag_names(kTrainFlags, [&] { run_train(*opt, *device, wct->count() > 0, nonideal_settings(*nonideal)); });
+      run_with_flag_names(kTrainFlags, [&] { run_train(*opt, *device, wct->count() > 0, nonideal_settings(*nonideal), *nonideal); });
     });
   });
 }

@@ -41,6 +41,8 @@ void add_weff_command(CLI::App& app) {
   cmd->add_flag("--quiet", opt->quiet, "No progress lines");
   cmd->callback([opt] {
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
+    check_distinct_paths({{"--out", opt->out}, {"--json", opt->json}},
+                         {{"--weights", opt->weights}, {"--crossbar", opt->crossbar}});
     check_output_file(opt->out, "--out");  // before the solve, not after it
     if (!opt->json.empty()) check_output_file(opt->json, "--json");
     StateDictWeffOptions o;

@@ -2,12 +2,15 @@
 // one-line reason and exit status 1 (2 for command-line usage errors).
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <exception>
 
 #include "apps/commands.h"
 #include "apps/number_options.h"
+#include "apps/output_paths.h"
 #include "engine/crossbar/backend.h"
 #include "kernels/common/error.h"
 #include "engine/io/version.h"
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
   sxb::app::add_sweep_command(app);
   sxb::app::add_weff_command(app);
   sxb::app::strict_numbers(app);
+  sxb::app::no_empty_values(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -55,6 +59,11 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sparsexbar: internal error: %s\n", e.what());
+    return 1;
+  }
+  // A table that did not reach standard output (a full disk, a closed pipe) is a failure.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "sparsexbar: error: standard output: write failed (%s)\n", std::strerror(errno));
     return 1;
   }
   return 0;

@@ -10,5 +10,9 @@ apt-get install -y -qq --no-install-recommends \
   libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libstb-dev \
   libssl-dev zlib1g-dev libjpeg62-turbo-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev ngspice \
   clang libclang-rt-14-dev libomp-dev \
-  libxml2-dev >/dev/null  # clang: scripts/fuzz.sh (libFuzzer, its OpenMP); libxml2: the HTML report tests
+  libxml2-dev \
+  munge slurmctld slurmd slurm-client openmpi-bin chromium >/dev/null
+# clang: scripts/fuzz.sh (libFuzzer, its OpenMP); libxml2: the HTML report tests; munge, Slurm and
+# Open MPI: the `cluster` test (tests/cluster/slurm_mpi.sh starts its own daemons, none is enabled);
+# chromium: the `browser` test (headless layout checks of the reports).
 echo "setup: Debian packages installed"

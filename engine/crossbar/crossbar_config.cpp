@@ -15,16 +15,27 @@ namespace {
 
 bool finite_nonnegative(double x) { return std::isfinite(x) && x >= 0.0; }
 
+// The range of resistances the nodal solve computes in double precision:
+// beyond it a gain overflows or the system loses positive definiteness.
+constexpr double kMinDeviceOhm = 1e-3, kMaxOhm = 1e15;
+
 }  // namespace
 
 void CrossbarConfig::check(const std::string& context) const {
   const auto require_resistance = [&](double r, const char* key) {
     SXB_REQUIRE(finite_nonnegative(r), fmt::format("{}: {} = {} must be a finite resistance >= 0 ohm", context, key, r));
+    SXB_REQUIRE(r <= kMaxOhm, fmt::format("{}: {} = {} ohm is above {:g} ohm, outside what the solver computes", context,
+                                          key, r, kMaxOhm));
   };
   SXB_REQUIRE(std::isfinite(r_on) && r_on > 0.0,
               fmt::format("{}: r_on = {} must be a finite resistance > 0 ohm", context, r_on));
+  SXB_REQUIRE(r_on >= kMinDeviceOhm, fmt::format("{}: r_on = {} ohm is below {:g} ohm, outside what the solver "
+                                                 "computes (the nodal system loses positive definiteness)",
+                                                 context, r_on, kMinDeviceOhm));
   SXB_REQUIRE(std::isfinite(r_off) && r_off > r_on,
               fmt::format("{}: r_off = {} must be finite and greater than r_on = {}", context, r_off, r_on));
+  SXB_REQUIRE(r_off <= kMaxOhm, fmt::format("{}: r_off = {} ohm is above {:g} ohm, outside what the solver computes",
+                                            context, r_off, kMaxOhm));
   require_resistance(res.r_source, "r_source");
   require_resistance(res.r_sink, "r_sink");
   require_resistance(res.r_wire_row, "r_wire_row");

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include "models/io/atomic_file.h"
+#include <set>
+
+#include "engine/io/content_hash.h"
 #include "engine/io/json_file.h"
 #include "kernels/common/error.h"
 
@@ -15,18 +18,46 @@ std::string layout_path(const std::string& model_path) {
   return (has_ext ? model_path.substr(0, model_path.size() - ext.size()) : model_path) + ".layout.json";
 }
 
+namespace {
+
+// The keys a layout file may have: the layout, what prune adds, its hash.
+const std::set<std::string> kLayoutFileKeys = {"method", "tile_rows", "tile_cols", "layers",
+                                               "accounting", "pruning", "content_hash"};
+
+// SHA-256 of the layout as to_json writes it: method, tile size, every tile.
+std::string layout_hash(const NetworkLayout& layout) { return ContentHash().add(to_json(layout).dump()).hex(); }
+
+}  // namespace
+
 void write_layout_file(const std::string& path, const NetworkLayout& layout, const nlohmann::json& extra) {
   nlohmann::json j = to_json(layout);
   if (extra.is_object())
     for (const auto& [key, value] : extra.items()) j[key] = value;
+  j["content_hash"] = layout_hash(layout);
   write_file_atomic(path, j.dump() + "\n");
 }
 
 NetworkLayout read_layout_file(const std::string& path) {
-  return network_layout_from_json(read_json_file(path, "the layout file"), path);
+  const nlohmann::json j = read_json_file(path, "the layout file");
+  if (j.is_object())
+    for (const auto& [key, value] : j.items())
+      SXB_REQUIRE(kLayoutFileKeys.count(key),
+                  fmt::format("{}: unknown key \"{}\" in a layout file (known: method, tile_rows, tile_cols, layers, "
+                              "accounting, pruning, content_hash)",
+                              path, key));
+  NetworkLayout layout = network_layout_from_json(j, path);
+  if (j.contains("content_hash")) {  // files written before the hash have none
+    const nlohmann::json& h = j.at("content_hash");
+    SXB_REQUIRE(h.is_string() && h.get<std::string>() == layout_hash(layout),
+                fmt::format("{}: the layout was edited after it was written (its method, tile size or tiles no "
+                            "longer match its content_hash); prune again rather than edit a layout",
+                            path));
+  }
+  return layout;
 }
 
-void check_layout_for_model(const NetworkLayout& layout, nn::Vgg& model, const std::string& context) {
+void check_layout_for_model(const NetworkLayout& layout, nn::Vgg& model, const std::string& context,
+                            bool zeros_too) {
   const std::vector<std::string> layers = model.weight_layers();
   for (const LayerLayout& l : layout.layers)
     SXB_REQUIRE(std::find(layers.begin(), layers.end(), l.layer) != layers.end(),
@@ -39,6 +70,7 @@ void check_layout_for_model(const NetworkLayout& layout, nn::Vgg& model, const s
     SXB_REQUIRE(l->inputs == k && l->outputs == n,
                 fmt::format("{}: layer '{}' is {} x {} (K x N) in the layout, but the model's weight {} is {} x {}",
                             context, layer, l->inputs, l->outputs, w.shape_string(), k, n));
+    if (!zeros_too) continue;
     std::vector<unsigned char> held(w.numel(), 0);
     for (const TilePlacement& t : l->tiles)
       for (int row : t.rows)

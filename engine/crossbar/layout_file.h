@@ -28,7 +28,9 @@ NetworkLayout read_layout_file(const std::string& path);
 // The layout must name every conv/linear layer of `model` once and nothing
 // else, with the model's K x N (engine/crossbar/mapping.h); every weight that no tile
 // holds must be exactly 0 in the model (else the layout belongs to other
-// weights). Errors name `context` (the file).
-void check_layout_for_model(const NetworkLayout& layout, nn::Vgg& model, const std::string& context);
+// weights). Errors name `context` (the file). With `zeros_too` false only the
+// layers and their shapes are checked (training applies the layout's masks).
+void check_layout_for_model(const NetworkLayout& layout, nn::Vgg& model, const std::string& context,
+                            bool zeros_too = true);
 
 }  // namespace sxb

@@ -73,6 +73,11 @@ std::vector<Selected> select(const RawSafetensors& in, const std::string& source
     SXB_REQUIRE(t.numel() > 0, fmt::format("{}: tensor '{}' has shape {}: nothing to map", source, name,
                                            shape_text(t.shape)));
     Selected s{name, &t, decode_floats(t, name)};
+    for (std::size_t i = 0; i < s.weight.size(); ++i)
+      SXB_REQUIRE(std::isfinite(s.weight[i]),
+                  fmt::format("{}: tensor '{}' has a non-finite weight ({}) at flat index {}: a weight must be a "
+                              "number to be mapped; leave the tensor out with weff.exclude",
+                              source, name, s.weight[i], i));
     const auto g = o.groups.find(name);
     if (g != o.groups.end()) {
       SXB_REQUIRE(rank == 4, fmt::format("weff.groups names '{}', which is {}-D; groups apply to 4-D convolution "

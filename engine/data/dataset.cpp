@@ -108,19 +108,26 @@ Dataset load_cifar100_dir(const std::string& dir, Split split, bool coarse) {
   return d;
 }
 
+namespace {
+
+// N of "synthetic:N": digits only ("1e9" or "5x" are errors, never 1 or 5), 1..10^7.
+int synthetic_count(const std::string& spec, const std::string& arg) {
+  const std::string bad = "data '" + spec + "': expected synthetic or synthetic:N with N an integer in 1..10000000";
+  SXB_REQUIRE(!arg.empty() && arg.size() <= 8 && arg.find_first_not_of("0123456789") == std::string::npos, bad);
+  const int n = std::stoi(arg);
+  SXB_REQUIRE(n >= 1 && n <= 10'000'000, bad);
+  return n;
+}
+
+}  // namespace
+
 Dataset load_dataset(const std::string& spec, Split split, std::uint64_t seed) {
   const auto colon = spec.find(':');
   const std::string kind = spec.substr(0, colon);
   const std::string arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
   if (kind == "synthetic") {
     int n = split == Split::Train ? kSyntheticTrainSize : kSyntheticTestSize;
-    if (!arg.empty()) {
-      // Digits only: "1e9" or "5x" are errors, never 1 or 5.
-      const std::string bad = "data '" + spec + "': expected synthetic or synthetic:N with N an integer in 1..10000000";
-      SXB_REQUIRE(arg.size() <= 8 && arg.find_first_not_of("0123456789") == std::string::npos, bad);
-      n = std::stoi(arg);
-      SXB_REQUIRE(n >= 1 && n <= 10'000'000, bad);
-    }
+    if (colon != std::string::npos) n = synthetic_count(spec, arg);  // "synthetic:" is an error, not the default
     // Train and test draw from disjoint streams of the same seed.
     return make_synthetic(n, seed * 2 + (split == Split::Test ? 1 : 0));
   }
@@ -147,6 +154,21 @@ Dataset first_per_class(const Dataset& d, int per_class) {
     out.images.insert(out.images.end(), d.image(k), d.image(k) + kImageBytes);
   }
   return out;
+}
+
+void check_data_spec(const std::string& spec) {
+  const auto colon = spec.find(':');
+  const std::string kind = spec.substr(0, colon);
+  if (kind == "synthetic") {
+    if (colon != std::string::npos) (void)synthetic_count(spec, spec.substr(colon + 1));
+    return;
+  }
+  const std::string arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  SXB_REQUIRE(kind == "cifar10" || kind == "cifar100" || kind == "cifar100-coarse" || kind == "folder",
+              "data '" + spec + "': unknown kind '" + kind +
+                  "' (cifar10, cifar100, cifar100-coarse, folder, synthetic)");
+  SXB_REQUIRE(!arg.empty(), "data '" + spec + "': expected " + kind + ":DIR");
+  SXB_REQUIRE(fs::is_directory(arg), "data '" + spec + "': " + arg + " is not a folder");
 }
 
 std::string resolve_data_spec(const std::string& spec, const std::string& root) {

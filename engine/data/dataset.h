@@ -67,4 +67,8 @@ Dataset first_per_class(const Dataset& d, int per_class);
 // so that a point's id does not depend on where a machine keeps the data.
 std::string resolve_data_spec(const std::string& spec, const std::string& root);
 
+// What load_dataset would refuse without reading any image: an unknown kind,
+// a bad synthetic count, a folder that does not exist. Errors name the spec.
+void check_data_spec(const std::string& spec);
+
 }  // namespace sxb

@@ -106,9 +106,7 @@ void append_image(Dataset& d, const fs::path& file, int label) {
   d.labels.push_back(label);
 }
 
-}  // namespace
-
-Dataset load_image_folder(const std::string& dir, Split split) {
+Dataset read_image_folder(const std::string& dir, Split split) {
   const fs::path root(dir);
   SXB_REQUIRE(fs::is_directory(root), dir + ": not a directory");
   const bool has_train = fs::is_directory(root / "train"), has_test = fs::is_directory(root / "test");
@@ -143,6 +141,18 @@ Dataset load_image_folder(const std::string& dir, Split split) {
   }
   d.num_classes = static_cast<int>(d.class_names.size());
   return d;
+}
+
+}  // namespace
+
+Dataset load_image_folder(const std::string& dir, Split split) {
+  try {
+    return read_image_folder(dir, split);
+  } catch (const fs::filesystem_error& e) {
+    // A symbolic-link loop, an unreadable folder: an error naming the path, not an internal error.
+    throw Error(fmt::format("data folder {}: {}: {}", dir, e.path1().empty() ? dir : e.path1().string(),
+                            e.code().message()));
+  }
 }
 
 }  // namespace sxb

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -12,6 +13,8 @@
 #include "engine/crossbar/weff_cache.h"
 #include "engine/evaluation/readout_variants.h"
 #include "kernels/common/error.h"
+#include "engine/evaluation/crossbar_report.h"
+#include "engine/io/json_file.h"
 #include "engine/io/version.h"
 
 namespace sxb {
@@ -249,6 +252,14 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
     r.software = evaluate(model, data, norm);
   }
   rep.seconds["software"] = seconds_since(t0);
+  // Weights so large that float arithmetic overflows (1e38) make every comparison meaningless.
+  const std::size_t non_finite = static_cast<std::size_t>(
+      std::count_if(r.software.logits.begin(), r.software.logits.end(), [](float v) { return !std::isfinite(v); }));
+  SXB_REQUIRE(non_finite == 0,
+              fmt::format("{}: the software model's outputs are not finite ({} of {} logits are inf or NaN): its "
+                          "weights or batch-norm statistics overflow float arithmetic",
+                          options.model_source.empty() ? std::string("the model") : options.model_source, non_finite,
+                          r.software.logits.size()));
 
   t0 = std::chrono::steady_clock::now();
   SchedulerOptions ideal_options;
@@ -343,6 +354,15 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   rep.ideal = summary(r.ideal);
   rep.nonideal = summary(r.nonideal);
   rep.seconds["total"] = seconds_since(t_start);
+  // inf or NaN would print as "inf" and be written as null: an error instead, naming the field and the settings.
+  if (const std::string where = first_non_finite(to_json(rep)); !where.empty()) {
+    const CrossbarConfig& c = options.crossbar;
+    throw Error(fmt::format("the crossbar result's {} is not finite: the configuration (r_on {}, r_off {}, r_source {}, "
+                            "r_sink {}, r_wire_row {}, r_wire_col {}) or the weights of {} are outside what double "
+                            "precision can compute",
+                            where, c.r_on, c.r_off, c.res.r_source, c.res.r_sink, c.res.r_wire_row, c.res.r_wire_col,
+                            options.model_source.empty() ? std::string("the model") : options.model_source));
+  }
   return r;
 }
 

@@ -9,6 +9,12 @@ namespace sxb {
 
 Normalization normalization_of(const nn::VggConfig& c) { return Normalization{c.input_mean, c.input_std}; }
 
+void check_model_classes(int model_classes, const Dataset& d, const std::string& model_source) {
+  SXB_REQUIRE(d.num_classes == 0 || d.num_classes == model_classes,
+              fmt::format("{}: the model has {} classes, but the data {} has {}; evaluate it on data of its own classes",
+                          model_source, model_classes, d.source, d.num_classes));
+}
+
 EvalResult evaluate(nn::Vgg& model, const Dataset& d, const Normalization& norm, int batch) {
   SXB_REQUIRE(batch > 0, "evaluation batch must be positive");
   const int classes = model.config().classes;

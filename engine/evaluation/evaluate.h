@@ -32,6 +32,11 @@ EvalResult evaluate(nn::Vgg& model, const Dataset& d, const Normalization& norm,
 // The model's input normalisation as stored in its configuration.
 Normalization normalization_of(const nn::VggConfig& c);
 
+// A model is evaluated on data of its own classes: a 10-class model on 3-class
+// data would print an accuracy that means nothing. `model_source` names the
+// weights in the error; data without a class count (0) is not checked.
+void check_model_classes(int model_classes, const Dataset& d, const std::string& model_source);
+
 // CSV, one row per image: index,label,predicted,logit_0..logit_{K-1}.
 std::string predictions_csv(const EvalResult& r, const Dataset& d);
 

@@ -48,6 +48,7 @@ CrossbarEvalResult evaluate_model_file(const ModelEvalRequest& request, nn::Back
   CrossbarEvalOptions o = request.options;
   o.model_source = path;
   o.wct = read_wct_metadata(file, path);  // s = s_ref of a WCT model
+  check_model_classes(config.classes, test, path);
   nn::Vgg model(config, backend);
   model.load_state_dict(file, path);
   if (!request.layout.empty()) {

@@ -61,6 +61,12 @@ LayerHeatmap layer_heatmap(const MappedLayer& m, const LayerLayout& ll, int R, i
     TileHeatmap tile{q, static_cast<int>(p.rows.size()), static_cast<int>(p.cols.size()),
                      std::vector<float>(g, g + cells), std::vector<float>(g + cells, g + 2 * cells),
                      column_nf(p, R, C, g, t), column_nf(p, R, C, g + cells, t + cells)};
+    if (!p.rows.empty() && !p.cols.empty()) {
+      tile.first_input = *std::min_element(p.rows.begin(), p.rows.end());
+      tile.last_input = *std::max_element(p.rows.begin(), p.rows.end());
+      tile.first_output = *std::min_element(p.cols.begin(), p.cols.end());
+      tile.last_output = *std::max_element(p.cols.begin(), p.cols.end());
+    }
     h.tiles.push_back(std::move(tile));
   }
   return h;

@@ -29,6 +29,9 @@ struct TileHeatmap {
   int used_rows = 0, used_cols = 0;    // rows and columns the tile holds
   std::vector<float> g_pos, g_neg;     // R x C row-major, siemens
   std::vector<float> nf_pos, nf_neg;   // C: NF of each column (NaN for unused columns)
+  // The block of the weight matrix the tile holds: first and last input (row
+  // of K) and output (column of N); packed tiles may skip some in between.
+  int first_input = 0, last_input = 0, first_output = 0, last_output = 0;
 };
 
 struct LayerHeatmap {

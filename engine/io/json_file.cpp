@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -57,6 +58,20 @@ nlohmann::json read_json_file(const std::string& path, const std::string& what) 
 
 nlohmann::ordered_json read_ordered_json_file(const std::string& path, const std::string& what) {
   return parse_ordered_json_text(file_text(path, what), path);
+}
+
+std::string first_non_finite(const nlohmann::json& j) {
+  if (j.is_number_float()) return std::isfinite(j.get<double>()) ? "" : "(the value)";
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items())
+      if (std::string where = first_non_finite(value); !where.empty())
+        return where == "(the value)" ? key : key + (where[0] == '[' ? "" : ".") + where;
+  } else if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i)
+      if (std::string where = first_non_finite(j[i]); !where.empty())
+        return fmt::format("[{}]", i) + (where == "(the value)" ? "" : (where[0] == '[' ? "" : ".") + where);
+  }
+  return "";
 }
 
 }  // namespace sxb

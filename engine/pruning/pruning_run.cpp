@@ -319,8 +319,42 @@ void write_done_summary(nlohmann::json& summary, const PruneRunResult& result, c
   write_file_atomic(paths.summary, summary.dump(2) + "\n");
 }
 
+namespace {
+
+// A run that ends in an error leaves its summary saying so ("status": "failed"
+// and the error), not "running"; the summary stays resumable.
+void mark_failed(const std::string& summary_path, const std::string& error) {
+  try {
+    if (!std::filesystem::exists(summary_path)) return;
+    nlohmann::json summary = read_json_file(summary_path);
+    if (!summary.is_object() || summary.value("status", "") != "running") return;
+    summary["status"] = "failed";
+    summary["error"] = error;
+    write_file_atomic(summary_path, summary.dump(2) + "\n");
+  } catch (const std::exception&) {
+    // The first error is the one reported.
+  }
+}
+
+PruneRunResult run_pruning_steps(const PruneRunConfig& c, const Dataset& train_set, const Dataset& test_set,
+                                 nn::Backend& backend, const TrainHooks& hooks_in);
+
+}  // namespace
+
 PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, const Dataset& test_set,
-                           nn::Backend& backend, const TrainHooks& hooks_in) {
+                           nn::Backend& backend, const TrainHooks& hooks) {
+  try {
+    return run_pruning_steps(c, train_set, test_set, backend, hooks);
+  } catch (const std::exception& e) {
+    if (!c.out.empty()) mark_failed(prune_paths(c.out).summary, e.what());
+    throw;
+  }
+}
+
+namespace {
+
+PruneRunResult run_pruning_steps(const PruneRunConfig& c, const Dataset& train_set, const Dataset& test_set,
+                                 nn::Backend& backend, const TrainHooks& hooks_in) {
   const auto t_start = Clock::now();
   c.check();
   auto log = hooks_in.log ? hooks_in.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
@@ -447,5 +481,7 @@ PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, co
   result.summary = summary;
   return result;
 }
+
+}  // namespace
 
 }  // namespace sxb

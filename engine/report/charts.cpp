@@ -85,6 +85,10 @@ std::string bar_chart_svg(const BarChart& c) {
     for (double v : row) p.y.add(v);
   p.y.settle(0.0);
   p.y.hi += 0.08 * (p.y.hi - p.y.lo);
+  if (p.y.lo < 0.0) {  // down to a tick below the lowest bar, so negative values have labels
+    const std::vector<double> t = nice_ticks(p.y.lo, p.y.hi);
+    if (t.size() > 1) p.y.lo = std::floor(p.y.lo / (t[1] - t[0]) - 1e-9) * (t[1] - t[0]);
+  }
   SvgWriter svg(width, height, c.title);
   svg.text(p.left, 22, c.title, "start", 14);
   y_axis(svg, p, c.y_label);
@@ -169,11 +173,16 @@ void colour_legend(SvgWriter& svg, double x, double y, double h, double lo, doub
   svg.rect(x, y, 14, h, "none", "stroke=\"black\" stroke-width=\"0.6\"");
   if (!(hi > lo)) hi = lo + 1.0;
   const std::vector<double> ticks = nice_ticks(lo, hi, 4);
-  for (double v : ticks) {
+  const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : hi - lo;
+  const auto tick = [&](double v, const std::string& text) {
     const double yv = y + h * (1.0 - (v - lo) / (hi - lo));
     svg.line(x + 14, yv, x + 18, yv, "black");
-    svg.text(x + 21, yv + 4, tick_label(v, ticks), "start", 10);
-  }
+    svg.text(x + 21, yv + 4, text, "start", 10);
+  };
+  // The ends of the bar are labelled too (a bar from 5 to 50 shows 5), unless a tick is close.
+  if (ticks.front() - lo > 0.3 * step) tick(lo, fmt::format("{:.3g}", lo));
+  for (double v : ticks) tick(v, tick_label(v, ticks));
+  if (hi - ticks.back() > 0.3 * step) tick(hi, fmt::format("{:.3g}", hi));
   svg.text(x + 66, y + 0.5 * h, label, "middle", 11, -90.0);
 }
 

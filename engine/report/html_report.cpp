@@ -194,8 +194,16 @@ std::string heatmap_section(const CrossbarReport& r) {
       if (b.layer == after.layer) before = &b;
     const std::string name = fmt::format("{} ({})", after.layer, run_label(r));
     const auto caption = [](const LayerHeatmap& h) {
-      return fmt::format("{} of {} tiles drawn; NF of the drawn columns: mean {:.3f} %, max {:.3f} %.",
-                         h.tiles.size(), h.tiles_total, 100.0 * h.nf_mean(), 100.0 * h.nf_max());
+      // Which block of the weight matrix (K inputs x N outputs) each drawn tile holds.
+      std::string blocks;
+      for (std::size_t k = 0; k < h.tiles.size(); ++k) {
+        const TileHeatmap& t = h.tiles[k];
+        blocks += fmt::format("{}tile {}: inputs {}-{}, outputs {}-{}", k ? "; " : "", t.tile, t.first_input,
+                              t.last_input, t.first_output, t.last_output);
+      }
+      return fmt::format("{} of {} tiles drawn, in layout order, left to right and down ({}); NF of the drawn "
+                         "columns: mean {:.3f} %, max {:.3f} %.",
+                         h.tiles.size(), h.tiles_total, blocks, 100.0 * h.nf_mean(), 100.0 * h.nf_max());
     };
     if (before)
       s += figure(heatmap_svg(*before, name + ": before rearrangement"), "Before rearrangement: " + caption(*before));

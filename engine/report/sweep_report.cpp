@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <set>
 #include <cmath>
 #include <array>
 #include <map>
@@ -122,19 +124,22 @@ std::string title_of(const std::string& metric, const std::string& x, const std:
 }
 
 // `metric` against CCR: points that differ only in seed keys are averaged.
+// None when the CCR does not vary (an unpruned sweep: every point at CCR 1).
 std::string ccr_chart(const std::vector<json>& records, const std::string& metric, const std::string& series) {
   Lines lines;
   const double scale = is_percent(metric) ? 100.0 : 1.0;
+  std::set<double> ccrs;
   for (const json& r : records) {
     const json& varied = varied_of(r);
     const double x = sweep_metric(r, "ccr"), y = sweep_metric(r, metric);
     if (!std::isfinite(x) || !std::isfinite(y) || (!series.empty() && !varied.contains(series))) continue;
+    ccrs.insert(x);
     std::string group;
     for (const auto& [key, value] : varied.items())
       if (!is_seed_key(key)) group += key + "=" + value.dump() + ";";
     lines.add(series_name(varied, series, metric), group, x, scale * y);
   }
-  if (lines.series.empty()) return "";
+  if (lines.series.empty() || ccrs.size() < 2) return "";
   return line_chart_svg({metric + " vs CCR" + (series.empty() ? "" : " by " + series),
                          "CCR (crossbars of the unpruned model / crossbars)", metric_label(metric), lines.chart()});
 }
@@ -181,15 +186,26 @@ std::string sweep_html_report(const std::vector<json>& records, const std::strin
     body += "<figure>\n" + ccr +
             "<figcaption>Points that differ only in seeds are averaged (band: +- one standard "
             "deviation).</figcaption>\n</figure>\n";
-  body += "<h2>Points</h2>\n<table>\n<tr>";
-  for (const std::string& c : t.columns) body += "<th>" + xml_escape(c) + "</th>";
+  // Accuracies in % as in the charts; a table wider than the page scrolls in its own box.
+  std::vector<bool> percent;
+  for (const std::string& c : t.columns) percent.push_back(is_percent(c));
+  body += "<h2>Points</h2>\n<p>Accuracies and the loss in %.</p>\n<div style=\"overflow-x:auto;max-width:100%\">"
+          "<table>\n<tr>";
+  for (std::size_t c = 0; c < t.columns.size(); ++c)
+    body += "<th>" + xml_escape(t.columns[c]) + (percent[c] ? " (%)" : "") + "</th>";
   body += "</tr>\n";
   for (const auto& row : t.rows) {
     body += "<tr>";
-    for (const std::string& v : row) body += "<td>" + xml_escape(v) + "</td>";
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      char* end = nullptr;
+      const double v = std::strtod(row[c].c_str(), &end);
+      const bool number = !row[c].empty() && end == row[c].c_str() + row[c].size() && std::isfinite(v);
+      body += "<td>" + xml_escape(c < percent.size() && percent[c] && number ? fmt::format("{:.2f}", 100.0 * v) : row[c]) +
+              "</td>";
+    }
     body += "</tr>\n";
   }
-  body += "</table>\n";
+  body += "</table></div>\n";
   return html_page("SparseXbar sweep", body);
 }
 

@@ -1,5 +1,7 @@
 #include "engine/studies/sweep.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -227,9 +229,13 @@ SweepPointConfig point_from_json(const json& j, const std::string& base_dir) {
   k.text("model", c.model);
   SXB_REQUIRE(c.model == "vgg11" || c.model == "vgg16",
               fmt::format("model must be \"vgg11\" or \"vgg16\" (got \"{}\")", c.model));
+  // Absent: 1.0 (or the weights' own); written, it must be a width, as train.width must.
+  const bool width_given = j.is_object() && j.contains("width");
+  SXB_REQUIRE(!(j.is_object() && j.contains("tile") && j["tile"].is_null()),
+              "tile must be N or \"RxC\" (got null; leave it out for the default)");
   k.number("width", c.width);
-  SXB_REQUIRE(c.width >= 0.0 && c.width <= 16.0,
-              fmt::format("width must be in (0, 16], or 0 for the default (got {})", c.width));
+  SXB_REQUIRE(c.width > 0.0 ? c.width <= 16.0 : !width_given,
+              fmt::format("width must be in (0, 16]; leave it out for the default (got {})", c.width));
   k.integer("classes", c.classes, 0, 1 << 20);
   k.text("data", c.data);
   k.text("eval_data", c.eval_data);
@@ -243,7 +249,9 @@ SweepPointConfig point_from_json(const json& j, const std::string& base_dir) {
   // "tile" (point or crossbar) is a short form of tile_rows/tile_cols.
   const json* crossbar_tile = crossbar.contains("tile") ? &crossbar["tile"] : nullptr;
   for (const json* tile : {crossbar_tile, k.get("tile")}) {
-    if (!tile || tile->is_null()) continue;
+    if (!tile) continue;
+    SXB_REQUIRE(!tile->is_null(), fmt::format("{} must be N or \"RxC\" (got null; leave it out for the default)",
+                                              tile == crossbar_tile ? "crossbar.tile" : "tile"));
     int rows = 0, cols = 0;
     tile_value(*tile, rows, cols, tile == crossbar_tile ? "crossbar.tile" : "tile");
     crossbar["tile_rows"] = rows;
@@ -286,6 +294,18 @@ SweepPointConfig sweep_point_from_json(const json& j, const std::string& context
 
 namespace {
 
+// The name makes the default results folder (sweep-<name>) and record names:
+// letters, digits, '.', '_' and '-', not starting with '.', so it stays one
+// folder name ("../../x" would write outside the results folder).
+void check_sweep_name(const std::string& name, const std::string& context) {
+  const bool plain = !name.empty() && name.size() <= 200 && name[0] != '.' &&
+                     name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+                         std::string::npos;
+  SXB_REQUIRE(plain, fmt::format("{}: \"name\" '{}' must be letters, digits, '.', '_' and '-' (not starting with "
+                                 "'.'), at most 200 characters",
+                                 context, name));
+}
+
 SweepGrid grid_from_json(const nlohmann::ordered_json& value, const std::string& where) {
   SXB_REQUIRE(value.is_object(), where + " must be an object of lists");
   SweepGrid grid;
@@ -316,6 +336,7 @@ Sweep sweep_from_json(const nlohmann::ordered_json& j, const std::string& contex
     if (key == "name") {
       SXB_REQUIRE(value.is_string(), context + ": \"name\" must be a string");
       s.name = value.get<std::string>();
+      check_sweep_name(s.name, context);
     } else if (key == "base") {
       SXB_REQUIRE(value.is_object(), context + ": \"base\" must be an object");
       s.base = json::parse(value.dump());
@@ -408,7 +429,7 @@ Sweep read_sweep(const std::string& path) {
   return s;
 }
 
-std::string Shard::name() const { return fmt::format("{}-of-{}", k, n); }
+std::string Shard::name() const { return claim ? label : fmt::format("{}-of-{}", k, n); }
 
 Shard parse_shard(const std::string& text) {
   const auto env = [](const char* name) -> std::optional<long long> {
@@ -420,10 +441,19 @@ Shard parse_shard(const std::string& text) {
   };
   Shard s;
   long long k = 0, n = 1;
+  if (text == "claim") {
+    char host[128] = "";
+    ::gethostname(host, sizeof host - 1);
+    s.claim = true;
+    s.label = fmt::format("claim-{}-{}", host, ::getpid());
+    return s;
+  }
   if (text == "auto") {
-    if (auto id = env("SLURM_ARRAY_TASK_ID"), count = env("SLURM_ARRAY_TASK_COUNT"); id && count) {
-      k = *id - env("SLURM_ARRAY_TASK_MIN").value_or(0);
-      n = *count;
+    if (auto id = env("SLURM_ARRAY_TASK_ID"); id) {
+      const auto job = env("SLURM_ARRAY_JOB_ID") ? env("SLURM_ARRAY_JOB_ID") : env("SLURM_JOB_ID");
+      s.claim = true;
+      s.label = fmt::format("slurm-{}-{}", job.value_or(0), *id);
+      return s;
     } else if (auto r = env("OMPI_COMM_WORLD_RANK"), size = env("OMPI_COMM_WORLD_SIZE"); r && size) {
       k = *r, n = *size;
     } else if (auto r2 = env("PMI_RANK"), size2 = env("PMI_SIZE"); r2 && size2) {

@@ -131,12 +131,22 @@ Sweep sweep_from_json(const nlohmann::ordered_json& j, const std::string& contex
 // Shard k of N (0 <= k < N): the points whose index is k modulo N.
 struct Shard {
   int k = 0, n = 1;
-  bool owns(std::size_t index) const { return index % static_cast<std::size_t>(n) == static_cast<std::size_t>(k); }
-  std::string name() const;  // "k-of-N"
+  // Claiming: every point is this runner's to try; it runs a point only while
+  // it holds the point's lock file (<out>/claims/<id>.lock), so any number of
+  // runners, resubmitted tasks and late joiners share the work without
+  // running a point twice; a killed runner's locks are released by the OS.
+  bool claim = false;
+  std::string label;  // claiming: the runner's name in its results file
+  bool owns(std::size_t index) const {
+    return claim || index % static_cast<std::size_t>(n) == static_cast<std::size_t>(k);
+  }
+  std::string name() const;  // "k-of-N", or the claiming runner's label
 };
-// "k/N", or "auto": a Slurm array task (SLURM_ARRAY_TASK_ID - MIN of COUNT),
-// an MPI rank (OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/SIZE) or a Slurm task
-// (SLURM_PROCID/NTASKS), else 0/1.
+// "k/N"; "claim" (claiming, named after host and process); or "auto": a Slurm
+// array task claims (named slurm-<array job>-<task>, so stepped arrays and
+// resubmitted subsets work), an MPI rank (OMPI_COMM_WORLD_RANK/SIZE,
+// PMI_RANK/SIZE) or a Slurm task (SLURM_PROCID/NTASKS) is shard rank/size,
+// else 0/1.
 Shard parse_shard(const std::string& text);
 
 }  // namespace sxb

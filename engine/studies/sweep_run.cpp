@@ -1,15 +1,22 @@
 #include "engine/studies/sweep_run.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 
+#include "engine/data/dataset.h"
 #include "engine/io/content_hash.h"
 #include "engine/evaluation/model_evaluation.h"
 #include "engine/io/json_file.h"
@@ -198,6 +205,35 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
           {"finished", utc_now()}};
 }
 
+// The claim of one point by a claiming runner: an exclusive flock on
+// <out>/claims/<id>.lock, held while the point runs and released by the OS
+// when the runner ends in any way (a cancelled or killed task included).
+class PointClaim {
+ public:
+  PointClaim(const std::string& out_dir, const std::string& id) {
+    const fs::path dir = fs::path(out_dir) / "claims";
+    fs::create_directories(dir);
+    const std::string path = (dir / (id + ".lock")).string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    SXB_REQUIRE(fd_ >= 0, fmt::format("{}: cannot open the claim file ({})", path, std::strerror(errno)));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd_);
+      fd_ = -1;
+      SXB_REQUIRE(err == EWOULDBLOCK, fmt::format("{}: cannot lock the claim file ({})", path, std::strerror(err)));
+    }
+  }
+  ~PointClaim() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  PointClaim(const PointClaim&) = delete;
+  PointClaim& operator=(const PointClaim&) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace
 
 SweepRunResult run_sweep(const Sweep& sweep, const SweepRunOptions& o) {
@@ -220,24 +256,31 @@ SweepRunResult run_sweep(const Sweep& sweep, const SweepRunOptions& o) {
   log(fmt::format("sweep {}: {} points, shard {} owns {}, {} already done, {} to run; results {}", sweep.name,
                   sweep.points.size(), o.shard.name(), result.owned, result.skipped, todo.size(),
                   result.results_file));
+  // Data specs are checked before any point runs, not when a point reaches them hours later.
+  for (const SweepPoint* p : todo)
+    for (const std::string& spec : {p->config.data, p->config.eval_data}) {
+      if (spec.empty()) continue;
+      try {
+        check_data_spec(resolve_data_spec(spec, o.data_root));
+      } catch (const Error& e) {
+        throw Error(fmt::format("sweep {}: point {} ({}): {}", sweep.name, p->index, p->varied.dump(), e.what()));
+      }
+    }
   if (todo.empty()) return result;
   std::unique_ptr<SweepResultsLog> failures;
   Runner runner(o);
   const Clock::time_point t0 = Clock::now();
-  for (std::size_t i = 0; i < todo.size(); ++i) {
-    if (o.max_points > 0 && result.done >= o.max_points) break;
-    if (o.stop_requested && o.stop_requested()) {
-      result.interrupted = true;
-      break;
-    }
-    const SweepPoint& p = *todo[i];
+  std::size_t attempted = 0;
+  // Runs one point; false when the run is to stop (interrupted).
+  const auto attempt = [&](const SweepPoint& p) {
+    const std::size_t i = attempted++;
     log(fmt::format("[{}/{}] point {} id {} {}", i + 1, todo.size(), p.index, p.id, p.varied.dump()));
     try {
       bool interrupted = false;
       const json record = runner.run_point(sweep, p, interrupted);
       if (interrupted) {
         result.interrupted = true;
-        break;
+        return false;
       }
       results.append(record);
       ++result.done;
@@ -246,7 +289,7 @@ SweepRunResult run_sweep(const Sweep& sweep, const SweepRunOptions& o) {
                       todo.size(), p.index, 100 * sweep_metric(record, "software"),
                       100 * sweep_metric(record, "ideal"), 100 * sweep_metric(record, "nonideal"),
                       duration_text(record["seconds"]["total"].get<double>()),
-                      duration_text(per_point * static_cast<double>(todo.size() - i - 1))));
+                      duration_text(per_point * static_cast<double>(todo.size() - std::min(todo.size(), i + 1)))));
     } catch (const std::exception& e) {
       ++result.failed;
       log(fmt::format("[{}/{}] point {} FAILED: {}", i + 1, todo.size(), p.index, e.what()));
@@ -254,6 +297,40 @@ SweepRunResult run_sweep(const Sweep& sweep, const SweepRunOptions& o) {
         failures = std::make_unique<SweepResultsLog>((fs::path(o.out_dir) / ("failures." + o.shard.name() + ".jsonl")).string());
       failures->append({{"id", p.id}, {"index", p.index}, {"varied", json::parse(p.varied.dump())},
                         {"error", e.what()}, {"finished", utc_now()}});
+    }
+    return true;
+  };
+  const auto may_go_on = [&] {
+    if (o.max_points > 0 && result.done >= o.max_points) return false;
+    if (o.stop_requested && o.stop_requested()) {
+      result.interrupted = true;
+      return false;
+    }
+    return true;
+  };
+  if (!o.shard.claim) {
+    for (const SweepPoint* p : todo)
+      if (!may_go_on() || !attempt(*p)) break;
+    return result;
+  }
+  // Claiming: pass over the points not yet done, running each whose claim is
+  // free and that no runner has finished meanwhile; again while a pass ran
+  // something (a point another runner held may have been released).
+  std::set<std::string> tried;
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (const SweepPoint* p : todo) {
+      if (tried.count(p->id)) continue;
+      if (!may_go_on()) return result;
+      const PointClaim claim(o.out_dir, p->id);
+      if (!claim.held()) continue;  // another runner is on it
+      tried.insert(p->id);
+      if (read_sweep_records(o.out_dir).ids().count(p->id)) {  // finished by another runner meanwhile
+        ++result.skipped;
+        continue;
+      }
+      progress = true;
+      if (!attempt(*p)) return result;
     }
   }
   return result;

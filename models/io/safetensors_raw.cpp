@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -135,8 +136,13 @@ RawSafetensors read_safetensors_raw(const std::string& path) {
                           path, header_len, bytes.size(), kMaxHeader));
   // The header is a flat object of tensors; nesting is limited while parsing so that a
   // hostile header cannot overflow the stack of the recursive code that copies it.
-  const nlohmann::json::parser_callback_t shallow = [&path](int depth, nlohmann::json::parse_event_t event,
-                                                            nlohmann::json&) {
+  // A name given twice would silently keep the last entry: an error naming it.
+  std::set<std::string> names;
+  const nlohmann::json::parser_callback_t shallow = [&path, &names](int depth, nlohmann::json::parse_event_t event,
+                                                                    nlohmann::json& parsed) {
+    if (event == nlohmann::json::parse_event_t::key && depth == 1 && parsed.is_string() &&
+        !names.insert(parsed.get<std::string>()).second)
+      throw Error(fmt::format("{}: tensor '{}' appears twice in the safetensors header", path, parsed.get<std::string>()));
     if ((event == nlohmann::json::parse_event_t::object_start || event == nlohmann::json::parse_event_t::array_start) &&
         depth >= 16)
       throw Error(path + ": safetensors header is nested deeper than 16 levels");

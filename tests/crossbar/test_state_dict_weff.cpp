@@ -189,6 +189,15 @@ TEST(StateDictWeff, WhatCannotBeMappedIsAClearError) {
     EXPECT_EQ(error(with_linear, skip), "");
   }
 
+  // A NaN weight: the error names the file, the tensor and where.
+  RawSafetensors nan_in;
+  std::vector<float> v = {0.1f, -0.2f, 0.3f, std::nanf(""), 0.5f, 0.6f};
+  nan_in.tensors["fc.weight"] = RawTensor{"F32", {2, 3}, {}};
+  encode_floats(v, nan_in.tensors["fc.weight"], "t");
+  EXPECT_NE(error(nan_in, o).find("m.safetensors: tensor 'fc.weight' has a non-finite weight (nan) at flat index 3"),
+            std::string::npos)
+      << error(nan_in, o);
+
   const RawSafetensors in = small_state_dict();
   StateDictWeffOptions nothing = o;
   nothing.include = "^encoder\\.";

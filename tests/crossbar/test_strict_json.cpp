@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <string>
 
@@ -83,6 +85,16 @@ TEST(StrictJson, AHugeDeclaredLayerAllocatesNothingUpFront) {
   EXPECT_NE(layout_error(j).find("3000000 x 46000 weights is too large"), std::string::npos) << layout_error(j);
 }
 
+// The guard before any output is written: the path of the first inf or NaN.
+TEST(StrictJson, FirstNonFiniteNamesThePath) {
+  json j = {{"a", 1.0}, {"layers", json::array({{{"gain", 0.5}}, {{"gain", {{"mean", 1.0}, {"max", 2.0}}}}})}};
+  EXPECT_EQ(first_non_finite(j), "");
+  j["layers"][1]["gain"]["max"] = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(first_non_finite(j), "layers[1].gain.max");
+  EXPECT_EQ(first_non_finite(json::array({1.0, std::nan("")})), "[1]");
+  EXPECT_EQ(first_non_finite(json{{"x", std::nan("")}}), "x");
+}
+
 TEST(StrictJson, CrossbarConfigNumbers) {
   const auto config_error = [](const json& j) { return error_of([&] { crossbar_config_from_json(j, "x.json"); }); };
   EXPECT_NE(config_error({{"tile_rows", 18446744073709551615ULL}}).find("\"tile_rows\" must be an integer in [1, 1024] "
@@ -93,6 +105,13 @@ TEST(StrictJson, CrossbarConfigNumbers) {
   EXPECT_NE(config_error({{"seed", -1}}).find("\"seed\" must be an integer in [0, 9223372036854775807]"),
             std::string::npos);
   EXPECT_NE(config_error({{"r_wire", -2}}).find("r_wire_row = -2"), std::string::npos) << config_error({{"r_wire", -2}});
+  // Finite but outside what the solver computes: named, not "not positive definite" or inf gains.
+  EXPECT_NE(config_error({{"r_on", 1e-300}}).find("r_on = 1e-300 ohm is below 0.001 ohm"), std::string::npos)
+      << config_error({{"r_on", 1e-300}});
+  EXPECT_NE(config_error({{"r_wire", 1e308}}).find("r_wire_row = 1e+308 ohm is above 1e+15 ohm"), std::string::npos)
+      << config_error({{"r_wire", 1e308}});
+  EXPECT_NE(config_error({{"r_off", 1e300}}).find("r_off = 1e+300 ohm is above"), std::string::npos);
+  EXPECT_EQ(config_error({{"r_wire", 1e6}, {"r_on", 1.0}}), "");
   CrossbarConfig c;
   EXPECT_NE(error_of([&] { apply_setting(c, "r_on=1e999"); }).find("1e999 is too large for a number"),
             std::string::npos);

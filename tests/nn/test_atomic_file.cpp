@@ -3,11 +3,13 @@
 // left behind on any failure path.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "models/io/atomic_file.h"
 #include "tests/test_helpers.h"
@@ -30,6 +32,29 @@ TEST(AtomicFile, WritesWholeFile) {
   std::getline(in, text);
   EXPECT_EQ(text, "hello");
   EXPECT_EQ(entries(dir), 1);
+}
+
+// A FIFO is written in place (the reader gets the bytes, the FIFO stays one);
+// only regular files are replaced. An empty path is an error.
+TEST(AtomicFile, FifosAreWrittenInPlaceAndEmptyPathsRefused) {
+  const fs::path dir = test::fresh_dir("atomic-fifo");
+  const fs::path fifo = dir / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  EXPECT_TRUE(written_in_place(fifo.string()));
+  EXPECT_TRUE(written_in_place("-"));
+  EXPECT_FALSE(written_in_place((dir / "absent").string()));
+  EXPECT_FALSE(written_in_place(dir.string()));
+  std::string got;
+  std::thread reader([&] {
+    std::ifstream in(fifo);
+    std::getline(in, got);
+  });
+  write_file_atomic(fifo.string(), "through the pipe\n");
+  reader.join();
+  EXPECT_EQ(got, "through the pipe");
+  EXPECT_EQ(fs::status(fifo).type(), fs::file_type::fifo);
+  EXPECT_EQ(entries(dir), 1);  // no temporary file, no replacement
+  EXPECT_NE(test::error_of([] { write_file_atomic("", "x"); }).find("empty output path"), std::string::npos);
 }
 
 TEST(AtomicFile, FailuresNameThePathAndLeaveNoTemporaryFile) {

@@ -98,6 +98,14 @@ TEST(SafetensorsRaw, MalformedFilesAndWrongDtypesAreErrors) {
             std::string::npos);
   EXPECT_NE(test::error_of([&] { read_safetensors_raw(write("json.st", "{not json", "")); }).find("not valid JSON"),
             std::string::npos);
+  // A tensor named twice: nlohmann keeps the last one silently; the reader names it.
+  const std::string dup = write("dup.st",
+                                R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                                R"("w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                                "12345678");
+  EXPECT_NE(test::error_of([&] { read_safetensors_raw(dup); }).find(dup + ": tensor 'w' appears twice"),
+            std::string::npos)
+      << test::error_of([&] { read_safetensors_raw(dup); });
   const RawTensor ints{"I32", {1}, "abcd"};
   EXPECT_NE(test::error_of([&] { decode_floats(ints, "n"); }).find("'n': dtype I32"), std::string::npos);
 }

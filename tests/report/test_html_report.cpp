@@ -11,6 +11,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <fmt/format.h>
+
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -153,6 +156,11 @@ TEST_F(HtmlReport, ParsesAndEveryNumberEqualsTheJsonReport) {
     EXPECT_NEAR(std::stod(attr(after, "data-nf-column-max")),
                 json["runs"][0]["heatmaps"][k]["nf_column_max"].get<double>(), 1e-9);
   }
+  // Each caption says which block of the weight matrix a drawn tile is.
+  const TileHeatmap& first = rep.heatmaps[0].tiles[0];
+  EXPECT_NE(html.find(fmt::format("tile {}: inputs {}-{}, outputs {}-{}", first.tile, first.first_input,
+                                   first.last_input, first.first_output, first.last_output)),
+            std::string::npos);
 }
 
 TEST_F(HtmlReport, HeatMapsAgreeWithTheSolvedLayers) {
@@ -164,6 +172,12 @@ TEST_F(HtmlReport, HeatMapsAgreeWithTheSolvedLayers) {
     ASSERT_NE(layer, rep.layers.end());
     ASSERT_EQ(h.tiles_total, layer->positions);
     for (const TileHeatmap& t : h.tiles) {
+      // The block of the weight matrix the tile holds, within the layer's K x N.
+      EXPECT_LE(t.first_input, t.last_input);
+      EXPECT_LT(t.last_input, layer->inputs);
+      EXPECT_LE(t.first_output, t.last_output);
+      EXPECT_LT(t.last_output, layer->outputs);
+      EXPECT_LE(t.last_input - t.first_input + 1, t.used_rows > 0 ? layer->inputs : 0);
       ASSERT_EQ(t.g_pos.size(), 256u);
       for (float g : t.g_pos) ASSERT_TRUE(g >= 0.99 * h.g_min && g <= 1.01 * h.g_max) << g;
     }
@@ -221,6 +235,38 @@ TEST(SweepReport, LinesPerSeriesWithBandsOverSeeds) {
   EXPECT_EQ(select(doc.get(), "//*[local-name()='tr']").size(), records.size() + 1);
   EXPECT_THROW(sweep_html_report(records, "nonideal", "tile", ""), Error);
   EXPECT_THROW(sweep_html_report(records, "accuracy", "", ""), Error);
+  // The table gives accuracies in %, as the charts do, and scrolls in its own box.
+  EXPECT_EQ(select(doc.get(), "//*[local-name()='th' and text()='nonideal (%)']").size(), 1u);
+  // 0.8 - 0.02 - 0.01 at r_wire 1, seed 1 (CCR 1 and 2).
+  EXPECT_EQ(select(doc.get(), "//*[local-name()='td' and text()='77.00']").size(), 2u);
+  EXPECT_EQ(select(doc.get(), "//*[local-name()='div' and contains(@style, 'overflow-x:auto')]/*[local-name()='table']")
+                .size(),
+            1u);
+}
+
+// An unpruned sweep (every CCR 1) has no chart against CCR: it would be one vertical line.
+TEST(SweepReport, NoCcrChartWhenTheCcrDoesNotVary) {
+  std::vector<nlohmann::json> records;
+  int i = 0;
+  for (double wire : {1.0, 5.0, 10.0}) records.push_back(sweep_record(i++, wire, 1, 0.8 - 0.02 * wire, 1.0));
+  const std::string html = sweep_html_report(records, "nonideal", "", "");
+  std::string error;
+  Doc doc = parse(html, error);
+  ASSERT_TRUE(doc) << error;
+  EXPECT_EQ(expect_svgs_well_formed(doc.get()), 1u);  // against crossbar.r_wire only
+  EXPECT_EQ(html.find("vs CCR"), std::string::npos);
+}
+
+// Bars below zero get negative tick labels; a colour bar labels its ends.
+TEST(ReportDrawing, NegativeBarsHaveTicksAndColourBarsLabelTheirEnds) {
+  const std::string bars = bar_chart_svg({"loss", "points", {}, {"a", "b"}, {{2.5}, {-0.4}}});
+  EXPECT_TRUE(std::regex_search(bars, std::regex(">-[0-9.]+</text>"))) << bars;  // a tick at or below -0.4
+  SvgWriter svg(200, 200, "t");
+  colour_legend(svg, 10, 10, 150, 5.2, 50.0, "g");
+  const std::string bar = svg.str();
+  EXPECT_NE(bar.find(">5.2<"), std::string::npos) << bar;  // the lowest value, not only the tick 10
+  EXPECT_NE(bar.find(">10<"), std::string::npos) << bar;
+  EXPECT_NE(bar.find(">50<"), std::string::npos) << bar;
 }
 
 TEST(ReportDrawing, ViridisDarkensMonotonicallyForGreyPrinting) {

@@ -1,7 +1,9 @@
 // Sweeps: grid expansion and stable ids, shards, the JSON-lines
 // results (torn records, locks), tables and plots, and a small sweep run end
 // to end with resumption and model reuse.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -11,6 +13,7 @@
 #include <set>
 
 #include "engine/pruning/pruning_run.h"
+#include "engine/data/dataset.h"
 #include "engine/io/json_file.h"
 #include "tests/test_helpers.h"
 #include "engine/report/sweep_report.h"
@@ -154,6 +157,21 @@ TEST(Sweep, BadInputsNameTheField) {
             std::string::npos);
   EXPECT_NE(error_of(R"({"base": {}, "grids": {}})").find("\"grids\": unknown key"), std::string::npos);
   EXPECT_NE(error_of(R"({"base": {"model": "vgg19"}, "grid": {}})").find("vgg11"), std::string::npos);
+  // The strict rules of the CLI: an explicit width 0 or a null tile is no default.
+  EXPECT_NE(error_of(R"({"base": {"width": 0}, "grid": {}})").find("width must be in (0, 16]"), std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {}, "grid": {"width": [0.5, 0]}})").find("width must be in (0, 16]"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"tile": null}, "grid": {}})").find("tile must be N or \"RxC\" (got null"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"base": {"crossbar": {"tile": null}}, "grid": {}})").find("crossbar.tile must be"),
+            std::string::npos);
+  EXPECT_EQ(error_of(R"({"base": {"width": 0.5}, "grid": {}})"), "");
+  // The name is one folder name: nothing outside the results folder.
+  for (const char* name : {"../../evil", "a/b", ".hidden", "", "a b"})
+    EXPECT_NE(error_of(std::string(R"({"name": ")") + name + R"(", "base": {}, "grid": {}})").find("\"name\""),
+              std::string::npos)
+        << name;
+  EXPECT_EQ(parse(R"({"name": "wires-tiles_2.b", "base": {}, "grid": {}})").name, "wires-tiles_2.b");
 }
 
 TEST(Sweep, DeeplyNestedFilesAreAClearError) {
@@ -256,16 +274,29 @@ TEST(Sweep, ShardsPartitionThePoints) {
     for (int c : owners) EXPECT_EQ(c, 1);
   }
   for (const char* bad : {"3/3", "-1/2", "1", "a/b", "1/0", "1/2x"}) EXPECT_THROW(parse_shard(bad), Error) << bad;
-  ::setenv("SLURM_ARRAY_TASK_ID", "5", 1);
-  ::setenv("SLURM_ARRAY_TASK_MIN", "1", 1);
-  ::setenv("SLURM_ARRAY_TASK_COUNT", "8", 1);
-  const Shard s = parse_shard("auto");
-  EXPECT_EQ(s.k, 4);
-  EXPECT_EQ(s.n, 8);
-  EXPECT_EQ(s.name(), "4-of-8");
+  // A Slurm array task claims points, whatever the array's step or the subset resubmitted.
+  ::setenv("SLURM_ARRAY_TASK_ID", "4", 1);
+  ::setenv("SLURM_ARRAY_JOB_ID", "77", 1);
+  ::setenv("SLURM_ARRAY_TASK_MIN", "0", 1);
+  ::setenv("SLURM_ARRAY_TASK_COUNT", "4", 1);  // --array=0-6:2: task 4 is the third of 4
+  Shard s = parse_shard("auto");
+  EXPECT_TRUE(s.claim);
+  EXPECT_EQ(s.name(), "slurm-77-4");
+  for (std::size_t i = 0; i < 10; ++i) EXPECT_TRUE(s.owns(i));
   ::unsetenv("SLURM_ARRAY_TASK_ID");
+  ::unsetenv("SLURM_ARRAY_JOB_ID");
   ::unsetenv("SLURM_ARRAY_TASK_MIN");
   ::unsetenv("SLURM_ARRAY_TASK_COUNT");
+  ::setenv("OMPI_COMM_WORLD_RANK", "1", 1);  // MPI ranks all start together: k of N
+  ::setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+  s = parse_shard("auto");
+  EXPECT_FALSE(s.claim);
+  EXPECT_EQ(s.name(), "1-of-2");
+  ::unsetenv("OMPI_COMM_WORLD_RANK");
+  ::unsetenv("OMPI_COMM_WORLD_SIZE");
+  s = parse_shard("claim");
+  EXPECT_TRUE(s.claim);
+  EXPECT_TRUE(s.name().starts_with("claim-")) << s.name();
 }
 
 TEST(SweepResults, TornRecordIsCutAndLocksAreExclusive) {
@@ -406,11 +437,66 @@ TEST(SweepRun, RunsResumesAndReusesModels) {
   fs::remove_all(d);
 }
 
+// Claiming runners: a point whose claim another runner holds is left to it;
+// once released (the runner ended), a later runner takes it; nothing runs twice.
+TEST(SweepRun, ClaimingRunnersShareThePoints) {
+  const fs::path d = fresh_dir("claim");
+  const Sweep s = parse(R"({"name": "claim",
+    "base": {"width": 0.125, "data": "synthetic:128", "train": {"epochs": 1, "batch": 64}, "tile": 32},
+    "grid": {"crossbar.r_wire": [0, 5, 10]}})");
+  SweepRunOptions o;
+  o.out_dir = (d / "out").string();
+  o.cache_dir = (d / "cache").string();
+  o.backend = Backend::Cpu;
+  o.shard = parse_shard("claim");
+  fs::create_directories(d / "out" / "claims");
+  const std::string held = (d / "out" / "claims" / (s.points[1].id + ".lock")).string();
+  const int fd = ::open(held.c_str(), O_RDWR | O_CREAT, 0644);  // another runner is on point 1
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  SweepRunResult r = run_sweep(s, o);
+  EXPECT_EQ(r.done, 2u);
+  EXPECT_EQ(r.failed, 0u);
+  std::set<std::string> ids = read_sweep_records(o.out_dir).ids();
+  EXPECT_EQ(ids, (std::set<std::string>{s.points[0].id, s.points[2].id}));
+  ::close(fd);  // that runner was cancelled: its claim is released
+  o.shard = parse_shard("claim");
+  r = run_sweep(s, o);  // a resubmitted task takes only the point left
+  EXPECT_EQ(r.done, 1u);
+  const SweepRecords all = read_sweep_records(o.out_dir);
+  EXPECT_EQ(all.records.size(), 3u);
+  EXPECT_EQ(all.ids().size(), 3u);
+  EXPECT_EQ(run_sweep(s, o).done, 0u);
+  fs::remove_all(d);
+}
+
+// A bad data spec of any point stops the run before the first point, naming the point.
+TEST(SweepRun, DataSpecsAreCheckedBeforeAnyPointRuns) {
+  const fs::path d = fresh_dir("dataspec");
+  const Sweep s = parse(R"({"name": "dataspec",
+    "base": {"width": 0.125, "data": "synthetic:64", "train": {"epochs": 1, "batch": 64}, "tile": 32},
+    "grid": {"eval_data": ["synthetic:64", "folder:no-such-folder"]}})");
+  SweepRunOptions o;
+  o.out_dir = (d / "out").string();
+  o.cache_dir = (d / "cache").string();
+  o.data_root = d.string();
+  const std::string e = test::error_of([&] { run_sweep(s, o); });
+  EXPECT_NE(e.find("point 1"), std::string::npos) << e;
+  EXPECT_NE(e.find((d / "no-such-folder").string() + " is not a folder"), std::string::npos) << e;
+  EXPECT_TRUE(read_sweep_records(o.out_dir).records.empty());  // point 0 did not run either
+  EXPECT_FALSE(fs::exists(d / "cache" / "sweep-models"));
+  EXPECT_NE(test::error_of([] { check_data_spec("synthetic:"); }).find("synthetic:N"), std::string::npos);
+  EXPECT_NE(test::error_of([] { check_data_spec("cifar11:x"); }).find("unknown kind 'cifar11'"), std::string::npos);
+  EXPECT_EQ(test::error_of([] { check_data_spec("synthetic:9"); }), "");
+}
+
 TEST(SweepRun, FailedPointsAreLoggedAndRetried) {
   const fs::path d = fresh_dir("fail");
+  // A folder that exists (the spec passes the check before the run) but holds no CIFAR files.
+  fs::create_directories(d / "nonexistent-sxb-dir");
   const Sweep s = parse(R"({"name": "fail",
     "base": {"width": 0.125, "data": "synthetic:256", "train": {"epochs": 1, "batch": 64}, "tile": 64},
-    "grid": {"eval_data": ["synthetic:64", "cifar10:/nonexistent-sxb-dir"]}})");
+    "grid": {"eval_data": ["synthetic:64", "cifar10:)" + (d / "nonexistent-sxb-dir").string() + R"("]}})");
   SweepRunOptions o;
   o.out_dir = (d / "out").string();
   o.cache_dir = (d / "cache").string();

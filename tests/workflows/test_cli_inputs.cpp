@@ -2,6 +2,7 @@
 // coerced, too many threads) exit 2 before any work; output paths are checked
 // before the work; --resume without a checkpoint starts afresh.
 #include <gtest/gtest.h>
+#include <stb/stb_image_write.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -9,28 +10,16 @@
 #include <fstream>
 #include <string>
 
+#include "models/io/safetensors.h"
+#include "tests/support/cli_run.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {
 namespace {
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int status = -1;  // exit status; 128 + N when killed by signal N
-  std::string output;  // stdout and stderr
-};
-
-CliRun run(const std::string& args) {
-  const std::string cmd = std::string(SXB_CLI) + " " + args + " 2>&1";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-  const int w = pclose(p);
-  r.status = WIFEXITED(w) ? WEXITSTATUS(w) : WIFSIGNALED(w) ? 128 + WTERMSIG(w) : -1;
-  return r;
-}
+using test::CliRun;
+CliRun run(const std::string& args) { return test::run_cli(args); }
 
 const std::string kAFile = SXB_CLI;
 const std::string kTiny = "--model vgg11 --width 0.0625 --data synthetic:16 --epochs 1 --batch 8";
@@ -77,9 +66,6 @@ TEST(CliInputs, OutputPathsAreCheckedBeforeTheWork) {
       {"eval --model vgg11 --weights " + (dir / "w.safetensors").string() + " --data synthetic:8 --predictions " +
            blocked + ".csv",
        "--predictions " + blocked + ".csv"},
-      {"evaluate --model vgg11 --weights " + (dir / "w.safetensors").string() +
-           " --data synthetic:8 --cache-dir " + blocked,
-       "--cache-dir " + blocked},
       {"train " + kTiny + " --out " + blocked + ".safetensors", "--out " + blocked + ".safetensors"},
       {"train " + kTiny + " --out " + dir.string(), "is a folder"},
       {"sweep run " + (dir / "sweep.json").string() + " --out " + blocked, "--out " + blocked},
@@ -113,6 +99,106 @@ TEST(CliInputs, ResumeWithoutACheckpointStartsAfresh) {
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("starting afresh"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(dir / "p.safetensors")) << r.output;
+}
+
+// evaluate's W_eff cache is optional: a folder that cannot be made, given or
+// the default (a home that is not writable), is a warning and no cache.
+TEST(CliInputs, AnUnusableCacheFolderIsAWarning) {
+  const fs::path dir = test::fresh_dir("cli-cache");
+  std::ofstream(dir / "file") << "a file, not a folder";
+  const std::string blocked = (dir / "file" / "cache").string();
+  const std::string model = (dir / "m.safetensors").string();
+  CliRun r = run("train " + kTiny + " --out " + model);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string evaluate = "evaluate --model vgg11 --weights " + model + " --data synthetic:8 --tile 16";
+  r = run(evaluate + " --cache-dir " + blocked);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: --cache-dir " + blocked + ": cannot create folder"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("going on without the W_eff cache"), std::string::npos) << r.output;
+  r = test::run_shell("env -u SPARSEXBAR_CACHE -u XDG_CACHE_HOME HOME=" + (dir / "file").string() + " " +
+                      std::string(SXB_CLI) + " " + evaluate + " 2>&1");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: the cache folder " + (dir / "file").string() + "/.cache/sparsexbar"),
+            std::string::npos)
+      << r.output;
+  // The flag the user never gave is named only as the way to choose another folder.
+  const std::string advice = "choose another folder with --cache-dir";
+  ASSERT_NE(r.output.find(advice), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("--cache-dir"), r.output.find(advice) + advice.size() - std::string("--cache-dir").size())
+      << r.output;
+}
+
+// A resistance so large that a gain would overflow: an error naming the key, no inf printed, no JSON.
+TEST(CliInputs, NonFiniteResultsAreErrors) {
+  const fs::path dir = test::fresh_dir("cli-nonfinite");
+  const std::string model = (dir / "m.safetensors").string(), json = (dir / "r.json").string();
+  CliRun r = run("train " + kTiny + " --out " + model);
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run("evaluate --model vgg11 --weights " + model + " --data synthetic:8 --tile 16 --no-cache --set r_wire=1e308 "
+          "--json " + json);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("r_wire_row = 1e+308 ohm is above 1e+15 ohm"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find(" inf"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(json));
+}
+
+// Weights so large that the software model's outputs overflow: an error naming the file, not an accuracy.
+TEST(CliInputs, WeightsThatOverflowAreAnError) {
+  const fs::path dir = test::fresh_dir("cli-overflow");
+  const std::string model = (dir / "m.safetensors").string(), big = (dir / "big.safetensors").string();
+  CliRun r = run("train " + kTiny + " --out " + model);
+  ASSERT_EQ(r.status, 0) << r.output;
+  SafetensorsFile f = read_safetensors(model);
+  ASSERT_TRUE(f.tensors.count("features.0.weight"));
+  for (const char* name : {"features.0.weight", "classifier.weight"})
+    for (float& w : f.tensors[name].data) w = 3e38f;
+  write_safetensors(big, f);
+  r = run("evaluate --model vgg11 --weights " + big + " --data synthetic:8 --tile 16 --no-cache");
+  EXPECT_EQ(r.status, 1) << r.output;
+  // Caught where the overflow first shows: the software outputs, or the crossbar result before any output.
+  EXPECT_NE(r.output.find("not finite"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(big), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("accuracy:"), std::string::npos) << r.output;
+}
+
+// train --nonideal checks the layout against the model as evaluate does: another width's layout is refused.
+TEST(CliInputs, NonidealTrainingRefusesALayoutOfOtherWeights) {
+  const fs::path dir = test::fresh_dir("cli-layout");
+  const std::string narrow = (dir / "narrow.safetensors").string(), wide = (dir / "wide.safetensors").string();
+  ASSERT_EQ(run("train " + kTiny + " --out " + narrow).status, 0);
+  CliRun r = run("train --model vgg11 --width 0.125 --data synthetic:16 --epochs 1 --batch 8 --out " + wide);
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run("prune --method xcs --sparsity 0.5 --tile 16 --reg-epochs 0 --finetune-epochs 0 --data synthetic:16 "
+          "--batch 8 --weights " + narrow + " --out " + (dir / "p").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string layout = (dir / "p.layout.json").string();
+  r = run("train --model vgg11 --width 0.125 --data synthetic:16 --epochs 1 --batch 8 --init " + wide +
+          " --out " + (dir / "t.safetensors").string() + " --nonideal --layout " + layout);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find(layout + ": layer 'features.0' is"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("in the layout, but the model's weight"), std::string::npos) << r.output;
+}
+
+// A 10-class model on 3-class folder data: an error, not an accuracy.
+TEST(CliInputs, ModelAndDataClassesMustAgree) {
+  const fs::path dir = test::fresh_dir("cli-classes");
+  const std::string model = (dir / "m.safetensors").string();
+  CliRun r = run("train " + kTiny + " --out " + model);
+  ASSERT_EQ(r.status, 0) << r.output;
+  unsigned char px[32 * 32 * 3] = {};
+  for (const char* split : {"train", "test"})
+    for (const char* cls : {"ant", "bee", "cat"}) {
+      fs::create_directories(dir / "data" / split / cls);
+      ASSERT_TRUE(stbi_write_png((dir / "data" / split / cls / "a.png").c_str(), 32, 32, 3, px, 32 * 3));
+    }
+  const std::string data = " --data folder:" + (dir / "data").string();
+  for (const std::string cmd : {"eval", "evaluate --tile 16 --no-cache"}) {
+    r = run(cmd + " --model vgg11 --weights " + model + data);
+    EXPECT_EQ(r.status, 1) << cmd << "\n" << r.output;
+    EXPECT_NE(r.output.find(model + ": the model has 10 classes, but the data folder:"), std::string::npos)
+        << cmd << "\n" << r.output;
+    EXPECT_EQ(r.output.find("accuracy"), std::string::npos) << r.output;
+  }
 }
 
 }  // namespace

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 #include <stb/stb_image_write.h>
+#include <zlib.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -184,6 +186,41 @@ TEST(ImageFolder, PngWithABadChunkCrcIsAnError) {
   EXPECT_NE(msg.find("a.png: truncated PNG"), std::string::npos) << msg;
 }
 
+// The chunk CRCs are right but the zlib stream's Adler-32 is not (a file
+// damaged and re-checksummed): stb_image would decode it; it is an error.
+TEST(ImageFolder, PngWithABadAdler32IsAnError) {
+  const fs::path dir = test::fresh_dir("folder-adler");
+  write_png(dir / "train/ant/a.png", 1);
+  write_png(dir / "test/ant/b.png", 2);
+  std::string bytes;
+  {
+    std::ifstream in(dir / "train/ant/a.png", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::size_t type = bytes.find("IDAT");
+  ASSERT_NE(type, std::string::npos);
+  const auto u8 = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])); };
+  const std::uint32_t length = (u8(type - 4) << 24) | (u8(type - 3) << 16) | (u8(type - 2) << 8) | u8(type - 1);
+  const std::size_t crc_at = type + 4 + length;
+  bytes[crc_at - 1] = static_cast<char>(bytes[crc_at - 1] ^ 0x01);  // the Adler-32's last byte
+  const auto* typed = reinterpret_cast<const Bytef*>(bytes.data() + type);
+  const std::uint32_t crc = static_cast<std::uint32_t>(::crc32(::crc32(0L, Z_NULL, 0), typed, length + 4));
+  for (int b = 0; b < 4; ++b) bytes[crc_at + b] = static_cast<char>((crc >> (24 - 8 * b)) & 0xff);
+  std::ofstream(dir / "train/ant/a.png", std::ios::binary) << bytes;
+  const std::string msg = error_of([&] { load_image_folder(dir.string(), Split::Train); });
+  EXPECT_NE(msg.find("a.png: corrupt PNG (image data: incorrect data check)"), std::string::npos) << msg;
+}
+
+TEST(ImageFolder, ASymbolicLinkLoopNamesThePath) {
+  const fs::path dir = test::fresh_dir("folder-loop");
+  write_png(dir / "train/ant/a.png", 1);
+  write_png(dir / "test/ant/b.png", 2);
+  fs::create_symlink(dir / "train/loop", dir / "train/loop");  // points at itself
+  const std::string msg = error_of([&] { load_image_folder(dir.string(), Split::Train); });
+  EXPECT_NE(msg.find((dir / "train/loop").string()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Too many levels of symbolic links"), std::string::npos) << msg;
+}
+
 TEST(ImageFolder, WithoutSplitsEveryFifthImageIsHeldOutForTest) {
   const fs::path dir = test::fresh_dir("folder-holdout");
   int seed = 0;
@@ -231,7 +268,7 @@ TEST(Dataset, CifarFilesAreCheckedWhole) {
 
 TEST(Dataset, SyntheticCountIsAPlainInteger) {
   for (const char* spec : {"synthetic:1e9", "synthetic:5x", "synthetic:0", "synthetic:-3", "synthetic:10000001",
-                           "synthetic: 5", "synthetic:99999999999"})
+                           "synthetic: 5", "synthetic:99999999999", "synthetic:"})
     EXPECT_NE(error_of([&] { load_dataset(spec, Split::Test); }).find("N an integer in 1..10000000"),
               std::string::npos)
         << spec;

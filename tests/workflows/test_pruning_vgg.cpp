@@ -16,6 +16,7 @@
 
 #include "models/io/atomic_file.h"
 #include "engine/crossbar/layout_file.h"
+#include "engine/io/json_file.h"
 #include "engine/pruning/pruning.h"
 #include "engine/pruning/pruning_accounting.h"
 #include "engine/pruning/pruning_run.h"
@@ -195,6 +196,45 @@ TEST(PruningLayout, FileRoundTripAndChecksAgainstTheModel) {
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("row index 4 outside"), std::string::npos) << e.what();
   }
+}
+
+// An edited layout (tile size, method), an unknown key: errors naming the file.
+TEST(PruningLayout, EditedFilesAndUnknownKeysAreRefused) {
+  auto backend = nn::make_cpu_backend();
+  auto model = random_vgg(*backend, 0.0625, 8);
+  PruneSpec spec;
+  spec.method = PruneMethod::ColumnSegments;
+  spec.tile_rows = 16;
+  spec.tile_cols = 16;
+  spec.sparsity = 0.5;
+  const PrunedNetwork p = hard_prune(*model, spec);
+  const std::string path = testing::TempDir() + "/edited.layout.json";
+  write_layout_file(path, p.layout, {{"pruning", {{"note", "test"}}}});
+  const nlohmann::json written = read_json_file(path, "the layout file");
+  ASSERT_TRUE(written.contains("content_hash"));
+  const auto error_for = [&](const nlohmann::json& j) {
+    write_file_atomic(path, j.dump());
+    try {
+      read_layout_file(path);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  nlohmann::json edited = written;
+  edited["tile_rows"] = 32;
+  edited["tile_cols"] = 32;
+  EXPECT_NE(error_for(edited).find(path + ": the layout was edited"), std::string::npos) << error_for(edited);
+  edited = written;
+  edited["method"] = "cf";
+  EXPECT_NE(error_for(edited).find("the layout was edited"), std::string::npos) << error_for(edited);
+  edited = written;
+  edited["tile_size"] = 32;
+  EXPECT_NE(error_for(edited).find("unknown key \"tile_size\""), std::string::npos) << error_for(edited);
+  // A file written before layouts carried a hash is still read.
+  edited = written;
+  edited.erase("content_hash");
+  EXPECT_EQ(error_for(edited), "no error");
 }
 
 // --- The pipeline -------------------------------------------------------------------------
