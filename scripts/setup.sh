@@ -10,5 +10,10 @@ apt-get install -y -qq --no-install-recommends \
   libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libstb-dev \
   libssl-dev zlib1g-dev libjpeg62-turbo-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev ngspice \
   clang libclang-rt-14-dev libomp-dev \
-  libxml2-dev >/dev/null  # clang: scripts/fuzz.sh (libFuzzer, its OpenMP); libxml2: the HTML report tests
+  libxml2-dev \
+  python3-dev python3-venv pybind11-dev python3-numpy python3-pytest >/dev/null
+# clang: scripts/fuzz.sh (libFuzzer, its OpenMP); libxml2: the HTML report tests;
+# python3-dev, pybind11-dev: the Python module (apps/python), NumPy and pytest its
+# tests, venv scripts/python_venv_check.sh. Optional, large: python3-torch and
+# python3-torchvision run the torch tests and the example (docs/python.md).
 echo "setup: Debian packages installed"
