@@ -53,12 +53,12 @@ py::object python_of(const nlohmann::json& j) {
     case nlohmann::json::value_t::array: {
       py::list out;
       for (const auto& item : j) out.append(python_of(item));
-      return std::move(out);
+      return out;
     }
     case nlohmann::json::value_t::object: {
       py::dict out;
       for (const auto& [key, value] : j.items()) out[py::str(key)] = python_of(value);
-      return std::move(out);
+      return out;
     }
     default: return py::none();
   }

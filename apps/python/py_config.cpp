@@ -1,6 +1,8 @@
 // The crossbar configuration: the same keys, presets and checks as the JSON
 // file (engine/crossbar/crossbar_config.h). Python's CrossbarConfig keeps the
 // complete dict these return and hands it back to every call.
+#include <pybind11/stl.h>
+
 #include "apps/python/py_common.h"
 
 namespace sxb::python {

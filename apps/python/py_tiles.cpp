@@ -4,6 +4,7 @@
 // in chunks so that Ctrl-C is seen between them; currents tile by tile, as
 // `sparsexbar tile` solves its one tile.
 #include <pybind11/numpy.h>
+#include <pybind11/stl.h>
 
 #include <fmt/format.h>
 
@@ -106,8 +107,9 @@ py::object solve(const py::array& g_in, py::dict config, std::optional<py::array
         check_signals();
         const std::size_t end = std::min(B, begin + chunk);
         TileBatch batch;
+        batch.resistances = {xbar.res};  // once for the batch
         batch.conductance.reserve((end - begin) * cells);
-        for (std::size_t k = begin; k < end; ++k) batch.add(R, C, gp + k * cells, xbar.res);
+        for (std::size_t k = begin; k < end; ++k) batch.add(R, C, gp + k * cells);
         const std::vector<double> t = transfer_matrices(batch, solver, warnings.log());
         std::copy(t.begin(), t.end(), tp + begin * cells);
       }
@@ -125,8 +127,8 @@ py::object solve(const py::array& g_in, py::dict config, std::optional<py::array
     }
   });
   warnings.emit();
-  if (!v) return std::move(T);
-  if (!transfer) return std::move(I);
+  if (!v) return T;
+  if (!transfer) return I;
   return py::make_tuple(I, T);
 }
 

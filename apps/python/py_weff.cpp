@@ -72,6 +72,7 @@ py::tuple effective(py::dict tensors, py::dict metadata, py::dict config, const 
   }
   o.crossbar.check("CrossbarConfig");
   for (const std::string& c : calibrations) o.calibrations.push_back(parse_calibration(c, "calibration"));
+  if (!o.calibrations.empty()) o.crossbar.calibration = o.calibrations.front();  // as --set calibration=...
   o.include = include;
   o.exclude = exclude;
   o.groups = groups;

@@ -31,7 +31,7 @@ def tiny_vgg(cli, tmp_path_factory) -> Path:
     """A VGG11 of width 1/16 trained one epoch on 16 synthetic images."""
     out = tmp_path_factory.mktemp("model") / "vgg.safetensors"
     cli("train", "--model", "vgg11", "--width", "0.0625", "--data", "synthetic:16", "--epochs", "1", "--batch", "8",
-        "--out", str(out), "--quiet")
+        "--out", str(out))
     return out
 
 

@@ -6,6 +6,7 @@ pytest is missing for this interpreter, or when the file skipped every test
 Usage: run_pytest.py TEST_FILE BASETEMP
 """
 import importlib.util
+import os
 import sys
 
 SKIP = 77
@@ -19,6 +20,8 @@ def main() -> int:
               "(bash scripts/setup.sh installs python3-pytest and python3-numpy)")
         return SKIP
     import pytest
+
+    os.makedirs(os.path.dirname(basetemp), exist_ok=True)
 
     class Outcomes:
         def __init__(self) -> None:

@@ -44,7 +44,7 @@ def test_from_json_reads_the_cli_file(tmp_path):
     ({"tile_rows": 1.5}, '"tile_rows"'),
     ({"calibration": "diagonal"}, '"calibration"'),
     ({"stuck_at_gmin": 0.7, "stuck_at_gmax": 0.7}, "stuck_at_gmin \\+ stuck_at_gmax"),
-    ({"r_off": float("nan")}, "r_off = nan"),
+    ({"r_off": float("nan")}, '"r_off" must be a finite number'),
 ])
 def test_a_bad_key_or_value_is_a_value_error_naming_it(keys, message):
     with pytest.raises(ValueError, match=message) as e:

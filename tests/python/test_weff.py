@@ -76,7 +76,7 @@ def test_zero_parasitics_give_back_the_weights():
     assert all(layer["nf"]["max"] < 1e-9 for layer in report["layers"])
 
 
-def test_a_layout_places_the_layers_it_names(tmp_path):
+def test_a_layout_places_the_layers_it_names(cli, tmp_path):
     rng = np.random.default_rng(4)
     sd = {"fc1.weight": rng.uniform(-1, 1, (4, 6)).astype(np.float32)}
     layout = {"method": "xcs", "tile_rows": 4, "tile_cols": 4,
@@ -87,6 +87,12 @@ def test_a_layout_places_the_layers_it_names(tmp_path):
     assert report["layout"] == "xcs" and report["tile_rows"] == 4 and report["crossbars"] == 2
     assert np.all(w[[0, 2], :] == 0) and np.all(w[:, 4:] == 0)  # held by no tile
     assert np.allclose(w[[1, 3], :4], sd["fc1.weight"][[1, 3], :4], rtol=1e-6)
+    # The same through `weff --layout`, on a non-ideal crossbar.
+    sparsexbar.save_state_dict(tmp_path / "in.safetensors", sd)
+    cli("weff", "--weights", str(tmp_path / "in.safetensors"), "--out", str(tmp_path / "out.safetensors"),
+        "--layout", str(tmp_path / "l.json"), "--set", "r_wire=10", "--backend", "cpu", "--quiet")
+    got, _ = sparsexbar.effective_weights(sd, CrossbarConfig(r_wire=10), layout=tmp_path / "l.json", backend="cpu")
+    assert got["fc1.weight"].tobytes() == read_safetensors(tmp_path / "out.safetensors")["fc1.weight"].tobytes()
 
 
 def test_log_lines_and_errors():

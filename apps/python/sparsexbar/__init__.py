@@ -98,6 +98,8 @@ class CrossbarConfig:
         return CrossbarConfig(self._keys["preset"], **merged)
 
     def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):  # e.g. _keys before __init__ (copy, pickle)
+            raise AttributeError(key)
         try:
             return self._keys[key]
         except KeyError:
@@ -110,8 +112,9 @@ class CrossbarConfig:
         return hash(tuple(sorted(self._keys.items())))
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self._keys.items() if k != "preset")
-        return f"CrossbarConfig({self._keys['preset']!r}, {args})"
+        keys = getattr(self, "_keys", {"preset": "?"})
+        args = ", ".join(f"{k}={v!r}" for k, v in keys.items() if k != "preset")
+        return f"CrossbarConfig({keys['preset']!r}, {args})"
 
 
 def _config_keys(config: ConfigLike) -> dict[str, Any]:
