@@ -6,7 +6,7 @@ convolution and linear weight onto differential crossbar tiles
 (sparsexbar.torch.crossbar_state_dict: every tile solved exactly), and prints
 how far the crossbar network's outputs are from the software network's.
 
-Usage: python3 resnet_on_crossbars.py [--tile 64] [--preset default] [--batch 8]
+Usage: python3 resnet_on_crossbars.py [--tile 64] [--preset default] [--calibration none] [--batch 8]
 Needs torch and torchvision besides sparsexbar (docs/python.md).
 """
 
@@ -27,6 +27,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tile", type=int, default=64, help="tile size N (N x N crossbars)")
     parser.add_argument("--preset", default="default", choices=sparsexbar.CrossbarConfig.presets())
+    parser.add_argument("--calibration", default="none", choices=["none", "column", "layer"],
+                        help="read-out calibration of W_eff")
     parser.add_argument("--batch", type=int, default=8, help="images in the batch")
     args = parser.parse_args()
 
@@ -39,7 +41,8 @@ def main() -> None:
 
     config = sparsexbar.CrossbarConfig(args.preset)
     t0 = time.perf_counter()
-    weff, report = sparsexbar.torch.crossbar_state_dict(software, config, tile=args.tile, with_report=True)
+    weff, report = sparsexbar.torch.crossbar_state_dict(software, config, tile=args.tile,
+                                                           calibration=args.calibration, with_report=True)
     seconds = time.perf_counter() - t0
     crossbar = copy.deepcopy(software)
     crossbar.load_state_dict(weff)
