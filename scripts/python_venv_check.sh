@@ -7,7 +7,7 @@
 # are importable there. Needs PyPI for the build backend, pybind11 and NumPy:
 # prints SKIPPED and exits 0 when PyPI cannot be reached; any other failure
 # exits non-zero. .ci/run runs it. The CUDA backend is left out to keep the
-# build short (-C cmake.define.SPARSEXBAR_CUDA=OFF).
+# build short (--config-settings=cmake.define.SPARSEXBAR_CUDA=OFF).
 # Usage: bash scripts/python_venv_check.sh [WORKDIR]   (default: a new folder under /tmp)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,7 +26,7 @@ fi
 t0=$(date +%s)
 if command -v ccache >/dev/null; then export CMAKE_CXX_COMPILER_LAUNCHER=ccache; fi
 CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "$pip" install -q --disable-pip-version-check "$work/src" \
-  -C cmake.define.SPARSEXBAR_CUDA=OFF
+  --config-settings=cmake.define.SPARSEXBAR_CUDA=OFF
 echo "python_venv_check: pip install . took $(( $(date +%s) - t0 )) s"
 cd "$work"
 "$work/venv/bin/python" - <<'PY'
