@@ -42,9 +42,16 @@ weff, report = sparsexbar.effective_weights(w, sparsexbar.CrossbarConfig("ideal"
 assert np.allclose(weff["fc.weight"], w["fc.weight"], rtol=1e-6, atol=1e-7) and report["crossbars"] == 4
 print(f"python_venv_check: import sparsexbar OK ({sparsexbar.version()}, {sparsexbar.__file__})")
 PY
+example="$work/src/apps/python/examples/resnet_on_crossbars.py"
 if "$work/venv/bin/python" -c "import torch, torchvision" 2>/dev/null; then
-  "$work/venv/bin/python" "$work/src/apps/python/examples/resnet_on_crossbars.py" --tile 64
+  "$work/venv/bin/python" "$example" --tile 64
+elif [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import torch, torchvision" 2>/dev/null; then
+  # Debian's torch (python3-torch, python3-torchvision) with the module pip installed, alone on the path.
+  site="$("$work/venv/bin/python" -c "import os, sparsexbar; print(os.path.dirname(sparsexbar.__file__))")"
+  mkdir -p "$work/pkg" && ln -sfn "$site" "$work/pkg/sparsexbar"
+  echo "python_venv_check: the example, with the installed module and Debian's torch"
+  PYTHONPATH="$work/pkg" /usr/bin/python3 "$example" --tile 64
 else
-  echo "python_venv_check: example not run: torch and torchvision are not installed in the virtual environment"
+  echo "python_venv_check: example not run: torch and torchvision are not installed (pip or Debian's python3-torch)"
 fi
 echo "python_venv_check: passed"

@@ -53,7 +53,7 @@ def main() -> None:
     diff = (y_xb - y_sw).abs()
     rel = (y_xb - y_sw).norm() / y_sw.norm()
     agree = (y_xb.argmax(1) == y_sw.argmax(1)).float().mean()
-    print(f"ResNet-18 on {report['crossbars']} crossbars of {args.tile} x {args.tile} ({args.preset}), "
+    print(f"ResNet-18 on {report['crossbars']} crossbars of {args.tile} x {args.tile} ({args.preset}, calibration {args.calibration}), "
           f"{len(report['layers'])} weights mapped in {seconds:.1f} s on {report['backend']}")
     print(f"mean NF {report['nf']['mean']:.4f}, max NF {report['nf']['max']:.4f}")
     print(f"outputs on {args.batch} images: max |crossbar - software| {diff.max():.4g}, "
