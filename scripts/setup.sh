@@ -11,9 +11,10 @@ apt-get install -y -qq --no-install-recommends \
   libssl-dev zlib1g-dev libjpeg62-turbo-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev ngspice \
   clang libclang-rt-14-dev libomp-dev \
   libxml2-dev \
-  python3-dev python3-venv pybind11-dev python3-numpy python3-pytest >/dev/null
+  python3-dev python3-venv pybind11-dev python3-numpy python3-pytest \
+  python3-torch python3-torchvision >/dev/null
 # clang: scripts/fuzz.sh (libFuzzer, its OpenMP); libxml2: the HTML report tests;
 # python3-dev, pybind11-dev: the Python module (apps/python), NumPy and pytest its
-# tests, venv scripts/python_venv_check.sh. Optional, large: python3-torch and
-# python3-torchvision run the torch tests and the example (docs/python.md).
+# tests, venv scripts/python_venv_check.sh; torch and torchvision (CPU, about
+# 180 MB installed) the torch tests and the ResNet example (docs/python.md).
 echo "setup: Debian packages installed"
