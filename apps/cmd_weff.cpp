@@ -10,6 +10,7 @@
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "apps/output_paths.h"
+#include "engine/crossbar/layout_file.h"
 #include "engine/crossbar/state_dict_weff.h"
 #include "models/io/atomic_file.h"
 
@@ -17,7 +18,7 @@ namespace sxb::app {
 
 void add_weff_command(CLI::App& app) {
   struct Options {
-    std::string weights, out, crossbar, tile, json, backend = "auto";
+    std::string weights, out, crossbar, tile, layout, json, backend = "auto";
     std::string include = kDefaultWeffInclude, exclude;
     std::vector<std::string> settings, groups;
     int threads = 0;
@@ -34,6 +35,8 @@ void add_weff_command(CLI::App& app) {
   cmd->add_option("--include", opt->include, "Map the 2-D and 4-D tensors whose name matches this regex")
       ->capture_default_str();
   cmd->add_option("--exclude", opt->exclude, "Copy the tensors whose name matches this regex unchanged");
+  cmd->add_option("--layout", opt->layout, "Packed tile layout of the layers it names (<pruned>.layout.json)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--groups", opt->groups, "Groups of a grouped convolution: TENSOR=G (repeatable)");
   cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
   cmd->add_option("--json", opt->json, "Write the per-layer report as JSON here");
@@ -49,6 +52,13 @@ void add_weff_command(CLI::App& app) {
     o.crossbar = opt->crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(opt->crossbar);
     for (const std::string& s : opt->settings) apply_setting(o.crossbar, s);
     if (!opt->tile.empty()) parse_tile_size(opt->tile, o.crossbar.tile_rows, o.crossbar.tile_cols, "--tile");
+    if (!opt->layout.empty()) {
+      o.layout = read_layout_file(opt->layout);
+      if (opt->tile.empty()) {  // a packed layout fixes the tile size
+        o.crossbar.tile_rows = o.layout->tile_rows;
+        o.crossbar.tile_cols = o.layout->tile_cols;
+      }
+    }
     o.crossbar.check(opt->crossbar.empty() ? "crossbar configuration" : opt->crossbar);
     o.backend = parse_backend(opt->backend, "--backend");
     o.include = opt->include;
@@ -68,7 +78,8 @@ void add_weff_command(CLI::App& app) {
       o.groups[g.substr(0, eq)] = n;
     }
     if (!opt->quiet) o.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
-    const FlagNames flags = {{"weff.include", "--include"}, {"weff.exclude", "--exclude"}, {"weff.groups", "--groups"}};
+    const FlagNames flags = {{"weff.include", "--include"}, {"weff.exclude", "--exclude"}, {"weff.groups", "--groups"},
+                             {"weff.layout", "--layout"}};
     run_with_flag_names(flags, [&] {
       const RawSafetensors in = read_safetensors_raw(opt->weights);
       const StateDictWeff r = state_dict_weff(in, opt->weights, o);

@@ -17,7 +17,7 @@ launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 start=$(date +%s)
 cmake -S . -B $B -DCMAKE_CXX_COMPILER="${CXX_FUZZ:-clang++}" -DSPARSEXBAR_FUZZ=ON -DSPARSEXBAR_CUDA=OFF \
-  -DSPARSEXBAR_TESTS=OFF -DSPARSEXBAR_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DSPARSEXBAR_TESTS=OFF -DSPARSEXBAR_BENCH=OFF -DSPARSEXBAR_PYTHON=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" "${launcher[@]}" >/dev/null || exit 2
 if [ "${1:-}" = "--seeds" ]; then
   cmake --build $B -j"${JOBS:-$(nproc)}" --target fuzz_make_corpus || exit 2

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <iterator>
 #include <optional>
 #include <regex>
 
@@ -107,6 +108,39 @@ std::vector<Selected> select(const RawSafetensors& in, const std::string& source
   return out;
 }
 
+// The layout's frame: the given layout's method and tile size (which must be
+// the configuration's), else dense tiles of the configuration's size.
+NetworkLayout start_layout(const StateDictWeffOptions& o, const CrossbarConfig& xbar) {
+  NetworkLayout layout;
+  layout.tile_rows = xbar.tile_rows;
+  layout.tile_cols = xbar.tile_cols;
+  if (o.layout) {
+    SXB_REQUIRE(o.layout->tile_rows == xbar.tile_rows && o.layout->tile_cols == xbar.tile_cols,
+                fmt::format("weff.layout has tiles of {} x {}, the crossbar configuration {} x {}", o.layout->tile_rows,
+                            o.layout->tile_cols, xbar.tile_rows, xbar.tile_cols));
+    layout.method = o.layout->method;
+  }
+  return layout;
+}
+
+void add_gains(GainStats& total, const GainStats& part) {
+  if (part.columns == 0) return;
+  total.min = total.columns ? std::min(total.min, part.min) : part.min;
+  total.max = total.columns ? std::max(total.max, part.max) : part.max;
+  total.sum += part.sum;
+  total.columns += part.columns;
+}
+
+// ||W_eff - W||_F / ||W||_F (0 for W = 0).
+double relative_error(const std::vector<float>& weff, const std::vector<float>& w) {
+  double diff = 0.0, norm = 0.0;
+  for (std::size_t k = 0; k < weff.size(); ++k) {
+    diff += (static_cast<double>(weff[k]) - w[k]) * (static_cast<double>(weff[k]) - w[k]);
+    norm += static_cast<double>(w[k]) * w[k];
+  }
+  return norm > 0.0 ? std::sqrt(diff / norm) : 0.0;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -144,9 +178,7 @@ StateDictWeff state_dict_weff(const RawSafetensors& in, const std::string& sourc
   const std::map<std::string, std::string> sources = assign_mapping_scales(whole, xbar, read_wct_metadata(meta, source));
 
   std::vector<MappedLayer> layers;
-  NetworkLayout layout;
-  layout.tile_rows = xbar.tile_rows;
-  layout.tile_cols = xbar.tile_cols;
+  NetworkLayout layout = start_layout(o, xbar);
   for (std::size_t t = 0; t < chosen.size(); ++t) {
     Selected& s = chosen[t];
     s.first = layers.size();
@@ -155,14 +187,23 @@ StateDictWeff state_dict_weff(const RawSafetensors& in, const std::string& sourc
       const std::string layer = s.groups == 1 ? whole[t].layer : fmt::format("{}#g{}", whole[t].layer, g);
       layers.push_back({layer, s.inputs, s.outputs, layer_matrix(s.weight.data() + g * group_size, s.outputs, s.inputs),
                         whole[t].scale});
-      layout.layers.push_back(dense_layout(layer, s.inputs, s.outputs, xbar.tile_rows, xbar.tile_cols));
+      const LayerLayout* given = o.layout ? o.layout->find(layer) : nullptr;
+      layout.layers.push_back(given ? *given : dense_layout(layer, s.inputs, s.outputs, xbar.tile_rows, xbar.tile_cols));
     }
   }
-  layout.check("layout");
+  if (o.layout)
+    for (const LayerLayout& l : o.layout->layers) {
+      bool mapped = false;
+      for (const MappedLayer& m : layers) mapped |= m.layer == l.layer;
+      SXB_REQUIRE(mapped, fmt::format("weff.layout names layer '{}', which is not a mapped layer of {}", l.layer, source));
+    }
+  layout.check("weff.layout");
 
   r.backend = resolve(o.backend);
   SchedulerOptions so;
   so.backend = r.backend;
+  so.calibrations = o.calibrations;
+  r.calibrations = requested_calibrations(so, xbar);
   const auto log = [&](const std::string& line) {
     if (o.log) o.log(line);
   };
@@ -174,8 +215,11 @@ StateDictWeff state_dict_weff(const RawSafetensors& in, const std::string& sourc
   };
   const std::vector<LayerEffective> solved = effective_weights(layers, layout, xbar, so, &r.schedule);
 
-  r.file.metadata = in.metadata;
-  for (const std::string& name : r.copied) r.file.tensors.emplace(name, in.tensors.at(name));
+  std::vector<RawSafetensors> files(r.calibrations.size());
+  for (RawSafetensors& f : files) {
+    f.metadata = in.metadata;
+    for (const std::string& name : r.copied) f.tensors.emplace(name, in.tensors.at(name));
+  }
   for (std::size_t t = 0; t < chosen.size(); ++t) {
     const Selected& s = chosen[t];
     TensorWeff w;
@@ -188,32 +232,35 @@ StateDictWeff state_dict_weff(const RawSafetensors& in, const std::string& sourc
     w.outputs = s.outputs;
     w.scale = whole[t].scale;
     w.scale_source = sources.at(w.layer);
-    std::vector<float> weff(s.weight.size());
-    const std::size_t group_size = static_cast<std::size_t>(s.outputs) * static_cast<std::size_t>(s.inputs);
     long long low = 0, devices = 0;
     for (int g = 0; g < s.groups; ++g) {
       const LayerEffective& e = solved[s.first + static_cast<std::size_t>(g)];
-      weight_from_layer_matrix(e.w_eff.data(), s.outputs, s.inputs, weff.data() + g * group_size);
       w.positions += e.positions * static_cast<std::size_t>(e.slices);
       w.clipped += e.clipped;
       w.nf.sum += e.stats.nf_sum;
       w.nf.max = std::max(w.nf.max, e.stats.nf_max);
       w.nf.columns += e.stats.nf_columns;
+      add_gains(w.gains, e.gains);
       low += e.stats.low_devices;
       devices += e.stats.devices;
     }
     w.high_share = devices ? 1.0 - static_cast<double>(low) / static_cast<double>(devices) : 0.0;
-    double diff = 0.0, norm = 0.0;
-    for (std::size_t k = 0; k < weff.size(); ++k) {
-      diff += (static_cast<double>(weff[k]) - s.weight[k]) * (static_cast<double>(weff[k]) - s.weight[k]);
-      norm += static_cast<double>(s.weight[k]) * s.weight[k];
+    const std::size_t group_size = static_cast<std::size_t>(s.outputs) * static_cast<std::size_t>(s.inputs);
+    for (std::size_t c = 0; c < r.calibrations.size(); ++c) {
+      std::vector<float> weff(s.weight.size());
+      for (int g = 0; g < s.groups; ++g)
+        weight_from_layer_matrix(solved[s.first + static_cast<std::size_t>(g)].weights(r.calibrations[c]).data(),
+                                 s.outputs, s.inputs, weff.data() + g * group_size);
+      w.relative_errors.push_back(relative_error(weff, s.weight));
+      RawTensor out = *s.raw;
+      encode_floats(weff, out, s.name);
+      files[c].tensors.emplace(s.name, std::move(out));
     }
-    w.relative_error = norm > 0.0 ? std::sqrt(diff / norm) : 0.0;
-    RawTensor out = *s.raw;
-    encode_floats(weff, out, s.name);
-    r.file.tensors.emplace(s.name, std::move(out));
+    w.relative_error = w.relative_errors.front();
     r.tensors.push_back(std::move(w));
   }
+  r.file = std::move(files.front());
+  r.other_files.assign(std::make_move_iterator(files.begin() + 1), std::make_move_iterator(files.end()));
   r.seconds = seconds_since(t_start);
   return r;
 }
@@ -237,14 +284,22 @@ nlohmann::json to_json(const StateDictWeff& r, const std::string& source, const 
                       {"scale_source", t.scale_source},
                       {"clipped", t.clipped},
                       {"nf", {{"mean", t.nf.mean()}, {"max", t.nf.max}}},
+                      {"gains", {{"mean", t.gains.mean()}, {"min", t.gains.min}, {"max", t.gains.max}}},
                       {"high_share", t.high_share},
                       {"relative_error", t.relative_error}});
+    nlohmann::json& by_calibration = layers.back()["relative_errors"] = nlohmann::json::object();
+    for (std::size_t c = 0; c < r.calibrations.size() && c < t.relative_errors.size(); ++c)
+      by_calibration[to_string(r.calibrations[c])] = t.relative_errors[c];
   }
+  std::vector<std::string> calibrations;
+  for (Calibration c : r.calibrations) calibrations.push_back(to_string(c));
   return {{"source", source},
           {"crossbar", o.crossbar.to_json()},
           {"backend", to_string(r.backend)},
           {"tile_rows", o.crossbar.tile_rows},
           {"tile_cols", o.crossbar.tile_cols},
+          {"layout", o.layout ? o.layout->method : "dense"},
+          {"calibrations", calibrations},
           {"include", o.include},
           {"exclude", o.exclude},
           {"crossbars", r.crossbars()},

@@ -18,18 +18,27 @@
 // and N/G columns on its own tiles, all sharing the tensor's mapping scale).
 // Layers are named as the tensor without its ".weight" suffix (a VGG's layers
 // get the names of `evaluate`, so device draws agree), groups as "<layer>#g<k>".
+//
+// A packed layout (weff.layout, e.g. a pruned model's) places the layers it
+// names on its tiles; the other layers get dense tiles. Its tile size must be
+// the configuration's, and each of its layers a mapped layer of the same shape.
+// Several read-out calibrations (weff.calibrations) are assembled from one set
+// of solved tiles, one output state dict each.
 #pragma once
 
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/crossbar/backend.h"
+#include "engine/crossbar/calibration.h"
 #include "engine/crossbar/crossbar_config.h"
+#include "engine/crossbar/layer_layout.h"
 #include "engine/crossbar/scheduler.h"
 #include "models/io/safetensors_raw.h"
 
@@ -43,6 +52,9 @@ struct StateDictWeffOptions {
   std::string include = kDefaultWeffInclude;  // weff.include (ECMAScript regex)
   std::string exclude;                        // weff.exclude; empty: none
   std::map<std::string, int> groups;          // weff.groups: tensor name -> G
+  std::optional<NetworkLayout> layout;        // weff.layout; default: dense tiles
+  // weff.calibrations, in order (repeats dropped); empty: crossbar.calibration.
+  std::vector<Calibration> calibrations;
   std::function<void(const std::string&)> log;
 };
 
@@ -57,12 +69,16 @@ struct TensorWeff {
   double scale = 0.0;
   std::string scale_source;  // kScaleFrom* of engine/crossbar/wct.h
   NfStats nf;                // every used column of every tile
+  GainStats gains;           // column gains of both arrays, every used column
   double high_share = 0.0;   // devices at or above (G_min + G_max) / 2
-  double relative_error = 0.0;  // ||W_eff - W||_F / ||W||_F (0 for W = 0)
+  double relative_error = 0.0;  // ||W_eff - W||_F / ||W||_F (0 for W = 0), first calibration
+  std::vector<double> relative_errors;  // the same per calibration, in StateDictWeff::calibrations order
 };
 
 struct StateDictWeff {
-  RawSafetensors file;  // the input with every mapped tensor replaced
+  RawSafetensors file;  // the input with every mapped tensor replaced (first calibration)
+  std::vector<Calibration> calibrations;  // assembled, file's first
+  std::vector<RawSafetensors> other_files;  // the other calibrations' state dicts, in order
   std::vector<TensorWeff> tensors;
   std::vector<std::string> copied;  // names of the tensors copied unchanged
   Backend backend = Backend::Cpu;   // resolved
@@ -75,11 +91,12 @@ struct StateDictWeff {
 // `source` names the state dict in errors (e.g. its file).
 StateDictWeff state_dict_weff(const RawSafetensors& in, const std::string& source, const StateDictWeffOptions& o);
 
-// {"source", "crossbar", "backend", "tile_rows", "tile_cols", "crossbars",
-//  "nf": {"mean", "max"}, "layers": [{"tensor", "layer", "shape", "dtype",
-//  "groups", "inputs", "outputs", "crossbars", "scale", "scale_source",
-//  "clipped", "nf": {"mean", "max"}, "high_share", "relative_error"}],
-//  "copied": [...], "seconds", "version"}
+// {"source", "crossbar", "backend", "tile_rows", "tile_cols", "layout",
+//  "calibrations", "crossbars", "nf": {"mean", "max"}, "layers": [{"tensor",
+//  "layer", "shape", "dtype", "groups", "inputs", "outputs", "crossbars",
+//  "scale", "scale_source", "clipped", "nf": {"mean", "max"},
+//  "gains": {"mean", "min", "max"}, "high_share", "relative_error",
+//  "relative_errors": {calibration: error}}], "copied": [...], "seconds", "version"}
 nlohmann::json to_json(const StateDictWeff& r, const std::string& source, const StateDictWeffOptions& o);
 
 }  // namespace sxb

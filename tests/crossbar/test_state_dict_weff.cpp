@@ -229,5 +229,77 @@ TEST(StateDictWeff, WhatCannotBeMappedIsAClearError) {
   EXPECT_NE(error(in, groups).find("4-D convolution"), std::string::npos);
 }
 
+TEST(StateDictWeff, EveryCalibrationComesFromOneSolve) {
+  const RawSafetensors in = small_state_dict();
+  StateDictWeffOptions o = options("wire-28", 8);
+  o.groups["dw.weight"] = 4;
+  o.calibrations = {Calibration::Column, Calibration::None, Calibration::Layer, Calibration::Column};
+  const StateDictWeff all = state_dict_weff(in, "small", o);
+  ASSERT_EQ(all.calibrations, (std::vector<Calibration>{Calibration::Column, Calibration::None, Calibration::Layer}));
+  ASSERT_EQ(all.other_files.size(), 2u);
+  const RawSafetensors* files[] = {&all.file, &all.other_files[0], &all.other_files[1]};
+  for (std::size_t c = 0; c < all.calibrations.size(); ++c) {
+    StateDictWeffOptions one = o;  // the same calibration alone, through crossbar.calibration
+    one.calibrations.clear();
+    one.crossbar.calibration = all.calibrations[c];
+    const StateDictWeff single = state_dict_weff(in, "small", one);
+    for (const auto& [name, t] : single.file.tensors) EXPECT_EQ(files[c]->tensors.at(name).bytes, t.bytes) << name;
+    for (std::size_t k = 0; k < single.tensors.size(); ++k) {
+      EXPECT_EQ(all.tensors[k].relative_errors[c], single.tensors[k].relative_error) << single.tensors[k].name;
+      EXPECT_EQ(all.tensors[k].gains.mean(), single.tensors[k].gains.mean());
+    }
+  }
+  // 28 ohm wires: the calibrations differ, and column calibration is the closest to W.
+  EXPECT_NE(all.file.tensors.at("fc1.weight").bytes, all.other_files[0].tensors.at("fc1.weight").bytes);
+  EXPECT_LT(all.tensors[3].relative_errors[0], all.tensors[3].relative_errors[1]);
+  EXPECT_GT(all.tensors[3].gains.min, 1.0);  // every column reads low, so every gain exceeds 1
+  const nlohmann::json j = to_json(all, "small", o);
+  EXPECT_EQ(j["calibrations"], (std::vector<std::string>{"column", "none", "layer"}));
+  EXPECT_EQ(j["layers"][3]["relative_errors"]["none"], all.tensors[3].relative_errors[1]);
+  EXPECT_EQ(j["layers"][3]["gains"]["max"], all.tensors[3].gains.max);
+}
+
+TEST(StateDictWeff, APackedLayoutPlacesTheLayersItNames) {
+  RawSafetensors in;
+  in.tensors["fc1.weight"] = tensor("F32", {4, 6}, 11);  // K = 6, N = 4
+  in.tensors["fc2.weight"] = tensor("F32", {3, 4}, 12);
+  StateDictWeffOptions o = options("default", 4);
+  NetworkLayout packed;
+  packed.method = "xcs";
+  packed.tile_rows = packed.tile_cols = 4;
+  // fc1 on one tile: rows 0..3, the outputs 1 and 3; rows 4, 5 and outputs 0, 2 are pruned.
+  packed.layers.push_back({"fc1", 6, 4, {TilePlacement{{0, 1, 2, 3}, {1, 3}}}});
+  o.layout = packed;
+  const StateDictWeff r = state_dict_weff(in, "two", o);
+  EXPECT_EQ(r.tensors[0].positions, 1u);
+  EXPECT_EQ(r.tensors[1].positions, 1u);  // fc2: dense, K = 4, N = 3
+  const std::vector<float> w = decode_floats(in.tensors.at("fc1.weight"), "w");
+  const std::vector<float> e = decode_floats(r.file.tensors.at("fc1.weight"), "e");
+  for (int n = 0; n < 4; ++n)
+    for (int k = 0; k < 6; ++k) {
+      const float x = e[static_cast<std::size_t>(n) * 6 + k], ref = w[static_cast<std::size_t>(n) * 6 + k];
+      if (n % 2 == 0 || k >= 4) EXPECT_EQ(x, 0.0f) << n << " " << k;  // held by no tile
+      else EXPECT_NEAR(x, ref, 0.15 * std::abs(ref) + 1e-3) << n << " " << k;  // NF of a 4 x 4 tile: ~6 %
+    }
+  EXPECT_EQ(to_json(r, "two", o)["layout"], "xcs");
+
+  const auto error = [&](StateDictWeffOptions opt) {
+    return test::error_of([&] { state_dict_weff(in, "two", opt); });
+  };
+  StateDictWeffOptions other_size = o;
+  other_size.crossbar.tile_rows = other_size.crossbar.tile_cols = 8;
+  EXPECT_NE(error(other_size).find("weff.layout has tiles of 4 x 4, the crossbar configuration 8 x 8"),
+            std::string::npos)
+      << error(other_size);
+  StateDictWeffOptions stranger = o;
+  stranger.layout->layers.push_back({"conv9", 4, 4, {TilePlacement{{0}, {0}}}});
+  EXPECT_NE(error(stranger).find("weff.layout names layer 'conv9', which is not a mapped layer of two"),
+            std::string::npos)
+      << error(stranger);
+  StateDictWeffOptions wrong_shape = o;
+  wrong_shape.layout->layers[0].inputs = 5;
+  EXPECT_NE(error(wrong_shape), "");
+}
+
 }  // namespace
 }  // namespace sxb
