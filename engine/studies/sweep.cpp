@@ -363,12 +363,16 @@ Sweep sweep_from_json(const nlohmann::ordered_json& j, const std::string& contex
     }
   }
   if (s.base.is_null()) s.base = json::object();
-  if (s.blocks.empty()) s.blocks.emplace_back();  // no grid: the base alone
+  if (s.blocks.empty()) {  // no grid: the base alone
+    s.blocks.emplace_back();
+    block_bases.push_back(json::object());
+  }
   for (const SweepGrid& block : s.blocks)
-    for (const auto& [key, values] : block) {
+    for (const auto& entry : block) {  // not a structured binding: clang 14 cannot capture one
+      const std::string& key = entry.first;
       auto it = std::find_if(s.grid.begin(), s.grid.end(), [&key](const auto& g) { return g.first == key; });
       if (it == s.grid.end()) it = s.grid.insert(s.grid.end(), {key, {}});
-      for (const json& v : values)
+      for (const json& v : entry.second)
         if (std::find(it->second.begin(), it->second.end(), v) == it->second.end()) it->second.push_back(v);
     }
   std::size_t total = 0;

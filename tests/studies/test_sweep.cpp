@@ -240,6 +240,10 @@ TEST(Sweep, BlocksAreTheUnionOfTheirGrids) {
   ASSERT_EQ(s.grid.size(), 2u);  // every key, values merged
   EXPECT_EQ(s.grid[1].first, "crossbar.r_wire");
   EXPECT_EQ(s.grid[1].second.size(), 4u);
+  // No grid: the base alone is the one point.
+  const Sweep alone = parse(R"({"base": {"weights": null, "tile": 16}})");
+  ASSERT_EQ(alone.points.size(), 1u);
+  EXPECT_EQ(alone.points[0].config.crossbar.tile_rows, 16);
   // A single grid object is one block, as before.
   EXPECT_EQ(parse(R"({"base": {"weights": null}, "grid": {"tile": [16, 32]}})").blocks.size(), 1u);
   // The same point in two blocks is an error naming both.
