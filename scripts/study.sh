@@ -53,7 +53,7 @@ for name in "${STUDIES[@]}"; do
   # A signal while waiting returns early: wait for the sweep to write its checkpoint.
   while kill -0 "$child" 2>/dev/null; do wait "$child" || status=$?; done
   child=0
-  if compgen -G "$RESULTS/$name/results.*.jsonl" > /dev/null; then
+  if [ -n "$(find "$RESULTS/$name" -name 'results.*.jsonl' -size +0 2>/dev/null)" ]; then  # a finished point
     "$BIN" sweep merge "$RESULTS/$name" --csv "$RESULTS/$name.csv" > /dev/null
   fi
   [ "$stop" = 0 ] || { log "stopped; run the same command again to continue"; exit 1; }
