@@ -471,6 +471,7 @@ PruneRunResult run_pruning_steps(const PruneRunConfig& c, const Dataset& train_s
     final_model = load_model(paths.model, model_name, backend);
     result.accuracy = result.pruned_accuracy;
   }
+  record_weights_identity(paths.layout, *final_model);
   check_layout_for_model(read_layout_file(paths.layout), *final_model, paths.layout);
 
   write_done_summary(summary, result, regularised_path, test_set, pruning,
