@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 #include <omp.h>
 
-#include <chrono>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -18,6 +17,7 @@
 #include "apps/model_options.h"
 #include "models/vgg.h"
 #include "engine/io/version.h"
+#include "engine/io/stopwatch.h"
 
 namespace sxb::app {
 
@@ -50,10 +50,10 @@ void add_bench_train_command(CLI::App& bench) {
       for (nn::Parameter* p : net.parameters()) b->sgd_step(sgd, p->value, p->grad, &p->momentum, nullptr);
     };
     for (int i = 0; i < opt->warmup; ++i) train_step();
-    const auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch watch;
     for (int i = 0; i < opt->steps; ++i) train_step();
     (void)nn::to_host(*b, net.parameters().back()->value);  // waits for the last SGD step
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double s = watch.seconds();
     const double rate = static_cast<double>(n) * opt->steps / s;
     const nlohmann::json out = {{"benchmark", "train"},     {"model", opt->model},
                                 {"width", opt->width},      {"batch", n},

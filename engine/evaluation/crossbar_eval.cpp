@@ -18,14 +18,11 @@
 #include "engine/evaluation/crossbar_report.h"
 #include "engine/io/json_file.h"
 #include "engine/io/version.h"
+#include "engine/io/stopwatch.h"
 
 namespace sxb {
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // The W_eff of every layer of `layout`: from `cache` when it holds them
 // (`hit` set), else solved on `backend` with progress lines and stored there.
