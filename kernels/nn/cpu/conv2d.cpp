@@ -394,6 +394,7 @@ SXB_MULTIVERSION void finish_plane(const ConvEpilogue& e, int k, int Ho, int Wo,
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* y) {
   ConvEpilogue e;
   e.bias = bias;
+  if (winograd_applies(s)) return conv2d_forward_winograd(s, x, weight, e, y);
   forward_im2col(ConvGeometry(s), s.batch, x, weight, e, y);
 }
 
@@ -430,7 +431,10 @@ void conv2d_forward_csr(const Conv2dShape& s, const float* x, const CsrView& wei
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy, float* dx,
                      float* dweight, float* dbias) {
   const ConvGeometry g(s);
-  if (small_maps(g, s.batch))
+  if (winograd_backward_applies(s)) {
+    conv2d_weight_grad_winograd(s, x, dy, dweight);
+    if (dx) conv2d_input_grad_winograd(s, weight, dy, dx);
+  } else if (small_maps(g, s.batch))
     backward_whole_batch(g, s.batch, x, weight, dy, dx, dweight);
   else
     backward_in_groups(g, s.batch, x, weight, dy, dx, dweight);
