@@ -156,6 +156,13 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, c
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy, float* dx,
                      float* dweight, float* dbias);
 
+// Whether conv2d_forward and conv2d_backward run the shapes above through
+// Winograd F(2,3) (true, the default) or through im2col + SGEMM like every
+// other shape (false). Process-wide: set it before a training, not while a
+// kernel runs. The eval path (conv2d_forward_eval) does not depend on it.
+void set_winograd_training(bool on);
+bool winograd_training();
+
 // The eval path (inference only): x [N,C,H,W], weight [K,C,kh,kw] ->
 // y [N,K,Ho,Wo] (pooled: [N,K,Ho/2,Wo/2]) with the epilogue applied in the
 // same pass that leaves the product. 3x3, stride 1, padding 1 layers with
