@@ -195,7 +195,7 @@ TEST(NnWinograd, Vgg1LayersMatchDoubleReferenceAtBatch1And3) {
 // agree to the drift that float rounding starts.
 struct Trained {
   std::vector<double> losses;
-  std::vector<std::vector<float>> weights;
+  std::vector<std::vector<float>> initial, weights;
 };
 Trained train_steps(bool winograd) {
   const WinogradTrainingScope scope(winograd);
@@ -212,6 +212,12 @@ Trained train_steps(bool winograd) {
   Trained t;
   TrainHooks hooks;
   hooks.log = [](const std::string&) {};
+  hooks.on_model = [&](Vgg& model) {
+    for (const Parameter* p : model.parameters()) {
+      const float* v = p->value.data<float>();
+      t.initial.emplace_back(v, v + p->value.numel());
+    }
+  };
   hooks.after_step = [&](Vgg&, const StepInfo& info) { t.losses.push_back(info.loss); };
   const TrainResult r = train(c, train_set, test_set, *backend, hooks);
   for (const Parameter* p : r.model->parameters()) {
@@ -228,18 +234,29 @@ TEST(NnWinograd, TrainingStepsMatchIm2col) {
   for (std::size_t i = 0; i < wino.losses.size(); ++i)
     EXPECT_NEAR(wino.losses[i], gemm.losses[i], 1e-5 * gemm.losses[i]) << "step " << i + 1;
   ASSERT_EQ(wino.weights.size(), gemm.weights.size());
-  double worst = 0.0;
+  ASSERT_EQ(wino.initial, gemm.initial) << "the two runs start from the same weights";
+  // Measured on the update the six steps made (w - w0), the scale on which a
+  // wrong gradient would show; the weights themselves hide it under w0.
+  double worst = 0.0, moved = 1.0;
+  std::size_t worst_at = 0;
   for (std::size_t i = 0; i < wino.weights.size(); ++i) {
-    double d2 = 0.0, r2 = 0.0;
+    double d2 = 0.0, u2 = 0.0, w2 = 0.0;
     for (std::size_t j = 0; j < gemm.weights[i].size(); ++j) {
+      const double u = double(gemm.weights[i][j]) - gemm.initial[i][j];
       const double d = double(wino.weights[i][j]) - gemm.weights[i][j];
-      d2 += d * d, r2 += double(gemm.weights[i][j]) * gemm.weights[i][j];
+      d2 += d * d, u2 += u * u, w2 += double(gemm.weights[i][j]) * gemm.weights[i][j];
     }
-    worst = std::max(worst, std::sqrt(d2 / r2));
+    if (u2 == 0.0) continue;
+    if (std::sqrt(d2 / u2) > worst) worst = std::sqrt(d2 / u2), worst_at = i, moved = std::sqrt(u2 / w2);
   }
-  EXPECT_LT(worst, 1e-5) << "largest relative difference of a parameter tensor after 6 steps";
-  std::printf("6 steps: largest relative parameter difference %.2e, losses %.7f / %.7f at step 6\n", worst,
-              wino.losses.back(), gemm.losses.back());
+  // Six steps near chance loss (gradients of one sign cancel) amplify the
+  // float rounding of the products; a wrong gradient term would differ by a
+  // sizeable share of the update, not by a few percent.
+  EXPECT_LT(worst, 0.02) << "largest relative difference of a parameter tensor's update after 6 steps (tensor "
+                         << worst_at << ")";
+  std::printf("6 steps: largest relative difference of an update %.2e (tensor %zu, moved %.2e of its norm), "
+              "losses %.7f / %.7f at step 6\n",
+              worst, worst_at, moved, wino.losses.back(), gemm.losses.back());
 }
 
 }  // namespace
