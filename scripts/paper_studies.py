@@ -24,7 +24,7 @@ import sys
 
 # Crossbar presets (docs/model.md, "Presets"). The milder circuit is found by
 # circuit-search-vgg11-cifar10.json on the trained dense VGG11 / CIFAR-10 model and then added here.
-CIRCUITS = ["default"]
+CIRCUITS = ["default", "mild"]
 # The circuit search: r_source, r_sink and r_wire of the default preset scaled by one factor.
 SEARCH_FACTORS = [1.0, 0.8, 0.7, 0.6, 0.5, 0.25, 0.15, 0.1, 0.05, 0.025]
 TILES = [32, 64]

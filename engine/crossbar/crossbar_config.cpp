@@ -142,14 +142,18 @@ nlohmann::json CrossbarConfig::to_json() const {
 }
 
 std::vector<std::string> crossbar_presets() {
-  return {"default", "ideal", "wire-0.15", "wire-28", "devices-300k-3M", "variation-10"};
+  return {"default", "mild", "ideal", "wire-0.15", "wire-28", "devices-300k-3M", "variation-10"};
 }
 
 CrossbarConfig crossbar_preset(const std::string& name) {
   CrossbarConfig c;  // "default": the values of the DATE 2022 study
   c.preset = name;
   if (name == "default") return c;
-  if (name == "ideal") {  // no parasitic resistances (devices and mapping unchanged)
+  if (name == "mild") {  // r_source, r_sink and r_wire at 0.6 x default (docs/model.md, "Presets")
+    const auto scaled = [](double r) { return r * 3.0 / 5.0; };  // exact for the default values
+    c.res = TileResistances{scaled(c.res.r_source), scaled(c.res.r_sink), scaled(c.res.r_wire_row),
+                            scaled(c.res.r_wire_col)};
+  } else if (name == "ideal") {  // no parasitic resistances (devices and mapping unchanged)
     c.res = TileResistances{0.0, 0.0, 0.0, 0.0};
   } else if (name == "wire-0.15") {  // lowest per-cell wire resistance of published simulators
     c.res.r_wire_row = c.res.r_wire_col = 0.15;

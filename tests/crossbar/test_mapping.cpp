@@ -259,6 +259,15 @@ TEST(CrossbarConfig, KeysPresetsAndErrors) {
   const CrossbarConfig back = crossbar_config_from_json(c.to_json(), "round trip");
   EXPECT_EQ(back.to_json(), c.to_json());
   for (const std::string& p : crossbar_presets()) EXPECT_NO_THROW(crossbar_preset(p).check(p));
+  // mild: the three parasitics of default scaled by 0.6, exactly; devices unchanged.
+  const CrossbarConfig mild = crossbar_preset("mild"), base = crossbar_preset("default");
+  EXPECT_EQ(mild.res.r_source, 300.0);
+  EXPECT_EQ(mild.res.r_sink, 60.0);
+  EXPECT_EQ(mild.res.r_wire_row, 1.5);
+  EXPECT_EQ(mild.res.r_wire_col, 1.5);
+  EXPECT_EQ(mild.r_on, base.r_on);
+  EXPECT_EQ(mild.r_off, base.r_off);
+  EXPECT_EQ(crossbar_config_from_json(mild.to_json(), "round trip").to_json(), mild.to_json());
 
   const auto error_of = [](const nlohmann::json& j) -> std::string {
     try {

@@ -12,7 +12,7 @@ def test_defaults_and_presets():
     d = c.to_dict()
     assert d["preset"] == "default"
     assert (d["r_on"], d["r_off"], d["tile_rows"], d["tile_cols"]) == (20e3, 200e3, 64, 64)
-    assert CrossbarConfig.presets()[:2] == ["default", "ideal"]
+    assert CrossbarConfig.presets()[:3] == ["default", "mild", "ideal"]
     assert CrossbarConfig("ideal").r_wire_row == 0.0
     assert CrossbarConfig("wire-28").r_wire_col == 28.0
 
