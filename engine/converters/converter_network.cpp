@@ -44,15 +44,33 @@ bool ConverterNetwork::product(nn::Backend& b, const nn::LayerProduct& call) {
   if (it == layers_.end()) return false;
   const std::size_t l = static_cast<std::size_t>(it - layers_.begin());
   SXB_REQUIRE(ready_[l], fmt::format("layer '{}': converter ranges are not set", call.layer));
+  SXB_REQUIRE(call.conv || call.linear->in_features == it->inputs,
+              fmt::format("layer '{}': input has {} features, the tiles {}", call.layer,
+                          call.linear ? call.linear->in_features : 0, it->inputs));
+  const int batch = call.conv ? call.conv->batch : call.linear->batch;
+  if (&b != device_backend_) {
+    device_backend_ = &b;
+    device_.clear();
+    device_.resize(layers_.size());
+    prepared_.assign(layers_.size(), false);
+  }
+  if (!prepared_[l]) {
+    device_[l] = b.prepare_tile_product(flat_tile_layer(*it));
+    prepared_[l] = true;
+  }
+  if (device_[l]) {
+    const nn::TileProductCounts c = b.tile_product(*device_[l], tile_converters(settings_, ranges_[l]), call.conv,
+                                                   batch, call.x, call.bias, call.y);
+    counts_[l].reads += c.reads;
+    counts_[l].clipped += c.clipped;
+    return true;
+  }
   x_.resize(call.x.numel());
   b.download(call.x, x_.data());
   bias_.resize(call.bias ? call.bias->numel() : 0);
   if (call.bias) b.download(*call.bias, bias_.data());
   y_.resize(call.y.numel());
-  LayerInput in{x_.data(), call.conv ? call.conv->batch : call.linear->batch, call.conv};
-  SXB_REQUIRE(call.conv || call.linear->in_features == it->inputs,
-              fmt::format("layer '{}': input has {} features, the tiles {}", call.layer,
-                          call.linear ? call.linear->in_features : 0, it->inputs));
+  LayerInput in{x_.data(), batch, call.conv};
   tile_layer_forward(*it, settings_, ranges_[l], in, bias_.empty() ? nullptr : bias_.data(), y_.data(), &counts_[l]);
   b.upload(y_.data(), call.y);
   return true;
@@ -68,6 +86,32 @@ void ConverterNetwork::run_with(nn::Vgg& model, const std::function<void()>& run
     throw;
   }
   model.set_product_hook(nullptr);
+}
+
+void ConverterNetwork::attach(nn::Vgg& model) {
+  nn::Backend& b = model.backend();
+  model.set_product_hook([this, &b](const nn::LayerProduct& call) { return product(b, call); });
+}
+
+void ConverterNetwork::shift_weights(std::size_t l, const std::vector<float>& delta) {
+  TileLayer& t = layers_.at(l);
+  SXB_REQUIRE(delta.size() == static_cast<std::size_t>(t.inputs) * t.outputs,
+              fmt::format("layer '{}': a weight change of the wrong size", t.layer));
+  solved_.resize(layers_.size());
+  if (solved_[l].empty())
+    for (const TilePair& p : t.pairs) solved_[l].push_back(p.w);
+  double sum = 0.0;
+  for (double f : t.slice_weight) sum += f;
+  const float share = static_cast<float>(1.0 / sum);
+  for (std::size_t q = 0; q < t.pairs.size(); ++q) {
+    TilePair& p = t.pairs[q];
+    const std::size_t r = p.rows.size();
+    for (std::size_t j = 0; j < p.cols.size(); ++j)
+      for (std::size_t i = 0; i < r; ++i)
+        p.w[j * r + i] = solved_[l][q][j * r + i] +
+                         share * delta[static_cast<std::size_t>(p.rows[i]) * t.outputs + p.cols[j]];
+  }
+  if (l < prepared_.size()) prepared_[l] = false;  // the backend's copy is stale
 }
 
 namespace {

@@ -11,9 +11,14 @@
 // adc_range_percentile-th percentile (nearest rank) of |u| over every range
 // image, pixel, tile pair, used column and pulse, with DAC-quantised inputs
 // and an ideal ADC.
+//
+// The forward runs on the model's backend when it has a tile product of its
+// own (CUDA: kernels/nn/cuda/tile_product.cu), else on the host
+// (tile_layer_forward); the ranges are always collected on the host.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,6 +58,15 @@ class ConverterNetwork {
   void set_ranges(nn::Vgg& model, const Dataset& train, const Normalization& norm);
   // Runs `run` with the product hook in place (cleared on return, also on an exception).
   void run_with(nn::Vgg& model, const std::function<void()>& run);
+  // Sets the product hook until the caller clears it (model.set_product_hook(nullptr));
+  // set_ranges clears it. For a training whose forward runs through the converters.
+  void attach(nn::Vgg& model);
+  // Every tile pair of layer l: its weights at construction plus delta (the
+  // layer matrix, K x N) / sum_k f_k, so that the layer's ideal product moves by
+  // delta (weights changed since the solve, as non-ideality-aware fine-tuning
+  // tracks them between solves). The ranges stay.
+  void shift_weights(std::size_t l, const std::vector<float>& delta);
+  std::size_t layers() const { return layers_.size(); }
   void reset_counts();
   std::vector<LayerConverters> summary() const;
   const TileLayer& layer(std::size_t l) const { return layers_[l]; }
@@ -67,6 +81,11 @@ class ConverterNetwork {
   std::vector<bool> ready_;
   std::vector<AdcCounts> counts_;
   std::vector<float> x_, y_, bias_;  // host copies of the current call, kept between calls
+  // The layers on a backend with a tile product of its own (CUDA), prepared on first use.
+  const nn::Backend* device_backend_ = nullptr;
+  std::vector<std::unique_ptr<nn::TileProductHandle>> device_;
+  std::vector<bool> prepared_;
+  std::vector<std::vector<std::vector<float>>> solved_;  // pair weights at construction, once shifted
 };
 
 }  // namespace sxb
