@@ -50,13 +50,15 @@ bool ConverterNetwork::product(nn::Backend& b, const nn::LayerProduct& call) {
   const int batch = call.conv ? call.conv->batch : call.linear->batch;
   if (&b != device_backend_) {
     device_backend_ = &b;
+    backend_has_product_ = true;  // until the backend says otherwise
     device_.clear();
     device_.resize(layers_.size());
     prepared_.assign(layers_.size(), false);
   }
-  if (!prepared_[l]) {
+  if (backend_has_product_ && !prepared_[l]) {
     device_[l] = b.prepare_tile_product(flat_tile_layer(*it));
     prepared_[l] = true;
+    backend_has_product_ = device_[l] != nullptr;
   }
   if (device_[l]) {
     const nn::TileProductCounts c = b.tile_product(*device_[l], tile_converters(settings_, ranges_[l]), call.conv,

@@ -83,6 +83,7 @@ class ConverterNetwork {
   std::vector<float> x_, y_, bias_;  // host copies of the current call, kept between calls
   // The layers on a backend with a tile product of its own (CUDA), prepared on first use.
   const nn::Backend* device_backend_ = nullptr;
+  bool backend_has_product_ = false;
   std::vector<std::unique_ptr<nn::TileProductHandle>> device_;
   std::vector<bool> prepared_;
   std::vector<std::vector<std::vector<float>>> solved_;  // pair weights at construction, once shifted

@@ -36,14 +36,20 @@ TileProductPlan TileProductPlan::of(const TileProductLayer& layer) {
   p.a_row.resize(p.pairs);
   p.a_gathered.resize(p.pairs);
   p.y_row.resize(p.pairs);
-  // Operands per position (its slices share the rows): a run of rows is read in place.
+  // Operands per position (its slices share the rows): a run of rows is read
+  // in place, other rows are gathered once per distinct row list.
+  std::map<std::vector<int>, int> gathered;
   for (int t = 0; t < layer.positions; ++t) {
     const int* r = layer.rows.data() + layer.row_begin[t];
     const int n = layer.pair_rows(t);
     bool run = n > 0;
     for (int i = 1; i < n && run; ++i) run = r[i] == r[0] + i;
-    int row = run ? r[0] : static_cast<int>(p.gather_src.size());
-    if (!run) p.gather_src.insert(p.gather_src.end(), r, r + n);
+    int row = run ? r[0] : 0;
+    if (!run) {
+      const auto [it, fresh] = gathered.try_emplace(std::vector<int>(r, r + n), static_cast<int>(p.gather_src.size()));
+      if (fresh) p.gather_src.insert(p.gather_src.end(), r, r + n);
+      row = it->second;
+    }
     for (int k = 0; k < layer.slices; ++k) {
       const int q = k * layer.positions + t;
       SXB_REQUIRE(layer.pair_rows(q) == n && std::equal(r, r + n, layer.rows.data() + layer.row_begin[q]),

@@ -92,7 +92,7 @@ TEST(TileProductPlan, GathersRowsOnlyWhereTheyAreNotARunAndSumsInPositionSliceOr
   }
   const TileLayer packed = random_layer(20, 6, 8, 4, 1, 0, true, 3);
   const nn::TileProductPlan p = nn::TileProductPlan::of(flat_tile_layer(packed));
-  EXPECT_EQ(p.gather_src.size(), 20u);  // shuffled rows: every tile gathers
+  EXPECT_EQ(p.gather_src.size(), 20u);  // shuffled rows: every row block gathers, once for its two tiles
   for (std::size_t q = 0; q < packed.pairs.size(); ++q) {
     ASSERT_TRUE(p.a_gathered[q]);
     for (std::size_t i = 0; i < packed.pairs[q].rows.size(); ++i)
