@@ -90,32 +90,6 @@ void ConverterNetwork::run_with(nn::Vgg& model, const std::function<void()>& run
   model.set_product_hook(nullptr);
 }
 
-void ConverterNetwork::attach(nn::Vgg& model) {
-  nn::Backend& b = model.backend();
-  model.set_product_hook([this, &b](const nn::LayerProduct& call) { return product(b, call); });
-}
-
-void ConverterNetwork::shift_weights(std::size_t l, const std::vector<float>& delta) {
-  TileLayer& t = layers_.at(l);
-  SXB_REQUIRE(delta.size() == static_cast<std::size_t>(t.inputs) * t.outputs,
-              fmt::format("layer '{}': a weight change of the wrong size", t.layer));
-  solved_.resize(layers_.size());
-  if (solved_[l].empty())
-    for (const TilePair& p : t.pairs) solved_[l].push_back(p.w);
-  double sum = 0.0;
-  for (double f : t.slice_weight) sum += f;
-  const float share = static_cast<float>(1.0 / sum);
-  for (std::size_t q = 0; q < t.pairs.size(); ++q) {
-    TilePair& p = t.pairs[q];
-    const std::size_t r = p.rows.size();
-    for (std::size_t j = 0; j < p.cols.size(); ++j)
-      for (std::size_t i = 0; i < r; ++i)
-        p.w[j * r + i] = solved_[l][q][j * r + i] +
-                         share * delta[static_cast<std::size_t>(p.rows[i]) * t.outputs + p.cols[j]];
-  }
-  if (l < prepared_.size()) prepared_[l] = false;  // the backend's copy is stale
-}
-
 namespace {
 
 // Thrown by the range-setting hook once it has the input of the layer being
