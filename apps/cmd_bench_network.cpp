@@ -17,13 +17,10 @@
 #include "engine/data/synthetic.h"
 #include "engine/crossbar/tile_solver.h"
 #include "engine/io/version.h"
+#include "engine/io/stopwatch.h"
 
 namespace sxb::app {
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Output pixels of each mapped layer for one 32 x 32 image, in weight_layers() order.
 std::vector<long long> output_pixels(const std::string& model) {

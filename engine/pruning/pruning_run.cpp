@@ -16,14 +16,13 @@
 #include "models/io/safetensors.h"
 #include "engine/io/json_keys.h"
 #include "engine/io/version.h"
+#include "engine/io/stopwatch.h"
 
 namespace sxb {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 std::string strip_safetensors(const std::string& path) {
   const std::string ext = ".safetensors";
@@ -357,7 +356,7 @@ PruneRunResult run_pruning_steps(const PruneRunConfig& c, const Dataset& train_s
                                  nn::Backend& backend, const TrainHooks& hooks_in) {
   const auto t_start = Clock::now();
   c.check();
-  auto log = hooks_in.log ? hooks_in.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  auto log = log_or_stderr(hooks_in.log);
   PruneRunResult result;
   result.paths = prune_paths(c.out);
   const PrunePaths& paths = result.paths;
@@ -471,6 +470,7 @@ PruneRunResult run_pruning_steps(const PruneRunConfig& c, const Dataset& train_s
     final_model = load_model(paths.model, model_name, backend);
     result.accuracy = result.pruned_accuracy;
   }
+  record_weights_identity(paths.layout, *final_model);
   check_layout_for_model(read_layout_file(paths.layout), *final_model, paths.layout);
 
   write_done_summary(summary, result, regularised_path, test_set, pruning,
