@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <random>
 
 #include "engine/converters/converter_network.h"
@@ -23,6 +24,7 @@ struct Case {
   const char* name;
   int dac_bits, adc_bits, pulse_bits, slices, weight_bits;
   bool is_signed, packed, conv;
+  friend void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 };
 
 class TileProductCuda : public ::testing::TestWithParam<Case> {};
