@@ -16,6 +16,7 @@
 
 #include "kernels/common/device_choice.h"
 #include "kernels/nn/layers.h"
+#include "kernels/nn/tile_product.h"
 #include "models/tensor.h"
 
 namespace sxb::nn {
@@ -38,6 +39,13 @@ struct ConvBlock {
   const Tensor *gamma = nullptr, *beta = nullptr, *running_mean = nullptr, *running_var = nullptr;
   float eps = 1e-5f;
   bool relu = false, pool = false;
+};
+
+// A mapped layer's tile pairs prepared on a backend (its weights and plan
+// in the backend's memory), for tile_product().
+class TileProductHandle {
+ public:
+  virtual ~TileProductHandle() = default;
 };
 
 class Backend {
@@ -99,6 +107,18 @@ class Backend {
                         const Tensor* mask) = 0;
   // In place: every element of `t` (F32) into [lo, hi]; a NaN stays NaN.
   virtual void clamp(const Tensor& t, float lo, float hi) = 0;
+
+  // --- the tile-level product of the peripheral converters (kernels/nn/tile_product.h)
+  // Null when the backend has no path of its own: the caller (engine/converters)
+  // then computes the product on the host. The CUDA backend has one.
+  virtual std::unique_ptr<TileProductHandle> prepare_tile_product(const TileProductLayer& /*layer*/) {
+    return nullptr;
+  }
+  // y = the layer's tile-level product of x plus bias (may be null); x and y
+  // as a conv (conv set, batch conv->batch) or linear ([batch, inputs]) layer's.
+  virtual TileProductCounts tile_product(const TileProductHandle& layer, const TileConverters& c,
+                                         const Conv2dShape* conv, int batch, const Tensor& x, const Tensor* bias,
+                                         const Tensor& y);
 };
 
 std::unique_ptr<Backend> make_cpu_backend();

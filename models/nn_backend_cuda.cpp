@@ -21,6 +21,7 @@
 #include "kernels/nn/cuda/cublas_check.h"
 #include "kernels/nn/cuda/cusparse_check.h"
 #include "kernels/nn/cuda/layers_cuda.h"
+#include "kernels/nn/cuda/tile_product_cuda.h"
 #include "models/nn_backend.h"
 
 namespace sxb::nn {
@@ -158,6 +159,19 @@ class ScratchList {
   std::vector<std::unique_ptr<Scratch>> blocks_;
 };
 
+// A layer's tile pairs on the device, owned with the context they belong to.
+class DeviceTileProduct final : public TileProductHandle {
+ public:
+  DeviceTileProduct(std::shared_ptr<DeviceContext> ctx, std::unique_ptr<gpu::DeviceTileLayer> layer)
+      : ctx_(std::move(ctx)), layer_(std::move(layer)) {}
+  const DeviceContext* context() const { return ctx_.get(); }
+  const gpu::DeviceTileLayer& layer() const { return *layer_; }
+
+ private:
+  std::shared_ptr<DeviceContext> ctx_;
+  std::unique_ptr<gpu::DeviceTileLayer> layer_;
+};
+
 class CudaBackend final : public Backend {
  public:
   CudaBackend() : ctx_(std::make_shared<DeviceContext>()) {}
@@ -293,6 +307,18 @@ class CudaBackend final : public Backend {
                   mask ? mask->data<std::uint8_t>() : nullptr);
   }
   void clamp(const Tensor& t, float lo, float hi) override { gpu::clamp(q(), t.numel(), lo, hi, t.data<float>()); }
+
+  std::unique_ptr<TileProductHandle> prepare_tile_product(const TileProductLayer& layer) override {
+    return std::make_unique<DeviceTileProduct>(ctx_, gpu::upload_tile_layer(layer, ctx_->stream()));
+  }
+  TileProductCounts tile_product(const TileProductHandle& layer, const TileConverters& c, const Conv2dShape* conv,
+                                 int batch, const Tensor& x, const Tensor* bias, const Tensor& y) override {
+    const auto* d = dynamic_cast<const DeviceTileProduct*>(&layer);
+    SXB_REQUIRE(d && d->context() == ctx_.get(), "tile product: the layer was prepared on another backend");
+    ScratchList buffers(*ctx_);
+    return gpu::tile_product(q(), d->layer(), c, conv, batch, x.data<float>(), f32(bias), y.data<float>(),
+                             buffers.fn());
+  }
 
  private:
   gpu::Queue q() const { return ctx_->queue(); }

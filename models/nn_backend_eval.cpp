@@ -1,5 +1,6 @@
 // The Backend's default eval-path block: the layer operations one after
-// another (a backend without a fused kernel, such as CUDA, runs this).
+// another (a backend without a fused kernel, such as CUDA, runs this); the
+// default tile product (none).
 #include "models/nn_backend.h"
 
 namespace sxb::nn {
@@ -17,6 +18,11 @@ void Backend::conv2d_block_eval(const Conv2dShape& s, const Tensor& x, const Ten
     const Tensor argmax = empty(y.shape(), DType::I32);
     max_pool2x2_forward(PoolShape{N, K, Ho, Wo}, out, y, argmax);
   }
+}
+
+TileProductCounts Backend::tile_product(const TileProductHandle&, const TileConverters&, const Conv2dShape*, int,
+                                        const Tensor&, const Tensor*, const Tensor&) {
+  throw Error("the " + name() + " backend has no tile-level product of its own (prepare_tile_product gave none)");
 }
 
 }  // namespace sxb::nn

@@ -12,6 +12,10 @@ block per training seed and part of the study, so that a seed's points run toget
   nia         (VGG11 / CIFAR-10) the same models after one epoch of non-ideality-aware
               fine-tuning through the point's crossbar;
   variation   (VGG11 / CIFAR-10) every model at 64 x 64 with device variation, two device seeds.
+converters-vgg11-cifar10.json is the peripheral-converter study (docs/results.md): the dense and the
+XCS-0.9 VGG11 / CIFAR-10 models of seed 1 (the same models as paper-vgg11-cifar10.json: same training
+and pruning settings, so the same model-store entries) at 64 x 64, ADC bits 4, 6, 8 and ideal, and
+8-bit weights in 2-bit cells (ideal and 8-bit ADC), each read out with and without column calibration.
 circuit-search-vgg11-cifar10.json evaluates the dense VGG11 / CIFAR-10 model (seed 1) at 64 x 64 with
 r_source, r_sink and r_wire scaled by one common factor, to find the milder circuit.
 Every block is evaluated under each circuit of CIRCUITS. Data folders are relative: `sweep run
@@ -100,6 +104,26 @@ def circuit_search():
     return {"name": "circuit-search-vgg11-cifar10", "base": base, "grid": {"crossbar": crossbars}}
 
 
+# The converter study: ADC resolutions (0: ideal) and the one weight-slicing setting.
+ADC_BITS = [4, 6, 8, 0]
+SLICING = {"weight_bits": 8, "cell_bits": 2}
+SLICED_ADC_BITS = [8, 0]
+
+
+def converters():
+    base = study(*STUDIES[0])["base"]
+    base["tile"] = 64
+    base["evaluation"] = {"calibrations": ["none", "column"]}
+    seed = STUDIES[0][4][0]
+    prune = [None, pruned("xcs", 0.9, seed)]  # as the paper study's main block
+    blocks = [
+        {"train.seed": [seed], "prune": prune, "crossbar.adc_bits": ADC_BITS},
+        {"train.seed": [seed], "prune": prune, "crossbar.weight_bits": [SLICING["weight_bits"]],
+         "crossbar.cell_bits": [SLICING["cell_bits"]], "crossbar.adc_bits": SLICED_ADC_BITS},
+    ]
+    return {"name": "converters-vgg11-cifar10", "base": base, "grid": blocks}
+
+
 def dump(sweep):
     """JSON with every innermost object or list on one line."""
     text = json.dumps(sweep, indent=1)
@@ -115,6 +139,9 @@ def main():
         print(path)
     path = out / "circuit-search-vgg11-cifar10.json"
     path.write_text(dump(circuit_search()))
+    print(path)
+    path = out / "converters-vgg11-cifar10.json"
+    path.write_text(dump(converters()))
     print(path)
 
 

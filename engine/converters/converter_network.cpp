@@ -44,15 +44,35 @@ bool ConverterNetwork::product(nn::Backend& b, const nn::LayerProduct& call) {
   if (it == layers_.end()) return false;
   const std::size_t l = static_cast<std::size_t>(it - layers_.begin());
   SXB_REQUIRE(ready_[l], fmt::format("layer '{}': converter ranges are not set", call.layer));
+  SXB_REQUIRE(call.conv || call.linear->in_features == it->inputs,
+              fmt::format("layer '{}': input has {} features, the tiles {}", call.layer,
+                          call.linear ? call.linear->in_features : 0, it->inputs));
+  const int batch = call.conv ? call.conv->batch : call.linear->batch;
+  if (&b != device_backend_) {
+    device_backend_ = &b;
+    backend_has_product_ = true;  // until the backend says otherwise
+    device_.clear();
+    device_.resize(layers_.size());
+    prepared_.assign(layers_.size(), false);
+  }
+  if (backend_has_product_ && !prepared_[l]) {
+    device_[l] = b.prepare_tile_product(flat_tile_layer(*it));
+    prepared_[l] = true;
+    backend_has_product_ = device_[l] != nullptr;
+  }
+  if (device_[l]) {
+    const nn::TileProductCounts c = b.tile_product(*device_[l], tile_converters(settings_, ranges_[l]), call.conv,
+                                                   batch, call.x, call.bias, call.y);
+    counts_[l].reads += c.reads;
+    counts_[l].clipped += c.clipped;
+    return true;
+  }
   x_.resize(call.x.numel());
   b.download(call.x, x_.data());
   bias_.resize(call.bias ? call.bias->numel() : 0);
   if (call.bias) b.download(*call.bias, bias_.data());
   y_.resize(call.y.numel());
-  LayerInput in{x_.data(), call.conv ? call.conv->batch : call.linear->batch, call.conv};
-  SXB_REQUIRE(call.conv || call.linear->in_features == it->inputs,
-              fmt::format("layer '{}': input has {} features, the tiles {}", call.layer,
-                          call.linear ? call.linear->in_features : 0, it->inputs));
+  LayerInput in{x_.data(), batch, call.conv};
   tile_layer_forward(*it, settings_, ranges_[l], in, bias_.empty() ? nullptr : bias_.data(), y_.data(), &counts_[l]);
   b.upload(y_.data(), call.y);
   return true;

@@ -11,9 +11,14 @@
 // adc_range_percentile-th percentile (nearest rank) of |u| over every range
 // image, pixel, tile pair, used column and pulse, with DAC-quantised inputs
 // and an ideal ADC.
+//
+// The forward runs on the model's backend when it has a tile product of its
+// own (CUDA: kernels/nn/cuda/tile_product.cu), else on the host
+// (tile_layer_forward); the ranges are always collected on the host.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -67,6 +72,11 @@ class ConverterNetwork {
   std::vector<bool> ready_;
   std::vector<AdcCounts> counts_;
   std::vector<float> x_, y_, bias_;  // host copies of the current call, kept between calls
+  // The layers on a backend with a tile product of its own (CUDA), prepared on first use.
+  const nn::Backend* device_backend_ = nullptr;
+  bool backend_has_product_ = false;
+  std::vector<std::unique_ptr<nn::TileProductHandle>> device_;
+  std::vector<bool> prepared_;
 };
 
 }  // namespace sxb

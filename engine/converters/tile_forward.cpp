@@ -281,4 +281,37 @@ void tile_layer_forward(const TileLayer& layer, const ConverterSettings& s, cons
   }
 }
 
+nn::TileProductLayer flat_tile_layer(const TileLayer& layer) {
+  nn::TileProductLayer f;
+  f.inputs = layer.inputs;
+  f.outputs = layer.outputs;
+  f.positions = static_cast<int>(layer.positions);
+  f.slices = layer.slices;
+  f.slice_weight = layer.slice_weight;
+  f.row_begin.push_back(0);
+  f.col_begin.push_back(0);
+  f.w_begin.push_back(0);
+  for (const TilePair& p : layer.pairs) {
+    f.rows.insert(f.rows.end(), p.rows.begin(), p.rows.end());
+    f.cols.insert(f.cols.end(), p.cols.begin(), p.cols.end());
+    f.w.insert(f.w.end(), p.w.begin(), p.w.end());
+    f.scale.insert(f.scale.end(), p.scale.begin(), p.scale.end());
+    f.row_begin.push_back(static_cast<int>(f.rows.size()));
+    f.col_begin.push_back(static_cast<int>(f.cols.size()));
+    f.w_begin.push_back(f.w.size());
+  }
+  return f;
+}
+
+nn::TileConverters tile_converters(const ConverterSettings& s, const LayerRanges& ranges) {
+  nn::TileConverters c;
+  c.dac_bits = s.dac_bits;
+  c.adc_bits = s.adc_bits;
+  c.bits_per_pulse = s.input_bits_per_pulse;
+  c.dac_range = ranges.dac.range;
+  c.dac_signed = ranges.dac.is_signed;
+  c.adc_range = ranges.adc;
+  return c;
+}
+
 }  // namespace sxb

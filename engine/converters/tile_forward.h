@@ -26,6 +26,7 @@
 #include "engine/crossbar/layer_layout.h"
 #include "engine/crossbar/scheduler.h"
 #include "kernels/nn/layers.h"
+#include "kernels/nn/tile_product.h"
 
 namespace sxb {
 
@@ -84,5 +85,10 @@ struct LayerInput {
 void tile_layer_forward(const TileLayer& layer, const ConverterSettings& s, const LayerRanges& ranges,
                         const LayerInput& in, const float* bias, float* y, AdcCounts* counts,
                         std::vector<AbsPercentile>* collect = nullptr);
+
+// The layer and one call's converters in the network kernels' flat form
+// (kernels/nn/tile_product.h: the CUDA path and its CPU emulation).
+nn::TileProductLayer flat_tile_layer(const TileLayer& layer);
+nn::TileConverters tile_converters(const ConverterSettings& s, const LayerRanges& ranges);
 
 }  // namespace sxb

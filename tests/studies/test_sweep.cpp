@@ -225,6 +225,51 @@ TEST(Sweep, StudyFilesParse) {
     EXPECT_FALSE(read_sweep(dir + name).points.empty()) << name;
 }
 
+// What the model store names a point's model by (engine/studies/model_store.cpp):
+// the training's settings, and the pruning's with its data.
+std::string stored_model_key(const SweepPointConfig& c) {
+  const TrainConfig t = c.train_config("");
+  nlohmann::json key = {{"model", t.model}, {"width", t.width}, {"classes", t.classes}, {"data", t.data},
+                        {"train", train_identity_json(c.train)}};
+  if (c.prune) key["prune"] = {{"data", c.finetune_data()}, {"prune", prune_identity_json(*c.prune)}};
+  return key.dump();
+}
+
+// The converter study evaluates the paper study's own dense and XCS-0.9 models
+// (seed 1, 64 x 64): every point's model is one of the paper study's.
+TEST(Sweep, ConverterStudyReusesThePaperStudysModels) {
+  const std::string dir = std::string(SXB_SOURCE_DIR) + "/data/studies/";
+  const Sweep paper = read_sweep(dir + "paper-vgg11-cifar10.json");
+  const Sweep study = read_sweep(dir + "converters-vgg11-cifar10.json");
+  EXPECT_EQ(study.name, "converters-vgg11-cifar10");
+  std::set<std::string> paper_models, study_models, paper_ids;
+  for (const SweepPoint& p : paper.points) {
+    paper_models.insert(stored_model_key(p.config));
+    paper_ids.insert(p.id);
+  }
+  std::set<std::pair<int, int>> adc_and_slices;
+  for (const SweepPoint& p : study.points) {
+    const SweepPointConfig& c = p.config;
+    const std::string key = stored_model_key(c);
+    EXPECT_TRUE(paper_models.count(key)) << "point " << p.index << ": a model the paper study does not make: " << key;
+    study_models.insert(key);
+    EXPECT_FALSE(paper_ids.count(p.id)) << "point " << p.index;  // the evaluation differs
+    EXPECT_EQ(c.crossbar.tile_rows, 64);
+    EXPECT_EQ(c.crossbar.tile_cols, 64);
+    EXPECT_EQ(c.evaluation.calibrations.size(), 2u);
+    EXPECT_EQ(c.train.seed, 1u);
+    if (c.prune) {
+      EXPECT_EQ(c.prune->spec.method, PruneMethod::ColumnSegments);
+      EXPECT_EQ(c.prune->spec.sparsity, 0.9);
+    }
+    adc_and_slices.insert({c.crossbar.adc_bits, c.crossbar.slices()});
+  }
+  EXPECT_EQ(study_models.size(), 2u);  // dense and XCS-0.9
+  const std::set<std::pair<int, int>> grid = {{4, 1}, {6, 1}, {8, 1}, {0, 1}, {8, 4}, {0, 4}};
+  EXPECT_EQ(adc_and_slices, grid);
+  EXPECT_EQ(study.points.size(), 2 * grid.size());
+}
+
 TEST(Sweep, BlocksAreTheUnionOfTheirGrids) {
   const Sweep s = parse(R"({"base": {"weights": null, "tile": 32},
     "grid": [{"tile": [16, 32], "crossbar.r_wire": [0.5]},
