@@ -466,10 +466,10 @@ Shard parse_shard(const std::string& text) {
       k = *r3, n = *size3;
     }
     SXB_REQUIRE(n >= 1 && k >= 0 && k < n,
-                fmt::format("shard auto: the environment gives shard {} of {} (need 0 <= k < N)", k, n));
+                Message{Key{"shard"}, fmt::format(" auto: the environment gives shard {} of {} (need 0 <= k < N)", k, n)});
   } else {
     const std::size_t slash = text.find('/');
-    const std::string bad = fmt::format("shard '{}': expected k/N with 0 <= k < N, or auto", text);
+    const Message bad{Key{"shard"}, fmt::format(" '{}': expected k/N with 0 <= k < N, or auto", text)};
     try {
       std::size_t a = 0, b = 0;
       SXB_REQUIRE(slash != std::string::npos, bad);

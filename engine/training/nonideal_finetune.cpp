@@ -243,16 +243,18 @@ void record_tuning(const std::string& path, const NonidealSettings& settings, in
 
 void NonidealSettings::check(const std::string& path) const {
   const std::string p = path.empty() ? "" : path + ".";
-  crossbar.check(p + "crossbar");
+  crossbar.check(Message{Key{p + "crossbar"}});
   SXB_REQUIRE(!crossbar.tile_level(),
-              fmt::format("{}crossbar: fine-tuning through the converters and weight slices (dac_bits, adc_bits, "
-                          "weight_bits) is not implemented yet; fine-tune without them and evaluate with them",
-                          p));
-  SXB_REQUIRE(resolve_every >= 1, fmt::format("{}resolve_every {} must be at least 1", p, resolve_every));
+              Message{Key{p + "crossbar"}, ": fine-tuning through the converters and weight slices (dac_bits, adc_bits, "
+                                           "weight_bits) is not implemented yet; fine-tune without them and evaluate "
+                                           "with them"});
+  SXB_REQUIRE(resolve_every >= 1, Message{Key{p + "resolve_every"}, fmt::format(" {} must be at least 1", resolve_every)});
   if (layout) {
     SXB_REQUIRE(layout->tile_rows == crossbar.tile_rows && layout->tile_cols == crossbar.tile_cols,
-                fmt::format("{}layout: the layout is for {} x {} tiles but the crossbar configuration asks for {} x {}",
-                            p, layout->tile_rows, layout->tile_cols, crossbar.tile_rows, crossbar.tile_cols));
+                Message{Key{p + "layout"}, fmt::format(": the layout is for {} x {} tiles but the crossbar configuration "
+                                                       "asks for {} x {}",
+                                                       layout->tile_rows, layout->tile_cols, crossbar.tile_rows,
+                                                       crossbar.tile_cols)});
     layout->check(p + "layout");
   }
 }
