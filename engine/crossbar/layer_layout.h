@@ -20,6 +20,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/tile/tile.h"
+
 namespace sxb {
 
 struct TilePlacement {
@@ -42,7 +44,7 @@ struct LayerLayout {
 
 struct NetworkLayout {
   std::string method = "dense";  // "dense", "cf", "xcs", "xrs"
-  int tile_rows = 64, tile_cols = 64;
+  int tile_rows = kDefaultTileDim, tile_cols = kDefaultTileDim;
   std::vector<LayerLayout> layers;  // in network order
 
   void check(const std::string& context) const;

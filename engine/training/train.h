@@ -61,7 +61,7 @@ struct SgdSettings {
 // part of it.
 struct TrainConfig : SgdSettings {
   // Model.
-  std::string model = "vgg11";
+  std::string model = nn::kDefaultVgg;
   double width = 1.0;
   int classes = 0;  // 0: the training set's number of classes
   float dropout = 0.0f;
