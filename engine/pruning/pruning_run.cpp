@@ -103,29 +103,33 @@ PhaseResult run_phase(const std::string& name, TrainConfig t, bool resume, const
 void PruneRunConfig::check(const std::string& path) const {
   const std::string p = path.empty() ? "" : path + ".";
   spec.check(path);
-  SXB_REQUIRE(!weights.empty(), p + "weights (the dense model) is required");
+  SXB_REQUIRE(!weights.empty(), Message{Key{p + "weights"}, " (the dense model) is required"});
   SXB_REQUIRE(model.empty() || model == "vgg11" || model == "vgg16",
-              fmt::format("{}model '{}' is not one of vgg11, vgg16", p, model));
+              Message{Key{p + "model"}, fmt::format(" '{}' is not one of vgg11, vgg16", model)});
   SgdSettings::check(path);
   SXB_REQUIRE(std::isfinite(lambda) && lambda >= 0.0 && lambda <= 10.0,
-              fmt::format("{}lambda {} is not in [0, 10]", p, lambda));
+              Message{Key{p + "lambda"}, fmt::format(" {} is not in [0, 10]", lambda)});
   SXB_REQUIRE(reg_epochs >= 0 && reg_epochs <= 100000,
-              fmt::format("{}reg_epochs {} is not in 0..100000", p, reg_epochs));
+              Message{Key{p + "reg_epochs"}, fmt::format(" {} is not in 0..100000", reg_epochs)});
   SXB_REQUIRE(finetune_epochs >= 0 && finetune_epochs <= 100000,
-              fmt::format("{}finetune_epochs {} is not in 0..100000", p, finetune_epochs));
+              Message{Key{p + "finetune_epochs"}, fmt::format(" {} is not in 0..100000", finetune_epochs)});
   SXB_REQUIRE(std::isfinite(finetune_lr) && finetune_lr >= 0.0 && finetune_lr <= kMaxLearningRate,
-              fmt::format("{}finetune_lr {} is not in [0, {}] (0: {}lr)", p, finetune_lr, kMaxLearningRate, p));
+              Message{Key{p + "finetune_lr"}, fmt::format(" {} is not in [0, {}] (0: ", finetune_lr, kMaxLearningRate),
+                      Key{p + "lr"}, ")"});
   if (dropout)
-    SXB_REQUIRE(*dropout >= 0.0f && *dropout < 1.0f, fmt::format("{}dropout {} is not in [0, 1)", p, *dropout));
+    SXB_REQUIRE(*dropout >= 0.0f && *dropout < 1.0f,
+                Message{Key{p + "dropout"}, fmt::format(" {} is not in [0, 1)", *dropout)});
   if (wct_kappa != 0.0) {
     check_wct_kappa(wct_kappa, p + "wct_kappa");
-    SXB_REQUIRE(finetune_epochs > 0,
-                fmt::format("{}wct_kappa constrains fine-tuning: it needs {}finetune_epochs > 0", p, p));
+    SXB_REQUIRE(finetune_epochs > 0, Message{Key{p + "wct_kappa"}, " constrains fine-tuning: it needs ",
+                                             Key{p + "finetune_epochs"}, " > 0"});
   }
-  SXB_REQUIRE(threads >= 0, fmt::format("{}threads {} must be non-negative (0: all cores)", p, threads));
-  SXB_REQUIRE(!out.empty(), p + "out (the pruned model's path) is required");
-  SXB_REQUIRE(strip_safetensors(out) + ".safetensors" != weights && strip_safetensors(out) != strip_safetensors(weights),
-              fmt::format("{}out {} would overwrite the dense model {}weights {}", p, out, p, weights));
+  SXB_REQUIRE(threads >= 0,
+              Message{Key{p + "threads"}, fmt::format(" {} must be non-negative (0: all cores)", threads)});
+  SXB_REQUIRE(!out.empty(), Message{Key{p + "out"}, " (the pruned model's path) is required"});
+  SXB_REQUIRE(
+      strip_safetensors(out) + ".safetensors" != weights && strip_safetensors(out) != strip_safetensors(weights),
+      Message{Key{p + "out"}, " " + out + " would overwrite the dense model ", Key{p + "weights"}, " " + weights});
 }
 
 nlohmann::json PruneRunConfig::to_json() const {
@@ -353,129 +357,161 @@ PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, co
 
 namespace {
 
+using Log = std::function<void(const std::string&)>;
+
+// The dense model, its crossbars and the training settings both phases start from.
+struct DenseStart {
+  std::unique_ptr<nn::Vgg> model;
+  std::string model_name;
+  NetworkLayout layout;  // dense tiles of the whole network, the CCR reference
+  TrainConfig base;      // SGD settings, model and data of both training phases
+};
+
+DenseStart dense_phase(const PruneRunConfig& c, const Dataset& test_set, nn::Backend& backend, PruneRunResult& result,
+                       const Log& log) {
+  DenseStart d;
+  d.model_name = c.model;
+  if (d.model_name.empty()) {
+    const SafetensorsFile f = read_safetensors(c.weights);
+    const auto it = f.metadata.find("model");
+    SXB_REQUIRE(it != f.metadata.end(), Message{Subject{c.weights}, ": no 'model' in __metadata__; set ",
+                                                Key{"prune.model"}, " to vgg11 or vgg16"});
+    d.model_name = it->second;
+  }
+  d.model = load_model(c.weights, d.model_name, backend);
+  const nn::VggConfig& config = d.model->config();
+  d.layout = dense_network_layout(*d.model, c.spec.tile_rows, c.spec.tile_cols);
+  result.dense_accuracy = accuracy_of(*d.model, test_set);
+  log(fmt::format("dense {} width {}: {} crossbars at {}x{} tiles{}", d.model_name, config.width, d.layout.crossbars(),
+                  c.spec.tile_rows, c.spec.tile_cols,
+                  std::isfinite(result.dense_accuracy)
+                      ? fmt::format(", test accuracy {:.2f}%", 100.0 * result.dense_accuracy)
+                      : ""));
+  static_cast<SgdSettings&>(d.base) = c;  // batch, lr, schedule, nesterov, momentum, weight_decay, seed
+  d.base.model = d.model_name;
+  d.base.width = config.width;
+  d.base.classes = config.classes;
+  d.base.dropout = c.dropout.value_or(config.dropout);
+  d.base.data = c.data;
+  d.base.threads = c.threads;
+  d.base.prefetch = c.prefetch;
+  return d;
+}
+
+// One training phase of `base`: `epochs` from `init`, written to `out`, with
+// the run's stop request and log; `customise` adds the phase's hooks. The
+// model, or null when interrupted (then the result says where).
+PhaseResult training_phase(const std::string& name, const TrainConfig& base, int epochs, const std::string& init,
+                           const std::string& out, const std::function<void(TrainConfig&, TrainHooks&)>& customise,
+                           const PruneRunConfig& c, const Dataset& train_set, const Dataset& test_set,
+                           nn::Backend& backend, const TrainHooks& hooks_in, const Log& log, PruneRunResult& result) {
+  TrainConfig t = base;
+  t.epochs = epochs;
+  t.init_weights = init;
+  t.out = out;
+  TrainHooks h;
+  h.stop_requested = hooks_in.stop_requested;
+  h.log = log;
+  customise(t, h);
+  PhaseResult p = run_phase(name, t, c.resume, train_set, test_set, backend, h, log);
+  if (p.interrupted) {
+    result.interrupted = true;
+    result.phase = name;
+  }
+  return p;
+}
+
+// Phase 3 without fine-tuning: the hard-pruned weights are the model.
+std::unique_ptr<nn::Vgg> keep_hard_pruned(const PrunedNetwork& pruned, const std::string& model_name,
+                                          nn::Backend& backend, PruneRunResult& result) {
+  const PrunePaths& paths = result.paths;
+  SafetensorsFile f = pruned.weights;
+  f.metadata["layout"] = std::filesystem::path(paths.layout).filename().string();
+  write_safetensors(paths.model, f);
+  result.accuracy = result.pruned_accuracy;
+  return load_model(paths.model, model_name, backend);
+}
+
+// Records the pruning method and the layout in a fine-tuned model file.
+void record_layout(const PruneRunConfig& c, const PrunePaths& paths) {
+  SafetensorsFile f = read_safetensors(paths.model);
+  f.metadata["pruning_method"] = method_name(c.spec.method);
+  f.metadata["layout"] = std::filesystem::path(paths.layout).filename().string();
+  write_safetensors(paths.model, f);
+}
+
 PruneRunResult run_pruning_steps(const PruneRunConfig& c, const Dataset& train_set, const Dataset& test_set,
                                  nn::Backend& backend, const TrainHooks& hooks_in) {
   const auto t_start = Clock::now();
   c.check();
-  auto log = hooks_in.log ? hooks_in.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  const Log log =
+      hooks_in.log ? hooks_in.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   PruneRunResult result;
   result.paths = prune_paths(c.out);
   const PrunePaths& paths = result.paths;
   const nlohmann::json settings = c.resume_json();
-  nlohmann::json summary = {{"kind", "sparsexbar-prune"}, {"settings", settings}, {"status", "running"},
-                            {"git", git_revision()}, {"backend", backend.describe()}};
-
+  nlohmann::json summary = {{"kind", "sparsexbar-prune"},
+                            {"settings", settings},
+                            {"status", "running"},
+                            {"git", git_revision()},
+                            {"backend", backend.describe()}};
   if (c.resume) check_resume_settings(paths, settings);
   write_file_atomic(paths.summary, summary.dump(2) + "\n");
 
-  // --- The dense model.
-  std::string model_name = c.model;
-  {
-    const SafetensorsFile f = read_safetensors(c.weights);
-    if (model_name.empty()) {
-      const auto it = f.metadata.find("model");
-      SXB_REQUIRE(it != f.metadata.end(), c.weights + ": no 'model' in __metadata__; set prune.model to vgg11 or vgg16");
-      model_name = it->second;
-    }
-  }
-  std::unique_ptr<nn::Vgg> dense = load_model(c.weights, model_name, backend);
-  const nn::VggConfig dense_config = dense->config();
-  const NetworkLayout dense_layout_all = dense_network_layout(*dense, c.spec.tile_rows, c.spec.tile_cols);
-  result.dense_accuracy = accuracy_of(*dense, test_set);
-  log(fmt::format("dense {} width {}: {} crossbars at {}x{} tiles{}", model_name, dense_config.width,
-                  dense_layout_all.crossbars(), c.spec.tile_rows, c.spec.tile_cols,
-                  std::isfinite(result.dense_accuracy)
-                      ? fmt::format(", test accuracy {:.2f}%", 100.0 * result.dense_accuracy)
-                      : ""));
-
-  TrainConfig base;
-  static_cast<SgdSettings&>(base) = c;  // batch, lr, schedule, nesterov, momentum, weight_decay, seed
-  base.model = model_name;
-  base.width = dense_config.width;
-  base.classes = dense_config.classes;
-  base.dropout = c.dropout.value_or(dense_config.dropout);
-  base.data = c.data;
-  base.threads = c.threads;
-  base.prefetch = c.prefetch;
+  DenseStart dense = dense_phase(c, test_set, backend, result, log);
 
   // --- Phase 1: group-lasso regularisation.
   std::unique_ptr<nn::Vgg> regularised;
   std::string regularised_path = c.weights;
   double reg_seconds = 0.0;
   if (c.reg_epochs > 0) {
-    TrainConfig t = base;
-    t.epochs = c.reg_epochs;
-    t.init_weights = c.weights;
-    t.out = paths.regularised;
-    TrainHooks h;
-    h.stop_requested = hooks_in.stop_requested;
-    h.log = log;
     const PruneSpec spec = c.spec;
     const double lambda = c.lambda;
-    h.after_step = [spec, lambda](nn::Vgg& m, const StepInfo& s) { apply_group_lasso(m, spec, s.lr * lambda); };
-    PhaseResult p = run_phase("regularisation", t, c.resume, train_set, test_set, backend, h, log);
-    if (p.interrupted) {
-      result.interrupted = true;
-      result.phase = "regularisation";
-      return result;
-    }
+    const auto lasso = [spec, lambda](TrainConfig&, TrainHooks& h) {
+      h.after_step = [spec, lambda](nn::Vgg& m, const StepInfo& s) { apply_group_lasso(m, spec, s.lr * lambda); };
+    };
+    PhaseResult p = training_phase("regularisation", dense.base, c.reg_epochs, c.weights, paths.regularised, lasso, c,
+                                   train_set, test_set, backend, hooks_in, log, result);
+    if (p.interrupted) return result;
     regularised = std::move(p.model);
     regularised_path = paths.regularised;
     result.regularised_accuracy = p.test_accuracy;
     reg_seconds = p.seconds;
   } else {
-    regularised = std::move(dense);
+    regularised = std::move(dense.model);
     result.regularised_accuracy = result.dense_accuracy;
   }
-  dense.reset();
+  dense.model.reset();
 
-  HardPruned hard = hard_pruning_phase(c, regularised, regularised_path, dense_layout_all, test_set, backend, result, log);
-  const PrunedNetwork& pruned = hard.network;
-  const nlohmann::json& pruning = hard.pruning;
-  const double hard_seconds = hard.seconds;
+  // --- Phase 2: hard pruning.
+  const HardPruned hard =
+      hard_pruning_phase(c, regularised, regularised_path, dense.layout, test_set, backend, result, log);
 
   // --- Phase 3: fine-tuning with the masks held fixed.
   std::unique_ptr<nn::Vgg> final_model;
   double finetune_seconds = 0.0;
   if (c.finetune_epochs > 0) {
-    TrainConfig t = base;
-    t.epochs = c.finetune_epochs;
-    t.lr = c.finetune_lr > 0.0 ? c.finetune_lr : c.lr;
-    t.init_weights = paths.hard;
-    t.out = paths.model;
-    t.wct_kappa = c.wct_kappa;
-    TrainHooks h;
-    h.stop_requested = hooks_in.stop_requested;
-    h.log = log;
-    const NetworkLayout layout = pruned.layout;
-    h.on_model = [layout](nn::Vgg& m) { set_masks(m, layout); };
-    PhaseResult p = run_phase("fine-tuning", t, c.resume, train_set, test_set, backend, h, log);
-    if (p.interrupted) {
-      result.interrupted = true;
-      result.phase = "fine-tuning";
-      return result;
-    }
+    const NetworkLayout layout = hard.network.layout;
+    const auto masked = [&c, layout](TrainConfig& t, TrainHooks& h) {
+      t.lr = c.finetune_lr > 0.0 ? c.finetune_lr : c.lr;
+      t.wct_kappa = c.wct_kappa;
+      h.on_model = [layout](nn::Vgg& m) { set_masks(m, layout); };
+    };
+    PhaseResult p = training_phase("fine-tuning", dense.base, c.finetune_epochs, paths.hard, paths.model, masked, c,
+                                   train_set, test_set, backend, hooks_in, log, result);
+    if (p.interrupted) return result;
     final_model = std::move(p.model);
     result.accuracy = p.test_accuracy;
     finetune_seconds = p.seconds;
-    if (!p.skipped) {  // record the layout in the model file
-      SafetensorsFile f = read_safetensors(paths.model);
-      f.metadata["pruning_method"] = method_name(c.spec.method);
-      f.metadata["layout"] = std::filesystem::path(paths.layout).filename().string();
-      write_safetensors(paths.model, f);
-    }
+    if (!p.skipped) record_layout(c, paths);
   } else {
-    SafetensorsFile f = pruned.weights;
-    f.metadata["layout"] = std::filesystem::path(paths.layout).filename().string();
-    write_safetensors(paths.model, f);
-    final_model = load_model(paths.model, model_name, backend);
-    result.accuracy = result.pruned_accuracy;
+    final_model = keep_hard_pruned(hard.network, dense.model_name, backend, result);
   }
   check_layout_for_model(read_layout_file(paths.layout), *final_model, paths.layout);
 
-  write_done_summary(summary, result, regularised_path, test_set, pruning,
+  write_done_summary(summary, result, regularised_path, test_set, hard.pruning,
                      {{"regularisation", reg_seconds},
-                      {"hard_pruning", hard_seconds},
+                      {"hard_pruning", hard.seconds},
                       {"fine_tuning", finetune_seconds},
                       {"total", seconds_since(t_start)}});
   result.summary = summary;
