@@ -71,9 +71,8 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--rearrange-seed", opt->rearrange_options.seed, "search: seed of the random proposals")
       ->capture_default_str();
   cmd->add_option("--rearrange-extra", opt->rearrange_options.extra,
-                  "spread: extra crossbars per layer, as a share of the layer's (0.25: up to 25 % more)")
-      ->check(CLI::Range(0.0, 100.0))
-      ->capture_default_str();
+                  "spread: extra crossbars per layer, as a share of the layer's (0.25: up to 25 % more; at most 100)")
+      ->capture_default_str();  // the range is checked with the settings (rearrange.extra)
   add_readout_options(cmd, opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
   add_report_options(cmd, opt->report, opt->report_layer, opt->report_cells);
   cmd->callback([opt] {

@@ -24,6 +24,8 @@ const std::map<std::string, std::string>& flag_table() {
         // Read-out variants of evaluate and demo (engine/evaluation/evaluation_settings.h).
         {"evaluation.calibrations", "--calibration"},
         {"evaluation.bn_recalibrate", "--bn-recalibrate"},
+        // evaluate's column rearrangement (engine/rearrangement/rearrange.h).
+        {"rearrange.extra", "--rearrange-extra"},
         // train --nonideal (engine/training/nonideal_finetune.h).
         {"nonideal.resolve_every", "--resolve-every"},
         {"nonideal.crossbar", "--crossbar"},

@@ -65,7 +65,7 @@ ModelFile read_model_file(const ModelOptions& o) {
 CLI::Option* add_device_option(CLI::App* cmd, std::string& device) {
   device = to_string(kDefaultNetworkDevice);
   return cmd->add_option("--device", device, "Network engine: cpu, cuda or auto (cuda when a GPU is usable)")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->check(CLI::IsMember({to_string(Device::Cpu), to_string(Device::Cuda), to_string(Device::Auto)}))
       ->capture_default_str();
 }
 
