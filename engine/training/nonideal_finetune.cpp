@@ -26,12 +26,6 @@ constexpr const char* kDeltaPrefix = "delta.";
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-std::string strip_safetensors(const std::string& out) {
-  const std::string ext = ".safetensors";
-  const bool has = out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0;
-  return has ? out.substr(0, out.size() - ext.size()) : out;
-}
-
 std::int64_t metadata_integer(const SafetensorsFile& f, const std::string& path, const std::string& key) {
   const auto it = f.metadata.find(key);
   SXB_REQUIRE(it != f.metadata.end(), path + ": no '" + key + "' in __metadata__");

@@ -91,6 +91,8 @@ struct TrainConfig : SgdSettings {
 
 // "<out minus .safetensors>.ckpt.safetensors".
 std::string checkpoint_path(const std::string& out);
+// `path` without a trailing ".safetensors" (the stem of the files beside a model).
+std::string strip_safetensors(const std::string& path);
 
 // Learning rate of 0-based step `global_step`: cosine from lr to 0 over all
 // steps (lr/2 * (1 + cos(pi * t / T))), or step: lr, then x0.1 from epoch
