@@ -93,8 +93,8 @@ int scaled_channels(int channels, double width) {
 
 void VggConfig::check() const {
   vgg_layout(model);
-  SXB_REQUIRE(std::isfinite(width) && width > 0.0 && width <= 16.0,
-              fmt::format("width {} is not in (0, 16]", width));
+  SXB_REQUIRE(std::isfinite(width) && width > 0.0 && width <= kMaxWidth,
+              fmt::format("width {} is not in (0, {}]", width, kMaxWidth));
   SXB_REQUIRE(classes >= 1 && classes <= 100000, fmt::format("classes {} is not in 1..100000", classes));
   SXB_REQUIRE(dropout >= 0.0f && dropout < 1.0f, fmt::format("dropout {} is not in [0, 1)", dropout));
   if (!channels.empty()) {

@@ -34,8 +34,10 @@ namespace sxb::nn {
 
 inline constexpr int kVggInputChannels = 3, kVggInputSize = 32;
 inline constexpr int kVggPool = -1;  // 'M' in a layout
-// The model every setting defaults to (VggConfig, train, sweeps, benchmarks).
+// The model every setting defaults to (VggConfig, train, sweeps, benchmarks),
+// and the largest width multiplier anything accepts.
 inline constexpr const char* kDefaultVgg = "vgg11";
+inline constexpr double kMaxWidth = 16.0;
 
 // The configuration list of "vgg11" or "vgg16" (kVggPool for 'M'); other names are an Error.
 std::vector<int> vgg_layout(const std::string& model);

@@ -234,8 +234,8 @@ SweepPointConfig point_from_json(const json& j, const std::string& base_dir) {
   SXB_REQUIRE(!(j.is_object() && j.contains("tile") && j["tile"].is_null()),
               "tile must be N or \"RxC\" (got null; leave it out for the default)");
   k.number("width", c.width);
-  SXB_REQUIRE(c.width > 0.0 ? c.width <= 16.0 : !width_given,
-              fmt::format("width must be in (0, 16]; leave it out for the default (got {})", c.width));
+  SXB_REQUIRE(c.width > 0.0 ? c.width <= nn::kMaxWidth : !width_given,
+              fmt::format("width must be in (0, {}]; leave it out for the default (got {})", nn::kMaxWidth, c.width));
   k.integer("classes", c.classes, 0, 1 << 20);
   k.text("data", c.data);
   k.text("eval_data", c.eval_data);

@@ -50,8 +50,8 @@ void TrainConfig::check(const std::string& path) const {
   const std::string p = path.empty() ? "" : path + ".";
   SXB_REQUIRE(model == "vgg11" || model == "vgg16",
               Message{Key{p + "model"}, fmt::format(" '{}' is not one of vgg11, vgg16", model)});
-  SXB_REQUIRE(std::isfinite(width) && width > 0.0 && width <= 16.0,
-              Message{Key{p + "width"}, fmt::format(" {} is not in (0, 16]", width)});
+  SXB_REQUIRE(std::isfinite(width) && width > 0.0 && width <= nn::kMaxWidth,
+              Message{Key{p + "width"}, fmt::format(" {} is not in (0, {}]", width, nn::kMaxWidth)});
   SXB_REQUIRE(classes >= 0 && classes <= 100000,
               Message{Key{p + "classes"}, fmt::format(" {} is not in 1..100000", classes)});
   SXB_REQUIRE(dropout >= 0.0f && dropout < 1.0f,
