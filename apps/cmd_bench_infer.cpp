@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 #include <omp.h>
 
-#include <chrono>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -18,6 +17,7 @@
 #include "apps/model_options.h"
 #include "apps/number_options.h"
 #include "engine/io/version.h"
+#include "engine/io/stopwatch.h"
 #include "models/vgg.h"
 
 namespace sxb::app {
@@ -45,10 +45,10 @@ void add_bench_infer_command(CLI::App& bench) {
       return opt->layers ? net.forward(x, nn::ForwardContext{nn::Mode::Eval}) : net.infer(x);
     };
     for (int i = 0; i < opt->warmup; ++i) (void)forward();
-    const auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch watch;
     for (int i = 1; i < opt->steps; ++i) (void)forward();
     const std::vector<float> logits = nn::to_host(*b, forward());  // the last one, read back: waits for the device
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double s = watch.seconds();
     const double rate = static_cast<double>(n) * opt->steps / s;
     const nlohmann::json out = {{"benchmark", "infer"},      {"model", opt->model},
                                 {"width", opt->width},       {"batch", n},

@@ -4,7 +4,6 @@
 // sparse product was faster (the crossover used by engine/evaluation/sparse_forward.h).
 #include <fmt/format.h>
 
-#include <chrono>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -14,6 +13,7 @@
 #include "engine/evaluation/sparse_forward.h"
 #include "models/nn_backend.h"
 #include "engine/io/version.h"
+#include "engine/io/stopwatch.h"
 
 namespace sxb::app {
 namespace {
@@ -48,10 +48,10 @@ double best_time(int repeat, F&& run, nn::Backend& b, const nn::Tensor& sync) {
   (void)nn::to_host(b, sync);
   double best = 1e30;
   for (int r = 0; r < repeat; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch watch;
     run();
     (void)nn::to_host(b, sync);  // download waits for the backend's stream
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    best = std::min(best, watch.seconds());
   }
   return best;
 }

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 #include <omp.h>
 
-#include <chrono>
 #include <filesystem>
 #include <memory>
 
@@ -24,6 +23,7 @@
 #include "engine/crossbar/tile_solver.h"
 #include "engine/studies/model_store.h"
 #include "engine/studies/sweep.h"
+#include "engine/io/stopwatch.h"
 #include "engine/training/train.h"
 #include "engine/crossbar/weff_cache.h"
 
@@ -78,7 +78,7 @@ std::string demo_model(DemoOptions& o, const Dataset& train_set, const Dataset& 
 }
 
 void network_demo(DemoOptions& o) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = Clock::now();
   check_distinct_paths({{"--json", o.json}, {"--report", o.report}}, {{"--crossbar", o.crossbar.file}});
   if (!o.json.empty()) check_output_file(o.json, "--json");
   if (!o.report.empty()) check_output_file(o.report, "--report");
@@ -112,14 +112,14 @@ void network_demo(DemoOptions& o) {
     eo.crossbar.tile_rows = r;
     eo.crossbar.tile_cols = c;
     eo.crossbar.check("crossbar configuration");
-    eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+    eo.log = log_line_to_stderr;
     request.options = eo;
     const CrossbarEvalResult res = evaluate_model_file(request, *backend, test_set, &software);
     fmt::print("\n=== tiles {} x {} ===\n{}", r, c, crossbar_table(res.report));
     runs.push_back(res.report);
   }
 
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds = seconds_since(t0);
   const CrossbarReport& first = runs.front();
   fmt::print("\n=== summary: {} width {} on {} ({} test images), crossbar preset '{}' ===\n", first.model, first.width,
              test_set.source, test_set.size(), eo.crossbar.preset);

@@ -13,6 +13,7 @@
 #include "apps/readout_options.h"
 #include "apps/report_options.h"
 #include "models/io/atomic_file.h"
+#include "engine/io/stopwatch.h"
 #include "engine/evaluation/crossbar_render.h"
 #include "engine/evaluation/model_evaluation.h"
 #include "engine/report/html_report.h"
@@ -100,7 +101,7 @@ void add_evaluate_command(CLI::App& app) {
     eo.cache_dir = cache_dir;
     eo.data_source = opt->data;
     if (!opt->report.empty()) eo.heatmaps = HeatmapRequest{opt->report_layer, opt->report_cells};
-    if (!opt->quiet) eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+    if (!opt->quiet) eo.log = log_line_to_stderr;
 
     const ModelFile mf = read_model_file(opt->model);  // the one read of the weights file
     ModelEvalRequest request;

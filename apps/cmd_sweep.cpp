@@ -17,6 +17,7 @@
 #include "apps/output_paths.h"
 #include "apps/stop_signal.h"
 #include "models/io/atomic_file.h"
+#include "engine/io/stopwatch.h"
 #include "engine/report/sweep_report.h"
 #include "engine/studies/sweep_results.h"
 #include "engine/studies/sweep_run.h"
@@ -76,7 +77,7 @@ void add_run(CLI::App* sweep) {
     o.max_points = opt->max_points;
     check_output_dir(o.out_dir, "--out");
     check_output_dir(o.cache_dir, "--cache-dir");  // trained models are kept even with --no-cache
-    if (!opt->quiet) o.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+    if (!opt->quiet) o.log = log_line_to_stderr;
     SweepRunResult r;
     {
       const StopSignal stop;

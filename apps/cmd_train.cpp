@@ -50,7 +50,8 @@ void run_train(const TrainConfig& options, const std::string& device, bool wct_g
   NonidealStats tuned;
   if (nonideal && nonideal->layout)
     hooks.on_model = [&](nn::Vgg& m) {
-      check_layout_for_model(*nonideal->layout, m, nonideal_flags.layout, false);  // as evaluate checks it
+      // As evaluate checks it when the weights come from --init; a random init gets the layout's masks.
+      check_layout_for_model(*nonideal->layout, m, nonideal_flags.layout, !config.init_weights.empty());
       set_masks(m, *nonideal->layout);
     };
   {

@@ -11,6 +11,7 @@
 #include "apps/crossbar_options.h"
 #include "apps/model_options.h"
 #include "apps/output_paths.h"
+#include "engine/io/stopwatch.h"
 #include "engine/crossbar/layout_file.h"
 #include "engine/crossbar/state_dict_weff.h"
 #include "models/io/atomic_file.h"
@@ -68,7 +69,7 @@ void add_weff_command(CLI::App& app) {
       if (used != g.size() - eq - 1 || n < 1) throw bad;
       o.groups[g.substr(0, eq)] = n;
     }
-    if (!opt->quiet) o.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+    if (!opt->quiet) o.log = log_line_to_stderr;
     {
       const RawSafetensors in = read_safetensors_raw(opt->weights);
       const StateDictWeff r = state_dict_weff(in, opt->weights, o);

@@ -1,11 +1,11 @@
 #include "engine/crossbar/example_tile.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <random>
 
 #include "engine/crossbar/tile_solver.h"
+#include "engine/io/stopwatch.h"
 #include "kernels/common/counter_rng.h"
 
 namespace sxb {
@@ -29,9 +29,9 @@ ExampleTileRun run_example_tile(int n, std::uint64_t seed, Backend backend) {
   const std::vector<double> g = example_conductances(n, n, seed);
   const TileView t{n, n, g.data(), r.res};
   const std::vector<double> v(n, kDefaultVRead);
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = Clock::now();
   r.currents = tile_currents(t, v, backend);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = seconds_since(t0);
   r.ideal = ideal_currents(t, v);
   r.nf.resize(n);
   for (int j = 0; j < n; ++j) {

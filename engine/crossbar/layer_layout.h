@@ -46,6 +46,9 @@ struct NetworkLayout {
   std::string method = "dense";  // "dense", "cf", "xcs", "xrs"
   int tile_rows = kDefaultTileDim, tile_cols = kDefaultTileDim;
   std::vector<LayerLayout> layers;  // in network order
+  // Identity of the weights the layout was written for (layout_file.h:
+  // weights_mask_hash); empty when unknown. Not part of to_json.
+  std::string weights_mask_hash;
 
   void check(const std::string& context) const;
   // Crossbars = 2 x tile positions, summed over layers.

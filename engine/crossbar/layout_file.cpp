@@ -22,7 +22,7 @@ namespace {
 
 // The keys a layout file may have: the layout, what prune adds, its hash.
 const std::set<std::string> kLayoutFileKeys = {"method", "tile_rows", "tile_cols", "layers",
-                                               "accounting", "pruning", "content_hash"};
+                                               "accounting", "pruning", "content_hash", "weights_mask_hash"};
 
 // SHA-256 of the layout as to_json writes it: method, tile size, every tile.
 std::string layout_hash(const NetworkLayout& layout) { return ContentHash().add(to_json(layout).dump()).hex(); }
@@ -43,7 +43,7 @@ NetworkLayout read_layout_file(const std::string& path) {
     for (const auto& [key, value] : j.items())
       SXB_REQUIRE(kLayoutFileKeys.count(key),
                   fmt::format("{}: unknown key \"{}\" in a layout file (known: method, tile_rows, tile_cols, layers, "
-                              "accounting, pruning, content_hash)",
+                              "accounting, pruning, content_hash, weights_mask_hash)",
                               path, key));
   NetworkLayout layout = network_layout_from_json(j, path);
   if (j.contains("content_hash")) {  // files written before the hash have none
@@ -53,7 +53,32 @@ NetworkLayout read_layout_file(const std::string& path) {
                             "longer match its content_hash); prune again rather than edit a layout",
                             path));
   }
+  if (j.contains("weights_mask_hash")) {  // files written before the identity have none
+    const nlohmann::json& h = j.at("weights_mask_hash");
+    SXB_REQUIRE(h.is_string() && h.get<std::string>().size() == 64,
+                fmt::format("{}: weights_mask_hash must be a string of 64 hex digits", path));
+    layout.weights_mask_hash = h.get<std::string>();
+  }
   return layout;
+}
+
+std::string weights_mask_hash(nn::Vgg& model) {
+  ContentHash hash;
+  for (const std::string& layer : model.weight_layers()) {
+    const nn::Tensor& w = model.parameter(layer + ".weight").value;
+    const std::vector<float> values = nn::to_host(model.backend(), w);
+    std::string nonzero(values.size(), '0');
+    for (std::size_t i = 0; i < values.size(); ++i)
+      if (values[i] != 0.0f) nonzero[i] = '1';
+    hash.add(layer).add(w.shape_string()).add(nonzero);
+  }
+  return hash.hex();
+}
+
+void record_weights_identity(const std::string& path, nn::Vgg& model) {
+  nlohmann::json j = read_json_file(path, "the layout file");
+  j["weights_mask_hash"] = weights_mask_hash(model);
+  write_file_atomic(path, j.dump() + "\n");
 }
 
 void check_layout_for_model(const NetworkLayout& layout, nn::Vgg& model, const std::string& context,
@@ -82,6 +107,11 @@ void check_layout_for_model(const NetworkLayout& layout, nn::Vgg& model, const s
                                         "not belong to these weights)",
                                         context, layer, stray));
   }
+  if (zeros_too && !layout.weights_mask_hash.empty())
+    SXB_REQUIRE(weights_mask_hash(model) == layout.weights_mask_hash,
+                fmt::format("{}: the layout was written for other weights: the model's zero weights are not those of "
+                            "the pruned model it records (weights_mask_hash); use the layout written beside the model",
+                            context));
 }
 
 }  // namespace sxb

@@ -38,6 +38,11 @@ double percentile_abs(const std::vector<float>& matrix, double percentile) {
   return static_cast<double>(a[static_cast<std::size_t>(rank - 1)]);
 }
 
+double weight_span(const std::vector<float>& matrix) {
+  const double median = percentile_abs(matrix, 50.0);
+  return percentile_abs(matrix, 100.0) / median;
+}
+
 std::vector<double> tile_column_scales(const std::vector<float>& matrix, int outputs, const TilePlacement& p,
                                        ScaleMode mode, double layer_scale) {
   if (mode == ScaleMode::LayerMax || mode == ScaleMode::Percentile)

@@ -37,6 +37,14 @@ std::string to_string(ScaleMode mode);
 // max |W|); 1 when every entry is 0.
 double percentile_abs(const std::vector<float>& matrix, double percentile);
 
+// The span of a layer's weights: max |W| over the median nonzero |W| (1 for
+// an all-zero matrix). Trained layers span a few hundred at most; above
+// kSuspectWeightSpan the median weight maps below a millionth of the
+// conductance window with one scale per layer, far below any device's
+// resolution, and the weights are most likely damaged.
+inline constexpr double kSuspectWeightSpan = 1e6;
+double weight_span(const std::vector<float>& matrix);
+
 // The scale of every used column of tile `p` (p.cols.size() values) of the
 // K x N layer matrix `matrix` (N = outputs) under `mode`; `layer_scale` is the
 // layer's scale s for layer-max and percentile.

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "engine/crossbar/tile_solver.h"
+#include "engine/io/stopwatch.h"
 #include "kernels/common/error.h"
 
 namespace sxb {
@@ -32,10 +33,6 @@ std::size_t available_memory_bytes() {
   }
   const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   return pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) : (1ULL << 30);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 struct Job {

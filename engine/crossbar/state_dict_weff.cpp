@@ -12,6 +12,7 @@
 #include "engine/crossbar/mapping.h"
 #include "engine/crossbar/wct.h"
 #include "engine/io/version.h"
+#include "engine/io/stopwatch.h"
 #include "kernels/common/error.h"
 #include "models/io/safetensors.h"
 
@@ -152,10 +153,6 @@ double relative_error(const std::vector<float>& weff, const std::vector<float>& 
     norm += static_cast<double>(w[k]) * w[k];
   }
   return norm > 0.0 ? std::sqrt(diff / norm) : 0.0;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 // The report of tensor `s` (mapped as `whole`, its groups solved in `solved`),

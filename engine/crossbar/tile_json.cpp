@@ -1,6 +1,5 @@
 #include "engine/crossbar/tile_json.h"
 
-#include <chrono>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -10,6 +9,7 @@
 #include "engine/io/json_file.h"
 #include "engine/io/json_keys.h"
 #include "engine/io/version.h"
+#include "engine/io/stopwatch.h"
 
 namespace sxb {
 namespace {
@@ -83,7 +83,7 @@ TileProblem read_tile_problem(const std::string& path) {
 json solve_tile_problem(const TileProblem& p, const TileSolveOptions& opt, const SolverLog& log) {
   const TileView t = p.view();
   const int n_vec = static_cast<int>(p.voltages.size() / t.rows);
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   const TileSolution solution = solve_tile(p.tile, p.voltages, opt.transfer || opt.nf, p.backend, log);
   json out;
   out["rows"] = t.rows;
@@ -99,7 +99,7 @@ json solve_tile_problem(const TileProblem& p, const TileSolveOptions& opt, const
                         {"r_wire_row", t.res.r_wire_row}, {"r_wire_col", t.res.r_wire_col}};
   out["backend"] = to_string(solution.backend);
   out["device"] = describe(solution.backend);
-  out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out["seconds"] = watch.seconds();
   out["version"] = version_line();
   return out;
 }

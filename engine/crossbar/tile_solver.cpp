@@ -1,7 +1,7 @@
 #include "engine/crossbar/tile_solver.h"
+#include "engine/io/stopwatch.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -199,7 +199,7 @@ TileSolution solve_tile(const ValidTile& tile, const std::vector<double>& voltag
 double one_vector_solve_seconds(const TileBatch& batch, Backend backend, double v_read, const SolverLog& log) {
   validate_batch(batch);
   const TileSolver& s = tile_solver(backend);
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   if (s.currents_through_transfer()) {
     std::vector<double> T(batch.total_cells());
     transfer_with(s, batch, T.data(), log);
@@ -224,7 +224,7 @@ double one_vector_solve_seconds(const TileBatch& batch, Backend backend, double 
         fell_back(log, s, fmt::format("the one-vector solve of tile {} failed", k), "solved it");
       }
   }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return watch.seconds();
 }
 
 std::vector<double> ideal_currents(const TileView& t, const std::vector<double>& voltages) {

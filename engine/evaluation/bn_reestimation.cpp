@@ -1,9 +1,9 @@
 #include "engine/evaluation/bn_reestimation.h"
+#include "engine/io/stopwatch.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <numeric>
 
@@ -139,7 +139,7 @@ BnReestimation reestimate_batchnorm(nn::Vgg& model, const Dataset& train, const 
   SXB_REQUIRE(images > 0, "batch-norm re-estimation needs at least one image");
   SXB_REQUIRE(batch > 0, "batch-norm re-estimation: the batch size must be positive");
   SXB_REQUIRE(train.size() > 0, "batch-norm re-estimation: the training split " + train.source + " is empty");
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   nn::Backend& backend = model.backend();
   BnReestimation r;
   r.images = std::min(images, train.size());
@@ -159,7 +159,7 @@ BnReestimation reestimate_batchnorm(nn::Vgg& model, const Dataset& train, const 
     restore_batchnorm(model, r.before);  // never leave a half re-estimated model
     throw;
   }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = watch.seconds();
   return r;
 }
 

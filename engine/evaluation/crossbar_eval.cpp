@@ -10,20 +10,19 @@
 #include <utility>
 
 #include "engine/evaluation/sparse_forward.h"
+#include "engine/crossbar/mapping.h"
+#include "engine/crossbar/mapping_scale.h"
 #include "engine/crossbar/weff_cache.h"
 #include "engine/evaluation/readout_variants.h"
 #include "kernels/common/error.h"
 #include "engine/evaluation/crossbar_report.h"
 #include "engine/io/json_file.h"
 #include "engine/io/version.h"
+#include "engine/io/stopwatch.h"
 
 namespace sxb {
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // The W_eff of every layer of `layout`: from `cache` when it holds them
 // (`hit` set), else solved on `backend` with progress lines and stored there.
@@ -119,12 +118,29 @@ std::optional<WeffCacheEntry> cache_entry_for(const MappedNetwork& net, const Ne
                                                            moved ? o.rearrange.to_json() : nlohmann::json(nullptr)));
 }
 
-// Warnings when the run looks wrong: the ideal crossbar must equal the
-// software model unless weights were clipped; a configuration scale that
-// overrides WCT scales; software accuracy at chance level.
-std::vector<std::string> self_checks(const CrossbarEvalResult& r, long long clipped, const CrossbarEvalOptions& o,
-                                     int classes) {
+// The layers whose weights span more than kSuspectWeightSpan (a damaged
+// weights file), one warning each.
+std::vector<std::string> span_warnings(const std::vector<MappedLayer>& layers, const std::string& source) {
   std::vector<std::string> warnings;
+  for (const MappedLayer& l : layers)
+    if (const double span = weight_span(l.matrix); span > kSuspectWeightSpan)
+      warnings.push_back(fmt::format(
+          "{}: layer {}'s max |W| {:.4g} is {:.3g} times its median nonzero |W| {:.4g}: the weights look damaged "
+          "(trained layers span a few hundred at most), and with one mapping scale per layer the other weights "
+          "use less than a millionth of the conductance window",
+          source.empty() ? std::string("the model") : source, l.layer, max_abs(l.matrix), span,
+          percentile_abs(l.matrix, 50.0)));
+  return warnings;
+}
+
+// Warnings when the run looks wrong: the ideal crossbar must equal the
+// software model unless weights were clipped or span too much (`spans`,
+// already warned about); a configuration scale that overrides WCT scales;
+// software accuracy at chance level.
+std::vector<std::string> self_checks(const CrossbarEvalResult& r, long long clipped, const CrossbarEvalOptions& o,
+                                     int classes, std::vector<std::string> spans) {
+  std::vector<std::string> warnings = std::move(spans);
+  const bool damaged = !warnings.empty();
   const double scale = o.crossbar.scale;
   if (r.ideal.correct != r.software.correct || disagreements(r.ideal, r.software) > 0)
     warnings.push_back(
@@ -136,8 +152,10 @@ std::vector<std::string> self_checks(const CrossbarEvalResult& r, long long clip
                                       : fmt::format("scale_mode {}, scale_percentile {}", to_string(o.crossbar.scale_mode),
                                                     o.crossbar.scale_percentile))
             : fmt::format("the ideal crossbar disagrees with the software model on {} images although nothing was "
-                          "clipped: the mapping is wrong (please report this)",
-                          disagreements(r.ideal, r.software)));
+                          "clipped: {}",
+                          disagreements(r.ideal, r.software),
+                          damaged ? "the weights span more than the conductance window resolves (see above)"
+                                  : "the mapping is wrong (please report this)"));
   if (o.wct && scale > 0.0 && o.crossbar.scale_mode == ScaleMode::LayerMax)
     warnings.push_back(fmt::format(
         "the crossbar configuration's scale {} replaces the weight-constrained training scales s_ref of {} (kappa {}): "
@@ -408,7 +426,7 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   if (options.rearrange.policy != RearrangePolicy::None) unarranged_stage(run);
   if (options.heatmaps) heatmap_stage(run);
 
-  rep.warnings = self_checks(r, rep.clipped, options, model.config().classes);
+  rep.warnings = self_checks(r, rep.clipped, options, model.config().classes, span_warnings(net.layers, options.model_source));
   layer_reports(r.layers, net.scale_sources, converters, rep);
   describe_run(model, data, options, net.layout, backend, rep);
   rep.images = r.software.images;

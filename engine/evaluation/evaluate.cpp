@@ -1,8 +1,8 @@
 #include "engine/evaluation/evaluate.h"
+#include "engine/io/stopwatch.h"
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <numeric>
 
 namespace sxb {
@@ -22,7 +22,7 @@ EvalResult evaluate(nn::Vgg& model, const Dataset& d, const Normalization& norm,
     SXB_REQUIRE(d.labels[k] >= 0 && d.labels[k] < classes,
                 fmt::format("{}: image {} has label {}, but the model has {} classes", d.source, k, d.labels[k],
                             classes));
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   nn::Backend& backend = model.backend();
   EvalResult r;
   r.images = d.size();
@@ -59,7 +59,7 @@ EvalResult evaluate(nn::Vgg& model, const Dataset& d, const Normalization& norm,
   }
   r.accuracy = d.size() ? static_cast<double>(r.correct) / d.size() : 0.0;
   r.loss = d.size() ? loss_sum / d.size() : 0.0;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = watch.seconds();
   return r;
 }
 

@@ -1,6 +1,5 @@
 #include "engine/evaluation/network_bench.h"
 
-#include <chrono>
 #include <vector>
 
 #include "engine/converters/converter_network.h"
@@ -8,13 +7,10 @@
 #include "engine/crossbar/tile_solver.h"
 #include "engine/data/synthetic.h"
 #include "engine/evaluation/effective_model.h"
+#include "engine/io/stopwatch.h"
 
 namespace sxb {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Output pixels of each mapped layer for one 32 x 32 image, in weight_layers() order.
 std::vector<long long> output_pixels(const std::string& model) {

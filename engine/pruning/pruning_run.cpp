@@ -16,14 +16,13 @@
 #include "models/io/safetensors.h"
 #include "engine/io/json_keys.h"
 #include "engine/io/version.h"
+#include "engine/io/stopwatch.h"
 
 namespace sxb {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -327,8 +326,7 @@ PruneRunResult run_pruning_steps(const PruneRunConfig& c, const Dataset& train_s
                                  nn::Backend& backend, const TrainHooks& hooks_in) {
   const auto t_start = Clock::now();
   c.check();
-  const Log log =
-      hooks_in.log ? hooks_in.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  auto log = log_or_stderr(hooks_in.log);
   PruneRunResult result;
   result.paths = prune_paths(c.out);
   const PrunePaths& paths = result.paths;
@@ -390,6 +388,7 @@ PruneRunResult run_pruning_steps(const PruneRunConfig& c, const Dataset& train_s
   } else {
     final_model = keep_hard_pruned(hard.network, dense.model_name, backend, result);
   }
+  record_weights_identity(paths.layout, *final_model);
   check_layout_for_model(read_layout_file(paths.layout), *final_model, paths.layout);
 
   write_done_summary(summary, result, regularised_path, test_set, hard.pruning,

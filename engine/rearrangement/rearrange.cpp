@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 
 #include "engine/io/content_hash.h"
 #include "engine/rearrangement/rearrange_search.h"
+#include "engine/io/stopwatch.h"
 #include "kernels/common/error.h"
 
 namespace sxb {
@@ -215,7 +215,7 @@ void tile_summary(const std::vector<TileConductance>& tiles, double& low_min, do
 
 Rearrangement rearrange(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
                         const CrossbarConfig& config, const RearrangeOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   spread_budget(0, options.extra);  // checks rearrange.extra
   SXB_REQUIRE(options.extra == 0.0 || options.policy == RearrangePolicy::Spread,
               fmt::format("rearrange.extra = {} applies to policy spread only (policy is {})", options.extra,
@@ -266,7 +266,7 @@ Rearrangement rearrange(const std::vector<MappedLayer>& layers, const NetworkLay
     }
     r.layers.push_back(std::move(s));
   }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = watch.seconds();
   return r;
 }
 

@@ -1,11 +1,11 @@
 #include "engine/rearrangement/rearrange_search.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <numeric>
 
 #include "engine/crossbar/tile_solver.h"
+#include "engine/io/stopwatch.h"
 #include "kernels/common/counter_rng.h"
 #include "kernels/common/error.h"
 
@@ -145,7 +145,7 @@ std::vector<double> weff_squared_error(const std::vector<MappedLayer>& layers, c
 
 SearchOutcome search_rearrangement(const std::vector<const MappedLayer*>& sources, const NetworkLayout& layout,
                                    const CrossbarConfig& config, const RearrangeOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   const int R = layout.tile_rows, C = layout.tile_cols;
   const DeviceModel devices = config.devices();
   SearchOutcome out;
@@ -181,7 +181,7 @@ SearchOutcome search_rearrangement(const std::vector<const MappedLayer*>& source
       out.stopped_by = "rounds";
       break;
     }
-    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >= options.budget_seconds) {
+    if (watch.seconds() >= options.budget_seconds) {
       out.stopped_by = "budget";
       break;
     }

@@ -14,15 +14,14 @@
 
 #include "engine/io/content_hash.h"
 #include "engine/io/json_file.h"
+#include "engine/io/stopwatch.h"
 #include "kernels/common/error.h"
 
 namespace sxb {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Exclusive lock on `<path>.lock` while a model is made: a second runner that
 // needs the same model waits (polling `stop`, so a signal still ends the
@@ -95,7 +94,7 @@ StoredModel ModelStore::trained(TrainConfig t, const nlohmann::json& train_id, c
                      t.resume ? " (resuming)" : "", s.path));
   const TrainResult r = train(t, train_set, test_set, backend, hooks);
   s.interrupted = r.interrupted;
-  s.seconds = since(t0);
+  s.seconds = seconds_since(t0);
   return s;
 }
 
@@ -128,7 +127,7 @@ StoredModel ModelStore::pruned(PruneRunConfig r, const StoredModel& dense, const
     log_(fmt::format("  pruning {} to sparsity {} at {}x{}{} -> {}", method_name(p.method), p.sparsity, p.tile_rows,
                      p.tile_cols, r.resume ? " (resuming)" : "", paths.model));
   const PruneRunResult result = run_pruning(r, train_set, test_set, backend, hooks);
-  s.seconds = since(t0);
+  s.seconds = seconds_since(t0);
   if ((s.interrupted = result.interrupted)) return s;  // no summary yet
   s.summary = {{"accuracy", result.summary.value("accuracy", nlohmann::json())},
                {"pruning", result.summary.value("pruning", nlohmann::json())}};
@@ -156,7 +155,7 @@ StoredModel ModelStore::tuned(TrainConfig t, const NonidealSettings& settings, c
                      settings.crossbar.tile_rows, settings.crossbar.tile_cols, t.resume ? " (resuming)" : "", s.path));
   const TrainResult r = train_nonideal(t, settings, train_set, test_set, backend, hooks);
   s.interrupted = r.interrupted;
-  s.seconds = since(t0);
+  s.seconds = seconds_since(t0);
   return s;
 }
 

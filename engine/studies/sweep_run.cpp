@@ -27,6 +27,7 @@
 #include "engine/studies/sweep_results.h"
 #include "engine/training/train.h"
 #include "engine/crossbar/wct.h"
+#include "engine/io/stopwatch.h"
 #include "kernels/common/error.h"
 
 namespace sxb {
@@ -34,9 +35,7 @@ namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 json grid_keys(const Sweep& s) {  // "varied" loses the grid's order in a JSON object
   json keys = json::array();
@@ -198,8 +197,8 @@ json Runner::run_point(const Sweep& sweep, const SweepPoint& p, bool& interrupte
           {"report", to_json(r.report)},
           {"seconds",
            {{"train", dense.seconds}, {"prune", pruned ? pruned->seconds : 0.0},
-            {"nonideal_finetune", tuned ? tuned->seconds : 0.0}, {"evaluate", since(te)},
-            {"total", since(t0)}}},
+            {"nonideal_finetune", tuned ? tuned->seconds : 0.0}, {"evaluate", seconds_since(te)},
+            {"total", seconds_since(t0)}}},
           {"shard", o_.shard.name()},
           {"host", host},
           {"finished", utc_now()}};
@@ -284,7 +283,7 @@ SweepRunResult run_sweep(const Sweep& sweep, const SweepRunOptions& o) {
       }
       results.append(record);
       ++result.done;
-      const double per_point = since(t0) / static_cast<double>(i + 1);
+      const double per_point = seconds_since(t0) / static_cast<double>(i + 1);
       log(fmt::format("[{}/{}] point {}: software {:.2f}%, ideal {:.2f}%, non-ideal {:.2f}% in {}; ETA {}", i + 1,
                       todo.size(), p.index, 100 * sweep_metric(record, "software"),
                       100 * sweep_metric(record, "ideal"), 100 * sweep_metric(record, "nonideal"),

@@ -11,6 +11,7 @@
 #include "engine/crossbar/wct.h"
 #include "engine/evaluation/effective_model.h"
 #include "engine/evaluation/evaluate.h"
+#include "engine/io/stopwatch.h"
 #include "kernels/common/counter_rng.h"
 #include "kernels/common/error.h"
 #include "models/io/safetensors.h"
@@ -18,13 +19,11 @@
 namespace sxb {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using Log = std::function<void(const std::string&)>;
 
 constexpr std::uint64_t kResampleDraws = 0x52534d50ULL;  // purpose of the per-epoch device seeds
 constexpr const char* kDeltaPrefix = "delta.";
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 std::int64_t metadata_integer(const SafetensorsFile& f, const std::string& path, const std::string& key) {
   const auto it = f.metadata.find(key);
@@ -295,7 +294,7 @@ TrainResult train_nonideal(const TrainConfig& config, const NonidealSettings& se
   settings.check("nonideal");
   SXB_REQUIRE(train_set.size() > 0, "the training set is empty");
   const int steps_per_epoch = static_cast<int>((train_set.size() + config.batch - 1) / config.batch);
-  const Log log = hooks.log ? hooks.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  const Log log = log_or_stderr(hooks.log);
   EffectiveForward forward(config, settings, steps_per_epoch, log);
 
   TrainHooks h = hooks;

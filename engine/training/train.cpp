@@ -14,18 +14,17 @@
 #include "models/weight_checks.h"
 #include "engine/io/json_keys.h"
 #include "engine/io/version.h"
+#include "engine/io/stopwatch.h"
 
 namespace sxb {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 // Purposes of the counter-based draws of the trainer (see engine/data/batches.h).
 constexpr std::uint64_t kInitDraws = 0x494e4954ULL, kDropoutDraws = 0x44524f50ULL;
 constexpr double kProgressSeconds = 2.0;
 constexpr const char* kMomentumPrefix = "momentum.";
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 std::string format_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
@@ -321,7 +320,7 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
                   const TrainHooks& hooks) {
   const auto t_start = Clock::now();
   const TrainConfig config = checked_for_data(config_in, train_set, test_set);
-  auto log = hooks.log ? hooks.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  auto log = log_or_stderr(hooks.log);
 
   const int steps_per_epoch = static_cast<int>((train_set.size() + config.batch - 1) / config.batch);
   const std::string ckpt_path = checkpoint_path(config.out);

@@ -145,12 +145,23 @@ namespace sxb::nn::cpu {
 
 // --- conv2d -----------------------------------------------------------------
 // x [N,C,H,W], weight [K,C,kh,kw], bias [K] (may be null) -> y [N,K,Ho,Wo].
+// The shapes conv2d_forward_eval runs through Winograd F(2,3) do so here too.
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* y);
 
 // dy [N,K,Ho,Wo] -> dx [N,C,H,W] (may be null), dweight [K,C,kh,kw],
-// dbias [K] (may be null).
+// dbias [K] (may be null). Layers of the Winograd forward with at least
+// kWinogradMinChannels output channels too run their backward through
+// Winograd F(2,3): dx as the forward on the flipped, transposed kernels,
+// dweight as 16 products in the transform domain; the others im2col + SGEMM.
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy, float* dx,
                      float* dweight, float* dbias);
+
+// Whether conv2d_forward and conv2d_backward run the shapes above through
+// Winograd F(2,3) (true, the default) or through im2col + SGEMM like every
+// other shape (false). Process-wide: set it before a training, not while a
+// kernel runs. The eval path (conv2d_forward_eval) does not depend on it.
+void set_winograd_training(bool on);
+bool winograd_training();
 
 // The eval path (inference only): x [N,C,H,W], weight [K,C,kh,kw] ->
 // y [N,K,Ho,Wo] (pooled: [N,K,Ho/2,Wo/2]) with the epilogue applied in the

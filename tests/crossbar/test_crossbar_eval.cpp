@@ -4,6 +4,7 @@
 // chance-level models.
 #include <gtest/gtest.h>
 
+#include "engine/crossbar/mapping_scale.h"
 #include "engine/evaluation/crossbar_eval.h"
 #include "engine/evaluation/crossbar_render.h"
 #include "engine/evaluation/network_bench.h"
@@ -140,6 +141,35 @@ TEST(CrossbarEval, NetworkBenchSolvesEveryTile) {
   EXPECT_EQ(r.tile_level_seconds, 0.0);
   s.crossbar.adc_bits = 8;
   EXPECT_GT(bench_network(model, s).tile_level_seconds, 0.0);
+}
+
+// One weight of 1e30 (a damaged file): the warning names the layer and its
+// span, and the ideal-crossbar check does not call it a mapping bug.
+TEST(CrossbarEval, DamagedWeightSpanIsNamed) {
+  auto backend = nn::make_cpu_backend();
+  nn::VggConfig vc;
+  vc.width = 0.0625;
+  nn::Vgg model(vc, *backend);
+  model.init(3);
+  SafetensorsFile sd = model.state_dict();
+  sd.tensors.at("features.4.weight").data[7] = 1e30f;
+  model.load_state_dict(sd, "damaged.safetensors");
+  const Dataset test_set = load_dataset("synthetic:100", Split::Test);
+  CrossbarEvalOptions o;
+  o.backend = Backend::Cpu;
+  o.crossbar.tile_rows = o.crossbar.tile_cols = 16;
+  o.model_source = "damaged.safetensors";
+  const CrossbarEvalResult r = evaluate_on_crossbars(model, test_set, Normalization{}, o);
+  const std::string all = to_json(r.report)["warnings"].dump();
+  EXPECT_TRUE(mentions(r.report.warnings, "damaged.safetensors: layer features.4's max |W| 1e+30")) << all;
+  EXPECT_FALSE(mentions(r.report.warnings, "features.0's")) << all;
+  EXPECT_FALSE(mentions(r.report.warnings, "please report")) << all;
+
+  std::vector<float> m(100, 0.5f);
+  EXPECT_EQ(weight_span(m), 1.0);
+  m[3] = -4e6f;
+  EXPECT_EQ(weight_span(m), 8e6);
+  EXPECT_EQ(weight_span(std::vector<float>(9, 0.0f)), 1.0);
 }
 
 TEST(CrossbarEval, LayoutMustMatchTheModel) {

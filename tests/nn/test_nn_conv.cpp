@@ -125,6 +125,40 @@ TEST(NnConv2d, BackwardOverSeveralGroupsOfChunksMatchesDirectLoops) {
   }
 }
 
+TEST(NnConv2d, WinogradBackwardMatchesDirectLoops) {
+  // 3x3, stride 1, padding 1 with at least 16 channels each way: the
+  // Winograd F(2,3) backward. 9 samples of 6x10 (135 tiles): whole-batch
+  // products; 20 samples of 16x16 (1,280 tiles): 7 groups of 3 images and
+  // one of 2; 9 samples of 64x64: groups of two one-image blocks (the last
+  // of one), accumulated by the SGEMMs; 64 channels in and 32 out.
+  const Conv2dShape shapes[] = {conv_shape(9, 16, 6, 10, 24, 3, 3, 1, 1), conv_shape(20, 16, 16, 16, 16, 3, 3, 1, 1),
+                                conv_shape(9, 16, 64, 64, 16, 3, 3, 1, 1), conv_shape(2, 64, 4, 4, 32, 3, 3, 1, 1)};
+  for (const Conv2dShape& s : shapes) {
+    const auto x = random_values(conv_x_size(s), 7), w = random_values(conv_w_size(s), 8);
+    const auto dy = random_values(conv_y_size(s), 9);
+    std::vector<float> dw(conv_w_size(s)), dx(x.size(), std::numeric_limits<float>::quiet_NaN());
+    cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), nullptr);
+    EXPECT_LT(max_relative_error(dw, direct_conv_dweight(s, x, dy)), 1e-5) << s.batch << " samples";
+    // dx is the convolution of dy with the flipped, transposed kernels.
+    Conv2dShape t = s;
+    t.in_channels = s.out_channels, t.out_channels = s.in_channels;
+    std::vector<float> flipped(w.size());
+    for (int k = 0; k < s.out_channels; ++k)
+      for (int c = 0; c < s.in_channels; ++c)
+        for (int tap = 0; tap < 9; ++tap)
+          flipped[(static_cast<std::size_t>(c) * s.out_channels + k) * 9 + tap] =
+              w[(static_cast<std::size_t>(k) * s.in_channels + c) * 9 + 8 - tap];
+    EXPECT_LT(max_relative_error(dx, direct_conv(t, dy, flipped, nullptr)), 1e-5) << s.batch << " samples";
+  }
+  // The forward of a Winograd shape (the training forward, with its bias).
+  const Conv2dShape s = conv_shape(3, 16, 8, 6, 20, 3, 3, 1, 1);
+  const auto x = random_values(conv_x_size(s), 11), w = random_values(conv_w_size(s), 12);
+  const auto b = random_values(static_cast<std::size_t>(s.out_channels), 13);
+  std::vector<float> y(conv_y_size(s), std::numeric_limits<float>::quiet_NaN());
+  cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y.data());
+  EXPECT_LT(max_relative_error(y, direct_conv(s, x, w, b.data())), 1e-5);
+}
+
 void check_conv_gradients(const Conv2dShape& s, std::uint64_t seed) {
   auto x = random_values(conv_x_size(s), seed), w = random_values(conv_w_size(s), seed + 1);
   auto b = random_values(static_cast<std::size_t>(s.out_channels), seed + 2);
@@ -143,6 +177,9 @@ void check_conv_gradients(const Conv2dShape& s, std::uint64_t seed) {
 TEST(NnConv2d, GradientsMatchFiniteDifferences3x3Pad1) {
   check_conv_gradients(conv_shape(2, 3, 5, 5, 4, 3, 3, 1, 1), 10);
 }
+TEST(NnConv2d, GradientsMatchFiniteDifferences3x3Winograd) {
+  check_conv_gradients(conv_shape(2, 16, 4, 6, 16, 3, 3, 1, 1), 50);
+}
 TEST(NnConv2d, GradientsMatchFiniteDifferences1x1Stride2) {
   check_conv_gradients(conv_shape(2, 3, 6, 5, 2, 1, 1, 0, 2), 20);
 }
@@ -160,8 +197,12 @@ TEST(NnDeterminism, ConvBackwardIsBitIdenticalFor1To3Threads) {
   // with 4 channels: 7 groups of three chunks (the last of two), whose weight
   // gradients are accumulated by the SGEMMs; 3x3 with stride 2 and no padding:
   // the general (not "same") im2col, and whole-batch products in blocks.
+  // The Winograd shapes: 9 samples of 16x16 with 16 and 32 channels
+  // (whole-batch weight gradient), 20 samples of 16x16 (8 groups, added in
+  // order) and 3 samples of 64x64 with 16 channels (groups of one image).
   const Conv2dShape shapes[] = {conv_shape(9, 16, 16, 16, 32, 3, 3, 1, 1), conv_shape(40, 4, 16, 16, 8, 3, 3, 1, 1),
-                                conv_shape(6, 3, 9, 9, 5, 3, 3, 0, 2)};
+                                conv_shape(6, 3, 9, 9, 5, 3, 3, 0, 2), conv_shape(20, 16, 16, 16, 16, 3, 3, 1, 1),
+                                conv_shape(3, 16, 64, 64, 16, 3, 3, 1, 1)};
   for (const Conv2dShape& s : shapes) {
     const auto x = random_values(conv_x_size(s), 150), w = random_values(conv_w_size(s), 151);
     const auto b = random_values(s.out_channels, 152), dy = random_values(conv_y_size(s), 153);

@@ -1,5 +1,5 @@
 // The pipeline that produced docs/results.md, kept working: a reduced copy of
-// data/studies/paper-vgg11-cifar10.json (synthetic data, width 0.125, one
+// data/studies/paper-vgg11-cifar10.json (256 synthetic images, width 0.0625, one
 // epoch, the sparsity-0.9 models of seed 1) through `sweep run` -> `sweep merge
 // --csv` -> scripts/study_report.py, and `evaluate --predictions` with one
 // prediction column per read-out variant.
@@ -50,8 +50,8 @@ ojson reduced_study() {
   ojson s = ojson::parse(slurp(fs::path(SXB_SOURCE_DIR) / "data/studies/paper-vgg11-cifar10.json"));
   s["name"] = "paper-reduced";
   ojson& base = s["base"];
-  base["width"] = 0.125;
-  base["data"] = "synthetic:512";
+  base["width"] = 0.0625;
+  base["data"] = "synthetic:256";
   base["train"] = {{"epochs", 1}, {"batch", 32}, {"lr", 0.05}};
   base["finetune_images_per_class"] = 16;
   base["evaluation"]["bn_recalibrate"] = 64;
@@ -119,7 +119,7 @@ TEST(StudyPipeline, RunMergeAndRegenerateTheTables) {
     const std::vector<std::string> r = split(line);
     ASSERT_EQ(r.size(), columns.size()) << line;
     merged.insert(r[at["id"]]);
-    EXPECT_EQ(r[at["test_images"]], "512") << line;
+    EXPECT_EQ(r[at["test_images"]], "256") << line;
     for (const char* v : {"nonideal_none", "nonideal_column", "nonideal_none_bn", "nonideal_column_bn"}) {
       const double a = std::stod(r[at[v]]);
       EXPECT_TRUE(a >= 0.0 && a <= 1.0) << v << " " << line;

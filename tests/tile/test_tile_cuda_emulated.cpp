@@ -25,10 +25,14 @@ TEST(TileCudaEmulated, BlockSweepMatchesReference) {
   const TileResistances cases[] = {{500, 100, 2.5, 2.5}, {0, 100, 2.5, 2.5}, {500, 0, 2.5, 2.5},
                                    {500, 100, 0, 2.5},   {500, 100, 2.5, 0}, {0, 0, 0, 0},
                                    {1e4, 1e4, 50, 50},   {1e4, 1e4, 2.5, 0.01}, {500, 0, 2.5, 0}};
+  // The thread count only changes how rows and columns are split over the
+  // block: every resistance case at 64 threads, the first (all resistances
+  // non-zero) and the ideal one at 96.
   for (int n_threads : {64, 96})
     for (const auto& s : shapes)
       for (int variant = 0; variant < 2; ++variant)
         for (const TileResistances& r : cases) {
+          if (n_threads == 96 && &r != &cases[0] && &r != &cases[5]) continue;
           std::vector<double> g = test::random_conductances(s[0], s[1], 2e4, 2e5, 17 * s[0] + s[1]);
           if (variant) std::fill(g.begin(), g.end(), 1e-3);  // every device at 1 kOhm
           const TileView t{s[0], s[1], g.data(), r};

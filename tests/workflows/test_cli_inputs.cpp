@@ -177,6 +177,16 @@ TEST(CliInputs, NonidealTrainingRefusesALayoutOfOtherWeights) {
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find(layout + ": layer 'features.0' is"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("in the layout, but the model's weight"), std::string::npos) << r.output;
+  // Same shapes, but --init is the dense model, not the pruned one the layout belongs to: refused as well.
+  const std::string tuned = " --nonideal --tile 16 --resolve-every 1000 --layout " + layout + " --out " +
+                            (dir / "t.safetensors").string();
+  r = run("train " + kTiny + " --init " + narrow + tuned);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find(layout + ": layer '"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("held by no tile"), std::string::npos) << r.output;
+  // The pruned model itself trains on its layout.
+  r = run("train " + kTiny + " --init " + (dir / "p.safetensors").string() + tuned);
+  EXPECT_EQ(r.status, 0) << r.output;
 }
 
 // A 10-class model on 3-class folder data: an error, not an accuracy.

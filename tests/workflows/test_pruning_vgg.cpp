@@ -174,6 +174,27 @@ TEST(PruningLayout, FileRoundTripAndChecksAgainstTheModel) {
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("held by no tile"), std::string::npos) << e.what();
   }
+  // Weights whose zeros are a superset of the layout's (a sparser model) pass the
+  // held-by-no-tile check; the recorded mask identity catches them.
+  SafetensorsFile sparser_weights = p.weights;
+  std::vector<float>& w1 = sparser_weights.tensors.at(back.layers[1].layer + ".weight").data;
+  *std::find_if(w1.begin(), w1.end(), [](float v) { return v != 0.0f; }) = 0.0f;
+  nn::Vgg sparser(p.config, *backend);
+  sparser.load_state_dict(sparser_weights, "sparser");
+  EXPECT_NO_THROW(check_layout_for_model(back, sparser, path));
+  record_weights_identity(path, pruned);
+  const NetworkLayout identified = read_layout_file(path);
+  EXPECT_EQ(identified.weights_mask_hash, weights_mask_hash(pruned));
+  EXPECT_EQ(to_json(identified), to_json(p.layout));
+  EXPECT_NO_THROW(check_layout_for_model(identified, pruned, path));
+  EXPECT_NO_THROW(check_layout_for_model(identified, sparser, path, false));  // shapes only
+  try {
+    check_layout_for_model(identified, sparser, path);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path + ": the layout was written for other weights"), std::string::npos)
+        << e.what();
+  }
   // A layer of the wrong shape, and a missing layer.
   NetworkLayout wrong = back;
   wrong.layers[1] = dense_layout(wrong.layers[1].layer, 10, 10, 16, 8);
@@ -297,6 +318,10 @@ TEST(PruningRun, FineTuningHoldsPrunedWeightsAndMomentumAtZeroAndResumeIsExact) 
   // The fine-tuned weights: zero wherever no tile holds them, and so is their momentum.
   const NetworkLayout layout = read_layout_file(a.paths.layout);
   const SafetensorsFile model = read_safetensors(a.paths.model), ckpt = read_safetensors(checkpoint_path(a.paths.model));
+  nn::Vgg fine(nn::vgg_config_for_file(model, a.paths.model, nn::VggRequest{"vgg11", std::nullopt, std::nullopt}, true),
+               *backend);
+  fine.load_state_dict(model, a.paths.model);
+  EXPECT_EQ(layout.weights_mask_hash, weights_mask_hash(fine));  // the identity of the fine-tuned weights
   const SafetensorsFile hard = read_safetensors(a.paths.hard);
   long long pruned = 0, changed = 0;
   for (const LayerLayout& l : layout.layers) {

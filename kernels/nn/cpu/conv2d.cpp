@@ -10,6 +10,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 
 #include "kernels/nn/cpu/conv_epilogue.h"
@@ -391,9 +392,17 @@ SXB_MULTIVERSION void finish_plane(const ConvEpilogue& e, int k, int Ho, int Wo,
   }
 }
 
+namespace {
+std::atomic<bool> winograd_in_training{true};  // set_winograd_training
+}  // namespace
+
+void set_winograd_training(bool on) { winograd_in_training.store(on, std::memory_order_relaxed); }
+bool winograd_training() { return winograd_in_training.load(std::memory_order_relaxed); }
+
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* y) {
   ConvEpilogue e;
   e.bias = bias;
+  if (winograd_training() && winograd_applies(s)) return conv2d_forward_winograd(s, x, weight, e, y);
   forward_im2col(ConvGeometry(s), s.batch, x, weight, e, y);
 }
 
@@ -430,7 +439,10 @@ void conv2d_forward_csr(const Conv2dShape& s, const float* x, const CsrView& wei
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* weight, const float* dy, float* dx,
                      float* dweight, float* dbias) {
   const ConvGeometry g(s);
-  if (small_maps(g, s.batch))
+  if (winograd_training() && winograd_backward_applies(s)) {
+    conv2d_weight_grad_winograd(s, x, dy, dweight);
+    if (dx) conv2d_input_grad_winograd(s, weight, dy, dx);
+  } else if (small_maps(g, s.batch))
     backward_whole_batch(g, s.batch, x, weight, dy, dx, dweight);
   else
     backward_in_groups(g, s.batch, x, weight, dy, dx, dweight);

@@ -1,4 +1,6 @@
-// Winograd F(2,3) for the eval path's 3x3, stride-1, padding-1 convolutions:
+// Winograd F(2,3) forward of 3x3, stride-1, padding-1 convolutions (the eval
+// path with its epilogue; the training forward and, on flipped kernels, the
+// input gradient with the bias only or nothing):
 // each 2x2 output tile of a channel is A^T [sum over c of (G g G^T) . (B^T d B)] A
 // over the 4x4 input tile d around it, so the 36 multiply-adds per tile and
 // input channel of a direct product become 16 (16 products [K, C] x [C, tiles],
@@ -21,33 +23,58 @@
 #include "kernels/common/multiversion.h"
 #include "kernels/nn/cpu/conv_epilogue.h"
 #include "kernels/nn/cpu/scratch.h"
+#include "kernels/nn/cpu/winograd.h"
 #include "kernels/nn/layers.h"
 
 namespace sxb::nn::cpu {
+namespace winograd {
+
+// V [16][rows][ld]: see winograd.h.
+SXB_MULTIVERSION void transform_plane(int H, int W, std::size_t rows, std::size_t ld, const float* plane, int row,
+                                      std::size_t column, float* V, float* work) {
+  const int Wp = W + 2, TH = H / 2, TW = W / 2;
+  const std::size_t point = rows * ld;
+  float* d[4] = {work, work + Wp, work + 2 * Wp, work + 3 * Wp};
+  float* t[4] = {work + 4 * Wp, work + 5 * Wp, work + 6 * Wp, work + 7 * Wp};
+  for (int ty = 0; ty < TH; ++ty) {
+    for (int i = 0; i < 4; ++i) {  // input rows 2ty - 1 .. 2ty + 2, zero-padded
+      const int h = 2 * ty - 1 + i;
+      d[i][0] = d[i][Wp - 1] = 0.0f;
+      if (h < 0 || h >= H)
+        std::fill(d[i] + 1, d[i] + 1 + W, 0.0f);
+      else
+        std::copy(plane + static_cast<std::size_t>(h) * W, plane + static_cast<std::size_t>(h + 1) * W, d[i] + 1);
+    }
+    for (int p = 0; p < Wp; ++p) {
+      t[0][p] = d[0][p] - d[2][p];
+      t[1][p] = d[1][p] + d[2][p];
+      t[2][p] = d[2][p] - d[1][p];
+      t[3][p] = d[1][p] - d[3][p];
+    }
+    float* v = V + static_cast<std::size_t>(row) * ld + column + static_cast<std::size_t>(ty) * TW;
+    for (int r = 0; r < 4; ++r) {
+      const float* tr = t[r];
+      float* v0 = v + (4 * r) * point;
+      float* v1 = v0 + point;
+      float* v2 = v1 + point;
+      float* v3 = v2 + point;
+      for (int tx = 0; tx < TW; ++tx) {
+        const float a = tr[2 * tx], b = tr[2 * tx + 1], e = tr[2 * tx + 2], f = tr[2 * tx + 3];
+        v0[tx] = a - e;
+        v1[tx] = b + e;
+        v2[tx] = e - b;
+        v3[tx] = b - f;
+      }
+    }
+  }
+}
+
+}  // namespace winograd
+
 namespace {
 
-constexpr int kPoints = 16;  // 4x4 transform domain
-// Tiles of a block shared by all threads, and of a chunk one thread works
-// through alone; at least kMinChunks chunks make the layer use chunks.
-constexpr int kBlockColumns = 1024, kChunkColumns = 512, kMinChunks = 4;
-
-struct WinogradGeometry {
-  int N, C, H, W, K, TH, TW, tiles_per_image, images_per_block, blocks;
-  bool chunks;     // each thread transforms, multiplies and finishes its own blocks (no barriers)
-  std::size_t ld;  // leading dimension of the [C or K, tiles] matrices of a point
-
-  explicit WinogradGeometry(const Conv2dShape& s)
-      : N(s.batch), C(s.in_channels), H(s.height), W(s.width), K(s.out_channels), TH(s.height / 2),
-        TW(s.width / 2), tiles_per_image(TH * TW) {
-    const int per_chunk = std::max(1, (kChunkColumns + tiles_per_image - 1) / tiles_per_image);
-    chunks = (N + per_chunk - 1) / per_chunk >= kMinChunks;
-    images_per_block = chunks ? per_chunk : std::clamp(kBlockColumns / tiles_per_image, 1, N);
-    blocks = (N + images_per_block - 1) / images_per_block;
-    const std::size_t cols = static_cast<std::size_t>(images_per_block) * tiles_per_image;
-    ld = (cols + 15) / 16 * 16;
-    if (ld % 256 == 0) ld += 16;  // rows a large power of two apart would share cache sets
-  }
-};
+using winograd::kPoints;
+using WinogradGeometry = winograd::Geometry;
 
 // U [16][K][C]: U[4r + s][k][c] = (G g G^T)[r][s] of the 3x3 kernel g of (k, c),
 // G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]. `row` holds
@@ -74,49 +101,6 @@ SXB_MULTIVERSION void transform_weights(const WinogradGeometry& g, const float* 
     }
     for (int p = 0; p < kPoints; ++p)
       std::copy(row + p * g.C, row + (p + 1) * g.C, U + p * point + static_cast<std::size_t>(k) * g.C);
-  }
-}
-
-// V [16][C][ld]: B^T d B of every 4x4 input tile of one channel plane of one
-// image, at columns [column, column + tiles_per_image),
-// B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]].
-// `rows` holds 8 rows of W + 2 floats (work space).
-SXB_MULTIVERSION void transform_plane(const WinogradGeometry& g, const float* plane, int c, std::size_t column,
-                                      float* V, float* rows) {
-  const int Wp = g.W + 2;
-  const std::size_t point = static_cast<std::size_t>(g.C) * g.ld;
-  float* d[4] = {rows, rows + Wp, rows + 2 * Wp, rows + 3 * Wp};
-  float* t[4] = {rows + 4 * Wp, rows + 5 * Wp, rows + 6 * Wp, rows + 7 * Wp};
-  for (int ty = 0; ty < g.TH; ++ty) {
-    for (int i = 0; i < 4; ++i) {  // input rows 2ty - 1 .. 2ty + 2, zero-padded
-      const int h = 2 * ty - 1 + i;
-      d[i][0] = d[i][Wp - 1] = 0.0f;
-      if (h < 0 || h >= g.H)
-        std::fill(d[i] + 1, d[i] + 1 + g.W, 0.0f);
-      else
-        std::copy(plane + static_cast<std::size_t>(h) * g.W, plane + static_cast<std::size_t>(h + 1) * g.W, d[i] + 1);
-    }
-    for (int p = 0; p < Wp; ++p) {
-      t[0][p] = d[0][p] - d[2][p];
-      t[1][p] = d[1][p] + d[2][p];
-      t[2][p] = d[2][p] - d[1][p];
-      t[3][p] = d[1][p] - d[3][p];
-    }
-    float* v = V + static_cast<std::size_t>(c) * g.ld + column + static_cast<std::size_t>(ty) * g.TW;
-    for (int r = 0; r < 4; ++r) {
-      const float* tr = t[r];
-      float* v0 = v + (4 * r) * point;
-      float* v1 = v0 + point;
-      float* v2 = v1 + point;
-      float* v3 = v2 + point;
-      for (int tx = 0; tx < g.TW; ++tx) {
-        const float a = tr[2 * tx], b = tr[2 * tx + 1], e = tr[2 * tx + 2], f = tr[2 * tx + 3];
-        v0[tx] = a - e;
-        v1[tx] = b + e;
-        v2[tx] = e - b;
-        v3[tx] = b - f;
-      }
-    }
   }
 }
 
@@ -227,8 +211,8 @@ void conv2d_forward_winograd(const Conv2dShape& s, const float* x, const float* 
     float* Mo = g.chunks ? scratch(Scratch::WinogradProducts, m_size) : shared_M;
     transform_weights(g, weight, U, row);
     const auto inputs = [&](int first, int n, int c) {
-      transform_plane(g, x + (static_cast<std::size_t>(first + n) * g.C + c) * in_plane, c,
-                      static_cast<std::size_t>(n) * g.tiles_per_image, V, rows);
+      winograd::transform_plane(g.H, g.W, g.C, g.ld, x + (static_cast<std::size_t>(first + n) * g.C + c) * in_plane,
+                                c, static_cast<std::size_t>(n) * g.tiles_per_image, V, rows);
     };
     const auto product = [&](int p, int columns) {
       // M_p [K, columns] = U_p [K, C] * V_p [C, columns]

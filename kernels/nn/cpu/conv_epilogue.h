@@ -46,4 +46,12 @@ bool winograd_applies(const Conv2dShape& s);
 void conv2d_forward_winograd(const Conv2dShape& s, const float* x, const float* weight, const ConvEpilogue& e,
                              float* y);
 
+// Winograd F(2,3) backward (conv2d_winograd_backward.cpp), for the shapes
+// that winograd_backward_applies() accepts (winograd_applies() and at least
+// kWinogradMinChannels output channels): dweight [K, C, 3, 3] and
+// dx [N, C, H, W] of conv2d_backward.
+bool winograd_backward_applies(const Conv2dShape& s);
+void conv2d_weight_grad_winograd(const Conv2dShape& s, const float* x, const float* dy, float* dweight);
+void conv2d_input_grad_winograd(const Conv2dShape& s, const float* weight, const float* dy, float* dx);
+
 }  // namespace sxb::nn::cpu

@@ -8,7 +8,8 @@
 namespace sxb::nn::cpu {
 
 // Named slots, so that nested users on one thread never share a buffer.
-enum class Scratch { Columns, Outputs, Partials, WinogradWeights, WinogradInputs, WinogradProducts, kCount };
+enum class Scratch { Columns, Outputs, Partials, WinogradWeights, WinogradInputs, WinogradProducts,
+                     WinogradGradient, FlippedWeights, kCount };
 
 // At least n floats (contents unspecified) owned by the calling thread and
 // kept between calls: the steady state of a training run neither allocates,

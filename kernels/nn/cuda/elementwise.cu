@@ -5,6 +5,7 @@
 #include "kernels/nn/cuda/common.cuh"
 #include "kernels/nn/cuda/kernel_probe.h"
 #include "kernels/nn/cuda/layers_cuda.h"
+#include "kernels/nn/sgd_update.h"
 
 namespace sxb::nn::gpu {
 
@@ -33,26 +34,9 @@ __global__ void dropout_kernel(std::size_t n, std::uint64_t threshold, float sca
   }
 }
 
-__global__ void sgd_kernel(std::size_t n, float lr, float momentum, float wd, bool nesterov, float* __restrict__ param,
-                           float* __restrict__ grad, float* __restrict__ momentum_buf,
-                           const std::uint8_t* __restrict__ mask) {
-  const bool use_buffer = momentum != 0.0f;
-  SXB_GRID_LOOP(i, n) {
-    if (mask && mask[i] == 0) {
-      param[i] = 0.0f;
-      grad[i] = 0.0f;
-      if (use_buffer) momentum_buf[i] = 0.0f;
-      continue;
-    }
-    const float d = grad[i] + wd * param[i];
-    if (!use_buffer) {
-      param[i] -= lr * d;
-      continue;
-    }
-    const float buf = momentum * momentum_buf[i] + d;
-    momentum_buf[i] = buf;
-    param[i] -= lr * (nesterov ? d + momentum * buf : buf);
-  }
+__global__ void sgd_kernel(std::size_t n, SgdParams params, float* __restrict__ param, float* __restrict__ grad,
+                           float* __restrict__ momentum_buf, const std::uint8_t* __restrict__ mask) {
+  SXB_GRID_LOOP(i, n) sgd_update(params, i, param, grad, momentum_buf, mask);
 }
 
 }  // namespace
@@ -78,8 +62,7 @@ void dropout_apply(const Queue& q, std::size_t n, float p, std::uint64_t seed, s
 
 void sgd_step(const Queue& q, std::size_t n, const SgdParams& params, float* param, float* grad, float* momentum_buf,
               const std::uint8_t* mask) {
-  cuda::launch(sgd_kernel, blocks_for(n), kThreads, 0, q.stream, n, params.lr, params.momentum,
-               params.weight_decay, params.nesterov, param, grad, momentum_buf, mask);
+  cuda::launch(sgd_kernel, blocks_for(n), kThreads, 0, q.stream, n, params, param, grad, momentum_buf, mask);
 }
 
 std::string kernel_problem() {

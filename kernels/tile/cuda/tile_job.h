@@ -5,11 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define SXB_HOST_DEVICE __host__ __device__
-#else
-#define SXB_HOST_DEVICE
-#endif
+#include "kernels/common/host_device.h"
 
 namespace sxb::cuda {
 

@@ -1,0 +1,4 @@
+sxb_test(test_nn_backends LABELS cpu)
+sxb_gpu_instances(test_nn_backends)
+sxb_test(test_nn_backends_network LABELS cpu)
+sxb_gpu_instances(test_nn_backends_network)

@@ -1,1 +1,0 @@
-sxb_test(test_nn_cuda LABELS gpu)
