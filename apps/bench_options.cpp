@@ -1,5 +1,6 @@
 #include "apps/bench_options.h"
 
+#include "apps/model_options.h"
 #include "apps/number_options.h"
 #include "models/vgg.h"
 
@@ -7,12 +8,12 @@ namespace sxb::app {
 
 void add_resident_bench_options(CLI::App* cmd, ResidentBench& o, const std::string& pass) {
   cmd->add_option("--model", o.model, "vgg11 or vgg16")->capture_default_str();
-  cmd->add_option("--width", o.width, "Width multiplier")->check(CLI::Range(0.01, 16.0))->capture_default_str();
+  cmd->add_option("--width", o.width, "Width multiplier (0, 16]")->capture_default_str();  // checked by VggConfig
   cmd->add_option("--batch", o.batch, "Images per " + pass)->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--steps", o.steps, "Timed " + pass + "s")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--warmup", o.warmup, "Untimed " + pass + "s first")->check(CLI::Range(0, 1000))
       ->capture_default_str();
-  cmd->add_option("--device", o.device, "Network engine: cpu, cuda or auto")->capture_default_str();
+  add_device_option(cmd, o.device);
   add_threads_option(cmd, o.threads, "OpenMP threads (0: all cores)");
   cmd->add_flag("--json", o.json, "Print one JSON object instead of a line");
 }

@@ -6,13 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "models/vgg.h"
+
 namespace sxb::app {
 
 // The options of the resident-batch benchmarks (bench train, bench infer):
 // one batch of inputs resident on the device, `warmup` untimed then `steps`
 // timed passes. `pass` names one pass in the help ("step", "forward").
 struct ResidentBench {
-  std::string model = "vgg11", device = "cpu";
+  std::string model = nn::kDefaultVgg, device;
   double width = 1.0;
   int batch = 128, steps = 10, warmup = 5, threads = 0;
   bool json = false;

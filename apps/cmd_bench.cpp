@@ -25,8 +25,8 @@ namespace {
 
 void add_bench_command(CLI::App& app) {
   struct Options {
-    int rows = 64, cols = 64, tiles = 64, repeat = 3;
-    std::string backend = "auto";
+    int rows = kDefaultTileDim, cols = kDefaultTileDim, tiles = 64, repeat = 3;
+    std::string backend = to_string(Backend::Auto);
     bool json = false;
   };
   auto opt = std::make_shared<Options>();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/model_options.h"
 #include "engine/evaluation/sparse_forward.h"
 #include "models/nn_backend.h"
 #include "engine/io/version.h"
@@ -59,7 +60,7 @@ double best_time(int repeat, F&& run, nn::Backend& b, const nn::Tensor& sync) {
 
 void add_bench_sparse_command(CLI::App& bench) {
   struct Options {
-    std::string device = "cpu";
+    std::string device;
     int batch = 64, repeat = 3;
     std::vector<double> densities = {0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5};
     bool json = false;
@@ -67,7 +68,7 @@ void add_bench_sparse_command(CLI::App& bench) {
   auto opt = std::make_shared<Options>();
   CLI::App* cmd =
       bench.add_subcommand("sparse", "Dense against sparse (CSR) layer products: the W_eff density crossover");
-  cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto")->capture_default_str();
+  add_device_option(cmd, opt->device);
   cmd->add_option("--batch", opt->batch, "Images per forward")->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--repeat", opt->repeat, "Timed repetitions (the best is reported)")
       ->check(CLI::Range(1, 100))

@@ -5,11 +5,12 @@
 #include <fmt/format.h>
 #include <omp.h>
 
-#include <chrono>
 #include <filesystem>
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/crossbar_options.h"
+#include "apps/model_options.h"
 #include "apps/output_paths.h"
 #include "apps/readout_options.h"
 #include "apps/report_options.h"
@@ -22,6 +23,7 @@
 #include "engine/crossbar/tile_solver.h"
 #include "engine/studies/model_store.h"
 #include "engine/studies/sweep.h"
+#include "engine/io/stopwatch.h"
 #include "engine/training/train.h"
 #include "engine/crossbar/weff_cache.h"
 
@@ -29,35 +31,26 @@ namespace sxb::app {
 namespace {
 
 void example_tile_demo(int n, std::uint64_t seed, Backend backend) {
-  const std::vector<double> g = example_conductances(n, n, seed);
-  const TileView t{n, n, g.data(), TileResistances{}};
-  const std::vector<double> v(n, kDefaultVRead);
-  const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<double> I = tile_currents(t, v, backend);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::vector<double> ideal = ideal_currents(t, v);
-
+  const ExampleTileRun run = run_example_tile(n, seed, backend);
+  const TileResistances& res = run.res;
   fmt::print("SparseXbar example tile: {0} x {0}, all rows at V_read = {1} V\n", n, kDefaultVRead);
   fmt::print("devices {} .. {} kOhm; r_source {} Ohm, r_sink {} Ohm, r_wire_row {} Ohm, r_wire_col {} Ohm\n",
-             kDefaultROn / 1e3, kDefaultROff / 1e3, t.res.r_source, t.res.r_sink, t.res.r_wire_row, t.res.r_wire_col);
+             kDefaultROn / 1e3, kDefaultROff / 1e3, res.r_source, res.r_sink, res.r_wire_row, res.r_wire_col);
   fmt::print("backend: {} ({})\n\n", to_string(backend), describe(backend));
   fmt::print("{:>6}  {:>14}  {:>14}  {:>8}\n", "column", "ideal (uA)", "non-ideal (uA)", "NF (%)");
   const int step = n > 16 ? n / 16 : 1;
-  double nf_mean = 0.0, nf_max = 0.0;
-  for (int j = 0; j < n; ++j) {
-    const double nf = (ideal[j] - I[j]) / ideal[j];
-    nf_mean += nf / n;
-    nf_max = std::max(nf_max, nf);
+  for (int j = 0; j < n; ++j)
     if (j % step == 0 || j == n - 1)
-      fmt::print("{:>6}  {:>14.4f}  {:>14.4f}  {:>8.2f}\n", j, ideal[j] * 1e6, I[j] * 1e6, nf * 100.0);
-  }
+      fmt::print("{:>6}  {:>14.4f}  {:>14.4f}  {:>8.2f}\n", j, run.ideal[j] * 1e6, run.currents[j] * 1e6,
+                 run.nf[j] * 100.0);
   fmt::print("\nnon-ideality factor over {} columns: mean {:.2f} %, max {:.2f} %  (solved in {:.2f} ms)\n", n,
-             nf_mean * 100.0, nf_max * 100.0, seconds * 1e3);
+             run.nf_mean * 100.0, run.nf_max * 100.0, run.seconds * 1e3);
 }
 
 struct DemoOptions {
-  std::string data = "synthetic", crossbar, cache_dir, json, backend = "auto", device = "cpu";
-  std::vector<std::string> settings, tiles{"16", "32", "64"};
+  CrossbarFlags crossbar;  // no --tile: --tiles
+  std::string data = "synthetic", cache_dir, json, backend, device;
+  std::vector<std::string> tiles{"16", "32", "64"};
   TrainConfig train;
   bool example_tile = false, no_cache = false, nf_by_source = false;
   std::string calibrations;  // empty: the configuration's calibration and column, side by side
@@ -85,14 +78,13 @@ std::string demo_model(DemoOptions& o, const Dataset& train_set, const Dataset& 
 }
 
 void network_demo(DemoOptions& o) {
-  const auto t0 = std::chrono::steady_clock::now();
-  check_distinct_paths({{"--json", o.json}, {"--report", o.report}}, {{"--crossbar", o.crossbar}});
+  const auto t0 = Clock::now();
+  check_distinct_paths({{"--json", o.json}, {"--report", o.report}}, {{"--crossbar", o.crossbar.file}});
   if (!o.json.empty()) check_output_file(o.json, "--json");
   if (!o.report.empty()) check_output_file(o.report, "--report");
   check_output_dir(o.cache_dir.empty() ? default_cache_dir() : o.cache_dir, "--cache-dir");  // models always kept
   CrossbarEvalOptions eo;
-  eo.crossbar = o.crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(o.crossbar);
-  for (const std::string& s : o.settings) apply_setting(eo.crossbar, s);
+  eo.crossbar = crossbar_from_options(o.crossbar);
   eo.backend = parse_backend(o.backend, "--backend");
   eo.cache_dir = o.no_cache ? "" : o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   eo.data_source = o.data;
@@ -120,14 +112,14 @@ void network_demo(DemoOptions& o) {
     eo.crossbar.tile_rows = r;
     eo.crossbar.tile_cols = c;
     eo.crossbar.check("crossbar configuration");
-    eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+    eo.log = log_line_to_stderr;
     request.options = eo;
     const CrossbarEvalResult res = evaluate_model_file(request, *backend, test_set, &software);
     fmt::print("\n=== tiles {} x {} ===\n{}", r, c, crossbar_table(res.report));
     runs.push_back(res.report);
   }
 
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds = seconds_since(t0);
   const CrossbarReport& first = runs.front();
   fmt::print("\n=== summary: {} width {} on {} ({} test images), crossbar preset '{}' ===\n", first.model, first.width,
              test_set.source, test_set.size(), eo.crossbar.preset);
@@ -145,7 +137,6 @@ void network_demo(DemoOptions& o) {
 
 void add_demo_command(CLI::App& app) {
   auto opt = std::make_shared<DemoOptions>();
-  opt->train.model = "vgg11";
   opt->train.width = 0.25;
   opt->train.epochs = 4;
   opt->train.seed = 1;
@@ -157,11 +148,9 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--epochs", opt->train.epochs, "Training epochs")->capture_default_str();
   cmd->add_option("--seed", opt->train.seed, "Training seed")->capture_default_str();
   cmd->add_option("--tiles", opt->tiles, "Tile sizes (N or RxC)")->capture_default_str();
-  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)")->check(CLI::ExistingFile);
-  cmd->add_option("--set", opt->settings, "Override one configuration key: key=value (repeatable)");
-  cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
-  cmd->add_option("--device", opt->device, "Network engine (training, inference): cpu, cuda or auto")
-      ->capture_default_str();
+  add_crossbar_options(cmd, opt->crossbar, false);
+  add_backend_option(cmd, opt->backend);
+  add_device_option(cmd, opt->device);
   cmd->add_option("--cache-dir", opt->cache_dir, "Cache of trained models and effective weights (default: " +
                                                      default_cache_dir() + ")");
   cmd->add_flag("--no-cache", opt->no_cache, "Do not reuse or store effective weights");

@@ -7,11 +7,13 @@
 
 #include "apps/commands.h"
 #include "apps/number_options.h"
+#include "apps/crossbar_options.h"
 #include "apps/model_options.h"
 #include "apps/output_paths.h"
 #include "apps/readout_options.h"
 #include "apps/report_options.h"
 #include "models/io/atomic_file.h"
+#include "engine/io/stopwatch.h"
 #include "engine/evaluation/crossbar_render.h"
 #include "engine/evaluation/model_evaluation.h"
 #include "engine/report/html_report.h"
@@ -23,14 +25,14 @@ namespace sxb::app {
 void add_evaluate_command(CLI::App& app) {
   struct Options {
     ModelOptions model;
-    std::string data, crossbar, tile, layout, unpruned, json, predictions, backend = "auto", device = "cpu", cache_dir;
-    std::vector<std::string> settings;
+    CrossbarFlags crossbar;
+    std::string data, layout, unpruned, json, predictions, backend, device, cache_dir;
     long long reference_crossbars = 0;
     int threads = 0;
     bool no_cache = false, quiet = false;
     std::string rearrange = "none";
     RearrangeOptions rearrange_options;
-    std::string sparse = "auto";
+    std::string sparse;
     std::string calibrations;
     std::size_t bn_recalibrate = 0;
     bool nf_by_source = false;
@@ -43,15 +45,13 @@ void add_evaluate_command(CLI::App& app) {
   add_model_options(cmd, opt->model);
   cmd->add_option("--data", opt->data, "cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, folder:DIR or synthetic[:N]")
       ->required();
-  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)")->check(CLI::ExistingFile);
-  cmd->add_option("--tile", opt->tile, "Tile size N or RxC (overrides the configuration's)");
-  cmd->add_option("--set", opt->settings, "Override one configuration key: key=value (repeatable)");
+  add_crossbar_options(cmd, opt->crossbar, true);
   cmd->add_option("--layout", opt->layout, "Packed tile layout of a pruned model (<pruned>.layout.json)")->check(CLI::ExistingFile);
   cmd->add_option("--unpruned", opt->unpruned, "Weights of the unpruned model, for CCR")->check(CLI::ExistingFile);
   cmd->add_option("--reference-crossbars", opt->reference_crossbars, "Crossbars of the unpruned model, for CCR")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
-  cmd->add_option("--device", opt->device, "Network engine: cpu, cuda or auto")->capture_default_str();
+  add_backend_option(cmd, opt->backend);
+  add_device_option(cmd, opt->device);
   cmd->add_option("--cache-dir", opt->cache_dir, "Cache of effective weights (default: " + default_cache_dir() + ")");
   cmd->add_flag("--no-cache", opt->no_cache, "Neither read nor write the cache");
   cmd->add_option("--json", opt->json, "Write the report as JSON here");
@@ -59,9 +59,7 @@ void add_evaluate_command(CLI::App& app) {
                   "Write index,label,software,nonideal,logit_0.. (non-ideal logits) as CSV here");
   add_threads_option(cmd, opt->threads, "OpenMP threads (0: all cores)");
   cmd->add_flag("--quiet", opt->quiet, "No progress lines");
-  cmd->add_option("--sparse", opt->sparse,
-                  "W_eff products: auto (CSR below the measured density crossover), dense or sparse")
-      ->capture_default_str();
+  add_sparse_option(cmd, opt->sparse);
   cmd->add_option("--rearrange", opt->rearrange,
                   "Column rearrangement: none, sort, sort-reverse, balance, search or spread")
       ->capture_default_str();
@@ -74,16 +72,15 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--rearrange-seed", opt->rearrange_options.seed, "search: seed of the random proposals")
       ->capture_default_str();
   cmd->add_option("--rearrange-extra", opt->rearrange_options.extra,
-                  "spread: extra crossbars per layer, as a share of the layer's (0.25: up to 25 % more)")
-      ->check(CLI::Range(0.0, 100.0))
-      ->capture_default_str();
+                  "spread: extra crossbars per layer, as a share of the layer's (0.25: up to 25 % more; at most 100)")
+      ->capture_default_str();  // the range is checked with the settings (rearrange.extra)
   add_readout_options(cmd, opt->calibrations, opt->bn_recalibrate, opt->nf_by_source);
   add_report_options(cmd, opt->report, opt->report_layer, opt->report_cells);
   cmd->callback([opt] {
     use_threads(opt->threads);
     check_distinct_paths({{"--json", opt->json}, {"--predictions", opt->predictions}, {"--report", opt->report}},
                          {{"--weights", opt->model.weights}, {"--layout", opt->layout},
-                          {"--unpruned", opt->unpruned}, {"--crossbar", opt->crossbar}});
+                          {"--unpruned", opt->unpruned}, {"--crossbar", opt->crossbar.file}});
     if (!opt->json.empty()) check_output_file(opt->json, "--json");
     if (!opt->predictions.empty()) check_output_file(opt->predictions, "--predictions");
     if (!opt->report.empty()) check_output_file(opt->report, "--report");
@@ -91,17 +88,10 @@ void add_evaluate_command(CLI::App& app) {
         opt->no_cache ? "" : usable_cache_dir(opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir,
                                               !opt->cache_dir.empty());
     CrossbarEvalOptions eo;
-    eo.crossbar = opt->crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(opt->crossbar);
-    for (const std::string& s : opt->settings) apply_setting(eo.crossbar, s);
-    if (!opt->tile.empty()) parse_tile_size(opt->tile, eo.crossbar.tile_rows, eo.crossbar.tile_cols, "--tile");
-    eo.crossbar.check(opt->crossbar.empty() ? "crossbar configuration" : opt->crossbar);
+    if (!opt->layout.empty()) eo.layout = read_layout_file(opt->layout);
+    eo.crossbar = crossbar_from_options(opt->crossbar, eo.layout ? &*eo.layout : nullptr);
     eo.backend = parse_backend(opt->backend, "--backend");
     eo.sparse = parse_sparse_path(opt->sparse, "--sparse");
-    if (!opt->layout.empty() && opt->tile.empty()) {  // a packed layout fixes the tile size
-      const NetworkLayout layout = read_layout_file(opt->layout);
-      eo.crossbar.tile_rows = layout.tile_rows;
-      eo.crossbar.tile_cols = layout.tile_cols;
-    }
     SXB_REQUIRE(opt->unpruned.empty() || opt->reference_crossbars == 0,
                 "--unpruned and --reference-crossbars are alternatives");
     eo.reference_crossbars = opt->reference_crossbars;
@@ -111,11 +101,13 @@ void add_evaluate_command(CLI::App& app) {
     eo.cache_dir = cache_dir;
     eo.data_source = opt->data;
     if (!opt->report.empty()) eo.heatmaps = HeatmapRequest{opt->report_layer, opt->report_cells};
-    if (!opt->quiet) eo.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+    if (!opt->quiet) eo.log = log_line_to_stderr;
 
+    const ModelFile mf = read_model_file(opt->model);  // the one read of the weights file
     ModelEvalRequest request;
     request.weights = opt->model.weights;
-    request.config = read_model_file(opt->model).config;
+    request.file = &mf.file;
+    request.config = mf.config;
     request.layout = opt->layout;
     request.unpruned = opt->unpruned;
     request.options = eo;

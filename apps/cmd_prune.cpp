@@ -16,69 +16,63 @@
 #include "apps/model_options.h"
 #include "apps/stop_signal.h"
 #include "models/io/atomic_file.h"
+#include "engine/crossbar/crossbar_config.h"
 #include "engine/pruning/pruning_run.h"
 
 namespace sxb::app {
 namespace {
 
-// "32" -> 32 x 32, "32x64" -> 32 rows x 64 columns.
-void parse_tile(const std::string& text, int& rows, int& cols) {
-  const std::string bad = "--tile '" + text + "': expected R or RxC (e.g. 32 or 32x64)";
-  std::size_t used = 0;
-  try {
-    rows = std::stoi(text, &used);
-    cols = rows;
-    if (used < text.size()) {
-      SXB_REQUIRE(text[used] == 'x' || text[used] == 'X', bad);
-      const std::string rest = text.substr(used + 1);
-      std::size_t used2 = 0;
-      cols = std::stoi(rest, &used2);
-      SXB_REQUIRE(used2 == rest.size(), bad);
-    }
-  } catch (const std::logic_error&) {
-    throw Error(bad);
-  }
-  SXB_REQUIRE(rows >= 1 && cols >= 1, bad);
+// The tile of `spec` as --tile writes it: "64" square, else "32x64".
+std::string tile_text(const PruneSpec& spec) {
+  return spec.tile_rows == spec.tile_cols ? std::to_string(spec.tile_rows)
+                                          : fmt::format("{}x{}", spec.tile_rows, spec.tile_cols);
 }
 
-const FlagNames kPruneFlags = {
-    {"prune.method", "--method"},
-    {"prune.sparsity", "--sparsity"},
-    {"prune.per_layer", "--per-layer"},
-    {"prune.tile", "--tile"},
-    {"prune.weights", "--weights"},
-    {"prune.model", "--model"},
-    {"prune.data", "--data"},
-    {"data '", "--data '"},
-    {"prune.lambda", "--lambda"},
-    {"prune.reg_epochs", "--reg-epochs"},
-    {"prune.finetune_epochs", "--finetune-epochs"},
-    {"prune.lr", "--lr"},
-    {"prune.finetune_lr", "--finetune-lr"},
-    {"prune.schedule", "--schedule"},
-    {"prune.batch", "--batch"},
-    {"prune.nesterov", "--nesterov"},
-    {"prune.momentum", "--momentum"},
-    {"prune.weight_decay", "--weight-decay"},
-    {"prune.dropout", "--dropout"},
-    {"prune.seed", "--seed"},
-    {"prune.prune_first", "--prune-first"},
-    {"prune.prune_classifier", "--prune-classifier"},
-    {"prune.max_layer_sparsity", "--max-layer-sparsity"},
-    {"prune.threads", "--threads"},
-    {"prune.out", "--out"},
-    {"prune.wct_kappa", "--wct-kappa"},
-    {"prune.resume", "--resume"},
-    {"but model is", "but --model is"}};
-
 std::string percent(double v) { return std::isfinite(v) ? fmt::format("{:.2f}%", 100.0 * v) : "-"; }
+
+// `config` as the flags set it: checked, then the pruning runs.
+void run_prune(PruneRunConfig config, const std::string& device) {
+  use_threads(config.threads);
+  const PrunePaths paths = prune_paths(config.out);
+  SXB_REQUIRE(!written_in_place(config.out),
+              "--out " + config.out + ": prune writes its layout, summary and checkpoints beside the model, so "
+              "--out must name a file, not standard output or a device");
+  check_distinct_paths({{"--out", paths.model}, {"the layout", paths.layout}, {"the summary", paths.summary},
+                        {"the regularised model", paths.regularised}, {"the hard-pruned model", paths.hard}},
+                       {{"--weights", config.weights}});
+  check_output_file(paths.model, "--out");
+  if (config.resume && !std::filesystem::exists(paths.summary)) {
+    fmt::print(stderr, "prune: no earlier run {} yet; starting afresh\n", paths.summary);
+    config.resume = false;
+  }
+  const Dataset train_set = load_dataset(config.data, Split::Train);
+  const Dataset test_set = load_dataset(config.data, Split::Test);
+  std::unique_ptr<nn::Backend> backend = nn::make_backend(device);
+
+  TrainHooks hooks;
+  PruneRunResult result;
+  {
+    const StopSignal stop;
+    hooks.stop_requested = stop.poll();
+    result = run_pruning(config, train_set, test_set, *backend, hooks);
+  }
+  if (result.interrupted)
+    throw Error(fmt::format(
+        "interrupted during {}: checkpoint written; continue with the same command plus --resume", result.phase));
+  fmt::print("{}", format_table(result.account));
+  fmt::print("test accuracy on {}: dense {}, regularised {}, hard-pruned {}, fine-tuned {}\n", test_set.source,
+             percent(result.dense_accuracy), percent(result.regularised_accuracy), percent(result.pruned_accuracy),
+             percent(result.accuracy));
+  fmt::print("pruned model {}, layout {}, summary (JSON) {}\n", result.paths.model, result.paths.layout,
+             result.paths.summary);
+}
 
 }  // namespace
 
 void add_prune_command(CLI::App& app) {
   struct Options {
     PruneRunConfig run;
-    std::string method = "xcs", tile = "64", per_layer;
+    std::string method, tile = tile_text(PruneSpec{}), per_layer;
     float dropout = 0.0f;
   };
   auto opt = std::make_shared<Options>();
@@ -131,55 +125,23 @@ void add_prune_command(CLI::App& app) {
       "--wct-kappa", r.wct_kappa,
       "Weight-constrained fine-tuning: after every step clamp each conv/linear weight to |w| <= K * s_ref, s_ref = "
       "max|W| of the hard-pruned layer; 0 < K <= 1, default off");
-  auto device = std::make_shared<std::string>("cpu");
+  auto device = std::make_shared<std::string>();
   add_device_option(cmd, *device);
   cmd->callback([opt, sparsity, per_layer, wct, dropout, device] {
-    run_with_flag_names(kPruneFlags, [&] {
+    {
       PruneRunConfig config = opt->run;
       if (dropout->count()) config.dropout = opt->dropout;
       config.spec.method = parse_prune_method(opt->method);
-      parse_tile(opt->tile, config.spec.tile_rows, config.spec.tile_cols);
-      SXB_REQUIRE(sparsity->count() || per_layer->count(), "prune.sparsity or prune.per_layer is required");
+      parse_tile_size(opt->tile, config.spec.tile_rows, config.spec.tile_cols, "--tile");
+      SXB_REQUIRE(sparsity->count() || per_layer->count(), Message{Key{"prune.sparsity"}, " or ", Key{"prune.per_layer"}, " is required"});
       if (per_layer->count()) {
         config.spec.per_layer = true;
         config.spec.layer_targets = read_layer_targets(opt->per_layer);
       }
       if (wct->count()) check_wct_kappa(config.wct_kappa, "prune.wct_kappa");  // an explicit 0 is an error too
       config.check("prune");
-      use_threads(config.threads);
-      const PrunePaths paths = prune_paths(config.out);
-      SXB_REQUIRE(!written_in_place(config.out),
-                  "--out " + config.out + ": prune writes its layout, summary and checkpoints beside the model, so "
-                  "--out must name a file, not standard output or a device");
-      check_distinct_paths({{"--out", paths.model}, {"the layout", paths.layout}, {"the summary", paths.summary},
-                            {"the regularised model", paths.regularised}, {"the hard-pruned model", paths.hard}},
-                           {{"--weights", config.weights}});
-      check_output_file(paths.model, "--out");
-      if (config.resume && !std::filesystem::exists(paths.summary)) {
-        fmt::print(stderr, "prune: no earlier run {} yet; starting afresh\n", paths.summary);
-        config.resume = false;
-      }
-      const Dataset train_set = load_dataset(config.data, Split::Train);
-      const Dataset test_set = load_dataset(config.data, Split::Test);
-      std::unique_ptr<nn::Backend> backend = nn::make_backend(*device);
-
-      TrainHooks hooks;
-      PruneRunResult result;
-      {
-        const StopSignal stop;
-        hooks.stop_requested = stop.poll();
-        result = run_pruning(config, train_set, test_set, *backend, hooks);
-      }
-      if (result.interrupted)
-        throw Error(fmt::format(
-            "interrupted during {}: checkpoint written; continue with the same command plus --resume", result.phase));
-      fmt::print("{}", format_table(result.account));
-      fmt::print("test accuracy on {}: dense {}, regularised {}, hard-pruned {}, fine-tuned {}\n", test_set.source,
-                 percent(result.dense_accuracy), percent(result.regularised_accuracy), percent(result.pruned_accuracy),
-                 percent(result.accuracy));
-      fmt::print("pruned model {}, layout {}, summary (JSON) {}\n", result.paths.model, result.paths.layout,
-                 result.paths.summary);
-    });
+      run_prune(config, *device);
+    }
   });
 }
 

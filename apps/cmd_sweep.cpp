@@ -11,11 +11,13 @@
 
 #include "apps/commands.h"
 #include "apps/number_options.h"
+#include "apps/crossbar_options.h"
 #include "apps/model_options.h"
 #include "apps/output_paths.h"
 #include "apps/output_paths.h"
 #include "apps/stop_signal.h"
 #include "models/io/atomic_file.h"
+#include "engine/io/stopwatch.h"
 #include "engine/report/sweep_report.h"
 #include "engine/studies/sweep_results.h"
 #include "engine/studies/sweep_run.h"
@@ -27,16 +29,15 @@ namespace {
 
 std::string default_out(const Sweep& s) { return "sweep-" + s.name; }
 
-// The library's names of the options of sweep run, list and merge.
-const FlagNames kSweepFlags = {{"shard '", "--shard '"},
-                               {"shard auto", "--shard auto"},
-                               {"mean over '", "--mean-over '"},
-                               {"plot: x '", "--x '"},
-                               {"plot: series '", "--series '"}};
+// --shard's default as it is written: the Shard of every point (k/N).
+std::string default_shard() {
+  const Shard all;
+  return std::to_string(all.k) + "/" + std::to_string(all.n);
+}
 
 void add_run(CLI::App* sweep) {
   struct Options {
-    std::string file, out, shard = "0/1", cache_dir, data_root, device = "cpu", backend = "auto", sparse = "auto";
+    std::string file, out, shard = default_shard(), cache_dir, data_root, device, backend, sparse;
     int threads = 0;
     std::size_t max_points = 0;
     bool no_cache = false, quiet = false;
@@ -55,8 +56,8 @@ void add_run(CLI::App* sweep) {
                   "the working folder)")
       ->envname("SPARSEXBAR_DATA");
   add_device_option(cmd, opt->device);
-  cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
-  cmd->add_option("--sparse", opt->sparse, "W_eff products: auto, dense or sparse")->capture_default_str();
+  add_backend_option(cmd, opt->backend);
+  add_sparse_option(cmd, opt->sparse);
   add_threads_option(cmd, opt->threads, "OpenMP threads (0: all cores)");
   cmd->add_option("--max-points", opt->max_points, "Stop after this many new points (0: no limit)")
       ->capture_default_str();
@@ -65,7 +66,7 @@ void add_run(CLI::App* sweep) {
     use_threads(opt->threads);
     const Sweep sweep = read_sweep(opt->file);
     SweepRunOptions o;
-    run_with_flag_names(kSweepFlags, [&] { o.shard = parse_shard(opt->shard); });
+    o.shard = parse_shard(opt->shard);
     o.out_dir = opt->out.empty() ? default_out(sweep) : opt->out;
     o.cache_dir = opt->cache_dir.empty() ? default_cache_dir() : opt->cache_dir;
     o.weff_cache = !opt->no_cache;
@@ -76,7 +77,7 @@ void add_run(CLI::App* sweep) {
     o.max_points = opt->max_points;
     check_output_dir(o.out_dir, "--out");
     check_output_dir(o.cache_dir, "--cache-dir");  // trained models are kept even with --no-cache
-    if (!opt->quiet) o.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+    if (!opt->quiet) o.log = log_line_to_stderr;
     SweepRunResult r;
     {
       const StopSignal stop;
@@ -97,7 +98,7 @@ void add_run(CLI::App* sweep) {
 
 void add_list(CLI::App* sweep) {
   struct Options {
-    std::string file, out, shard = "0/1";
+    std::string file, out, shard = default_shard();
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
@@ -109,7 +110,7 @@ void add_list(CLI::App* sweep) {
   cmd->callback([opt] {
     const Sweep sweep = read_sweep(opt->file);
     Shard shard;
-    run_with_flag_names(kSweepFlags, [&] { shard = parse_shard(opt->shard); });
+    shard = parse_shard(opt->shard);
     const std::set<std::string> done = read_sweep_records(opt->out.empty() ? default_out(sweep) : opt->out).ids();
     std::size_t n = 0, finished = 0;
     for (const SweepPoint& p : sweep.points) {
@@ -168,13 +169,13 @@ void add_merge(CLI::App* sweep) {
     }
     SXB_REQUIRE(!records.empty(), "no finished points in " + fmt::format("{}", fmt::join(opt->dirs, ", ")));
     SweepTable t;
-    run_with_flag_names(kSweepFlags, [&] {
+    {
       t = opt->mean_over.empty() ? sweep_table(records) : sweep_table_mean(records, opt->mean_over);
       if (!opt->csv.empty()) write_file_atomic(opt->csv, table_csv(t));
       if (!opt->markdown.empty()) write_file_atomic(opt->markdown, table_markdown(t));
       if (!opt->svg.empty()) write_file_atomic(opt->svg, sweep_svg(records, opt->x, opt->y, opt->series));
       if (!opt->report.empty()) write_file_atomic(opt->report, sweep_html_report(records, opt->y, opt->series, ""));
-    });
+    }
     if (opt->markdown.empty()) fmt::print("{}", table_markdown(t));
     fmt::print(stderr, "{} points merged{}\n", records.size(),
                skipped ? fmt::format(" ({} torn or unreadable lines skipped)", skipped) : "");

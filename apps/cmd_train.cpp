@@ -22,16 +22,6 @@
 namespace sxb::app {
 namespace {
 
-const FlagNames kTrainFlags = {
-    {"train.model", "--model"},       {"train.width", "--width"},     {"train.classes", "--classes"},
-    {"train.dropout", "--dropout"},   {"train.data", "--data"},       {"data '", "--data '"},
-    {"train.epochs", "--epochs"},     {"train.batch", "--batch"},     {"train.lr", "--lr"},
-    {"train.schedule", "--schedule"}, {"train.nesterov", "--nesterov"}, {"train.momentum", "--momentum"},
-    {"train.weight_decay", "--weight-decay"}, {"train.seed", "--seed"}, {"train.threads", "--threads"},
-    {"train.init_weights", "--init"}, {"train.out", "--out"},       {"train.wct_kappa", "--wct-kappa"},
-    {"train.resume", "--resume"},     {"but model is", "but --model is"}, {"but width is", "but --width is"},
-    {"but classes is", "but --classes is"}};
-
 // `options` as the flags set them: checked, then the training runs.
 void run_train(const TrainConfig& options, const std::string& device, bool wct_given,
                const std::optional<NonidealSettings>& nonideal, const NonidealFlags& nonideal_flags) {
@@ -45,7 +35,7 @@ void run_train(const TrainConfig& options, const std::string& device, bool wct_g
   check_distinct_paths({{"--out", config.out}, {"the checkpoint", checkpoint_path(config.out)},
                         {"the fine-tuning state", nonideal ? nonideal_state_path(config.out) : std::string()}},
                        {{"--init", config.init_weights}, {"--layout", nonideal_flags.layout},
-                        {"--crossbar", nonideal_flags.crossbar}});
+                        {"--crossbar", nonideal_flags.crossbar.file}});
   check_output_file(config.out, "--out");
   if (config.resume && !std::filesystem::exists(checkpoint_path(config.out))) {
     fmt::print(stderr, "train: no checkpoint {} yet; starting afresh\n", checkpoint_path(config.out));
@@ -113,14 +103,12 @@ void add_train_command(CLI::App& app) {
       "--wct-kappa", opt->wct_kappa,
       "Weight-constrained training: after every step clamp each conv/linear weight to |w| <= K * s_ref, s_ref = the "
       "layer's mapping scale before WCT (max|W| of --init, else of the random init); 0 < K <= 1, default off");
-  auto device = std::make_shared<std::string>("cpu");
+  auto device = std::make_shared<std::string>();
   add_device_option(cmd, *device);
   auto nonideal = std::make_shared<NonidealFlags>();
   add_nonideal_options(cmd, *nonideal);
   cmd->callback([opt, device, wct, nonideal] {
-    run_with_flag_names(kNonidealFlags, [&] {
-      run_with_flag_names(kTrainFlags, [&] { run_train(*opt, *device, wct->count() > 0, nonideal_settings(*nonideal), *nonideal); });
-    });
+    run_train(*opt, *device, wct->count() > 0, nonideal_settings(*nonideal), *nonideal);
   });
 }
 

@@ -8,8 +8,10 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/crossbar_options.h"
 #include "apps/model_options.h"
 #include "apps/output_paths.h"
+#include "engine/io/stopwatch.h"
 #include "engine/crossbar/layout_file.h"
 #include "engine/crossbar/state_dict_weff.h"
 #include "models/io/atomic_file.h"
@@ -18,9 +20,10 @@ namespace sxb::app {
 
 void add_weff_command(CLI::App& app) {
   struct Options {
-    std::string weights, out, crossbar, tile, layout, json, backend = "auto";
-    std::string include = kDefaultWeffInclude, exclude;
-    std::vector<std::string> settings, groups;
+    CrossbarFlags crossbar;
+    std::string weights, out, layout, json, backend;
+    std::string include = StateDictWeffOptions{}.include, exclude;
+    std::vector<std::string> groups;
     int threads = 0;
     bool quiet = false;
   };
@@ -29,37 +32,26 @@ void add_weff_command(CLI::App& app) {
       "weff", "Effective weights of any safetensors state dict on crossbars, as a state dict (see docs/cli.md)");
   cmd->add_option("--weights", opt->weights, "Input state dict (safetensors)")->required();
   cmd->add_option("--out", opt->out, "Output state dict: same tensors, mapped weights replaced by W_eff")->required();
-  cmd->add_option("--crossbar", opt->crossbar, "Crossbar configuration (JSON; default: the 'default' preset)");
-  cmd->add_option("--tile", opt->tile, "Tile size N or RxC (overrides the configuration's)");
-  cmd->add_option("--set", opt->settings, "Override one configuration key: key=value (repeatable)");
+  add_crossbar_options(cmd, opt->crossbar, true);
   cmd->add_option("--include", opt->include, "Map the 2-D and 4-D tensors whose name matches this regex")
       ->capture_default_str();
   cmd->add_option("--exclude", opt->exclude, "Copy the tensors whose name matches this regex unchanged");
   cmd->add_option("--layout", opt->layout, "Packed tile layout of the layers it names (<pruned>.layout.json)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--groups", opt->groups, "Groups of a grouped convolution: TENSOR=G (repeatable)");
-  cmd->add_option("--backend", opt->backend, "Tile solver: auto, cpu, cuda or reference")->capture_default_str();
+  add_backend_option(cmd, opt->backend);
   cmd->add_option("--json", opt->json, "Write the per-layer report as JSON here");
   cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--quiet", opt->quiet, "No progress lines");
   cmd->callback([opt] {
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     check_distinct_paths({{"--out", opt->out}, {"--json", opt->json}},
-                         {{"--weights", opt->weights}, {"--crossbar", opt->crossbar}});
+                         {{"--weights", opt->weights}, {"--crossbar", opt->crossbar.file}});
     check_output_file(opt->out, "--out");  // before the solve, not after it
     if (!opt->json.empty()) check_output_file(opt->json, "--json");
     StateDictWeffOptions o;
-    o.crossbar = opt->crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(opt->crossbar);
-    for (const std::string& s : opt->settings) apply_setting(o.crossbar, s);
-    if (!opt->tile.empty()) parse_tile_size(opt->tile, o.crossbar.tile_rows, o.crossbar.tile_cols, "--tile");
-    if (!opt->layout.empty()) {
-      o.layout = read_layout_file(opt->layout);
-      if (opt->tile.empty()) {  // a packed layout fixes the tile size
-        o.crossbar.tile_rows = o.layout->tile_rows;
-        o.crossbar.tile_cols = o.layout->tile_cols;
-      }
-    }
-    o.crossbar.check(opt->crossbar.empty() ? "crossbar configuration" : opt->crossbar);
+    if (!opt->layout.empty()) o.layout = read_layout_file(opt->layout);
+    o.crossbar = crossbar_from_options(opt->crossbar, o.layout ? &*o.layout : nullptr);
     o.backend = parse_backend(opt->backend, "--backend");
     o.include = opt->include;
     o.exclude = opt->exclude;
@@ -77,10 +69,8 @@ void add_weff_command(CLI::App& app) {
       if (used != g.size() - eq - 1 || n < 1) throw bad;
       o.groups[g.substr(0, eq)] = n;
     }
-    if (!opt->quiet) o.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
-    const FlagNames flags = {{"weff.include", "--include"}, {"weff.exclude", "--exclude"}, {"weff.groups", "--groups"},
-                             {"weff.layout", "--layout"}};
-    run_with_flag_names(flags, [&] {
+    if (!opt->quiet) o.log = log_line_to_stderr;
+    {
       const RawSafetensors in = read_safetensors_raw(opt->weights);
       const StateDictWeff r = state_dict_weff(in, opt->weights, o);
       write_safetensors_raw(opt->out, r.file);
@@ -93,7 +83,7 @@ void add_weff_command(CLI::App& app) {
       fmt::print("{} tensors mapped onto {} crossbars of {} x {}, {} copied; wrote {} ({:.1f} s)\n", r.tensors.size(),
                  r.crossbars(), o.crossbar.tile_rows, o.crossbar.tile_cols, r.copied.size(), opt->out, r.seconds);
       if (!opt->json.empty()) write_file_atomic(opt->json, to_json(r, opt->weights, o).dump(2) + "\n");
-    });
+    }
   });
 }
 

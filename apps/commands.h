@@ -13,7 +13,7 @@ void add_bench_train_command(CLI::App& bench);    // under `bench`
 void add_bench_infer_command(CLI::App& bench);    // under `bench`
 void add_demo_command(CLI::App& app);
 void add_train_command(CLI::App& app);
-void add_eval_command(CLI::App& app);
+void add_software_eval_command(CLI::App& app);  // and its deprecated alias `eval`
 void add_prune_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);

@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "apps/commands.h"
+#include "apps/flag_names.h"
 #include "apps/number_options.h"
 #include "apps/output_paths.h"
 #include "engine/crossbar/backend.h"
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
   sxb::app::add_bench_command(app);
   sxb::app::add_demo_command(app);
   sxb::app::add_train_command(app);
-  sxb::app::add_eval_command(app);
+  sxb::app::add_software_eval_command(app);
   sxb::app::add_prune_command(app);
   sxb::app::add_evaluate_command(app);
   sxb::app::add_sweep_command(app);
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
     // --help and --version exit 0; every usage error exits 2 (CLI11's own codes are 100+).
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const sxb::Error& e) {
-    std::fprintf(stderr, "sparsexbar: error: %s\n", e.what());
+    std::fprintf(stderr, "sparsexbar: error: %s\n", sxb::app::cli_message(e).c_str());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sparsexbar: internal error: %s\n", e.what());

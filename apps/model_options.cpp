@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
-
 #include "kernels/common/error.h"
 
 namespace sxb::app {
@@ -31,38 +29,7 @@ std::array<float, 3> parse_triple(const std::string& text, const std::string& op
   return v;
 }
 
-bool key_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'; }
-
 }  // namespace
-
-const FlagNames kModelFlags = {{"but model is", "but --model is"},
-                                {"but width is", "but --width is"},
-                                {"but classes is", "but --classes is"},
-                                {"data '", "--data '"}};
-
-std::string with_flag_names(const std::string& message, const FlagNames& flags) {
-  std::string out;
-  for (std::size_t i = 0; i < message.size();) {
-    const FlagNames::value_type* hit = nullptr;
-    if (i == 0 || !key_char(message[i - 1]))
-      for (const auto& entry : flags) {
-        const std::string& key = entry.first;
-        const std::size_t end = i + key.size();
-        if (end > message.size() || message.compare(i, key.size(), key) != 0) continue;
-        // A whole key: not followed by a letter, digit or '_' ("train.lr" is not "train.lr_x").
-        const bool whole = !key_char(key.back()) || end == message.size() ||
-                           !(std::isalnum(static_cast<unsigned char>(message[end])) || message[end] == '_');
-        if (whole && (!hit || key.size() > hit->first.size())) hit = &entry;
-      }
-    if (hit) {
-      out += hit->second;
-      i += hit->first.size();
-    } else {
-      out += message[i++];
-    }
-  }
-  return out;
-}
 
 void add_model_options(CLI::App* cmd, ModelOptions& o) {
   cmd->add_option("--model", o.model, "vgg11 or vgg16")->required();
@@ -96,8 +63,9 @@ ModelFile read_model_file(const ModelOptions& o) {
 }
 
 CLI::Option* add_device_option(CLI::App* cmd, std::string& device) {
+  device = to_string(kDefaultNetworkDevice);
   return cmd->add_option("--device", device, "Network engine: cpu, cuda or auto (cuda when a GPU is usable)")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->check(CLI::IsMember({to_string(Device::Cpu), to_string(Device::Cuda), to_string(Device::Auto)}))
       ->capture_default_str();
 }
 

@@ -31,26 +31,8 @@ struct ModelFile {
 };
 ModelFile read_model_file(const ModelOptions& o);
 
-// The library names settings by their configuration keys ("train.lr"); a
-// command names them by its flags. Key -> flag, per command.
-using FlagNames = std::vector<std::pair<std::string, std::string>>;
-// `message` with every whole key of `flags` written as its flag.
-std::string with_flag_names(const std::string& message, const FlagNames& flags);
-// Runs f(); an sxb::Error from it is thrown again with flag names.
-template <class F>
-void run_with_flag_names(const FlagNames& flags, F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    throw Error(with_flag_names(e.what(), flags));
-  }
-}
-
-// The names of the model options in the library's messages about a model
-// file ("but width is 0.5"), and of the data set spec ("data '...'").
-extern const FlagNames kModelFlags;
-
-// --device: the network engine, cpu, cuda or auto (cuda when a GPU is usable).
+// --device: the network engine, cpu, cuda or auto (cuda when a GPU is usable);
+// `device` starts as kDefaultNetworkDevice (kernels/common/device_choice.h).
 CLI::Option* add_device_option(CLI::App* cmd, std::string& device);
 
 // A VGG with 10 classes, PyTorch's default initialisation from seed 1, on

@@ -4,18 +4,12 @@
 
 namespace sxb::app {
 
-const FlagNames kNonidealFlags = {{"nonideal.resolve_every", "--resolve-every"},
-                                  {"nonideal.crossbar", "--crossbar"},
-                                  {"nonideal.layout", "--layout"}};
-
 void add_nonideal_options(CLI::App* cmd, NonidealFlags& f) {
   cmd->add_flag("--nonideal", f.enabled,
                 "Non-ideality-aware fine-tuning: every conv/linear layer computes with its effective weight on the "
                 "crossbar (straight-through gradient to W); usually with --init");
-  f.options = {
-      cmd->add_option("--crossbar", f.crossbar, "--nonideal: crossbar configuration (JSON; default: the 'default' preset)"),
-      cmd->add_option("--tile", f.tile, "--nonideal: tile size N or RxC (overrides the configuration's)"),
-      cmd->add_option("--set", f.settings, "--nonideal: override one configuration key: key=value (repeatable)"),
+  f.options = add_crossbar_options(cmd, f.crossbar, true, "--nonideal: ");
+  f.options.insert(f.options.end(), {
       cmd->add_option("--layout", f.layout,
                       "--nonideal: packed tile layout of a pruned model (its masks are held; fixes the tile size)"),
       cmd->add_flag("--mask-zeros", f.mask_zeros,
@@ -24,8 +18,7 @@ void add_nonideal_options(CLI::App* cmd, NonidealFlags& f) {
           ->capture_default_str(),
       cmd->add_flag("--variation-resample", f.resample,
                     "--nonideal: draw new devices every epoch instead of the configuration's seed"),
-      cmd->add_option("--backend", f.backend, "--nonideal: tile solver: auto, cpu, cuda or reference")
-          ->capture_default_str()};
+      add_backend_option(cmd, f.backend, "--nonideal: ")});
 }
 
 std::optional<NonidealSettings> nonideal_settings(const NonidealFlags& f) {
@@ -35,17 +28,8 @@ std::optional<NonidealSettings> nonideal_settings(const NonidealFlags& f) {
     return std::nullopt;
   }
   NonidealSettings s;
-  s.crossbar = f.crossbar.empty() ? crossbar_preset("default") : read_crossbar_config(f.crossbar);
-  for (const std::string& kv : f.settings) apply_setting(s.crossbar, kv);
-  if (!f.layout.empty()) {
-    s.layout = read_layout_file(f.layout);
-    if (f.tile.empty()) {  // a packed layout fixes the tile size
-      s.crossbar.tile_rows = s.layout->tile_rows;
-      s.crossbar.tile_cols = s.layout->tile_cols;
-    }
-  }
-  if (!f.tile.empty()) parse_tile_size(f.tile, s.crossbar.tile_rows, s.crossbar.tile_cols, "--tile");
-  s.crossbar.check(f.crossbar.empty() ? "crossbar configuration" : f.crossbar);
+  if (!f.layout.empty()) s.layout = read_layout_file(f.layout);
+  s.crossbar = crossbar_from_options(f.crossbar, s.layout ? &*s.layout : nullptr);
   s.resolve_every = f.resolve_every;
   s.variation_resample = f.resample;
   s.mask_zeros = f.mask_zeros;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/crossbar_options.h"
 #include "apps/model_options.h"
 #include "engine/training/nonideal_finetune.h"
 
@@ -16,8 +17,8 @@ namespace sxb::app {
 
 struct NonidealFlags {
   bool enabled = false, resample = false, mask_zeros = false;
-  std::string crossbar, tile, layout, backend = "auto";
-  std::vector<std::string> settings;
+  CrossbarFlags crossbar;
+  std::string layout, backend;
   int resolve_every = NonidealSettings{}.resolve_every;
   std::vector<CLI::Option*> options;  // every flag but --nonideal
 };
@@ -27,8 +28,5 @@ void add_nonideal_options(CLI::App* cmd, NonidealFlags& f);
 // The settings of --nonideal, or nullopt without it (then any other of these
 // flags is an Error).
 std::optional<NonidealSettings> nonideal_settings(const NonidealFlags& f);
-
-// The names of the settings keys as flags.
-extern const FlagNames kNonidealFlags;
 
 }  // namespace sxb::app

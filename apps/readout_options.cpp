@@ -11,8 +11,7 @@ void add_readout_options(CLI::App* cmd, std::string& calibrations, std::size_t& 
                   "Read-out calibrations to report from the same solved tiles, comma-separated: none, column, layer "
                   "(default: the configuration's 'calibration')");
   cmd->add_option("--bn-recalibrate", bn_recalibrate,
-                  "Also report every calibration after batch-norm re-estimation over the first N training images")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 31));
+                  "Also report every calibration after batch-norm re-estimation over the first N training images");
   cmd->add_flag("--nf-by-source", nf_by_source,
                 "Per-layer NF with only r_source, only r_sink and only the wires (one extra solve each)");
 }
@@ -20,12 +19,9 @@ void add_readout_options(CLI::App* cmd, std::string& calibrations, std::size_t& 
 EvaluationSettings readout_settings(const std::string& calibrations, std::size_t bn_recalibrate, bool nf_by_source) {
   EvaluationSettings s;
   if (!calibrations.empty()) s.calibrations = parse_calibration_list(calibrations, "--calibration");
-  for (std::size_t i = 0; i < s.calibrations.size(); ++i)
-    for (std::size_t k = 0; k < i; ++k)
-      if (s.calibrations[k] == s.calibrations[i])
-        throw Error(fmt::format("--calibration: \"{}\" is listed twice", to_string(s.calibrations[i])));
   s.bn_recalibrate = bn_recalibrate;
   s.nf_by_source = nf_by_source;
+  s.check("evaluation");  // errors name the keys, written as these flags (apps/flag_names.cpp)
   return s;
 }
 

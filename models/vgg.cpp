@@ -93,8 +93,8 @@ int scaled_channels(int channels, double width) {
 
 void VggConfig::check() const {
   vgg_layout(model);
-  SXB_REQUIRE(std::isfinite(width) && width > 0.0 && width <= 16.0,
-              fmt::format("width {} is not in (0, 16]", width));
+  SXB_REQUIRE(std::isfinite(width) && width > 0.0 && width <= kMaxWidth,
+              fmt::format("width {} is not in (0, {}]", width, kMaxWidth));
   SXB_REQUIRE(classes >= 1 && classes <= 100000, fmt::format("classes {} is not in 1..100000", classes));
   SXB_REQUIRE(dropout >= 0.0f && dropout < 1.0f, fmt::format("dropout {} is not in [0, 1)", dropout));
   if (!channels.empty()) {
@@ -142,14 +142,14 @@ VggConfig vgg_config_for_file(const SafetensorsFile& file, const std::string& pa
     return Error(fmt::format("{}: __metadata__ {} = '{}' is not valid", path, key, md.at(key)));
   };
   if (has("model") && md.at("model") != c.model)
-    throw Error(fmt::format("{}: holds a {} model, but model is {}", path, md.at("model"), c.model));
+    throw Error(Message{Subject{path}, fmt::format(": holds a {} model, but ", md.at("model")), Key{"model"}, " is " + c.model});
 
   if (has("width")) {
     const auto w = parse_number(md.at("width"));
     if (!w) throw bad("width");
     if (request.width && *request.width != *w)
-      throw Error(fmt::format("{}: was trained with width {}, but width is {}", path, *w,
-                              *request.width));
+      throw Error(Message{Subject{path}, fmt::format(": was trained with width {}, but ", *w), Key{"width"},
+                          fmt::format(" is {}", *request.width)});
     c.width = *w;
   } else {
     c.width = request.width.value_or(1.0);
@@ -159,7 +159,8 @@ VggConfig vgg_config_for_file(const SafetensorsFile& file, const std::string& pa
     const auto k = parse_number(md.at("classes"));
     if (!k || *k != std::floor(*k)) throw bad("classes");
     if (request.classes && *request.classes != static_cast<int>(*k))
-      throw Error(fmt::format("{}: has {} classes, but classes is {}", path, *k, *request.classes));
+      throw Error(Message{Subject{path}, fmt::format(": has {} classes, but ", *k), Key{"classes"},
+                          fmt::format(" is {}", *request.classes)});
     c.classes = static_cast<int>(*k);
   } else if (request.classes) {
     c.classes = *request.classes;

@@ -34,6 +34,10 @@ namespace sxb::nn {
 
 inline constexpr int kVggInputChannels = 3, kVggInputSize = 32;
 inline constexpr int kVggPool = -1;  // 'M' in a layout
+// The model every setting defaults to (VggConfig, train, sweeps, benchmarks),
+// and the largest width multiplier anything accepts.
+inline constexpr const char* kDefaultVgg = "vgg11";
+inline constexpr double kMaxWidth = 16.0;
 
 // The configuration list of "vgg11" or "vgg16" (kVggPool for 'M'); other names are an Error.
 std::vector<int> vgg_layout(const std::string& model);
@@ -41,7 +45,7 @@ std::vector<int> vgg_layout(const std::string& model);
 int scaled_channels(int channels, double width);
 
 struct VggConfig {
-  std::string model = "vgg11";  // "vgg11" or "vgg16"
+  std::string model = kDefaultVgg;  // "vgg11" or "vgg16"
   double width = 1.0;           // > 0
   int classes = 10;             // >= 1
   float dropout = 0.0f;         // before the classifier, in [0, 1)

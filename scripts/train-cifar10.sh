@@ -28,4 +28,4 @@ if [ ! -f "$OUT/model.safetensors" ]; then
     --out "$OUT/model.safetensors" "${resume[@]}" 2>&1 | tee -a "$OUT/train.log" | grep -v ' step '
   echo "training wall time: $(( $(date +%s) - start )) s" | tee -a "$OUT/train.log"
 fi
-"$BIN" eval --model vgg11 --weights "$OUT/model.safetensors" --data "$DATA" --json "$OUT/test.json"
+"$BIN" software-eval --model vgg11 --weights "$OUT/model.safetensors" --data "$DATA" --json "$OUT/test.json"

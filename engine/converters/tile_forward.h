@@ -30,11 +30,11 @@
 
 namespace sxb {
 
-// The converter keys of a crossbar configuration.
+// The converter keys of a crossbar configuration (defaults: CrossbarConfig's).
 struct ConverterSettings {
-  int dac_bits = 0, adc_bits = 0, input_bits_per_pulse = 0;
-  double adc_range_percentile = 100.0;
-  int range_images = 64;
+  int dac_bits = 0, adc_bits = 0, input_bits_per_pulse = 0;  // 0: off, as in CrossbarConfig
+  double adc_range_percentile = CrossbarConfig{}.adc_range_percentile;
+  int range_images = CrossbarConfig{}.range_images;
 
   static ConverterSettings of(const CrossbarConfig& c);
 };

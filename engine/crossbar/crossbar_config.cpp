@@ -21,69 +21,70 @@ constexpr double kMinDeviceOhm = 1e-3, kMaxOhm = 1e15;
 
 }  // namespace
 
-void CrossbarConfig::check(const std::string& context) const {
+void CrossbarConfig::check(const Message& context) const {
+  const auto at = [&](std::string rest) { return Message(context).add(std::move(rest)); };
   const auto require_resistance = [&](double r, const char* key) {
-    SXB_REQUIRE(finite_nonnegative(r), fmt::format("{}: {} = {} must be a finite resistance >= 0 ohm", context, key, r));
-    SXB_REQUIRE(r <= kMaxOhm, fmt::format("{}: {} = {} ohm is above {:g} ohm, outside what the solver computes", context,
-                                          key, r, kMaxOhm));
+    SXB_REQUIRE(finite_nonnegative(r), at(fmt::format(": {} = {} must be a finite resistance >= 0 ohm", key, r)));
+    SXB_REQUIRE(r <= kMaxOhm,
+                at(fmt::format(": {} = {} ohm is above {:g} ohm, outside what the solver computes", key, r, kMaxOhm)));
   };
   SXB_REQUIRE(std::isfinite(r_on) && r_on > 0.0,
-              fmt::format("{}: r_on = {} must be a finite resistance > 0 ohm", context, r_on));
-  SXB_REQUIRE(r_on >= kMinDeviceOhm, fmt::format("{}: r_on = {} ohm is below {:g} ohm, outside what the solver "
-                                                 "computes (the nodal system loses positive definiteness)",
-                                                 context, r_on, kMinDeviceOhm));
+              at(fmt::format(": r_on = {} must be a finite resistance > 0 ohm", r_on)));
+  SXB_REQUIRE(r_on >= kMinDeviceOhm, at(fmt::format(": r_on = {} ohm is below {:g} ohm, outside what the solver "
+                                                    "computes (the nodal system loses positive definiteness)",
+                                                    r_on, kMinDeviceOhm)));
   SXB_REQUIRE(std::isfinite(r_off) && r_off > r_on,
-              fmt::format("{}: r_off = {} must be finite and greater than r_on = {}", context, r_off, r_on));
-  SXB_REQUIRE(r_off <= kMaxOhm, fmt::format("{}: r_off = {} ohm is above {:g} ohm, outside what the solver computes",
-                                            context, r_off, kMaxOhm));
+              at(fmt::format(": r_off = {} must be finite and greater than r_on = {}", r_off, r_on)));
+  SXB_REQUIRE(r_off <= kMaxOhm,
+              at(fmt::format(": r_off = {} ohm is above {:g} ohm, outside what the solver computes", r_off, kMaxOhm)));
   require_resistance(res.r_source, "r_source");
   require_resistance(res.r_sink, "r_sink");
   require_resistance(res.r_wire_row, "r_wire_row");
   require_resistance(res.r_wire_col, "r_wire_col");
-  SXB_REQUIRE(std::isfinite(v_read) && v_read > 0.0, fmt::format("{}: v_read = {} must be > 0 V", context, v_read));
-  SXB_REQUIRE(tile_rows >= 1 && tile_rows <= 1024,
-              fmt::format("{}: tile_rows = {} outside 1..1024", context, tile_rows));
-  SXB_REQUIRE(tile_cols >= 1 && tile_cols <= 1024,
-              fmt::format("{}: tile_cols = {} outside 1..1024", context, tile_cols));
-  SXB_REQUIRE(finite_nonnegative(scale), fmt::format("{}: scale = {} must be >= 0 (0: max |W|)", context, scale));
+  SXB_REQUIRE(std::isfinite(v_read) && v_read > 0.0, at(fmt::format(": v_read = {} must be > 0 V", v_read)));
+  SXB_REQUIRE(tile_rows >= 1 && tile_rows <= kMaxTileDim,
+              at(fmt::format(": tile_rows = {} outside 1..{}", tile_rows, kMaxTileDim)));
+  SXB_REQUIRE(tile_cols >= 1 && tile_cols <= kMaxTileDim,
+              at(fmt::format(": tile_cols = {} outside 1..{}", tile_cols, kMaxTileDim)));
+  SXB_REQUIRE(finite_nonnegative(scale), at(fmt::format(": scale = {} must be >= 0 (0: max |W|)", scale)));
   SXB_REQUIRE(scale == 0.0 || scale_mode == ScaleMode::LayerMax,
-              fmt::format("{}: scale = {} applies to scale_mode layer-max only (scale_mode is {})", context, scale,
-                          to_string(scale_mode)));
+              at(fmt::format(": scale = {} applies to scale_mode layer-max only (scale_mode is {})", scale,
+                             to_string(scale_mode))));
   SXB_REQUIRE(std::isfinite(scale_percentile) && scale_percentile > 0.0 && scale_percentile <= 100.0,
-              fmt::format("{}: scale_percentile = {} must be in (0, 100]", context, scale_percentile));
+              at(fmt::format(": scale_percentile = {} must be in (0, 100]", scale_percentile)));
   SXB_REQUIRE(levels == 0 || (levels >= 2 && levels <= 1 << 20),
-              fmt::format("{}: levels = {} must be 0 (continuous) or 2..1048576", context, levels));
+              at(fmt::format(": levels = {} must be 0 (continuous) or 2..1048576", levels)));
   SXB_REQUIRE(finite_nonnegative(variation_sigma) && variation_sigma <= 10.0,
-              fmt::format("{}: variation_sigma = {} must be in [0, 10]", context, variation_sigma));
+              at(fmt::format(": variation_sigma = {} must be in [0, 10]", variation_sigma)));
   SXB_REQUIRE(std::isfinite(variation_clamp_low) && variation_clamp_low > 0.0 && variation_clamp_low <= 1.0,
-              fmt::format("{}: variation_clamp_low = {} must be in (0, 1]", context, variation_clamp_low));
+              at(fmt::format(": variation_clamp_low = {} must be in (0, 1]", variation_clamp_low)));
   SXB_REQUIRE(std::isfinite(variation_clamp_high) && variation_clamp_high >= 1.0,
-              fmt::format("{}: variation_clamp_high = {} must be finite and >= 1", context, variation_clamp_high));
+              at(fmt::format(": variation_clamp_high = {} must be finite and >= 1", variation_clamp_high)));
   for (const auto& [rate, key] : {std::pair{stuck_at_gmin, "stuck_at_gmin"}, std::pair{stuck_at_gmax, "stuck_at_gmax"}})
     SXB_REQUIRE(finite_nonnegative(rate) && rate <= 1.0,
-                fmt::format("{}: {} = {} must be a rate in [0, 1]", context, key, rate));
+                at(fmt::format(": {} = {} must be a rate in [0, 1]", key, rate)));
   SXB_REQUIRE(stuck_at_gmin + stuck_at_gmax <= 1.0,
-              fmt::format("{}: stuck_at_gmin + stuck_at_gmax = {} exceeds 1", context, stuck_at_gmin + stuck_at_gmax));
+              at(fmt::format(": stuck_at_gmin + stuck_at_gmax = {} exceeds 1", stuck_at_gmin + stuck_at_gmax)));
   for (const auto& [bits, key] : {std::pair{dac_bits, "dac_bits"}, std::pair{adc_bits, "adc_bits"}})
     SXB_REQUIRE(bits == 0 || (bits >= 2 && bits <= 24),
-                fmt::format("{}: {} = {} must be 0 (ideal) or 2..24", context, key, bits));
+                at(fmt::format(": {} = {} must be 0 (ideal) or 2..24", key, bits)));
   SXB_REQUIRE(std::isfinite(adc_range_percentile) && adc_range_percentile > 0.0 && adc_range_percentile <= 100.0,
-              fmt::format("{}: adc_range_percentile = {} must be in (0, 100]", context, adc_range_percentile));
+              at(fmt::format(": adc_range_percentile = {} must be in (0, 100]", adc_range_percentile)));
   SXB_REQUIRE(range_images >= 1 && range_images <= 1000000,
-              fmt::format("{}: range_images = {} outside 1..1000000", context, range_images));
+              at(fmt::format(": range_images = {} outside 1..1000000", range_images)));
   SXB_REQUIRE(weight_bits >= 0 && weight_bits <= 24,
-              fmt::format("{}: weight_bits = {} must be 0 (analog) or 1..24", context, weight_bits));
+              at(fmt::format(": weight_bits = {} must be 0 (analog) or 1..24", weight_bits)));
   SXB_REQUIRE(cell_bits == 0 || weight_bits > 0,
-              fmt::format("{}: cell_bits = {} needs weight_bits (0: analog weights)", context, cell_bits));
-  SXB_REQUIRE(cell_bits >= 0 && cell_bits <= weight_bits,
-              fmt::format("{}: cell_bits = {} must be 0 (= weight_bits) or 1..weight_bits = {}", context, cell_bits,
-                          weight_bits));
+              at(fmt::format(": cell_bits = {} needs weight_bits (0: analog weights)", cell_bits)));
+  SXB_REQUIRE(
+      cell_bits >= 0 && cell_bits <= weight_bits,
+      at(fmt::format(": cell_bits = {} must be 0 (= weight_bits) or 1..weight_bits = {}", cell_bits, weight_bits)));
   SXB_REQUIRE(input_bits_per_pulse == 0 || dac_bits > 0,
-              fmt::format("{}: input_bits_per_pulse = {} needs dac_bits (bit-serial inputs are DAC levels)", context,
-                          input_bits_per_pulse));
+              at(fmt::format(": input_bits_per_pulse = {} needs dac_bits (bit-serial inputs are DAC levels)",
+                             input_bits_per_pulse)));
   SXB_REQUIRE(input_bits_per_pulse >= 0 && input_bits_per_pulse <= dac_bits,
-              fmt::format("{}: input_bits_per_pulse = {} must be 0 (all at once) or 1..dac_bits = {}", context,
-                          input_bits_per_pulse, dac_bits));
+              at(fmt::format(": input_bits_per_pulse = {} must be 0 (all at once) or 1..dac_bits = {}",
+                             input_bits_per_pulse, dac_bits)));
 }
 
 CrossbarConfig CrossbarConfig::without_converters() const {
@@ -146,7 +147,7 @@ std::vector<std::string> crossbar_presets() {
 }
 
 CrossbarConfig crossbar_preset(const std::string& name) {
-  CrossbarConfig c;  // "default": the values of the DATE 2022 study
+  CrossbarConfig c;  // "default": the defaults (docs/model.md says which are sourced, which assumed)
   c.preset = name;
   if (name == "default") return c;
   if (name == "mild") {  // r_source, r_sink and r_wire at 0.6 x default (docs/model.md, "Presets")
@@ -185,8 +186,8 @@ void set_key(CrossbarConfig& c, const std::string& key, const nlohmann::json& v,
   else if (key == "r_wire_col") c.res.r_wire_col = number();  // >= 0: check()
   else if (key == "r_wire") c.res.r_wire_row = c.res.r_wire_col = number();  // >= 0: check()
   else if (key == "v_read") c.v_read = number();
-  else if (key == "tile_rows") c.tile_rows = static_cast<int>(json_integer(v, 1, 1024, where));
-  else if (key == "tile_cols") c.tile_cols = static_cast<int>(json_integer(v, 1, 1024, where));
+  else if (key == "tile_rows") c.tile_rows = static_cast<int>(json_integer(v, 1, kMaxTileDim, where));
+  else if (key == "tile_cols") c.tile_cols = static_cast<int>(json_integer(v, 1, kMaxTileDim, where));
   else if (key == "scale") c.scale = number();
   else if (key == "scale_mode") {
     SXB_REQUIRE(v.is_string(), fmt::format("{} must be a string (got {})", where, v.dump()));
@@ -257,7 +258,7 @@ void apply_setting(CrossbarConfig& c, const std::string& assignment) {
 
 void parse_tile_size(const std::string& text, int& rows, int& cols, const std::string& option) {
   // Digits only ("64", "32x64"): " 64", "+64", "1e3" or "64.5" are errors, never 64 or 1.
-  const std::string range = fmt::format("{} '{}': tile sides must be in 1..1024", option, text);
+  const std::string range = fmt::format("{} '{}': tile sides must be in 1..{}", option, text, kMaxTileDim);
   const auto side = [&](const std::string& part) {
     SXB_REQUIRE(!part.empty() && part.find_first_not_of("0123456789") == std::string::npos,
                 fmt::format("{} '{}': expected N or RxC (e.g. 64 or 32x64)", option, text));
@@ -267,7 +268,7 @@ void parse_tile_size(const std::string& text, int& rows, int& cols, const std::s
   const std::size_t x = text.find('x');
   rows = side(text.substr(0, x));
   cols = x == std::string::npos ? rows : side(text.substr(x + 1));
-  SXB_REQUIRE(rows >= 1 && rows <= 1024 && cols >= 1 && cols <= 1024, range);
+  SXB_REQUIRE(rows >= 1 && rows <= kMaxTileDim && cols >= 1 && cols <= kMaxTileDim, range);
 }
 
 }  // namespace sxb

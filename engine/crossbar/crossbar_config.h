@@ -14,16 +14,17 @@
 #include "engine/crossbar/calibration.h"
 #include "engine/crossbar/mapping.h"
 #include "engine/crossbar/mapping_scale.h"
+#include "kernels/common/error.h"
 #include "kernels/tile/tile.h"
 
 namespace sxb {
 
 struct CrossbarConfig {
   std::string preset = "default";
-  double r_on = 20e3, r_off = 200e3;  // ohm: G_max = 1/r_on, G_min = 1/r_off
+  double r_on = kDefaultROn, r_off = kDefaultROff;  // ohm: G_max = 1/r_on, G_min = 1/r_off
   TileResistances res;                // r_source, r_sink, r_wire_row, r_wire_col (ohm)
-  double v_read = 0.3;                // V, for NF
-  int tile_rows = 64, tile_cols = 64;
+  double v_read = kDefaultVRead;      // V, for NF
+  int tile_rows = kDefaultTileDim, tile_cols = kDefaultTileDim;
   double scale = 0.0;                 // mapping scale s; 0: per layer, max |W| (layer-max only)
   ScaleMode scale_mode = ScaleMode::LayerMax;  // engine/crossbar/mapping_scale.h
   double scale_percentile = 99.9;              // percentile: p in (0, 100]
@@ -54,7 +55,7 @@ struct CrossbarConfig {
   CrossbarConfig without_converters() const;
 
   // Error naming the field (prefixed by `context`) for non-physical values.
-  void check(const std::string& context) const;
+  void check(const Message& context) const;
   DeviceModel devices() const;
   // "calibration" is written only when not none, so that the JSON (and what
   // hashes it) of an uncalibrated configuration is unchanged.

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "engine/io/json_keys.h"
+#include "kernels/tile/tile.h"
 #include "kernels/common/error.h"
 
 namespace sxb {
@@ -54,8 +55,8 @@ void LayerLayout::check(int tile_rows, int tile_cols, const std::string& context
 void NetworkLayout::check(const std::string& context) const {
   SXB_REQUIRE(method == "dense" || method == "cf" || method == "xcs" || method == "xrs",
               fmt::format("{}: method '{}' is not one of dense, cf, xcs, xrs", context, method));
-  SXB_REQUIRE(tile_rows >= 1 && tile_rows <= 1024 && tile_cols >= 1 && tile_cols <= 1024,
-              fmt::format("{}: tile {} x {} outside 1..1024", context, tile_rows, tile_cols));
+  SXB_REQUIRE(tile_rows >= 1 && tile_rows <= kMaxTileDim && tile_cols >= 1 && tile_cols <= kMaxTileDim,
+              fmt::format("{}: tile {} x {} outside 1..{}", context, tile_rows, tile_cols, kMaxTileDim));
   for (std::size_t a = 0; a < layers.size(); ++a) {
     for (std::size_t b = 0; b < a; ++b)
       SXB_REQUIRE(layers[a].layer != layers[b].layer,
@@ -148,8 +149,8 @@ NetworkLayout network_layout_from_json(const nlohmann::json& j, const std::strin
   SXB_REQUIRE(j.is_object(), context + ": a layout must be a JSON object");
   NetworkLayout out;
   out.method = text(j, "method", context);
-  out.tile_rows = integer(j, "tile_rows", context, 1, 1024);
-  out.tile_cols = integer(j, "tile_cols", context, 1, 1024);
+  out.tile_rows = integer(j, "tile_rows", context, 1, kMaxTileDim);
+  out.tile_cols = integer(j, "tile_cols", context, 1, kMaxTileDim);
   const nlohmann::json& layers = list(j, "layers", context);
   for (std::size_t a = 0; a < layers.size(); ++a) {
     const std::string where = fmt::format("{}: layers[{}]", context, a);

@@ -20,6 +20,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/tile/tile.h"
+
 namespace sxb {
 
 struct TilePlacement {
@@ -42,7 +44,7 @@ struct LayerLayout {
 
 struct NetworkLayout {
   std::string method = "dense";  // "dense", "cf", "xcs", "xrs"
-  int tile_rows = 64, tile_cols = 64;
+  int tile_rows = kDefaultTileDim, tile_cols = kDefaultTileDim;
   std::vector<LayerLayout> layers;  // in network order
   // Identity of the weights the layout was written for (layout_file.h:
   // weights_mask_hash); empty when unknown. Not part of to_json.

@@ -31,8 +31,13 @@ namespace sxb {
 std::vector<float> layer_matrix(const float* weight, int outputs, int inputs);
 void weight_from_layer_matrix(const float* matrix, int outputs, int inputs, float* weight);
 
+// The device defaults (docs/model.md), defined here only: R_on, R_off and the read voltage.
+inline constexpr double kDefaultROn = 20e3;    // ohm
+inline constexpr double kDefaultROff = 200e3;  // ohm
+inline constexpr double kDefaultVRead = 0.3;   // V
+
 struct DeviceModel {
-  double g_min = 1.0 / 200e3, g_max = 1.0 / 20e3;  // S
+  double g_min = 1.0 / kDefaultROff, g_max = 1.0 / kDefaultROn;  // S
   int levels = 0;                                  // 0: continuous; else >= 2
   double sigma = 0.0;                              // relative device-to-device variation
   double clamp_low = 0.5, clamp_high = 1.5;        // variation clamp: [clamp_low G_min, clamp_high G_max]

@@ -214,21 +214,41 @@ void finish_layer(LayerEffective& e, LayerSums& s, const std::vector<Calibration
   }
 }
 
-}  // namespace
+// What every batch of one effective_weights call shares.
+struct Setup {
+  Setup(const NetworkLayout& l, const CrossbarConfig& c, const SchedulerOptions& o) : layout(l), config(c), options(o) {}
+  const NetworkLayout& layout;
+  const CrossbarConfig& config;
+  const SchedulerOptions& options;
+  int R = 0, C = 0;
+  std::size_t cells = 0;  // R x C
+  DeviceModel devices;
+  int weight_bits = 0, cell_bits = 0;
+  bool need_plain = false, need_column = false;
+  double g_threshold = 0.0;  // a device above it counts as high
 
-std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
-                                              const CrossbarConfig& config, const SchedulerOptions& options,
-                                              ScheduleStats* stats) {
-  config.check("crossbar configuration");
-  const int R = layout.tile_rows, C = layout.tile_cols;
-  const std::vector<Calibration> wanted = requested_calibrations(options, config);
-  const auto wants = [&](Calibration c) { return std::find(wanted.begin(), wanted.end(), c) != wanted.end(); };
-  const bool need_plain = wants(Calibration::None) || wants(Calibration::Layer), need_column = wants(Calibration::Column);
-  const bool nf_by_source = options.nf_by_source && !options.ideal;
-  std::vector<const MappedLayer*> source(layout.layers.size());
-  std::vector<LayerEffective> out(layout.layers.size());
-  std::vector<LayerSums> sums(out.size());
+  // Weight bit slicing: B, b and each slice's digital weight 2^(k b) (2^b - 1) / (2^B - 1).
+  double slice_weight(int k) const {
+    return std::ldexp(static_cast<double>((1LL << cell_bits) - 1), k * cell_bits) /
+           static_cast<double>((1LL << weight_bits) - 1);
+  }
+};
+
+// The work: every tile pair to solve (each slice of each position of each
+// layer, in order) and what each layer accumulates.
+struct Plan {
+  std::vector<const MappedLayer*> source;  // the model's layer of each layout layer
+  std::vector<LayerEffective> out;
+  std::vector<LayerSums> sums;
   std::vector<Job> jobs;
+};
+
+Plan plan_jobs(const std::vector<MappedLayer>& layers, const Setup& set) {
+  const NetworkLayout& layout = set.layout;
+  Plan plan;
+  plan.source.resize(layout.layers.size());
+  plan.out.resize(layout.layers.size());
+  plan.sums.resize(layout.layers.size());
   for (std::size_t l = 0; l < layout.layers.size(); ++l) {
     const LayerLayout& ll = layout.layers[l];
     const auto it = std::find_if(layers.begin(), layers.end(), [&](const MappedLayer& m) { return m.layer == ll.layer; });
@@ -237,41 +257,130 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
                 fmt::format("layout: layer '{}' is {} x {} but the model's is {} x {}", ll.layer, ll.inputs,
                             ll.outputs, it->inputs, it->outputs));
     SXB_REQUIRE(it->scale > 0.0, fmt::format("layer '{}': mapping scale must be > 0", ll.layer));
-    source[l] = &*it;
-    LayerEffective& e = out[l];
+    plan.source[l] = &*it;
+    LayerEffective& e = plan.out[l];
     e.layer = ll.layer;
     e.inputs = ll.inputs;
     e.outputs = ll.outputs;
     e.positions = ll.tiles.size();
-    e.slices = config.slices();
+    e.slices = set.config.slices();
     e.scale = it->scale;
     const std::size_t size = static_cast<std::size_t>(ll.inputs) * ll.outputs;
-    if (need_plain) sums[l].plain.assign(size, 0.0);
-    if (need_column) sums[l].column.assign(size, 0.0);
-    if (options.pair_weights) {
+    LayerSums& s = plan.sums[l];
+    if (set.need_plain) s.plain.assign(size, 0.0);
+    if (set.need_column) s.column.assign(size, 0.0);
+    if (set.options.pair_weights) {
       e.pairs.resize(e.positions * e.slices);
-      sums[l].pair_plain.resize(e.pairs.size());
-      if (need_column) sums[l].pair_column.resize(e.pairs.size());
+      s.pair_plain.resize(e.pairs.size());
+      if (set.need_column) s.pair_column.resize(e.pairs.size());
     }
     for (int k = 0; k < e.slices; ++k)
-      for (std::size_t t = 0; t < ll.tiles.size(); ++t) jobs.push_back({l, t, k});
+      for (std::size_t t = 0; t < ll.tiles.size(); ++t) plan.jobs.push_back({l, t, k});
   }
-  // Weight bit slicing: B, b and each slice's digital weight 2^(k b) (2^b - 1) / (2^B - 1).
-  const int weight_bits = config.weight_bits, cell_bits = config.bits_per_cell();
-  const auto slice_weight = [&](int k) {
-    return std::ldexp(static_cast<double>((1LL << cell_bits) - 1), k * cell_bits) /
-           static_cast<double>((1LL << weight_bits) - 1);
-  };
+  return plan;
+}
 
-  const std::size_t cells = static_cast<std::size_t>(R) * C;
-  const std::size_t job_bytes = 2 * 2 * cells * sizeof(double);  // g and T of both arrays
+// Programs the n tile pairs of jobs[begin, begin + n) into `batch`; their
+// column scales s_j go to `column_scales`. Returns the clipped weights per pair.
+std::vector<long long> program_batch(const Plan& plan, std::size_t begin, std::size_t n, const Setup& set,
+                                     TileBatch& batch, std::vector<std::vector<double>>& column_scales) {
+  std::vector<long long> clipped(n, 0);
+  const std::size_t cells = set.cells;
+#pragma omp parallel for schedule(dynamic, 4)
+  for (std::ptrdiff_t q = 0; q < static_cast<std::ptrdiff_t>(n); ++q) {
+    const Job& job = plan.jobs[begin + q];
+    const MappedLayer& m = *plan.source[job.layer];
+    const TilePlacement& p = set.layout.layers[job.layer].tiles[job.tile];
+    column_scales[q] = tile_column_scales(m.matrix, m.outputs, p, set.config.scale_mode, m.scale);
+    double* g_pos = batch.conductance.data() + 2 * q * cells;
+    double* g_neg = batch.conductance.data() + (2 * q + 1) * cells;
+    clipped[q] = set.weight_bits > 0
+                     ? program_tile_slice(m.matrix, m.outputs, m.layer, job.tile, plan.out[job.layer].positions, p,
+                                          set.R, set.C, column_scales[q],
+                                          WeightSlice{set.weight_bits, set.cell_bits, job.slice}, set.devices, g_pos,
+                                          g_neg)
+                     : program_tile(m.matrix, m.outputs, m.layer, job.tile, p, set.R, set.C, column_scales[q],
+                                    set.devices, g_pos, g_neg);
+  }
+  return clipped;
+}
+
+// Adds the solved pairs of jobs[begin, begin + n) (conductances in `batch`,
+// transfer matrices in `transfer`) to their layers' sums and statistics.
+void assemble_batch(Plan& plan, std::size_t begin, std::size_t n, const Setup& set, const TileBatch& batch,
+                    const std::vector<double>& transfer, std::vector<std::vector<double>>& column_scales,
+                    const std::vector<long long>& clipped) {
+  const std::size_t cells = set.cells;
+  const int R = set.R, C = set.C;
+  const DeviceModel& devices = set.devices;
+  for (std::size_t q = 0; q < n; ++q) {
+    const Job& job = plan.jobs[begin + q];
+    const TilePlacement& p = set.layout.layers[job.layer].tiles[job.tile];
+    LayerEffective& e = plan.out[job.layer];
+    LayerSums& s = plan.sums[job.layer];
+    const double* g = batch.conductance.data() + 2 * q * cells;
+    const double* t = transfer.data() + 2 * q * cells;
+    std::vector<double>& factors = column_scales[q];
+    const bool first_pair = job.tile == 0 && job.slice == 0;
+    for (std::size_t j = 0; j < factors.size(); ++j) {
+      if (job.slice == 0) record_scale(e.column_scale, factors[j], job.tile == 0 && j == 0);
+      factors[j] /= devices.g_max - devices.g_min;  // s_j / (G_max - G_min)
+    }
+    const std::size_t pair = job.slice * e.positions + job.tile;
+    std::vector<double> pair_factors;  // without the slice's digital weight
+    if (set.options.pair_weights) {
+      pair_factors = factors;
+      e.pairs[pair].scale.resize(factors.size());
+      for (std::size_t j = 0; j < factors.size(); ++j)
+        e.pairs[pair].scale[j] = static_cast<float>(factors[j] * (devices.g_max - devices.g_min));
+      s.pair_plain[pair] = pair_matrix(p, R, t, t + cells, factors, nullptr, nullptr);
+    }
+    if (set.weight_bits > 0)
+      for (double& f : factors) f *= set.slice_weight(job.slice);
+    if (set.need_plain) add_effective_weights(p, R, t, t + cells, factors, e.outputs, s.plain.data());
+    const int used_rows = static_cast<int>(p.rows.size()), used_cols = static_cast<int>(p.cols.size());
+    const std::vector<double> gain_pos = column_gains(used_rows, used_cols, R, C, g, t);
+    const std::vector<double> gain_neg = column_gains(used_rows, used_cols, R, C, g + cells, t + cells);
+    e.gains.add(gain_pos);
+    e.gains.add(gain_neg);
+    if (set.need_column)
+      add_column_calibrated_weights(p, R, t, t + cells, gain_pos, gain_neg, factors, e.outputs, s.column.data());
+    if (set.options.pair_weights && set.need_column)
+      s.pair_column[pair] = pair_matrix(p, R, t, t + cells, pair_factors, &gain_pos, &gain_neg);
+    const long long low = e.stats.low_devices, all = e.stats.devices;
+    accumulate_tile_stats(p, R, C, g, g + cells, t, t + cells, set.g_threshold, e.stats);
+    record_high_share(e.tile_high_share, e.stats.low_devices - low, e.stats.devices - all, first_pair);
+    e.clipped += clipped[q];
+  }
+}
+
+}  // namespace
+
+std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& layers, const NetworkLayout& layout,
+                                              const CrossbarConfig& config, const SchedulerOptions& options,
+                                              ScheduleStats* stats) {
+  config.check("crossbar configuration");
+  const std::vector<Calibration> wanted = requested_calibrations(options, config);
+  const auto wants = [&](Calibration c) { return std::find(wanted.begin(), wanted.end(), c) != wanted.end(); };
+  const bool nf_by_source = options.nf_by_source && !options.ideal;
+  Setup set(layout, config, options);
+  set.R = layout.tile_rows;
+  set.C = layout.tile_cols;
+  set.cells = static_cast<std::size_t>(set.R) * set.C;
+  set.need_plain = wants(Calibration::None) || wants(Calibration::Layer);
+  set.need_column = wants(Calibration::Column);
+  set.weight_bits = config.weight_bits;
+  set.cell_bits = config.bits_per_cell();
+  set.devices = config.devices();
+  if (options.ideal) set.devices = DeviceModel{set.devices.g_min, set.devices.g_max};
+  set.g_threshold = 0.5 * (set.devices.g_min + set.devices.g_max);
+  Plan plan = plan_jobs(layers, set);
+  const std::vector<Job>& jobs = plan.jobs;
+
+  const std::size_t job_bytes = 2 * 2 * set.cells * sizeof(double);  // g and T of both arrays
   std::size_t budget = options.max_batch_bytes;
   if (budget == 0) budget = std::min<std::size_t>(available_memory_bytes() / 4, std::size_t{4} << 30);
   const std::size_t per_batch = std::max<std::size_t>(1, budget / job_bytes);
-
-  DeviceModel devices = config.devices();
-  if (options.ideal) devices = DeviceModel{devices.g_min, devices.g_max};
-  const double g_threshold = 0.5 * (devices.g_min + devices.g_max);
   ScheduleStats st;
   st.tiles = 2 * jobs.size();
 
@@ -279,90 +388,37 @@ std::vector<LayerEffective> effective_weights(const std::vector<MappedLayer>& la
     const std::size_t end = std::min(jobs.size(), begin + per_batch), n = end - begin;
     ++st.batches;
     auto t0 = std::chrono::steady_clock::now();
-    TileBatch batch = pair_batch(n, R, C, config);
-    std::vector<long long> clipped(n, 0);
+    TileBatch batch = pair_batch(n, set.R, set.C, config);
     std::vector<std::vector<double>> column_scales(n);  // s_j of each used tile column
-#pragma omp parallel for schedule(dynamic, 4)
-    for (std::ptrdiff_t q = 0; q < static_cast<std::ptrdiff_t>(n); ++q) {
-      const Job& job = jobs[begin + q];
-      const MappedLayer& m = *source[job.layer];
-      const TilePlacement& p = layout.layers[job.layer].tiles[job.tile];
-      column_scales[q] = tile_column_scales(m.matrix, m.outputs, p, config.scale_mode, m.scale);
-      double* g_pos = batch.conductance.data() + 2 * q * cells;
-      double* g_neg = batch.conductance.data() + (2 * q + 1) * cells;
-      clipped[q] = weight_bits > 0
-                       ? program_tile_slice(m.matrix, m.outputs, m.layer, job.tile, out[job.layer].positions, p, R, C,
-                                            column_scales[q], WeightSlice{weight_bits, cell_bits, job.slice}, devices,
-                                            g_pos, g_neg)
-                       : program_tile(m.matrix, m.outputs, m.layer, job.tile, p, R, C, column_scales[q], devices, g_pos,
-                                      g_neg);
-    }
+    const std::vector<long long> clipped = program_batch(plan, begin, n, set, batch, column_scales);
     st.program_seconds += seconds_since(t0);
 
     t0 = std::chrono::steady_clock::now();
-    std::vector<double> transfer = solve(batch, R, C, options.ideal, options.backend);
+    std::vector<double> transfer = solve(batch, set.R, set.C, options.ideal, options.backend);
     st.solve_seconds += seconds_since(t0);
 
     t0 = std::chrono::steady_clock::now();
-    for (std::size_t q = 0; q < n; ++q) {
-      const Job& job = jobs[begin + q];
-      const TilePlacement& p = layout.layers[job.layer].tiles[job.tile];
-      LayerEffective& e = out[job.layer];
-      LayerSums& s = sums[job.layer];
-      const double* g = batch.conductance.data() + 2 * q * cells;
-      const double* t = transfer.data() + 2 * q * cells;
-      std::vector<double>& factors = column_scales[q];
-      const bool first_pair = job.tile == 0 && job.slice == 0;
-      for (std::size_t j = 0; j < factors.size(); ++j) {
-        if (job.slice == 0) record_scale(e.column_scale, factors[j], job.tile == 0 && j == 0);
-        factors[j] /= devices.g_max - devices.g_min;  // s_j / (G_max - G_min)
-      }
-      const std::size_t pair = job.slice * e.positions + job.tile;
-      std::vector<double> pair_factors;  // without the slice's digital weight
-      if (options.pair_weights) {
-        pair_factors = factors;
-        e.pairs[pair].scale.resize(factors.size());
-        for (std::size_t j = 0; j < factors.size(); ++j)
-          e.pairs[pair].scale[j] = static_cast<float>(factors[j] * (devices.g_max - devices.g_min));
-        s.pair_plain[pair] = pair_matrix(p, R, t, t + cells, factors, nullptr, nullptr);
-      }
-      if (weight_bits > 0)
-        for (double& f : factors) f *= slice_weight(job.slice);
-      if (need_plain) add_effective_weights(p, R, t, t + cells, factors, e.outputs, s.plain.data());
-      const int used_rows = static_cast<int>(p.rows.size()), used_cols = static_cast<int>(p.cols.size());
-      const std::vector<double> gain_pos = column_gains(used_rows, used_cols, R, C, g, t);
-      const std::vector<double> gain_neg = column_gains(used_rows, used_cols, R, C, g + cells, t + cells);
-      e.gains.add(gain_pos);
-      e.gains.add(gain_neg);
-      if (need_column)
-        add_column_calibrated_weights(p, R, t, t + cells, gain_pos, gain_neg, factors, e.outputs, s.column.data());
-      if (options.pair_weights && need_column)
-        s.pair_column[pair] = pair_matrix(p, R, t, t + cells, pair_factors, &gain_pos, &gain_neg);
-      const long long low = e.stats.low_devices, all = e.stats.devices;
-      accumulate_tile_stats(p, R, C, g, g + cells, t, t + cells, g_threshold, e.stats);
-      record_high_share(e.tile_high_share, e.stats.low_devices - low, e.stats.devices - all, first_pair);
-      e.clipped += clipped[q];
-    }
+    assemble_batch(plan, begin, n, set, batch, transfer, column_scales, clipped);
     st.assemble_seconds += seconds_since(t0);
     if (nf_by_source) {
       transfer = {};
       t0 = std::chrono::steady_clock::now();
-      add_nf_by_source(batch, jobs, begin, layout, config, options.backend, sums);
+      add_nf_by_source(batch, jobs, begin, layout, config, options.backend, plan.sums);
       st.nf_source_seconds += seconds_since(t0);
     }
     if (options.progress) options.progress(end, jobs.size());
   }
-  for (std::size_t l = 0; l < out.size(); ++l) {
-    LayerEffective& e = out[l];
+  for (std::size_t l = 0; l < plan.out.size(); ++l) {
+    LayerEffective& e = plan.out[l];
     double columns = 0.0;
     for (const TilePlacement& p : layout.layers[l].tiles) columns += static_cast<double>(p.cols.size());
     const double tiles = static_cast<double>(e.positions * e.slices);
     e.tile_high_share.mean = tiles > 0 ? e.tile_high_share.mean / tiles : 0.0;  // sums until here
     e.column_scale.mean = columns > 0 ? e.column_scale.mean / columns : 0.0;
-    finish_layer(e, sums[l], wanted, nf_by_source);
+    finish_layer(e, plan.sums[l], wanted, nf_by_source);
   }
   if (stats) *stats = st;
-  return out;
+  return std::move(plan.out);
 }
 
 }  // namespace sxb

@@ -23,7 +23,7 @@ std::regex compile(const std::string& pattern, const std::string& key) {
   try {
     return std::regex(pattern, std::regex::ECMAScript);
   } catch (const std::regex_error& e) {
-    throw Error(fmt::format("{} '{}' is not a valid regular expression: {}", key, pattern, e.what()));
+    throw Error(Message{Key{key}, fmt::format(" '{}' is not a valid regular expression: {}", pattern, e.what())});
   }
 }
 
@@ -65,29 +65,35 @@ std::vector<Selected> select(const RawSafetensors& in, const std::string& source
       continue;
     }
     SXB_REQUIRE(rank == 2 || rank == 4,
-                fmt::format("{}: tensor '{}' has shape {} ({}-D): only 2-D (linear) and 4-D (convolution) weights map "
-                            "onto crossbars; leave it out with weff.exclude",
-                            source, name, shape_text(t.shape), rank));
-    SXB_REQUIRE(is_float_dtype(t.dtype),
-                fmt::format("{}: tensor '{}' has dtype {}: only F32, F64, F16 and BF16 weights can be mapped; leave it "
-                            "out with weff.exclude",
-                            source, name, t.dtype));
+                Message{fmt::format("{}: tensor '{}' has shape {} ({}-D): only 2-D (linear) and 4-D (convolution) "
+                                    "weights map onto crossbars; leave it out with ",
+                                    source, name, shape_text(t.shape), rank),
+                        Key{"weff.exclude"}});
+    SXB_REQUIRE(
+        is_float_dtype(t.dtype),
+        Message{
+            fmt::format(
+                "{}: tensor '{}' has dtype {}: only F32, F64, F16 and BF16 weights can be mapped; leave it out with ",
+                source, name, t.dtype),
+            Key{"weff.exclude"}});
     SXB_REQUIRE(t.numel() > 0, fmt::format("{}: tensor '{}' has shape {}: nothing to map", source, name,
                                            shape_text(t.shape)));
     Selected s{name, &t, decode_floats(t, name)};
     for (std::size_t i = 0; i < s.weight.size(); ++i)
       SXB_REQUIRE(std::isfinite(s.weight[i]),
-                  fmt::format("{}: tensor '{}' has a non-finite weight ({}) at flat index {}: a weight must be a "
-                              "number to be mapped; leave the tensor out with weff.exclude",
-                              source, name, s.weight[i], i));
+                  Message{fmt::format("{}: tensor '{}' has a non-finite weight ({}) at flat index {}: a weight must be "
+                                      "a number to be mapped; leave the tensor out with ",
+                                      source, name, s.weight[i], i),
+                          Key{"weff.exclude"}});
     const auto g = o.groups.find(name);
     if (g != o.groups.end()) {
-      SXB_REQUIRE(rank == 4, fmt::format("weff.groups names '{}', which is {}-D; groups apply to 4-D convolution "
-                                         "weights",
-                                         name, rank));
-      SXB_REQUIRE(g->second >= 1 && t.shape[0] % g->second == 0,
-                  fmt::format("weff.groups: '{}' has {} output channels, which {} groups do not divide", name,
-                              t.shape[0], g->second));
+      SXB_REQUIRE(rank == 4, Message{Key{"weff.groups"},
+                                     fmt::format(" names '{}', which is {}-D; groups apply to 4-D convolution weights",
+                                                 name, rank)});
+      SXB_REQUIRE(
+          g->second >= 1 && t.shape[0] % g->second == 0,
+          Message{Key{"weff.groups"}, fmt::format(": '{}' has {} output channels, which {} groups do not divide", name,
+                                                  t.shape[0], g->second)});
       s.groups = g->second;
     }
     const std::int64_t n = t.shape[0] / s.groups, k = t.numel() / t.shape[0];
@@ -97,14 +103,20 @@ std::vector<Selected> select(const RawSafetensors& in, const std::string& source
     s.inputs = static_cast<int>(k);
     out.push_back(std::move(s));
   }
-  SXB_REQUIRE(include_hit, fmt::format("weff.include '{}' matches no tensor of {}", o.include, source));
-  SXB_REQUIRE(!exclude || exclude_hit, fmt::format("weff.exclude '{}' matches no tensor of {}", o.exclude, source));
-  SXB_REQUIRE(!out.empty(), fmt::format("{}: no 2-D or 4-D tensor matches weff.include '{}'{}: nothing to map", source,
-                                        o.include, o.exclude.empty() ? "" : " and not weff.exclude '" + o.exclude + "'"));
+  SXB_REQUIRE(include_hit,
+              Message{Key{"weff.include"}, fmt::format(" '{}' matches no tensor of {}", o.include, source)});
+  SXB_REQUIRE(!exclude || exclude_hit,
+              Message{Key{"weff.exclude"}, fmt::format(" '{}' matches no tensor of {}", o.exclude, source)});
+  SXB_REQUIRE(!out.empty(), o.exclude.empty() ? Message{Subject{source}, ": no 2-D or 4-D tensor matches ",
+                                                        Key{"weff.include"}, " '" + o.include + "': nothing to map"}
+                                              : Message{Subject{source}, ": no 2-D or 4-D tensor matches ",
+                                                        Key{"weff.include"}, " '" + o.include + "' and not ",
+                                                        Key{"weff.exclude"}, " '" + o.exclude + "': nothing to map"});
   for (const auto& [name, g] : o.groups) {
     bool mapped = false;
     for (const Selected& s : out) mapped |= s.name == name;
-    SXB_REQUIRE(mapped, fmt::format("weff.groups names '{}', which is not a mapped tensor of {}", name, source));
+    SXB_REQUIRE(mapped, Message{Key{"weff.groups"},
+                                fmt::format(" names '{}', which is not a mapped tensor of {}", name, source)});
   }
   return out;
 }
@@ -117,8 +129,9 @@ NetworkLayout start_layout(const StateDictWeffOptions& o, const CrossbarConfig& 
   layout.tile_cols = xbar.tile_cols;
   if (o.layout) {
     SXB_REQUIRE(o.layout->tile_rows == xbar.tile_rows && o.layout->tile_cols == xbar.tile_cols,
-                fmt::format("weff.layout has tiles of {} x {}, the crossbar configuration {} x {}", o.layout->tile_rows,
-                            o.layout->tile_cols, xbar.tile_rows, xbar.tile_cols));
+                Message{Key{"weff.layout"},
+                        fmt::format(" has tiles of {} x {}, the crossbar configuration {} x {}", o.layout->tile_rows,
+                                    o.layout->tile_cols, xbar.tile_rows, xbar.tile_cols)});
     layout.method = o.layout->method;
   }
   return layout;
@@ -140,6 +153,36 @@ double relative_error(const std::vector<float>& weff, const std::vector<float>& 
     norm += static_cast<double>(w[k]) * w[k];
   }
   return norm > 0.0 ? std::sqrt(diff / norm) : 0.0;
+}
+
+// The report of tensor `s` (mapped as `whole`, its groups solved in `solved`),
+// without its relative errors.
+TensorWeff tensor_report(const Selected& s, const MappedLayer& whole, const std::string& scale_source,
+                         const std::vector<LayerEffective>& solved) {
+  TensorWeff w;
+  w.name = s.name;
+  w.layer = whole.layer;
+  w.dtype = s.raw->dtype;
+  w.shape = s.raw->shape;
+  w.groups = s.groups;
+  w.inputs = s.inputs;
+  w.outputs = s.outputs;
+  w.scale = whole.scale;
+  w.scale_source = scale_source;
+  long long low = 0, devices = 0;
+  for (int g = 0; g < s.groups; ++g) {
+    const LayerEffective& e = solved[s.first + static_cast<std::size_t>(g)];
+    w.positions += e.positions * static_cast<std::size_t>(e.slices);
+    w.clipped += e.clipped;
+    w.nf.sum += e.stats.nf_sum;
+    w.nf.max = std::max(w.nf.max, e.stats.nf_max);
+    w.nf.columns += e.stats.nf_columns;
+    add_gains(w.gains, e.gains);
+    low += e.stats.low_devices;
+    devices += e.stats.devices;
+  }
+  w.high_share = devices ? 1.0 - static_cast<double>(low) / static_cast<double>(devices) : 0.0;
+  return w;
 }
 
 }  // namespace
@@ -166,9 +209,9 @@ StateDictWeff state_dict_weff(const RawSafetensors& in, const std::string& sourc
   std::map<std::string, std::string> tensor_of;  // layer -> tensor: names must not collide
   for (std::size_t t = 0; t < whole.size(); ++t) {
     const auto [it, fresh] = tensor_of.emplace(whole[t].layer, chosen[t].name);
-    SXB_REQUIRE(fresh, fmt::format("{}: tensors '{}' and '{}' would both be layer '{}'; leave one out with "
-                                   "weff.exclude",
-                                   source, it->second, chosen[t].name, whole[t].layer));
+    SXB_REQUIRE(fresh, Message{fmt::format("{}: tensors '{}' and '{}' would both be layer '{}'; leave one out with ",
+                                           source, it->second, chosen[t].name, whole[t].layer),
+                               Key{"weff.exclude"}});
   }
   SafetensorsFile meta;
   meta.metadata = in.metadata;
@@ -192,7 +235,9 @@ StateDictWeff state_dict_weff(const RawSafetensors& in, const std::string& sourc
     for (const LayerLayout& l : o.layout->layers) {
       bool mapped = false;
       for (const MappedLayer& m : layers) mapped |= m.layer == l.layer;
-      SXB_REQUIRE(mapped, fmt::format("weff.layout names layer '{}', which is not a mapped layer of {}", l.layer, source));
+      SXB_REQUIRE(mapped,
+                  Message{Key{"weff.layout"},
+                          fmt::format(" names layer '{}', which is not a mapped layer of {}", l.layer, source)});
     }
   layout.check("weff.layout");
 
@@ -219,29 +264,7 @@ StateDictWeff state_dict_weff(const RawSafetensors& in, const std::string& sourc
   }
   for (std::size_t t = 0; t < chosen.size(); ++t) {
     const Selected& s = chosen[t];
-    TensorWeff w;
-    w.name = s.name;
-    w.layer = whole[t].layer;
-    w.dtype = s.raw->dtype;
-    w.shape = s.raw->shape;
-    w.groups = s.groups;
-    w.inputs = s.inputs;
-    w.outputs = s.outputs;
-    w.scale = whole[t].scale;
-    w.scale_source = sources.at(w.layer);
-    long long low = 0, devices = 0;
-    for (int g = 0; g < s.groups; ++g) {
-      const LayerEffective& e = solved[s.first + static_cast<std::size_t>(g)];
-      w.positions += e.positions * static_cast<std::size_t>(e.slices);
-      w.clipped += e.clipped;
-      w.nf.sum += e.stats.nf_sum;
-      w.nf.max = std::max(w.nf.max, e.stats.nf_max);
-      w.nf.columns += e.stats.nf_columns;
-      add_gains(w.gains, e.gains);
-      low += e.stats.low_devices;
-      devices += e.stats.devices;
-    }
-    w.high_share = devices ? 1.0 - static_cast<double>(low) / static_cast<double>(devices) : 0.0;
+    TensorWeff w = tensor_report(s, whole[t], sources.at(whole[t].layer), solved);
     const std::size_t group_size = static_cast<std::size_t>(s.outputs) * static_cast<std::size_t>(s.inputs);
     for (std::size_t c = 0; c < r.calibrations.size(); ++c) {
       std::vector<float> weff(s.weight.size());

@@ -16,8 +16,6 @@
 
 namespace sxb {
 
-inline constexpr int kMaxTileDim = 1024;
-
 // Receives one line per fallback ("tile solver cuda: ...; solved with the reference").
 using SolverLog = std::function<void(const std::string& message)>;
 // The default: "sparsexbar: warning: <message>" on standard error.

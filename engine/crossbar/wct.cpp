@@ -35,8 +35,9 @@ float WctScales::bound(const std::string& layer) const {
 }
 
 void check_wct_kappa(double kappa, const std::string& option) {
-  SXB_REQUIRE(valid_kappa(kappa),
-              fmt::format("{} {} is not in (0, 1]: weights are clamped to |w| <= kappa * s_ref", option, kappa));
+  SXB_REQUIRE(
+      valid_kappa(kappa),
+      Message{Key{option}, fmt::format(" {} is not in (0, 1]: weights are clamped to |w| <= kappa * s_ref", kappa)});
 }
 
 std::map<std::string, double> max_abs_scales(nn::Vgg& model) {

@@ -112,7 +112,7 @@ namespace {
 
 // N of "synthetic:N": digits only ("1e9" or "5x" are errors, never 1 or 5), 1..10^7.
 int synthetic_count(const std::string& spec, const std::string& arg) {
-  const std::string bad = "data '" + spec + "': expected synthetic or synthetic:N with N an integer in 1..10000000";
+  const Message bad{Key{"data"}, " '" + spec + "': expected synthetic or synthetic:N with N an integer in 1..10000000"};
   SXB_REQUIRE(!arg.empty() && arg.size() <= 8 && arg.find_first_not_of("0123456789") == std::string::npos, bad);
   const int n = std::stoi(arg);
   SXB_REQUIRE(n >= 1 && n <= 10'000'000, bad);
@@ -131,13 +131,14 @@ Dataset load_dataset(const std::string& spec, Split split, std::uint64_t seed) {
     // Train and test draw from disjoint streams of the same seed.
     return make_synthetic(n, seed * 2 + (split == Split::Test ? 1 : 0));
   }
-  SXB_REQUIRE(!arg.empty(), "data '" + spec + "': expected cifar10:DIR, cifar100:DIR, folder:DIR or synthetic");
+  SXB_REQUIRE(!arg.empty(),
+              Message{Key{"data"}, " '" + spec + "': expected cifar10:DIR, cifar100:DIR, folder:DIR or synthetic"});
   if (kind == "cifar10") return load_cifar10_dir(arg, split);
   if (kind == "cifar100") return load_cifar100_dir(arg, split, false);
   if (kind == "cifar100-coarse") return load_cifar100_dir(arg, split, true);
   if (kind == "folder") return load_image_folder(arg, split);
-  throw Error("data '" + spec + "': unknown kind '" + kind +
-              "' (cifar10, cifar100, cifar100-coarse, folder, synthetic)");
+  throw Error(Message{Key{"data"}, " '" + spec + "': unknown kind '" + kind +
+                                       "' (cifar10, cifar100, cifar100-coarse, folder, synthetic)"});
 }
 
 Dataset first_per_class(const Dataset& d, int per_class) {
@@ -165,10 +166,10 @@ void check_data_spec(const std::string& spec) {
   }
   const std::string arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
   SXB_REQUIRE(kind == "cifar10" || kind == "cifar100" || kind == "cifar100-coarse" || kind == "folder",
-              "data '" + spec + "': unknown kind '" + kind +
-                  "' (cifar10, cifar100, cifar100-coarse, folder, synthetic)");
-  SXB_REQUIRE(!arg.empty(), "data '" + spec + "': expected " + kind + ":DIR");
-  SXB_REQUIRE(fs::is_directory(arg), "data '" + spec + "': " + arg + " is not a folder");
+              Message{Key{"data"}, " '" + spec + "': unknown kind '" + kind +
+                                       "' (cifar10, cifar100, cifar100-coarse, folder, synthetic)"});
+  SXB_REQUIRE(!arg.empty(), Message{Key{"data"}, " '" + spec + "': expected " + kind + ":DIR"});
+  SXB_REQUIRE(fs::is_directory(arg), Message{Key{"data"}, " '" + spec + "': " + arg + " is not a folder"});
 }
 
 std::string resolve_data_spec(const std::string& spec, const std::string& root) {

@@ -232,6 +232,164 @@ void describe_run(nn::Vgg& model, const Dataset& data, const CrossbarEvalOptions
   if (o.wct) rep.wct = WctReport{o.wct->kappa, o.wct->file, o.wct->origin, o.crossbar.scale == 0.0 && o.crossbar.scale_mode == ScaleMode::LayerMax};
 }
 
+// One evaluation in progress: what every stage reads, and the result it fills.
+struct Run {
+  nn::Vgg& model;
+  const Dataset& data;
+  const Normalization& norm;
+  const CrossbarEvalOptions& options;
+  Backend backend;
+  const Log& log;
+  const CacheWarning& warn;
+  MappedNetwork& net;
+  CrossbarEvalResult& r;
+};
+
+// The software model's accuracy (given, or evaluated now); its logits must be finite.
+void software_stage(Run& run, const EvalResult* software) {
+  CrossbarEvalResult& r = run.r;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (software) {
+    r.software = *software;
+  } else {
+    run.log("evaluating the software model");
+    r.software = evaluate(run.model, run.data, run.norm);
+  }
+  r.report.seconds["software"] = seconds_since(t0);
+  // Weights so large that float arithmetic overflows (1e38) make every comparison meaningless.
+  const std::size_t non_finite = static_cast<std::size_t>(
+      std::count_if(r.software.logits.begin(), r.software.logits.end(), [](float v) { return !std::isfinite(v); }));
+  SXB_REQUIRE(non_finite == 0,
+              fmt::format("{}: the software model's outputs are not finite ({} of {} logits are inf or NaN): its "
+                          "weights or batch-norm statistics overflow float arithmetic",
+                          run.options.model_source.empty() ? std::string("the model") : run.options.model_source,
+                          non_finite, r.software.logits.size()));
+}
+
+// The ideal crossbar: the mapping alone, with ideal converters and analog weights.
+void ideal_stage(Run& run) {
+  const auto t0 = std::chrono::steady_clock::now();
+  SchedulerOptions ideal_options;
+  ideal_options.backend = run.backend;
+  ideal_options.ideal = true;
+  ideal_options.calibrations = {Calibration::None};  // every gain is 1 on the ideal crossbar
+  const std::vector<LayerEffective> ideal =
+      effective_weights(run.net.layers, run.net.layout, run.options.crossbar.without_converters(), ideal_options);
+  run.r.ideal = evaluate_with_weights(run.model, run.data, run.norm, ideal, run.options.sparse);
+  for (const LayerEffective& e : ideal) run.r.report.clipped += e.clipped;
+  run.r.report.seconds["ideal"] = seconds_since(t0);
+}
+
+// W_eff of every layer, solved or from the cache.
+void solve_stage(Run& run) {
+  const CrossbarEvalOptions& options = run.options;
+  CrossbarReport& rep = run.r.report;
+  const auto t0 = std::chrono::steady_clock::now();
+  SchedulerOptions solve;
+  solve.backend = run.backend;
+  solve.calibrations = options.evaluation.calibrations;
+  solve.nf_by_source = options.evaluation.nf_by_source;
+  solve.pair_weights = options.crossbar.tile_level();
+  const std::optional<WeffCacheEntry> cache =
+      cache_entry_for(run.net, run.net.layout, options, solve, options.rearrange.policy != RearrangePolicy::None);
+  rep.cache_file = cache ? cache->path : "";
+  run.r.layers = solved_or_cached(run.net.layers, run.net.layout, options.crossbar, solve, cache, run.log, run.warn,
+                                  rep.cache_hit, &rep.schedule);
+  rep.seconds["map_and_solve"] = seconds_since(t0);
+}
+
+// The non-ideal crossbar's accuracy and every read-out variant; returns the
+// converters of the tile-level forward (none without it).
+std::vector<LayerConverters> nonideal_stage(Run& run, TileLevelReadout& tiles) {
+  const CrossbarEvalOptions& options = run.options;
+  CrossbarEvalResult& r = run.r;
+  CrossbarReport& rep = r.report;
+  std::vector<LayerConverters> converters;
+  auto t0 = std::chrono::steady_clock::now();
+  const auto add_variant = [&](const ReadoutVariant& v) {
+    rep.variants.push_back(variant_report(v));
+    r.variant_predicted.push_back(v.result.predicted);
+  };
+  if (options.crossbar.tile_level()) {
+    run.log("setting the converters' ranges and evaluating the tile-level forward");
+    const std::vector<ReadoutVariant> all =
+        evaluate_readout_variants(run.model, run.data, run.norm, r.layers, options.evaluation.bn_recalibrate,
+                                  options.bn_train, options.sparse, nullptr, &tiles);
+    r.nonideal = all.front().result;
+    converters = all.front().converters;
+    if (all.size() > 1)
+      for (const ReadoutVariant& v : all) add_variant(v);
+    rep.seconds["nonideal"] = seconds_since(t0);
+    return converters;
+  }
+  run.log("evaluating the non-ideal crossbar model");
+  r.nonideal = evaluate_with_weights(run.model, run.data, run.norm, r.layers, options.sparse, &rep.sparse_layers);
+  rep.seconds["nonideal"] = seconds_since(t0);
+  if (r.layers.front().calibrations().size() > 1 || options.evaluation.bn_recalibrate > 0) {
+    t0 = std::chrono::steady_clock::now();
+    run.log("evaluating the read-out variants");
+    for (const ReadoutVariant& v :
+         evaluate_readout_variants(run.model, run.data, run.norm, r.layers, options.evaluation.bn_recalibrate,
+                                   options.bn_train, options.sparse, &r.nonideal))
+      add_variant(v);
+    rep.seconds["variants"] = seconds_since(t0);
+  }
+  return converters;
+}
+
+// The layout before rearrangement, solved and evaluated for the comparison.
+void unarranged_stage(Run& run) {
+  const CrossbarEvalOptions& options = run.options;
+  const CrossbarConfig& xbar = options.crossbar;
+  CrossbarEvalResult& r = run.r;
+  const auto t0 = std::chrono::steady_clock::now();
+  run.log("solving and evaluating the layout without rearrangement, for the comparison");
+  bool hit = false;
+  SchedulerOptions first;  // the comparison is made on the first calibration only
+  first.backend = run.backend;
+  first.calibrations = {r.layers.front().calibration};
+  first.pair_weights = xbar.tile_level();
+  const std::vector<LayerEffective> before =
+      solved_or_cached(run.net.layers, run.net.unarranged, xbar, first,
+                       cache_entry_for(run.net, run.net.unarranged, options, first, false), run.log, run.warn, hit);
+  TileLevelReadout unarranged{&run.net.unarranged, xbar, options.bn_train};
+  const EvalResult none =
+      xbar.tile_level()
+          ? evaluate_readout_variants(run.model, run.data, run.norm, before, 0, nullptr, options.sparse, nullptr,
+                                      &unarranged)
+                .front()
+                .result
+          : evaluate_with_weights(run.model, run.data, run.norm, before, options.sparse);
+  r.report.rearrangement = rearrangement_json(run.net.arranged, options.rearrange, run.net.layers, before, r.layers,
+                                              none.accuracy, r.nonideal.accuracy);
+  r.report.seconds["unarranged"] = seconds_since(t0);
+}
+
+// The tile heat maps of the report (and of the layout before rearrangement).
+void heatmap_stage(Run& run) {
+  const CrossbarEvalOptions& options = run.options;
+  CrossbarReport& rep = run.r.report;
+  const auto t0 = std::chrono::steady_clock::now();
+  run.log("programming and solving the tiles of the heat maps");
+  rep.heatmaps = tile_heatmaps(run.net.layers, run.net.layout, options.crossbar, run.backend, *options.heatmaps);
+  if (options.rearrange.policy != RearrangePolicy::None)
+    rep.heatmaps_before =
+        tile_heatmaps(run.net.layers, run.net.unarranged, options.crossbar, run.backend, *options.heatmaps);
+  rep.seconds["heatmaps"] = seconds_since(t0);
+}
+
+// inf or NaN would print as "inf" and be written as null: an error instead, naming the field and the settings.
+void check_finite_report(const CrossbarReport& rep, const CrossbarEvalOptions& options) {
+  const std::string where = first_non_finite(to_json(rep));
+  if (where.empty()) return;
+  const CrossbarConfig& c = options.crossbar;
+  throw Error(fmt::format("the crossbar result's {} is not finite: the configuration (r_on {}, r_off {}, r_source {}, "
+                          "r_sink {}, r_wire_row {}, r_wire_col {}) or the weights of {} are outside what double "
+                          "precision can compute",
+                          where, c.r_on, c.r_off, c.res.r_source, c.res.r_sink, c.res.r_wire_row, c.res.r_wire_col,
+                          options.model_source.empty() ? std::string("the model") : options.model_source));
+}
+
 }  // namespace
 
 CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, const Normalization& norm,
@@ -255,114 +413,18 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   if (options.heatmaps) check_heatmap_request(net.layout, *options.heatmaps);  // before the long stages
   rep.crossbars = net.layout.crossbars() * xbar.slices();
   // Converters or weight slicing: the tile-level forward (engine/converters/).
-  const bool tile_level = xbar.tile_level();
-  SXB_REQUIRE(!tile_level || (options.bn_train && options.bn_train->size() > 0),
+  SXB_REQUIRE(!xbar.tile_level() || (options.bn_train && options.bn_train->size() > 0),
               "crossbar.range_images: the converters' ranges need the training split of the data set");
   TileLevelReadout tiles{&net.layout, xbar, options.bn_train};
-  std::vector<LayerConverters> converters;
   if (options.rearrange.policy != RearrangePolicy::None) rep.seconds["rearrange"] = net.arranged.seconds;
 
-  auto t0 = std::chrono::steady_clock::now();
-  if (software) {
-    r.software = *software;
-  } else {
-    log("evaluating the software model");
-    r.software = evaluate(model, data, norm);
-  }
-  rep.seconds["software"] = seconds_since(t0);
-  // Weights so large that float arithmetic overflows (1e38) make every comparison meaningless.
-  const std::size_t non_finite = static_cast<std::size_t>(
-      std::count_if(r.software.logits.begin(), r.software.logits.end(), [](float v) { return !std::isfinite(v); }));
-  SXB_REQUIRE(non_finite == 0,
-              fmt::format("{}: the software model's outputs are not finite ({} of {} logits are inf or NaN): its "
-                          "weights or batch-norm statistics overflow float arithmetic",
-                          options.model_source.empty() ? std::string("the model") : options.model_source, non_finite,
-                          r.software.logits.size()));
-
-  t0 = std::chrono::steady_clock::now();
-  SchedulerOptions ideal_options;
-  ideal_options.backend = backend;
-  ideal_options.ideal = true;
-  ideal_options.calibrations = {Calibration::None};  // every gain is 1 on the ideal crossbar
-  // The ideal crossbar is the mapping alone, with ideal converters and analog weights.
-  const std::vector<LayerEffective> ideal =
-      effective_weights(net.layers, net.layout, xbar.without_converters(), ideal_options);
-  r.ideal = evaluate_with_weights(model, data, norm, ideal, options.sparse);
-  for (const LayerEffective& e : ideal) rep.clipped += e.clipped;
-  rep.seconds["ideal"] = seconds_since(t0);
-
-  t0 = std::chrono::steady_clock::now();
-  SchedulerOptions solve;
-  solve.backend = backend;
-  solve.calibrations = options.evaluation.calibrations;
-  solve.nf_by_source = options.evaluation.nf_by_source;
-  solve.pair_weights = tile_level;
-  const std::optional<WeffCacheEntry> cache =
-      cache_entry_for(net, net.layout, options, solve, options.rearrange.policy != RearrangePolicy::None);
-  rep.cache_file = cache ? cache->path : "";
-  r.layers = solved_or_cached(net.layers, net.layout, xbar, solve, cache, log, warn, rep.cache_hit, &rep.schedule);
-  rep.seconds["map_and_solve"] = seconds_since(t0);
-
-  t0 = std::chrono::steady_clock::now();
-  if (tile_level) {
-    log("setting the converters' ranges and evaluating the tile-level forward");
-    const std::vector<ReadoutVariant> all =
-        evaluate_readout_variants(model, data, norm, r.layers, options.evaluation.bn_recalibrate, options.bn_train,
-                                  options.sparse, nullptr, &tiles);
-    r.nonideal = all.front().result;
-    converters = all.front().converters;
-    if (all.size() > 1)
-      for (const ReadoutVariant& v : all) {
-        rep.variants.push_back(variant_report(v));
-        r.variant_predicted.push_back(v.result.predicted);
-      }
-    rep.seconds["nonideal"] = seconds_since(t0);
-  } else {
-    log("evaluating the non-ideal crossbar model");
-    r.nonideal = evaluate_with_weights(model, data, norm, r.layers, options.sparse, &rep.sparse_layers);
-    rep.seconds["nonideal"] = seconds_since(t0);
-  }
-  if (!tile_level && (r.layers.front().calibrations().size() > 1 || options.evaluation.bn_recalibrate > 0)) {
-    t0 = std::chrono::steady_clock::now();
-    log("evaluating the read-out variants");
-    for (const ReadoutVariant& v : evaluate_readout_variants(model, data, norm, r.layers, options.evaluation.bn_recalibrate,
-                                                             options.bn_train, options.sparse, &r.nonideal)) {
-      rep.variants.push_back(variant_report(v));
-      r.variant_predicted.push_back(v.result.predicted);
-    }
-    rep.seconds["variants"] = seconds_since(t0);
-  }
-
-  if (options.rearrange.policy != RearrangePolicy::None) {
-    t0 = std::chrono::steady_clock::now();
-    log("solving and evaluating the layout without rearrangement, for the comparison");
-    bool hit = false;
-    SchedulerOptions first;  // the comparison is made on the first calibration only
-    first.backend = backend;
-    first.calibrations = {r.layers.front().calibration};
-    first.pair_weights = tile_level;
-    const std::vector<LayerEffective> before = solved_or_cached(
-        net.layers, net.unarranged, xbar, first, cache_entry_for(net, net.unarranged, options, first, false), log, warn,
-        hit);
-    TileLevelReadout unarranged{&net.unarranged, xbar, options.bn_train};
-    const EvalResult none =
-        tile_level ? evaluate_readout_variants(model, data, norm, before, 0, nullptr, options.sparse, nullptr, &unarranged)
-                         .front()
-                         .result
-                   : evaluate_with_weights(model, data, norm, before, options.sparse);
-    rep.rearrangement = rearrangement_json(net.arranged, options.rearrange, net.layers, before, r.layers, none.accuracy,
-                                           r.nonideal.accuracy);
-    rep.seconds["unarranged"] = seconds_since(t0);
-  }
-
-  if (options.heatmaps) {
-    t0 = std::chrono::steady_clock::now();
-    log("programming and solving the tiles of the heat maps");
-    rep.heatmaps = tile_heatmaps(net.layers, net.layout, xbar, backend, *options.heatmaps);
-    if (options.rearrange.policy != RearrangePolicy::None)
-      rep.heatmaps_before = tile_heatmaps(net.layers, net.unarranged, xbar, backend, *options.heatmaps);
-    rep.seconds["heatmaps"] = seconds_since(t0);
-  }
+  Run run{model, data, norm, options, backend, log, warn, net, r};
+  software_stage(run, software);
+  ideal_stage(run);
+  solve_stage(run);
+  const std::vector<LayerConverters> converters = nonideal_stage(run, tiles);
+  if (options.rearrange.policy != RearrangePolicy::None) unarranged_stage(run);
+  if (options.heatmaps) heatmap_stage(run);
 
   rep.warnings = self_checks(r, rep.clipped, options, model.config().classes, span_warnings(net.layers, options.model_source));
   layer_reports(r.layers, net.scale_sources, converters, rep);
@@ -372,15 +434,7 @@ CrossbarEvalResult evaluate_on_crossbars(nn::Vgg& model, const Dataset& data, co
   rep.ideal = summary(r.ideal);
   rep.nonideal = summary(r.nonideal);
   rep.seconds["total"] = seconds_since(t_start);
-  // inf or NaN would print as "inf" and be written as null: an error instead, naming the field and the settings.
-  if (const std::string where = first_non_finite(to_json(rep)); !where.empty()) {
-    const CrossbarConfig& c = options.crossbar;
-    throw Error(fmt::format("the crossbar result's {} is not finite: the configuration (r_on {}, r_off {}, r_source {}, "
-                            "r_sink {}, r_wire_row {}, r_wire_col {}) or the weights of {} are outside what double "
-                            "precision can compute",
-                            where, c.r_on, c.r_off, c.res.r_source, c.res.r_sink, c.res.r_wire_row, c.res.r_wire_col,
-                            options.model_source.empty() ? std::string("the model") : options.model_source));
-  }
+  check_finite_report(rep, options);
   return r;
 }
 

@@ -48,9 +48,10 @@ void EvaluationSettings::check(const std::string& context) const {
   std::set<Calibration> seen;
   for (Calibration c : calibrations)
     SXB_REQUIRE(seen.insert(c).second,
-                fmt::format("{}.calibrations: \"{}\" is listed twice", context, to_string(c)));
+                Message{Key{context + ".calibrations"}, fmt::format(": \"{}\" is listed twice", to_string(c))});
   SXB_REQUIRE(bn_recalibrate <= kMaxBnImages,
-              fmt::format("{}.bn_recalibrate must be at most {} (got {})", context, kMaxBnImages, bn_recalibrate));
+              Message{Key{context + ".bn_recalibrate"},
+                      fmt::format(" must be at most {} (got {})", kMaxBnImages, bn_recalibrate)});
 }
 
 std::vector<Calibration> parse_calibration_list(const std::string& text, const std::string& key) {

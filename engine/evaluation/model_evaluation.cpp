@@ -43,7 +43,9 @@ std::string tuned_crossbar_warning(const SafetensorsFile& file, const std::strin
 CrossbarEvalResult evaluate_model_file(const ModelEvalRequest& request, nn::Backend& backend, const Dataset& test,
                                        SoftwareMemo* memo) {
   const std::string& path = request.weights;
-  const SafetensorsFile file = read_safetensors(path);
+  std::optional<SafetensorsFile> read;
+  if (!request.file) read = read_safetensors(path);
+  const SafetensorsFile& file = request.file ? *request.file : *read;
   const nn::VggConfig config = request.config ? *request.config : nn::vgg_config_for_file(file, path, request.model, true);
   CrossbarEvalOptions o = request.options;
   o.model_source = path;
@@ -52,7 +54,7 @@ CrossbarEvalResult evaluate_model_file(const ModelEvalRequest& request, nn::Back
   nn::Vgg model(config, backend);
   model.load_state_dict(file, path);
   if (!request.layout.empty()) {
-    o.layout = read_layout_file(request.layout);
+    if (!o.layout) o.layout = read_layout_file(request.layout);
     check_layout_for_model(*o.layout, model, request.layout);
   }
   if (!request.unpruned.empty())

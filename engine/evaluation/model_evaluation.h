@@ -16,12 +16,17 @@ namespace sxb {
 
 struct ModelEvalRequest {
   std::string weights;  // safetensors written by train/prune, or a PyTorch export
+  // The contents of `weights` when the caller read it already (it must
+  // outlive the call); null: read here. The file is read once either way.
+  const SafetensorsFile* file = nullptr;
   // The model: `config` when the caller completed it already (e.g. with an
   // input normalisation for a file without one), else `model` completed from
   // the file's metadata.
   nn::VggRequest model;
   std::optional<nn::VggConfig> config;
-  std::string layout;    // packed tile layout of a pruned model; empty: dense tiles
+  // Packed tile layout of a pruned model; empty: dense tiles. Read here
+  // unless options.layout holds it already (then this names it in errors).
+  std::string layout;
   std::string unpruned;  // weights of the unpruned model, for CCR ("" and reference 0: no CCR)
   // Crossbar, solver, cache, rearrangement, log. layout, wct, model_source and
   // reference_crossbars (when `unpruned` is given) are filled in here.

@@ -54,7 +54,7 @@ const char* method_name(PruneMethod method);
 struct GroupGeometry {
   PruneMethod method = PruneMethod::ColumnSegments;
   int inputs = 0, outputs = 0;        // K, N
-  int tile_rows = 64, tile_cols = 64;  // R, C
+  int tile_rows = kDefaultTileDim, tile_cols = kDefaultTileDim;  // R, C
 
   std::size_t count() const;
   int size(std::size_t group) const;  // weights in the group
@@ -112,7 +112,7 @@ Selection select_groups(const std::vector<LayerGroups>& layers, const SelectionP
 
 struct PruneSpec {
   PruneMethod method = PruneMethod::ColumnSegments;
-  int tile_rows = 64, tile_cols = 64;
+  int tile_rows = kDefaultTileDim, tile_cols = kDefaultTileDim;
   double sparsity = 0.0;  // global target, or the per-layer default
   bool per_layer = false;
   std::map<std::string, double> layer_targets;  // per-layer mode: layer -> fraction of its groups

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "engine/pruning/pruning.h"
+#include "kernels/tile/tile.h"
 #include "kernels/common/error.h"
 
 namespace sxb {
@@ -91,18 +92,19 @@ HostTensor select(const HostTensor& t, const std::vector<int>* rows, const std::
 
 void PruneSpec::check(const std::string& path) const {
   const std::string p = path.empty() ? "" : path + ".";
-  SXB_REQUIRE(tile_rows >= 1 && tile_rows <= 1024 && tile_cols >= 1 && tile_cols <= 1024,
-              fmt::format("{}tile {}x{} is outside 1..1024", p, tile_rows, tile_cols));
+  SXB_REQUIRE(tile_rows >= 1 && tile_rows <= kMaxTileDim && tile_cols >= 1 && tile_cols <= kMaxTileDim,
+              Message{Key{p + "tile"}, fmt::format(" {}x{} is outside 1..{}", tile_rows, tile_cols, kMaxTileDim)});
   SXB_REQUIRE(std::isfinite(sparsity) && sparsity >= 0.0 && sparsity < 1.0,
-              fmt::format("{}sparsity {} is not in [0, 1)", p, sparsity));
+              Message{Key{p + "sparsity"}, fmt::format(" {} is not in [0, 1)", sparsity)});
   SXB_REQUIRE(std::isfinite(max_layer_sparsity) && max_layer_sparsity >= 0.0 && max_layer_sparsity < 1.0,
-              fmt::format("{}max_layer_sparsity {} is not in [0, 1)", p, max_layer_sparsity));
+              Message{Key{p + "max_layer_sparsity"}, fmt::format(" {} is not in [0, 1)", max_layer_sparsity)});
   SXB_REQUIRE(!(method == PruneMethod::ChannelFilter && prune_classifier),
-              p + "prune_classifier does not apply to cf (the classifier's outputs are the classes; it shrinks with "
-                  "the last conv layer)");
+              Message{Key{p + "prune_classifier"},
+                      " does not apply to cf (the classifier's outputs are the classes; it "
+                      "shrinks with the last conv layer)"});
   for (const auto& [layer, t] : layer_targets)
     SXB_REQUIRE(std::isfinite(t) && t >= 0.0 && t < 1.0,
-                fmt::format("{}per_layer: sparsity of '{}' is {}, not in [0, 1)", p, layer, t));
+                Message{Key{p + "per_layer"}, fmt::format(": sparsity of '{}' is {}, not in [0, 1)", layer, t)});
 }
 
 nlohmann::json PruneSpec::to_json() const {

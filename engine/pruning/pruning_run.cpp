@@ -24,12 +24,6 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 
-std::string strip_safetensors(const std::string& path) {
-  const std::string ext = ".safetensors";
-  const bool has_ext = path.size() > ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
-  return has_ext ? path.substr(0, path.size() - ext.size()) : path;
-}
-
 nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   SXB_REQUIRE(in, path + ": cannot open");
@@ -98,113 +92,6 @@ PhaseResult run_phase(const std::string& name, TrainConfig t, bool resume, const
 }
 
 }  // namespace
-
-void PruneRunConfig::check(const std::string& path) const {
-  const std::string p = path.empty() ? "" : path + ".";
-  spec.check(path);
-  SXB_REQUIRE(!weights.empty(), p + "weights (the dense model) is required");
-  SXB_REQUIRE(model.empty() || model == "vgg11" || model == "vgg16",
-              fmt::format("{}model '{}' is not one of vgg11, vgg16", p, model));
-  SgdSettings::check(path);
-  SXB_REQUIRE(std::isfinite(lambda) && lambda >= 0.0 && lambda <= 10.0,
-              fmt::format("{}lambda {} is not in [0, 10]", p, lambda));
-  SXB_REQUIRE(reg_epochs >= 0 && reg_epochs <= 100000,
-              fmt::format("{}reg_epochs {} is not in 0..100000", p, reg_epochs));
-  SXB_REQUIRE(finetune_epochs >= 0 && finetune_epochs <= 100000,
-              fmt::format("{}finetune_epochs {} is not in 0..100000", p, finetune_epochs));
-  SXB_REQUIRE(std::isfinite(finetune_lr) && finetune_lr >= 0.0 && finetune_lr <= kMaxLearningRate,
-              fmt::format("{}finetune_lr {} is not in [0, {}] (0: {}lr)", p, finetune_lr, kMaxLearningRate, p));
-  if (dropout)
-    SXB_REQUIRE(*dropout >= 0.0f && *dropout < 1.0f, fmt::format("{}dropout {} is not in [0, 1)", p, *dropout));
-  if (wct_kappa != 0.0) {
-    check_wct_kappa(wct_kappa, p + "wct_kappa");
-    SXB_REQUIRE(finetune_epochs > 0,
-                fmt::format("{}wct_kappa constrains fine-tuning: it needs {}finetune_epochs > 0", p, p));
-  }
-  SXB_REQUIRE(threads >= 0, fmt::format("{}threads {} must be non-negative (0: all cores)", p, threads));
-  SXB_REQUIRE(!out.empty(), p + "out (the pruned model's path) is required");
-  SXB_REQUIRE(strip_safetensors(out) + ".safetensors" != weights && strip_safetensors(out) != strip_safetensors(weights),
-              fmt::format("{}out {} would overwrite the dense model {}weights {}", p, out, p, weights));
-}
-
-nlohmann::json PruneRunConfig::to_json() const {
-  nlohmann::json j = {{"method", method_name(spec.method)},
-                      {"sparsity", spec.sparsity},
-                      {"tile", fmt::format("{}x{}", spec.tile_rows, spec.tile_cols)},
-                      {"max_layer_sparsity", spec.max_layer_sparsity},
-                      {"prune_first", spec.prune_first},
-                      {"prune_classifier", spec.prune_classifier},
-                      {"lambda", lambda},
-                      {"reg_epochs", reg_epochs},
-                      {"finetune_epochs", finetune_epochs},
-                      {"finetune_lr", finetune_lr},
-                      {"wct_kappa", wct_kappa},
-                      {"weights", weights},
-                      {"model", model},
-                      {"data", data}};
-  if (spec.per_layer) j["per_layer"] = spec.layer_targets;
-  if (dropout) j["dropout"] = *dropout;
-  write_keys(j);
-  return j;
-}
-
-PruneRunConfig PruneRunConfig::from_json(const nlohmann::json& j, const std::string& path,
-                                         const std::string& context) {
-  PruneRunConfig c;
-  Keys k(j, path, context);
-  std::string method = method_name(c.spec.method);
-  k.text("method", method);
-  try {
-    c.spec.method = parse_prune_method(method);
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", k.where("method"), e.what()));
-  }
-  k.number("sparsity", c.spec.sparsity);
-  k.tile("tile", c.spec.tile_rows, c.spec.tile_cols);
-  k.number("max_layer_sparsity", c.spec.max_layer_sparsity);
-  k.flag("prune_first", c.spec.prune_first);
-  k.flag("prune_classifier", c.spec.prune_classifier);
-  if (const nlohmann::json* x = k.get("per_layer")) {
-    SXB_REQUIRE(x->is_object(), k.where("per_layer") + " must be an object {\"layer\": fraction, ...}");
-    c.spec.per_layer = true;
-    for (const auto& [layer, t] : x->items()) {
-      SXB_REQUIRE(t.is_number(), fmt::format("{}: \"{}\" must be a number (got {})", k.where("per_layer"), layer,
-                                             t.dump()));
-      c.spec.layer_targets[layer] = t.get<double>();
-    }
-  }
-  k.number("lambda", c.lambda);
-  k.integer("reg_epochs", c.reg_epochs, 0, 100000);
-  k.integer("finetune_epochs", c.finetune_epochs, 0, 100000);
-  k.number("finetune_lr", c.finetune_lr);
-  k.number("wct_kappa", c.wct_kappa);
-  if (k.has("dropout")) {
-    float d = 0.0f;
-    k.number("dropout", d);
-    c.dropout = d;
-  }
-  c.read_keys(k);
-  k.text("weights", c.weights);
-  k.text("model", c.model);
-  k.text("data", c.data);
-  k.done();
-  return c;
-}
-
-nlohmann::json PruneRunConfig::resume_json() const {
-  nlohmann::json j = {{"spec", spec.to_json()},  {"weights", weights},
-                      {"model", model},          {"data", data},
-                      {"lambda", lambda},        {"reg_epochs", reg_epochs},
-                      {"finetune_epochs", finetune_epochs}, {"batch", batch},
-                      {"lr", lr},                {"finetune_lr", finetune_lr},
-                      {"schedule", schedule},    {"momentum", momentum},
-                      {"weight_decay", weight_decay}, {"seed", seed}};
-  // Absent at their defaults: earlier runs still resume.
-  if (wct_kappa > 0.0) j["wct_kappa"] = wct_kappa;
-  if (nesterov) j["nesterov"] = nesterov;
-  if (dropout) j["dropout"] = *dropout;
-  return j;
-}
 
 PrunePaths prune_paths(const std::string& out) {
   const std::string stem = strip_safetensors(out);
@@ -352,6 +239,89 @@ PruneRunResult run_pruning(const PruneRunConfig& c, const Dataset& train_set, co
 
 namespace {
 
+using Log = std::function<void(const std::string&)>;
+
+// The dense model, its crossbars and the training settings both phases start from.
+struct DenseStart {
+  std::unique_ptr<nn::Vgg> model;
+  std::string model_name;
+  NetworkLayout layout;  // dense tiles of the whole network, the CCR reference
+  TrainConfig base;      // SGD settings, model and data of both training phases
+};
+
+DenseStart dense_phase(const PruneRunConfig& c, const Dataset& test_set, nn::Backend& backend, PruneRunResult& result,
+                       const Log& log) {
+  DenseStart d;
+  d.model_name = c.model;
+  if (d.model_name.empty()) {
+    const SafetensorsFile f = read_safetensors(c.weights);
+    const auto it = f.metadata.find("model");
+    SXB_REQUIRE(it != f.metadata.end(), Message{Subject{c.weights}, ": no 'model' in __metadata__; set ",
+                                                Key{"prune.model"}, " to vgg11 or vgg16"});
+    d.model_name = it->second;
+  }
+  d.model = load_model(c.weights, d.model_name, backend);
+  const nn::VggConfig& config = d.model->config();
+  d.layout = dense_network_layout(*d.model, c.spec.tile_rows, c.spec.tile_cols);
+  result.dense_accuracy = accuracy_of(*d.model, test_set);
+  log(fmt::format("dense {} width {}: {} crossbars at {}x{} tiles{}", d.model_name, config.width, d.layout.crossbars(),
+                  c.spec.tile_rows, c.spec.tile_cols,
+                  std::isfinite(result.dense_accuracy)
+                      ? fmt::format(", test accuracy {:.2f}%", 100.0 * result.dense_accuracy)
+                      : ""));
+  static_cast<SgdSettings&>(d.base) = c;  // batch, lr, schedule, nesterov, momentum, weight_decay, seed
+  d.base.model = d.model_name;
+  d.base.width = config.width;
+  d.base.classes = config.classes;
+  d.base.dropout = c.dropout.value_or(config.dropout);
+  d.base.data = c.data;
+  d.base.threads = c.threads;
+  d.base.prefetch = c.prefetch;
+  return d;
+}
+
+// One training phase of `base`: `epochs` from `init`, written to `out`, with
+// the run's stop request and log; `customise` adds the phase's hooks. The
+// model, or null when interrupted (then the result says where).
+PhaseResult training_phase(const std::string& name, const TrainConfig& base, int epochs, const std::string& init,
+                           const std::string& out, const std::function<void(TrainConfig&, TrainHooks&)>& customise,
+                           const PruneRunConfig& c, const Dataset& train_set, const Dataset& test_set,
+                           nn::Backend& backend, const TrainHooks& hooks_in, const Log& log, PruneRunResult& result) {
+  TrainConfig t = base;
+  t.epochs = epochs;
+  t.init_weights = init;
+  t.out = out;
+  TrainHooks h;
+  h.stop_requested = hooks_in.stop_requested;
+  h.log = log;
+  customise(t, h);
+  PhaseResult p = run_phase(name, t, c.resume, train_set, test_set, backend, h, log);
+  if (p.interrupted) {
+    result.interrupted = true;
+    result.phase = name;
+  }
+  return p;
+}
+
+// Phase 3 without fine-tuning: the hard-pruned weights are the model.
+std::unique_ptr<nn::Vgg> keep_hard_pruned(const PrunedNetwork& pruned, const std::string& model_name,
+                                          nn::Backend& backend, PruneRunResult& result) {
+  const PrunePaths& paths = result.paths;
+  SafetensorsFile f = pruned.weights;
+  f.metadata["layout"] = std::filesystem::path(paths.layout).filename().string();
+  write_safetensors(paths.model, f);
+  result.accuracy = result.pruned_accuracy;
+  return load_model(paths.model, model_name, backend);
+}
+
+// Records the pruning method and the layout in a fine-tuned model file.
+void record_layout(const PruneRunConfig& c, const PrunePaths& paths) {
+  SafetensorsFile f = read_safetensors(paths.model);
+  f.metadata["pruning_method"] = method_name(c.spec.method);
+  f.metadata["layout"] = std::filesystem::path(paths.layout).filename().string();
+  write_safetensors(paths.model, f);
+}
+
 PruneRunResult run_pruning_steps(const PruneRunConfig& c, const Dataset& train_set, const Dataset& test_set,
                                  nn::Backend& backend, const TrainHooks& hooks_in) {
   const auto t_start = Clock::now();
@@ -361,121 +331,69 @@ PruneRunResult run_pruning_steps(const PruneRunConfig& c, const Dataset& train_s
   result.paths = prune_paths(c.out);
   const PrunePaths& paths = result.paths;
   const nlohmann::json settings = c.resume_json();
-  nlohmann::json summary = {{"kind", "sparsexbar-prune"}, {"settings", settings}, {"status", "running"},
-                            {"git", git_revision()}, {"backend", backend.describe()}};
-
+  nlohmann::json summary = {{"kind", "sparsexbar-prune"},
+                            {"settings", settings},
+                            {"status", "running"},
+                            {"git", git_revision()},
+                            {"backend", backend.describe()}};
   if (c.resume) check_resume_settings(paths, settings);
   write_file_atomic(paths.summary, summary.dump(2) + "\n");
 
-  // --- The dense model.
-  std::string model_name = c.model;
-  {
-    const SafetensorsFile f = read_safetensors(c.weights);
-    if (model_name.empty()) {
-      const auto it = f.metadata.find("model");
-      SXB_REQUIRE(it != f.metadata.end(), c.weights + ": no 'model' in __metadata__; set prune.model to vgg11 or vgg16");
-      model_name = it->second;
-    }
-  }
-  std::unique_ptr<nn::Vgg> dense = load_model(c.weights, model_name, backend);
-  const nn::VggConfig dense_config = dense->config();
-  const NetworkLayout dense_layout_all = dense_network_layout(*dense, c.spec.tile_rows, c.spec.tile_cols);
-  result.dense_accuracy = accuracy_of(*dense, test_set);
-  log(fmt::format("dense {} width {}: {} crossbars at {}x{} tiles{}", model_name, dense_config.width,
-                  dense_layout_all.crossbars(), c.spec.tile_rows, c.spec.tile_cols,
-                  std::isfinite(result.dense_accuracy)
-                      ? fmt::format(", test accuracy {:.2f}%", 100.0 * result.dense_accuracy)
-                      : ""));
-
-  TrainConfig base;
-  static_cast<SgdSettings&>(base) = c;  // batch, lr, schedule, nesterov, momentum, weight_decay, seed
-  base.model = model_name;
-  base.width = dense_config.width;
-  base.classes = dense_config.classes;
-  base.dropout = c.dropout.value_or(dense_config.dropout);
-  base.data = c.data;
-  base.threads = c.threads;
-  base.prefetch = c.prefetch;
+  DenseStart dense = dense_phase(c, test_set, backend, result, log);
 
   // --- Phase 1: group-lasso regularisation.
   std::unique_ptr<nn::Vgg> regularised;
   std::string regularised_path = c.weights;
   double reg_seconds = 0.0;
   if (c.reg_epochs > 0) {
-    TrainConfig t = base;
-    t.epochs = c.reg_epochs;
-    t.init_weights = c.weights;
-    t.out = paths.regularised;
-    TrainHooks h;
-    h.stop_requested = hooks_in.stop_requested;
-    h.log = log;
     const PruneSpec spec = c.spec;
     const double lambda = c.lambda;
-    h.after_step = [spec, lambda](nn::Vgg& m, const StepInfo& s) { apply_group_lasso(m, spec, s.lr * lambda); };
-    PhaseResult p = run_phase("regularisation", t, c.resume, train_set, test_set, backend, h, log);
-    if (p.interrupted) {
-      result.interrupted = true;
-      result.phase = "regularisation";
-      return result;
-    }
+    const auto lasso = [spec, lambda](TrainConfig&, TrainHooks& h) {
+      h.after_step = [spec, lambda](nn::Vgg& m, const StepInfo& s) { apply_group_lasso(m, spec, s.lr * lambda); };
+    };
+    PhaseResult p = training_phase("regularisation", dense.base, c.reg_epochs, c.weights, paths.regularised, lasso, c,
+                                   train_set, test_set, backend, hooks_in, log, result);
+    if (p.interrupted) return result;
     regularised = std::move(p.model);
     regularised_path = paths.regularised;
     result.regularised_accuracy = p.test_accuracy;
     reg_seconds = p.seconds;
   } else {
-    regularised = std::move(dense);
+    regularised = std::move(dense.model);
     result.regularised_accuracy = result.dense_accuracy;
   }
-  dense.reset();
+  dense.model.reset();
 
-  HardPruned hard = hard_pruning_phase(c, regularised, regularised_path, dense_layout_all, test_set, backend, result, log);
-  const PrunedNetwork& pruned = hard.network;
-  const nlohmann::json& pruning = hard.pruning;
-  const double hard_seconds = hard.seconds;
+  // --- Phase 2: hard pruning.
+  const HardPruned hard =
+      hard_pruning_phase(c, regularised, regularised_path, dense.layout, test_set, backend, result, log);
 
   // --- Phase 3: fine-tuning with the masks held fixed.
   std::unique_ptr<nn::Vgg> final_model;
   double finetune_seconds = 0.0;
   if (c.finetune_epochs > 0) {
-    TrainConfig t = base;
-    t.epochs = c.finetune_epochs;
-    t.lr = c.finetune_lr > 0.0 ? c.finetune_lr : c.lr;
-    t.init_weights = paths.hard;
-    t.out = paths.model;
-    t.wct_kappa = c.wct_kappa;
-    TrainHooks h;
-    h.stop_requested = hooks_in.stop_requested;
-    h.log = log;
-    const NetworkLayout layout = pruned.layout;
-    h.on_model = [layout](nn::Vgg& m) { set_masks(m, layout); };
-    PhaseResult p = run_phase("fine-tuning", t, c.resume, train_set, test_set, backend, h, log);
-    if (p.interrupted) {
-      result.interrupted = true;
-      result.phase = "fine-tuning";
-      return result;
-    }
+    const NetworkLayout layout = hard.network.layout;
+    const auto masked = [&c, layout](TrainConfig& t, TrainHooks& h) {
+      t.lr = c.finetune_lr > 0.0 ? c.finetune_lr : c.lr;
+      t.wct_kappa = c.wct_kappa;
+      h.on_model = [layout](nn::Vgg& m) { set_masks(m, layout); };
+    };
+    PhaseResult p = training_phase("fine-tuning", dense.base, c.finetune_epochs, paths.hard, paths.model, masked, c,
+                                   train_set, test_set, backend, hooks_in, log, result);
+    if (p.interrupted) return result;
     final_model = std::move(p.model);
     result.accuracy = p.test_accuracy;
     finetune_seconds = p.seconds;
-    if (!p.skipped) {  // record the layout in the model file
-      SafetensorsFile f = read_safetensors(paths.model);
-      f.metadata["pruning_method"] = method_name(c.spec.method);
-      f.metadata["layout"] = std::filesystem::path(paths.layout).filename().string();
-      write_safetensors(paths.model, f);
-    }
+    if (!p.skipped) record_layout(c, paths);
   } else {
-    SafetensorsFile f = pruned.weights;
-    f.metadata["layout"] = std::filesystem::path(paths.layout).filename().string();
-    write_safetensors(paths.model, f);
-    final_model = load_model(paths.model, model_name, backend);
-    result.accuracy = result.pruned_accuracy;
+    final_model = keep_hard_pruned(hard.network, dense.model_name, backend, result);
   }
   record_weights_identity(paths.layout, *final_model);
   check_layout_for_model(read_layout_file(paths.layout), *final_model, paths.layout);
 
-  write_done_summary(summary, result, regularised_path, test_set, pruning,
+  write_done_summary(summary, result, regularised_path, test_set, hard.pruning,
                      {{"regularisation", reg_seconds},
-                      {"hard_pruning", hard_seconds},
+                      {"hard_pruning", hard.seconds},
                       {"fine_tuning", finetune_seconds},
                       {"total", seconds_since(t_start)}});
   result.summary = summary;

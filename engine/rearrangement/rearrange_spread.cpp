@@ -73,7 +73,8 @@ void spread_block(LayerLayout& layer, const std::vector<std::size_t>& block, std
 
 long long spread_budget(std::size_t positions, double extra) {
   SXB_REQUIRE(std::isfinite(extra) && extra >= 0.0 && extra <= 100.0,
-              fmt::format("rearrange.extra = {} must be in [0, 100] (a share of the layer's crossbars)", extra));
+              Message{Key{"rearrange.extra"},
+                      fmt::format(" = {} must be in [0, 100] (a share of the layer's crossbars)", extra)});
   const double e = extra * static_cast<double>(positions);
   return static_cast<long long>(std::floor(e + 1e-9 * std::max(1.0, e)));
 }

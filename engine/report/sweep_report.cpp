@@ -97,11 +97,10 @@ Lines lines_over_key(const std::vector<json>& records, const std::string& x, con
   const double scale = is_percent(metric) ? 100.0 : 1.0;
   for (const json& r : records) {
     const json& varied = varied_of(r);
-    SXB_REQUIRE(varied.contains(x), fmt::format("plot: x '{}' is not a grid key of point {}", x, r.value("id", "")));
-    SXB_REQUIRE(varied[x].is_number(), fmt::format("plot: x '{}' must have numeric values (got {})", x,
-                                                   varied[x].dump()));
+    SXB_REQUIRE(varied.contains(x), Message{Key{"plot.x"}, fmt::format(" '{}' is not a grid key of point {}", x, r.value("id", ""))});
+    SXB_REQUIRE(varied[x].is_number(), Message{Key{"plot.x"}, fmt::format(" '{}' must have numeric values (got {})", x, varied[x].dump())});
     SXB_REQUIRE(series.empty() || varied.contains(series),
-                fmt::format("plot: series '{}' is not a grid key of point {}", series, r.value("id", "")));
+                Message{Key{"plot.series"}, fmt::format(" '{}' is not a grid key of point {}", series, r.value("id", ""))});
     for (const auto& [key, value] : varied.items())
       if (key != x && key != series && std::find(averaged.begin(), averaged.end(), key) == averaged.end())
         averaged.push_back(key);
@@ -165,7 +164,7 @@ std::string sweep_html_report(const std::vector<json>& records, const std::strin
   // The grid keys: the table's columns between "id" and the metrics.
   const std::vector<std::string>& keys = t.keys;
   SXB_REQUIRE(series.empty() || std::find(keys.begin(), keys.end(), series) != keys.end(),
-              fmt::format("plot: series '{}' is not a grid key of these results", series));
+              Message{Key{"plot.series"}, fmt::format(" '{}' is not a grid key of these results", series)});
   body += "<h2>Charts</h2>\n";
   for (const std::string& key : keys) {
     if (key == series || is_seed_key(key)) continue;

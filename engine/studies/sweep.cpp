@@ -234,8 +234,8 @@ SweepPointConfig point_from_json(const json& j, const std::string& base_dir) {
   SXB_REQUIRE(!(j.is_object() && j.contains("tile") && j["tile"].is_null()),
               "tile must be N or \"RxC\" (got null; leave it out for the default)");
   k.number("width", c.width);
-  SXB_REQUIRE(c.width > 0.0 ? c.width <= 16.0 : !width_given,
-              fmt::format("width must be in (0, 16]; leave it out for the default (got {})", c.width));
+  SXB_REQUIRE(c.width > 0.0 ? c.width <= nn::kMaxWidth : !width_given,
+              fmt::format("width must be in (0, {}]; leave it out for the default (got {})", nn::kMaxWidth, c.width));
   k.integer("classes", c.classes, 0, 1 << 20);
   k.text("data", c.data);
   k.text("eval_data", c.eval_data);
@@ -466,10 +466,10 @@ Shard parse_shard(const std::string& text) {
       k = *r3, n = *size3;
     }
     SXB_REQUIRE(n >= 1 && k >= 0 && k < n,
-                fmt::format("shard auto: the environment gives shard {} of {} (need 0 <= k < N)", k, n));
+                Message{Key{"shard"}, fmt::format(" auto: the environment gives shard {} of {} (need 0 <= k < N)", k, n)});
   } else {
     const std::size_t slash = text.find('/');
-    const std::string bad = fmt::format("shard '{}': expected k/N with 0 <= k < N, or auto", text);
+    const Message bad{Key{"shard"}, fmt::format(" '{}': expected k/N with 0 <= k < N, or auto", text)};
     try {
       std::size_t a = 0, b = 0;
       SXB_REQUIRE(slash != std::string::npos, bad);

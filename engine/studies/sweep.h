@@ -47,7 +47,7 @@ struct NonidealFinetuneStage {
 // settings structs of `sparsexbar train` and `sparsexbar prune` themselves,
 // so their defaults and keys are the commands'.
 struct SweepPointConfig {
-  std::string model = "vgg11";
+  std::string model = nn::kDefaultVgg;
   double width = 0.0;                   // 0: 1.0 when training, the file's with weights
   int classes = 0;                      // 0: the data set's (the file's with weights)
   std::string data = "synthetic";       // training data (train, prune)

@@ -258,7 +258,7 @@ SweepTable sweep_table_mean(const std::vector<json>& records, const std::vector<
   const std::vector<std::string> all = grid_keys_of(records), metrics = sweep_metric_names(records);
   for (const std::string& k : over)
     SXB_REQUIRE(std::find(all.begin(), all.end(), k) != all.end(),
-                fmt::format("mean over '{}' is not a grid key of these results", k));
+                Message{Key{"mean_over"}, fmt::format(" '{}' is not a grid key of these results", k)});
   std::vector<std::string> keys;
   for (const std::string& k : all)
     if (std::find(over.begin(), over.end(), k) == over.end()) keys.push_back(k);

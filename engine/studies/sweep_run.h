@@ -30,7 +30,7 @@ struct SweepRunOptions {
   std::string data_root;  // relative data folders are taken from here (resolve_data_spec)
   bool weff_cache = true;
   Shard shard;
-  std::string device = "cpu";       // network engine (training and evaluation): cpu, cuda or auto
+  std::string device = to_string(kDefaultNetworkDevice);  // network engine (training and evaluation): cpu, cuda or auto
   Backend backend = Backend::Auto;  // tile solver
   SparsePath sparse = SparsePath::Auto;
   std::size_t max_points = 0;  // stop after this many new points (0: no limit)

@@ -25,12 +25,6 @@ constexpr std::uint64_t kResampleDraws = 0x52534d50ULL;  // purpose of the per-e
 constexpr const char* kDeltaPrefix = "delta.";
 
 
-std::string strip_safetensors(const std::string& out) {
-  const std::string ext = ".safetensors";
-  const bool has = out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0;
-  return has ? out.substr(0, out.size() - ext.size()) : out;
-}
-
 std::int64_t metadata_integer(const SafetensorsFile& f, const std::string& path, const std::string& key) {
   const auto it = f.metadata.find(key);
   SXB_REQUIRE(it != f.metadata.end(), path + ": no '" + key + "' in __metadata__");
@@ -242,16 +236,18 @@ void record_tuning(const std::string& path, const NonidealSettings& settings, in
 
 void NonidealSettings::check(const std::string& path) const {
   const std::string p = path.empty() ? "" : path + ".";
-  crossbar.check(p + "crossbar");
+  crossbar.check(Message{Key{p + "crossbar"}});
   SXB_REQUIRE(!crossbar.tile_level(),
-              fmt::format("{}crossbar: fine-tuning through the converters and weight slices (dac_bits, adc_bits, "
-                          "weight_bits) is not implemented yet; fine-tune without them and evaluate with them",
-                          p));
-  SXB_REQUIRE(resolve_every >= 1, fmt::format("{}resolve_every {} must be at least 1", p, resolve_every));
+              Message{Key{p + "crossbar"}, ": fine-tuning through the converters and weight slices (dac_bits, adc_bits, "
+                                           "weight_bits) is not implemented yet; fine-tune without them and evaluate "
+                                           "with them"});
+  SXB_REQUIRE(resolve_every >= 1, Message{Key{p + "resolve_every"}, fmt::format(" {} must be at least 1", resolve_every)});
   if (layout) {
     SXB_REQUIRE(layout->tile_rows == crossbar.tile_rows && layout->tile_cols == crossbar.tile_cols,
-                fmt::format("{}layout: the layout is for {} x {} tiles but the crossbar configuration asks for {} x {}",
-                            p, layout->tile_rows, layout->tile_cols, crossbar.tile_rows, crossbar.tile_cols));
+                Message{Key{p + "layout"}, fmt::format(": the layout is for {} x {} tiles but the crossbar configuration "
+                                                       "asks for {} x {}",
+                                                       layout->tile_rows, layout->tile_cols, crossbar.tile_rows,
+                                                       crossbar.tile_cols)});
     layout->check(p + "layout");
   }
 }

@@ -116,87 +116,6 @@ void check_same_config(const SafetensorsFile& f, const std::string& path, const 
 
 }  // namespace
 
-void SgdSettings::read_keys(Keys& k) {
-  k.integer("batch", batch, 1, 65536);
-  k.number("lr", lr);
-  k.text("schedule", schedule);
-  k.flag("nesterov", nesterov);
-  k.number("momentum", momentum);
-  k.number("weight_decay", weight_decay);
-  k.integer("seed", seed);
-}
-
-void SgdSettings::write_keys(nlohmann::json& j) const {
-  j["batch"] = batch;
-  j["lr"] = lr;
-  j["schedule"] = schedule;
-  j["nesterov"] = nesterov;
-  j["momentum"] = momentum;
-  j["weight_decay"] = weight_decay;
-  j["seed"] = seed;
-}
-
-void SgdSettings::check(const std::string& path) const {
-  const std::string p = path.empty() ? "" : path + ".";
-  SXB_REQUIRE(batch >= 1 && batch <= 65536, fmt::format("{}batch {} is not in 1..65536", p, batch));
-  SXB_REQUIRE(std::isfinite(lr) && lr > 0.0 && lr <= kMaxLearningRate,
-              fmt::format("{}lr {} is not in (0, {}]", p, lr, kMaxLearningRate));
-  SXB_REQUIRE(schedule == "cosine" || schedule == "step",
-              fmt::format("{}schedule '{}' is not one of cosine, step", p, schedule));
-  SXB_REQUIRE(std::isfinite(momentum) && momentum >= 0.0 && momentum < 1.0,
-              fmt::format("{}momentum {} is not in [0, 1)", p, momentum));
-  SXB_REQUIRE(!nesterov || momentum > 0.0, fmt::format("{}nesterov needs {}momentum > 0", p, p));
-  SXB_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0 && weight_decay <= kMaxWeightDecay,
-              fmt::format("{}weight_decay {} is not in [0, {}]", p, weight_decay, kMaxWeightDecay));
-  SXB_REQUIRE(seed <= kMaxJsonInteger, fmt::format("{}seed {} is not in 0..2^53", p, seed));
-}
-
-void TrainConfig::check(const std::string& path) const {
-  const std::string p = path.empty() ? "" : path + ".";
-  SXB_REQUIRE(model == "vgg11" || model == "vgg16", fmt::format("{}model '{}' is not one of vgg11, vgg16", p, model));
-  SXB_REQUIRE(std::isfinite(width) && width > 0.0 && width <= 16.0,
-              fmt::format("{}width {} is not in (0, 16]", p, width));
-  SXB_REQUIRE(classes >= 0 && classes <= 100000, fmt::format("{}classes {} is not in 1..100000", p, classes));
-  SXB_REQUIRE(dropout >= 0.0f && dropout < 1.0f, fmt::format("{}dropout {} is not in [0, 1)", p, dropout));
-  SXB_REQUIRE(epochs >= 1 && epochs <= 100000, fmt::format("{}epochs {} is not in 1..100000", p, epochs));
-  SgdSettings::check(path);
-  SXB_REQUIRE(threads >= 0 && threads <= 4096, fmt::format("{}threads {} is not in 0..4096 (0: all cores)", p, threads));
-  SXB_REQUIRE(prefetch >= 0 && prefetch <= 64, fmt::format("{}prefetch {} is not in 0..64", p, prefetch));
-  if (wct_kappa != 0.0) check_wct_kappa(wct_kappa, p + "wct_kappa");
-  SXB_REQUIRE(!out.empty(), p + "out (the trained model's path) is required");
-}
-
-nlohmann::json TrainConfig::to_json() const {
-  nlohmann::json j = {{"model", model},   {"width", width}, {"classes", classes},
-                      {"dropout", dropout}, {"data", data},   {"epochs", epochs},
-                      {"init_weights", init_weights}};
-  write_keys(j);
-  if (wct_kappa > 0.0) j["wct_kappa"] = wct_kappa;  // absent when off: earlier checkpoints still resume
-  return j;
-}
-
-TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::string& path, const std::string& context) {
-  TrainConfig c;
-  Keys k(j, path, context);
-  k.text("model", c.model);
-  k.number("width", c.width);
-  k.integer("classes", c.classes, 0, 100000);
-  k.number("dropout", c.dropout);
-  k.text("data", c.data);
-  k.integer("epochs", c.epochs, 1, 100000);
-  c.read_keys(k);
-  k.number("wct_kappa", c.wct_kappa);
-  k.text("init_weights", c.init_weights);
-  k.done();
-  return c;
-}
-
-std::string checkpoint_path(const std::string& out) {
-  const std::string ext = ".safetensors";
-  const bool has_ext = out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0;
-  return (has_ext ? out.substr(0, out.size() - ext.size()) : out) + ".ckpt.safetensors";
-}
-
 double learning_rate(const TrainConfig& c, std::int64_t global_step, int steps_per_epoch) {
   if (c.schedule == "step") {
     const std::int64_t epoch = global_step / std::max(steps_per_epoch, 1);
@@ -239,8 +158,9 @@ TrainStart start_training(const TrainConfig& config, const Dataset& train_set, n
     const SafetensorsFile ckpt = read_safetensors(ckpt_path);
     check_same_config(ckpt, ckpt_path, settings);
     SXB_REQUIRE(metadata_int(ckpt, ckpt_path, "train_images") == static_cast<std::int64_t>(train_set.size()),
-                fmt::format("{}: the checkpoint was trained on {} images, train.data {} has {}", ckpt_path,
-                            ckpt.metadata.at("train_images"), config.data, train_set.size()));
+                Message{Subject{ckpt_path},
+                        fmt::format(": the checkpoint was trained on {} images, ", ckpt.metadata.at("train_images")),
+                        Key{"train.data"}, fmt::format(" {} has {}", config.data, train_set.size())});
     model_config = nn::vgg_config_for_file(ckpt, ckpt_path, request, true);
     model = std::make_unique<nn::Vgg>(model_config, backend);
     model->prepare_training();
@@ -265,10 +185,10 @@ TrainStart start_training(const TrainConfig& config, const Dataset& train_set, n
     // WCT keeps the s_ref it started with (not max|W| of the clamped weights).
     wct = read_wct_metadata(ckpt, ckpt_path);
     SXB_REQUIRE(wct.has_value() == (config.wct_kappa > 0.0),
-                wct ? fmt::format("{}: the checkpoint was written with train.wct_kappa {}, this run has none; resume with "
-                                  "the original settings",
-                                  ckpt_path, wct->kappa)
-                    : ckpt_path + ": the checkpoint has no weight-constrained training metadata (wct_kappa, wct_scales)");
+                wct ? Message{Subject{ckpt_path}, ": the checkpoint was written with ", Key{"train.wct_kappa"},
+                              fmt::format(" {}, this run has none; resume with the original settings", wct->kappa)}
+                    : Message{Subject{ckpt_path},
+                              ": the checkpoint has no weight-constrained training metadata (wct_kappa, wct_scales)"});
     if (wct) check_wct_layers(*wct, model->weight_layers());
     log(fmt::format("resuming from {} at epoch {}/{}, step {}/{}", ckpt_path, epoch + 1, config.epochs, step,
                     steps_per_epoch));
@@ -349,9 +269,9 @@ void write_trained_model(nn::Vgg& net, const TrainConfig& config, const nlohmann
   result.model_path = config.out;
 }
 
-TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const Dataset& test_set,
-                  nn::Backend& backend, const TrainHooks& hooks) {
-  const auto t_start = Clock::now();
+// `config` checked, with its classes completed from the data (0: the
+// training set's), which must hold every label.
+TrainConfig checked_for_data(const TrainConfig& config_in, const Dataset& train_set, const Dataset& test_set) {
   TrainConfig config = config_in;
   config.check();
   SXB_REQUIRE(train_set.size() > 0, "the training set is empty");
@@ -359,8 +279,47 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
   for (int label : train_set.labels) max_label = std::max(max_label, label);
   for (int label : test_set.labels) max_label = std::max(max_label, label);
   if (config.classes == 0) config.classes = std::max(train_set.num_classes, max_label + 1);
-  SXB_REQUIRE(max_label < config.classes, fmt::format("the data has label {}, but train.classes is {}", max_label,
-                                                      config.classes));
+  SXB_REQUIRE(max_label < config.classes, Message{fmt::format("the data has label {}, but ", max_label),
+                                                  Key{"train.classes"}, fmt::format(" is {}", config.classes)});
+  return config;
+}
+
+// The device tensors of one step, reused from step to step.
+struct StepTensors {
+  nn::Tensor x, labels, dlogits;
+};
+
+// One SGD step on `batch` at learning rate `lr`: forward, loss, backward, the
+// update of every parameter (masked ones stay zero) and the WCT clamp.
+nn::LossResult train_step(nn::Vgg& net, nn::Backend& backend, const HostBatch& batch, StepTensors& t,
+                          const TrainConfig& config, std::int64_t global_step, int steps_per_epoch,
+                          std::uint64_t dropout_seed, double lr, const std::optional<WctScales>& wct) {
+  const int n = batch.size;
+  nn::ensure_shape(backend, t.x, {n, kImageChannels, kImageSize, kImageSize});
+  nn::ensure_shape(backend, t.labels, {n}, nn::DType::I32);
+  backend.upload(batch.images.data(), t.x);
+  backend.upload(batch.labels.data(), t.labels);
+  const nn::Tensor& logits = net.forward(t.x, {nn::Mode::Train, dropout_seed, static_cast<std::uint64_t>(global_step)});
+  nn::ensure_shape(backend, t.dlogits, logits.shape());
+  const nn::LossResult loss = backend.softmax_cross_entropy(logits, t.labels, &t.dlogits);
+  SXB_REQUIRE(std::isfinite(loss.loss),
+              Message{fmt::format("training diverged: the loss is {} at epoch {}/{} step {}/{} (lr {:.4g}); nothing "
+                                  "was written for this step, lower ",
+                                  loss.loss, batch.epoch + 1, config.epochs, batch.step + 1, steps_per_epoch, lr),
+                      Key{"train.lr"}});
+  net.backward(t.dlogits);
+  nn::SgdParams sgd{static_cast<float>(lr), static_cast<float>(config.momentum),
+                    static_cast<float>(config.weight_decay), config.nesterov};
+  for (nn::Parameter* p : net.parameters())
+    backend.sgd_step(sgd, p->value, p->grad, &p->momentum, p->mask.empty() ? nullptr : &p->mask);
+  if (wct) apply_wct_clamp(net, *wct);
+  return loss;
+}
+
+TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const Dataset& test_set, nn::Backend& backend,
+                  const TrainHooks& hooks) {
+  const auto t_start = Clock::now();
+  const TrainConfig config = checked_for_data(config_in, train_set, test_set);
   auto log = log_or_stderr(hooks.log);
 
   const int steps_per_epoch = static_cast<int>((train_set.size() + config.batch - 1) / config.batch);
@@ -392,7 +351,7 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
 
   TrainResult result;
   result.checkpoint = ckpt_path;
-  nn::Tensor x, labels, dlogits;
+  StepTensors tensors;
   BatchPrefetcher batches(train_set, norm, config.seed, config.batch, epoch, step, config.epochs, config.prefetch);
   const std::int64_t total_images = static_cast<std::int64_t>(config.epochs) * static_cast<std::int64_t>(train_set.size());
   const std::int64_t first_image = static_cast<std::int64_t>(epoch) * static_cast<std::int64_t>(train_set.size()) +
@@ -401,32 +360,14 @@ TrainResult train(const TrainConfig& config_in, const Dataset& train_set, const 
   auto t_last_log = Clock::now();
   auto t_epoch = Clock::now();
   std::int64_t epoch_images_this_run = 0;
-  const nn::SgdParams sgd_base{0.0f, static_cast<float>(config.momentum), static_cast<float>(config.weight_decay),
-                               config.nesterov};
 
   while (std::optional<HostBatch> batch = batches.next()) {
     SXB_REQUIRE(batch->epoch == epoch && batch->step == step, "internal error: batch out of order");
     const int n = batch->size;
-    nn::ensure_shape(backend, x, {n, kImageChannels, kImageSize, kImageSize});
-    nn::ensure_shape(backend, labels, {n}, nn::DType::I32);
-    backend.upload(batch->images.data(), x);
-    backend.upload(batch->labels.data(), labels);
     const std::int64_t global_step = static_cast<std::int64_t>(epoch) * steps_per_epoch + step;
-    const nn::Tensor& logits = net.forward(x, {nn::Mode::Train, dropout_seed, static_cast<std::uint64_t>(global_step)});
-    nn::ensure_shape(backend, dlogits, logits.shape());
-    const nn::LossResult loss = backend.softmax_cross_entropy(logits, labels, &dlogits);
-    SXB_REQUIRE(std::isfinite(loss.loss),
-                fmt::format("training diverged: the loss is {} at epoch {}/{} step {}/{} (lr {:.4g}); nothing was "
-                            "written for this step, lower train.lr",
-                            loss.loss, epoch + 1, config.epochs, step + 1, steps_per_epoch,
-                            learning_rate(config, global_step, steps_per_epoch)));
-    net.backward(dlogits);
-    nn::SgdParams sgd = sgd_base;
     const double lr = learning_rate(config, global_step, steps_per_epoch);
-    sgd.lr = static_cast<float>(lr);
-    for (nn::Parameter* p : net.parameters())
-      backend.sgd_step(sgd, p->value, p->grad, &p->momentum, p->mask.empty() ? nullptr : &p->mask);
-    if (wct) apply_wct_clamp(net, *wct);
+    const nn::LossResult loss =
+        train_step(net, backend, *batch, tensors, config, global_step, steps_per_epoch, dropout_seed, lr, wct);
     if (hooks.after_step)
       hooks.after_step(net, StepInfo{epoch, step, steps_per_epoch, global_step, lr, loss.loss, n, loss.correct});
 

@@ -61,7 +61,7 @@ struct SgdSettings {
 // part of it.
 struct TrainConfig : SgdSettings {
   // Model.
-  std::string model = "vgg11";
+  std::string model = nn::kDefaultVgg;
   double width = 1.0;
   int classes = 0;  // 0: the training set's number of classes
   float dropout = 0.0f;
@@ -91,6 +91,8 @@ struct TrainConfig : SgdSettings {
 
 // "<out minus .safetensors>.ckpt.safetensors".
 std::string checkpoint_path(const std::string& out);
+// `path` without a trailing ".safetensors" (the stem of the files beside a model).
+std::string strip_safetensors(const std::string& path);
 
 // Learning rate of 0-based step `global_step`: cosine from lr to 0 over all
 // steps (lr/2 * (1 + cos(pi * t / T))), or step: lr, then x0.1 from epoch

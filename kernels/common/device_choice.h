@@ -12,6 +12,10 @@ namespace sxb {
 
 enum class Device { Auto, Cpu, Cuda };
 
+// The network engine's default (--device, a sweep's device): the CPU, where
+// every run repeats itself bit for bit.
+inline constexpr Device kDefaultNetworkDevice = Device::Cpu;
+
 // Whether the CUDA implementation of one engine can run here, and if not, why.
 struct CudaCapability {
   bool usable = false;

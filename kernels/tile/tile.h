@@ -16,6 +16,11 @@
 
 namespace sxb {
 
+// The largest tile side (rows or columns) anything accepts, and the default
+// tile side of every setting that has one (crossbar, layout, pruning).
+inline constexpr int kMaxTileDim = 1024;
+inline constexpr int kDefaultTileDim = 64;
+
 struct TileResistances {
   double r_source = 500.0;   // driver output resistance, ohm
   double r_sink = 100.0;     // sense-amplifier input resistance, ohm

@@ -7,6 +7,7 @@
 #include "engine/crossbar/mapping_scale.h"
 #include "engine/evaluation/crossbar_eval.h"
 #include "engine/evaluation/crossbar_render.h"
+#include "engine/evaluation/network_bench.h"
 #include "engine/training/train.h"
 #include "kernels/common/error.h"
 #include "tests/test_helpers.h"
@@ -109,6 +110,37 @@ TEST(CrossbarEval, UntrainedModelIsFlaggedAsChance) {
   EXPECT_TRUE(mentions(r.report.warnings, "chance level")) << to_json(r.report)["warnings"].dump();
   EXPECT_NE(crossbar_table(r.report).find("WARNING"), std::string::npos);
   EXPECT_EQ(to_json(r.report)["crossbars"].get<long long>(), r.report.crossbars);
+}
+
+// bench network's front door: every tile of the dense layout solved once, the
+// per-vector count from the layout and the output sizes, the tile-level
+// forward timed only when a converter is set.
+TEST(CrossbarEval, NetworkBenchSolvesEveryTile) {
+  auto backend = nn::make_cpu_backend();
+  nn::VggConfig vc;
+  vc.width = 0.0625;
+  nn::Vgg model(vc, *backend);
+  model.init(1);
+  NetworkBenchSettings s;
+  s.backend = Backend::Cpu;
+  s.crossbar.tile_rows = s.crossbar.tile_cols = 16;
+  s.images = 8;
+  s.probe_tiles = 2;
+  const NetworkBenchResult r = bench_network(model, s);
+  const NetworkLayout layout = dense_network_layout(mapped_layers(model), 16, 16);
+  EXPECT_EQ(r.crossbars, layout.crossbars());
+  EXPECT_EQ(static_cast<long long>(r.stats.tiles), layout.crossbars());
+  long long per_image = 0;  // 32x32 input; VGG11: pools after layers 0, 1, 3, 5, 7
+  const long long pixels[] = {1024, 256, 64, 64, 16, 16, 4, 4, 1};
+  for (std::size_t l = 0; l < layout.layers.size(); ++l)
+    per_image += 2 * static_cast<long long>(layout.layers[l].tiles.size()) * pixels[l];
+  EXPECT_EQ(r.per_vector_solves_per_image, per_image);
+  EXPECT_GT(r.solve_seconds, 0.0);
+  EXPECT_GT(r.inference_seconds, 0.0);
+  EXPECT_GT(r.per_vector_solve_seconds, 0.0);
+  EXPECT_EQ(r.tile_level_seconds, 0.0);
+  s.crossbar.adc_bits = 8;
+  EXPECT_GT(bench_network(model, s).tile_level_seconds, 0.0);
 }
 
 // One weight of 1e30 (a damaged file): the warning names the layer and its

@@ -35,10 +35,10 @@ TEST(CliInputs, UsageErrorsExitTwoAndNameTheFlag) {
       {"train " + kTiny + " --out m.safetensors --lr nan", "--lr: 'nan' is not a finite number"},
       {"train " + kTiny + " --out m.safetensors --threads 100000", "--threads: '100000': at most"},
       // An existing file stands in for the weights and the sweep file: the numbers are refused first.
-      {"eval --model vgg11 --weights " + kAFile + " --data synthetic --threads 100000", "at most"},
+      {"software-eval --model vgg11 --weights " + kAFile + " --data synthetic --threads 100000", "at most"},
       {"evaluate --model vgg11 --weights " + kAFile + " --data synthetic --rearrange-budget nan", "not a finite number"},
       {"sweep run " + kAFile + " --max-points -1", "--max-points: '-1' is not a non-negative integer"},
-      {"eval --model vgg11 --weights / --data synthetic", "--weights: File is actually a directory"},
+      {"software-eval --model vgg11 --weights / --data synthetic", "--weights: File is actually a directory"},
       {"tile --input /no/such/tile.json", "--input: File does not exist"},
   };
   for (const Case& c : cases) {
@@ -60,10 +60,10 @@ TEST(CliInputs, OutputPathsAreCheckedBeforeTheWork) {
   struct Case {
     std::string args, needle;
   } cases[] = {
-      {"eval --model vgg11 --weights " + (dir / "w.safetensors").string() + " --data synthetic:8 --json " +
+      {"software-eval --model vgg11 --weights " + (dir / "w.safetensors").string() + " --data synthetic:8 --json " +
            blocked + ".json",
        "--json " + blocked + ".json: cannot create folder"},
-      {"eval --model vgg11 --weights " + (dir / "w.safetensors").string() + " --data synthetic:8 --predictions " +
+      {"software-eval --model vgg11 --weights " + (dir / "w.safetensors").string() + " --data synthetic:8 --predictions " +
            blocked + ".csv",
        "--predictions " + blocked + ".csv"},
       {"train " + kTiny + " --out " + blocked + ".safetensors", "--out " + blocked + ".safetensors"},
@@ -80,7 +80,7 @@ TEST(CliInputs, OutputPathsAreCheckedBeforeTheWork) {
     EXPECT_EQ(r.output.find("epoch"), std::string::npos) << "no training before the check\n" << r.output;
   }
   // A folder that does not exist yet is created.
-  const CliRun r = run("eval --model vgg11 --weights " + (dir / "w.safetensors").string() +
+  const CliRun r = run("software-eval --model vgg11 --weights " + (dir / "w.safetensors").string() +
                     " --data synthetic:8 --json " + (dir / "new" / "r.json").string());
   EXPECT_TRUE(fs::is_directory(dir / "new")) << r.output;
   EXPECT_NE(r.output.find("w.safetensors"), std::string::npos) << r.output;  // now the weights are read
@@ -202,9 +202,12 @@ TEST(CliInputs, ModelAndDataClassesMustAgree) {
       ASSERT_TRUE(stbi_write_png((dir / "data" / split / cls / "a.png").c_str(), 32, 32, 3, px, 32 * 3));
     }
   const std::string data = " --data folder:" + (dir / "data").string();
-  for (const std::string cmd : {"eval", "evaluate --tile 16 --no-cache"}) {
+  // `eval`: the deprecated name of software-eval, which says so and then does the same.
+  for (const std::string cmd : {"software-eval", "eval", "evaluate --tile 16 --no-cache"}) {
     r = run(cmd + " --model vgg11 --weights " + model + data);
     EXPECT_EQ(r.status, 1) << cmd << "\n" << r.output;
+    EXPECT_EQ(r.output.find("'eval' is deprecated; use 'software-eval'") != std::string::npos, cmd == "eval")
+        << cmd << "\n" << r.output;
     EXPECT_NE(r.output.find(model + ": the model has 10 classes, but the data folder:"), std::string::npos)
         << cmd << "\n" << r.output;
     EXPECT_EQ(r.output.find("accuracy"), std::string::npos) << r.output;

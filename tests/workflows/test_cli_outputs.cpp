@@ -65,7 +65,7 @@ Files files(const std::string& name) {
 
 TEST(CliOutputs, EmptyPathsAreUsageErrors) {
   const Files f = files("cli-empty");
-  for (const std::string& args : {"eval --model vgg11 --weights " + f.weights + " --data synthetic:8 --json ''",
+  for (const std::string& args : {"software-eval --model vgg11 --weights " + f.weights + " --data synthetic:8 --json ''",
                                   "tile --input " + f.tile + " --output ''",
                                   "sweep merge " + f.dir.string() + " --csv ''"}) {
     const CliRun r = run_cli(args);
@@ -85,7 +85,7 @@ TEST(CliOutputs, AnOutputThatIsAnInputIsRefusedBeforeTheWork) {
   } cases[] = {
       {"evaluate " + model + " --json " + f.weights, "--json " + f.weights + ": is the input --weights"},
       {"evaluate " + model + " --report " + link.string(), "is the input --weights"},  // the same file by a link
-      {"eval " + model + " --predictions " + f.weights, "is the input --weights"},
+      {"software-eval " + model + " --predictions " + f.weights, "is the input --weights"},
       {"weff --weights " + f.weights + " --out " + f.weights, "--out " + f.weights + ": is the input --weights"},
       {"train " + kTiny + " --init " + f.weights + " --out " + f.weights, "is the input --init"},
       {"prune --method xcs --sparsity 0.5 --data synthetic:8 --weights " + f.weights + " --out " + f.weights,
@@ -109,7 +109,7 @@ TEST(CliOutputs, TwoOutputsOnOneFileAreRefused) {
   struct Case {
     std::string args, needle;
   } cases[] = {
-      {"eval --model vgg11 --weights " + f.weights + " --data synthetic:8 --json " + out + " --predictions " + out,
+      {"software-eval --model vgg11 --weights " + f.weights + " --data synthetic:8 --json " + out + " --predictions " + out,
        "--predictions " + out + ": is also the output --json"},
       {"evaluate --model vgg11 --weights " + f.weights + " --data synthetic:8 --json " + out + " --report " +
            (f.dir / "." / "r.json").string(),

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/flag_names.h"
 #include "apps/model_options.h"
 #include "engine/crossbar/wct.h"
 #include "engine/data/dataset.h"
@@ -278,12 +279,35 @@ TEST(Settings, SweepErrorsNameThePointAndTheKeyPath) {
 }
 
 TEST(Settings, CommandsWriteFlagsForKeys) {
-  const app::FlagNames flags = {{"train.lr", "--lr"}, {"train.weight_decay", "--weight-decay"}, {"data '", "--data '"}};
-  EXPECT_EQ(app::with_flag_names("train.lr -1 must be positive", flags), "--lr -1 must be positive");
-  EXPECT_EQ(app::with_flag_names("x: train.weight_decay -1, train.lr 2.", flags), "x: --weight-decay -1, --lr 2.");
-  EXPECT_EQ(app::with_flag_names("data 'a:b': unknown kind", flags), "--data 'a:b': unknown kind");
-  // Only whole keys.
-  EXPECT_EQ(app::with_flag_names("train.lr_max and xtrain.lr", flags), "train.lr_max and xtrain.lr");
+  // The library's message names keys; the command line writes each as its flag from one table.
+  TrainConfig c;
+  c.out = "m.safetensors";
+  c.nesterov = true;
+  c.momentum = 0.0;
+  try {
+    c.check("train");
+    FAIL() << "nesterov without momentum was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.key(), "train.nesterov");
+    EXPECT_EQ(std::string(e.what()), "train.nesterov needs train.momentum > 0");
+    EXPECT_EQ(app::cli_message(e), "--nesterov needs --momentum > 0");
+  }
+  const Error data([] {
+    try {
+      (void)load_dataset("a:b", Split::Test);
+    } catch (const Error& e) {
+      return e;
+    }
+    return Error("no error");
+  }());
+  EXPECT_EQ(data.key(), "data");
+  EXPECT_EQ(app::cli_message(data).rfind("--data 'a:b': unknown kind", 0), 0u) << app::cli_message(data);
+  // A key no flag sets stays a key; text that merely looks like a key is never rewritten.
+  const Error plain(Message{Key{"r_on"}, " = -1 must be positive; train.lr is text here"});
+  EXPECT_EQ(app::cli_message(plain), "r_on = -1 must be positive; train.lr is text here");
+  EXPECT_EQ(app::flag_of_key("prune.finetune_lr"), "--finetune-lr");
+  EXPECT_EQ(app::flag_of_key("train.lr"), "--lr");
+  EXPECT_EQ(app::flag_of_key("train.lr_max"), "train.lr_max");
 }
 
 }  // namespace

@@ -5,4 +5,4 @@ sxb_test(test_wct LABELS cpu)
 sxb_test(test_nonideal_finetune LABELS cpu)
 sxb_test(test_settings LABELS cpu)
 # The commands' key -> flag translation is tested with the library.
-target_sources(test_settings PRIVATE ${PROJECT_SOURCE_DIR}/apps/model_options.cpp)
+target_sources(test_settings PRIVATE ${PROJECT_SOURCE_DIR}/apps/model_options.cpp ${PROJECT_SOURCE_DIR}/apps/flag_names.cpp)

@@ -53,111 +53,138 @@ int find(std::vector<int>& parent, int x) {
   return x;
 }
 
+// The nodes after merging those joined by shorts (terminals win as class
+// representatives), and the unknowns: the classes whose representative is a
+// circuit node, in node order.
+struct Classes {
+  std::vector<int> parent, unknown;
+  int n = 0;  // unknowns
+};
+
+Classes merge_shorts(const Network& net) {
+  const int n_all = net.n_nodes + net.n_terminals;
+  Classes c;
+  c.parent.resize(n_all);
+  std::iota(c.parent.begin(), c.parent.end(), 0);
+  for (const Resistor& e : net.resistors) {
+    if (e.ohm != 0.0) continue;
+    int a = find(c.parent, e.a), b = find(c.parent, e.b);
+    if (a == b) continue;
+    SXB_REQUIRE(!(a >= net.n_nodes && b >= net.n_nodes), "reference: two terminals shorted");
+    if (a >= net.n_nodes) std::swap(a, b);
+    c.parent[a] = b;  // b is a terminal, or the other node
+  }
+  c.unknown.assign(n_all, -1);
+  for (int x = 0; x < net.n_nodes; ++x)
+    if (find(c.parent, x) == x) c.unknown[x] = c.n++;
+  return c;
+}
+
+struct Stamp {
+  int p, q;
+  double value;
+};
+
+// A x = B v for every input vector: A (n x n, lower triangle, column-major;
+// banded when its bandwidth is small), the right-hand sides (n x n_vec) and
+// A as triplets, for residuals.
+struct NodalSystem {
+  int n = 0, kd = 0, ld = 0;
+  bool banded = false;
+  std::vector<double> A, rhs;
+  std::vector<Stamp> stamps;
+};
+
+template <class FixedVoltage>
+NodalSystem assemble(const Network& net, Classes& c, int n_vec, const FixedVoltage& fixed_voltage) {
+  NodalSystem s;
+  const int n = s.n = c.n;
+  for (const Resistor& e : net.resistors) {
+    if (e.ohm == 0.0) continue;
+    int a = find(c.parent, e.a), b = find(c.parent, e.b);
+    if (a != b && c.unknown[a] >= 0 && c.unknown[b] >= 0) s.kd = std::max(s.kd, std::abs(c.unknown[a] - c.unknown[b]));
+  }
+  s.banded = static_cast<long>(s.kd) * 8 < n;
+  s.ld = s.banded ? s.kd + 1 : n;
+  s.A.assign(static_cast<std::size_t>(s.ld) * n, 0.0);
+  auto add_a = [&](int p, int q, double val) {  // lower triangle only, column-major
+    if (p < q) std::swap(p, q);
+    if (s.banded) s.A[static_cast<std::size_t>(q) * s.ld + (p - q)] += val;
+    else s.A[static_cast<std::size_t>(q) * s.ld + p] += val;
+  };
+  s.rhs.assign(static_cast<std::size_t>(n) * n_vec, 0.0);
+  for (const Resistor& e : net.resistors) {
+    if (e.ohm == 0.0) continue;
+    const double G = 1.0 / e.ohm;
+    const int a = find(c.parent, e.a), b = find(c.parent, e.b);
+    if (a == b) continue;
+    const int ua = c.unknown[a], ub = c.unknown[b];
+    if (ua >= 0) add_a(ua, ua, G), s.stamps.push_back({ua, ua, G});
+    if (ub >= 0) add_a(ub, ub, G), s.stamps.push_back({ub, ub, G});
+    if (ua >= 0 && ub >= 0) add_a(ua, ub, -G), s.stamps.push_back({ua, ub, -G}), s.stamps.push_back({ub, ua, -G});
+    for (int vec = 0; vec < n_vec; ++vec) {
+      if (ua >= 0 && ub < 0) s.rhs[static_cast<std::size_t>(vec) * n + ua] += G * fixed_voltage(b, vec);
+      if (ub >= 0 && ua < 0) s.rhs[static_cast<std::size_t>(vec) * n + ub] += G * fixed_voltage(a, vec);
+    }
+  }
+  return s;
+}
+
+// Solves in place (s.rhs becomes x): Cholesky, then two steps of iterative
+// refinement with residuals in long double: the nodal system is
+// ill-conditioned when milliohm wires meet megaohm devices, and the oracle
+// must stay well inside the tests' 1e-9.
+void solve_refined(NodalSystem& s, int n_vec) {
+  if (s.n == 0 || n_vec == 0) return;
+  // Single-threaded LAPACK: the oracle stays simple and does not spin
+  // threads against a loaded machine (or against our own OpenMP loops).
+  static std::once_flag single_thread;
+  std::call_once(single_thread, [] { openblas_set_num_threads(1); });
+  int n = s.n, kd = s.kd, ld = s.ld, info = 0;
+  if (s.banded) dpbtrf_("L", &n, &kd, s.A.data(), &ld, &info);
+  else dpotrf_("L", &n, s.A.data(), &ld, &info);
+  SXB_REQUIRE(info == 0, "reference: nodal system is not positive definite (info " + std::to_string(info) + ")");
+  auto solve = [&](double* x) {
+    if (s.banded) dpbtrs_("L", &n, &kd, &n_vec, s.A.data(), &ld, x, &n, &info);
+    else dpotrs_("L", &n, &n_vec, s.A.data(), &ld, x, &n, &info);
+  };
+  std::vector<double>& rhs = s.rhs;
+  const std::vector<double> b = rhs;
+  solve(rhs.data());
+  std::vector<double> correction(rhs.size());
+  for (int step = 0; step < 2; ++step) {
+    std::vector<long double> r(b.begin(), b.end());
+    for (int vec = 0; vec < n_vec; ++vec) {
+      const std::size_t o = static_cast<std::size_t>(vec) * n;
+      for (const Stamp& st : s.stamps) r[o + st.p] -= static_cast<long double>(st.value) * rhs[o + st.q];
+    }
+    for (std::size_t k = 0; k < r.size(); ++k) correction[k] = static_cast<double>(r[k]);
+    solve(correction.data());
+    for (std::size_t k = 0; k < r.size(); ++k) rhs[k] += correction[k];
+  }
+}
+
 }  // namespace
 
 void tile_currents(const TileView& t, const double* voltages, int n_vec, double* currents) {
   const int R = t.rows, C = t.cols;
   const Network net = build_network(t);
-  const int n_all = net.n_nodes + net.n_terminals;
   const int ground = net.n_nodes + R;
-
-  // Merge nodes joined by shorts; terminals win as class representatives.
-  std::vector<int> parent(n_all);
-  std::iota(parent.begin(), parent.end(), 0);
-  for (const Resistor& e : net.resistors) {
-    if (e.ohm != 0.0) continue;
-    int a = find(parent, e.a), b = find(parent, e.b);
-    if (a == b) continue;
-    SXB_REQUIRE(!(a >= net.n_nodes && b >= net.n_nodes), "reference: two terminals shorted");
-    if (a >= net.n_nodes) std::swap(a, b);
-    parent[a] = b;  // b is a terminal, or the other node
-  }
-
-  // Unknowns: classes whose representative is a circuit node, in node order.
-  std::vector<int> unknown(n_all, -1);
-  int n = 0;
-  for (int x = 0; x < net.n_nodes; ++x)
-    if (find(parent, x) == x) unknown[x] = n++;
-
+  Classes classes = merge_shorts(net);
   // Voltage of every class for each input vector: fixed ones now, free ones after the solve.
   auto fixed_voltage = [&](int rep, int vec) {
     return rep == ground ? 0.0 : voltages[vec * R + (rep - net.n_nodes)];
   };
-
-  // Assemble A (n x n) and the source coupling B (n x R): A x = B v.
-  int kd = 0;
-  for (const Resistor& e : net.resistors) {
-    if (e.ohm == 0.0) continue;
-    int a = find(parent, e.a), b = find(parent, e.b);
-    if (a != b && unknown[a] >= 0 && unknown[b] >= 0) kd = std::max(kd, std::abs(unknown[a] - unknown[b]));
-  }
-  const bool banded = static_cast<long>(kd) * 8 < n;
-  const int ld = banded ? kd + 1 : n;
-  std::vector<double> A(static_cast<std::size_t>(ld) * n, 0.0);
-  auto add_a = [&](int p, int q, double val) {  // lower triangle only, column-major
-    if (p < q) std::swap(p, q);
-    if (banded) A[static_cast<std::size_t>(q) * ld + (p - q)] += val;
-    else A[static_cast<std::size_t>(q) * ld + p] += val;
-  };
-  std::vector<double> rhs(static_cast<std::size_t>(n) * n_vec, 0.0);  // column-major n x n_vec
-  struct Stamp {
-    int p, q;
-    double value;
-  };
-  std::vector<Stamp> stamps;  // A as triplets, for residuals
-  for (const Resistor& e : net.resistors) {
-    if (e.ohm == 0.0) continue;
-    const double G = 1.0 / e.ohm;
-    const int a = find(parent, e.a), b = find(parent, e.b);
-    if (a == b) continue;
-    const int ua = unknown[a], ub = unknown[b];
-    if (ua >= 0) add_a(ua, ua, G), stamps.push_back({ua, ua, G});
-    if (ub >= 0) add_a(ub, ub, G), stamps.push_back({ub, ub, G});
-    if (ua >= 0 && ub >= 0) add_a(ua, ub, -G), stamps.push_back({ua, ub, -G}), stamps.push_back({ub, ua, -G});
-    for (int vec = 0; vec < n_vec; ++vec) {
-      if (ua >= 0 && ub < 0) rhs[static_cast<std::size_t>(vec) * n + ua] += G * fixed_voltage(b, vec);
-      if (ub >= 0 && ua < 0) rhs[static_cast<std::size_t>(vec) * n + ub] += G * fixed_voltage(a, vec);
-    }
-  }
-
-  if (n > 0 && n_vec > 0) {
-    // Single-threaded LAPACK: the oracle stays simple and does not spin
-    // threads against a loaded machine (or against our own OpenMP loops).
-    static std::once_flag single_thread;
-    std::call_once(single_thread, [] { openblas_set_num_threads(1); });
-    int info = 0;
-    if (banded) dpbtrf_("L", &n, &kd, A.data(), &ld, &info);
-    else dpotrf_("L", &n, A.data(), &ld, &info);
-    SXB_REQUIRE(info == 0, "reference: nodal system is not positive definite (info " +
-                               std::to_string(info) + ")");
-    auto solve = [&](double* x) {
-      if (banded) dpbtrs_("L", &n, &kd, &n_vec, A.data(), &ld, x, &n, &info);
-      else dpotrs_("L", &n, &n_vec, A.data(), &ld, x, &n, &info);
-    };
-    // Solve, then two steps of iterative refinement with residuals in long
-    // double: the nodal system is ill-conditioned when milliohm wires meet
-    // megaohm devices, and the oracle must stay well inside the tests' 1e-9.
-    const std::vector<double> b = rhs;
-    solve(rhs.data());
-    std::vector<double> correction(rhs.size());
-    for (int step = 0; step < 2; ++step) {
-      std::vector<long double> r(b.begin(), b.end());
-      for (int vec = 0; vec < n_vec; ++vec) {
-        const std::size_t o = static_cast<std::size_t>(vec) * n;
-        for (const Stamp& st : stamps) r[o + st.p] -= static_cast<long double>(st.value) * rhs[o + st.q];
-      }
-      for (std::size_t k = 0; k < r.size(); ++k) correction[k] = static_cast<double>(r[k]);
-      solve(correction.data());
-      for (std::size_t k = 0; k < r.size(); ++k) rhs[k] += correction[k];
-    }
-  }
+  NodalSystem system = assemble(net, classes, n_vec, fixed_voltage);
+  solve_refined(system, n_vec);
 
   // Output current of column j: V(bottom node) / r_sink; with r_sink = 0, the
   // total device current into column j (all of it leaves through the sink).
+  const int n = system.n;
   auto node_voltage = [&](int node, int vec) {
-    const int rep = find(parent, node);
-    return unknown[rep] >= 0 ? rhs[static_cast<std::size_t>(vec) * n + unknown[rep]]
-                             : fixed_voltage(rep, vec);
+    const int rep = find(classes.parent, node);
+    return classes.unknown[rep] >= 0 ? system.rhs[static_cast<std::size_t>(vec) * n + classes.unknown[rep]]
+                                     : fixed_voltage(rep, vec);
   };
   for (int vec = 0; vec < n_vec; ++vec)
     for (int j = 0; j < C; ++j) {

@@ -1,4 +1,6 @@
-// `sparsexbar eval`: accuracy and loss of a trained model on the test split.
+// `sparsexbar software-eval`: accuracy and loss of a trained model on the
+// test split, in software (no crossbar; `evaluate` puts it on crossbars).
+// `eval` is its old name, kept as an alias that warns.
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -15,14 +17,17 @@
 
 namespace sxb::app {
 
-void add_eval_command(CLI::App& app) {
+namespace {
+
+// `name` with the options of software-eval; `deprecated`: the old name, which warns.
+void add_software_eval(CLI::App& app, const std::string& name, const std::string& description, bool deprecated) {
   struct Options {
     ModelOptions model;
-    std::string data, json, predictions, device = "cpu";
+    std::string data, json, predictions, device;
     int threads = 0;
   };
   auto opt = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a trained model on the test split (see docs/cli.md)");
+  CLI::App* cmd = app.add_subcommand(name, description);
   add_model_options(cmd, opt->model);
   cmd->add_option("--data", opt->data, "cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, folder:DIR or synthetic[:N]")
       ->required();
@@ -30,8 +35,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--predictions", opt->predictions, "Write index,label,predicted,logit_0..logit_{K-1} as CSV here");
   add_threads_option(cmd, opt->threads, "OpenMP threads (0: all cores)");
   add_device_option(cmd, opt->device);
-  cmd->callback([opt] {
-    run_with_flag_names(kModelFlags, [&] {
+  cmd->callback([opt, deprecated] {
+    if (deprecated) fmt::print(stderr, "sparsexbar: warning: 'eval' is deprecated; use 'software-eval'\n");
+    {
       use_threads(opt->threads);
       check_distinct_paths({{"--json", opt->json}, {"--predictions", opt->predictions}},
                            {{"--weights", opt->model.weights}});
@@ -69,8 +75,16 @@ void add_eval_command(CLI::App& app) {
         write_file_atomic(opt->json, j.dump(2) + "\n");
       }
       if (!opt->predictions.empty()) write_file_atomic(opt->predictions, predictions_csv(r, test_set));
-    });
+    }
   });
+}
+
+}  // namespace
+
+void add_software_eval_command(CLI::App& app) {
+  add_software_eval(app, "software-eval",
+                    "Accuracy of a trained model on the test split in software, no crossbar (see docs/cli.md)", false);
+  add_software_eval(app, "eval", "Deprecated name of software-eval", true);
 }
 
 }  // namespace sxb::app
