@@ -86,6 +86,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--data", opt->data, "cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, folder:DIR or synthetic[:N]")
       ->required();
   cmd->add_option("--epochs", opt->epochs, "Epochs")->capture_default_str();
+  cmd->add_option("--warmup-epochs", opt->warmup_epochs,
+                  "Epochs of linear learning-rate warm-up before the schedule (0: none)")
+      ->capture_default_str();
   cmd->add_option("--batch", opt->batch, "Batch size")->capture_default_str();
   cmd->add_option("--lr", opt->lr, "Peak learning rate")->capture_default_str();
   cmd->add_option("--schedule", opt->schedule, "Learning-rate schedule: cosine or step")->capture_default_str();

@@ -69,6 +69,7 @@ const std::map<std::string, std::string>& flag_table() {
                                                                         {"threads", "--threads"},
                                                                         {"out", "--out"},
                                                                         {"wct_kappa", "--wct-kappa"},
+                                                                        {"warmup_epochs", "--warmup-epochs"},
                                                                         {"resume", "--resume"}})
         t.emplace(std::string(command) + "." + key, flag);
     return t;

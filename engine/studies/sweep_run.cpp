@@ -104,7 +104,12 @@ class Runner {
 };
 
 StoredModel Runner::dense_model(const SweepPointConfig& c) {
-  if (!c.weights.empty()) return {c.weights, {{"weights_sha256", c.weights_sha256}}};
+  if (!c.weights.empty()) {
+    StoredModel given;
+    given.path = c.weights;
+    given.identity = {{"weights_sha256", c.weights_sha256}};
+    return given;
+  }
   return store_.trained(c.train_config(""), train_identity_json(c.train), engine(), data(c.data, Split::Train),
                         data(c.data, Split::Test), *backend_, hooks());
 }

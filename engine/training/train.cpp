@@ -117,15 +117,19 @@ void check_same_config(const SafetensorsFile& f, const std::string& path, const 
 }  // namespace
 
 double learning_rate(const TrainConfig& c, std::int64_t global_step, int steps_per_epoch) {
+  const std::int64_t warmup = static_cast<std::int64_t>(c.warmup_epochs) * steps_per_epoch;
+  if (global_step < warmup) return c.lr * static_cast<double>(global_step + 1) / static_cast<double>(warmup);
+  const std::int64_t t = global_step - warmup;
+  const int epochs = c.epochs - c.warmup_epochs;
   if (c.schedule == "step") {
-    const std::int64_t epoch = global_step / std::max(steps_per_epoch, 1);
+    const std::int64_t epoch = t / std::max(steps_per_epoch, 1);
     double lr = c.lr;
-    if (epoch >= c.epochs / 2) lr *= 0.1;
-    if (epoch >= c.epochs * 3 / 4) lr *= 0.1;
+    if (epoch >= epochs / 2) lr *= 0.1;
+    if (epoch >= epochs * 3 / 4) lr *= 0.1;
     return lr;
   }
-  const double total = static_cast<double>(c.epochs) * steps_per_epoch;
-  return 0.5 * c.lr * (1.0 + std::cos(std::numbers::pi * static_cast<double>(global_step) / total));
+  const double total = static_cast<double>(epochs) * steps_per_epoch;
+  return 0.5 * c.lr * (1.0 + std::cos(std::numbers::pi * static_cast<double>(t) / total));
 }
 
 // Where a training starts: the model (from the checkpoint, from given

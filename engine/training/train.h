@@ -68,6 +68,9 @@ struct TrainConfig : SgdSettings {
   // Data: the data set spec, for the record (the data sets are passed in).
   std::string data;
   int epochs = 10;
+  // Linear warm-up: the first warmup_epochs epochs raise the learning rate
+  // step by step to lr, the schedule then runs over the remaining epochs; 0: none.
+  int warmup_epochs = 0;
   // Weight-constrained training (engine/crossbar/wct.h): > 0 clamps every mapped
   // layer's weights to |w| <= wct_kappa * s_ref after each step; 0: off.
   double wct_kappa = 0.0;
@@ -94,9 +97,11 @@ std::string checkpoint_path(const std::string& out);
 // `path` without a trailing ".safetensors" (the stem of the files beside a model).
 std::string strip_safetensors(const std::string& path);
 
-// Learning rate of 0-based step `global_step`: cosine from lr to 0 over all
-// steps (lr/2 * (1 + cos(pi * t / T))), or step: lr, then x0.1 from epoch
-// floor(E/2) and x0.01 from epoch floor(3E/4).
+// Learning rate of 0-based step `global_step`. With W = warmup_epochs * steps
+// per epoch, steps t < W take lr * (t + 1) / W; the schedule then runs over the
+// other T - W steps (t' = t - W, E' = epochs - warmup_epochs): cosine from lr
+// to 0 (lr/2 * (1 + cos(pi * t' / (T - W)))), or step: lr, then x0.1 from
+// epoch floor(E'/2) and x0.01 from epoch floor(3E'/4) of those.
 double learning_rate(const TrainConfig& c, std::int64_t global_step, int steps_per_epoch);
 
 struct StepInfo {

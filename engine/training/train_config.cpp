@@ -59,6 +59,9 @@ void TrainConfig::check(const std::string& path) const {
   SXB_REQUIRE(epochs >= 1 && epochs <= 100000,
               Message{Key{p + "epochs"}, fmt::format(" {} is not in 1..100000", epochs)});
   SgdSettings::check(path);
+  SXB_REQUIRE(warmup_epochs >= 0 && warmup_epochs < epochs,
+              Message{Key{p + "warmup_epochs"}, fmt::format(" {} is not in 0..epochs - 1 ({})", warmup_epochs,
+                                                             epochs - 1)});
   SXB_REQUIRE(threads >= 0 && threads <= 4096,
               Message{Key{p + "threads"}, fmt::format(" {} is not in 0..4096 (0: all cores)", threads)});
   SXB_REQUIRE(prefetch >= 0 && prefetch <= 64,
@@ -73,6 +76,7 @@ nlohmann::json TrainConfig::to_json() const {
                       {"init_weights", init_weights}};
   write_keys(j);
   if (wct_kappa > 0.0) j["wct_kappa"] = wct_kappa;  // absent when off: earlier checkpoints still resume
+  if (warmup_epochs > 0) j["warmup_epochs"] = warmup_epochs;  // the same
   return j;
 }
 
@@ -85,6 +89,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::string& p
   k.number("dropout", c.dropout);
   k.text("data", c.data);
   k.integer("epochs", c.epochs, 1, 100000);
+  k.integer("warmup_epochs", c.warmup_epochs, 0, 100000);
   c.read_keys(k);
   k.number("wct_kappa", c.wct_kappa);
   k.text("init_weights", c.init_weights);

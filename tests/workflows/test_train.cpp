@@ -111,6 +111,24 @@ TEST(Train, LearningRateSchedules) {
   EXPECT_DOUBLE_EQ(learning_rate(c, 19, 10), 0.1);
   EXPECT_NEAR(learning_rate(c, 20, 10), 0.01, 1e-12);
   EXPECT_NEAR(learning_rate(c, 30, 10), 0.001, 1e-12);
+  // Warm-up: 1 of 4 epochs rising linearly to lr, then the schedule over the other 3.
+  c.warmup_epochs = 1;
+  c.schedule = "cosine";
+  EXPECT_NEAR(learning_rate(c, 0, 10), 0.01, 1e-12);
+  EXPECT_NEAR(learning_rate(c, 4, 10), 0.05, 1e-12);
+  EXPECT_DOUBLE_EQ(learning_rate(c, 9, 10), 0.1);
+  EXPECT_DOUBLE_EQ(learning_rate(c, 10, 10), 0.1);
+  EXPECT_NEAR(learning_rate(c, 25, 10), 0.05, 1e-12);
+  EXPECT_NEAR(learning_rate(c, 39, 10), 0.1 * 0.5 * (1 + std::cos(std::numbers::pi * 29 / 30)), 1e-12);
+  c.schedule = "step";  // drops at epochs 1 and 2 of the 3 after the warm-up
+  EXPECT_DOUBLE_EQ(learning_rate(c, 19, 10), 0.1);
+  EXPECT_NEAR(learning_rate(c, 20, 10), 0.01, 1e-12);
+  EXPECT_NEAR(learning_rate(c, 30, 10), 0.001, 1e-12);
+  c.out = "x.safetensors";
+  c.warmup_epochs = 4;
+  EXPECT_THROW(c.check(), Error);  // no epoch left for the schedule
+  c.warmup_epochs = 3;
+  EXPECT_NO_THROW(c.check());
   EXPECT_EQ(checkpoint_path("out/m.safetensors"), "out/m.ckpt.safetensors");
   EXPECT_EQ(checkpoint_path("m"), "m.ckpt.safetensors");
 }
