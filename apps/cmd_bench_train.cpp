@@ -23,6 +23,7 @@
 #include "engine/crossbar/tile_solver.h"
 #include "engine/io/version.h"
 #include "engine/io/stopwatch.h"
+#include "engine/training/train.h"
 
 namespace sxb::app {
 namespace {
@@ -75,7 +76,9 @@ void add_bench_train_command(CLI::App& bench) {
     nn::Tensor y = b->empty({n}, nn::DType::I32), dlogits;
     b->upload(images.data(), x);
     b->upload(labels.data(), y);
-    const nn::SgdParams sgd{0.02f, 0.9f, 5e-4f, false};
+    const SgdSettings recipe;  // the training defaults
+    const nn::SgdParams sgd{static_cast<float>(recipe.lr), static_cast<float>(recipe.momentum),
+                            static_cast<float>(recipe.weight_decay), recipe.nesterov};
     std::uint64_t step = 0;
     nn::LossResult loss;
     // Phase times are taken only on the CPU, where each call returns when its work is done.
