@@ -27,7 +27,7 @@ SHARED=${SHARED:-../shared/data}
 # The circuit search first (it finds the milder circuit on the dense VGG11 / CIFAR-10 model),
 # then the studies in the order the issue asks for when time is short.
 STUDIES=("$@")
-[ ${#STUDIES[@]} -gt 0 ] || STUDIES=(circuit-search-vgg11-cifar10 paper-vgg11-cifar10 paper-vgg11-cifar100
+[ ${#STUDIES[@]} -gt 0 ] || STUDIES=(circuit-search-vgg11-cifar10 paper-vgg11-cifar10 converters-vgg11-cifar10 paper-vgg11-cifar100
                                      paper-vgg16-cifar10 paper-vgg16-cifar100)
 log() { echo "[$(date -u +%T)] $*" >&2; }
 
