@@ -1,5 +1,6 @@
 #include "engine/converters/converter_network.h"
 
+#include <optional>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -90,6 +91,32 @@ void ConverterNetwork::run_with(nn::Vgg& model, const std::function<void()>& run
   model.set_product_hook(nullptr);
 }
 
+void ConverterNetwork::attach(nn::Vgg& model) {
+  nn::Backend& b = model.backend();
+  model.set_product_hook([this, &b](const nn::LayerProduct& call) { return product(b, call); });
+}
+
+void ConverterNetwork::shift_weights(std::size_t l, const std::vector<float>& delta) {
+  TileLayer& t = layers_.at(l);
+  SXB_REQUIRE(delta.size() == static_cast<std::size_t>(t.inputs) * t.outputs,
+              fmt::format("layer '{}': a weight change of the wrong size", t.layer));
+  solved_.resize(layers_.size());
+  if (solved_[l].empty())
+    for (const TilePair& p : t.pairs) solved_[l].push_back(p.w);
+  double sum = 0.0;
+  for (double f : t.slice_weight) sum += f;
+  const float share = static_cast<float>(1.0 / sum);
+  for (std::size_t q = 0; q < t.pairs.size(); ++q) {
+    TilePair& p = t.pairs[q];
+    const std::size_t r = p.rows.size();
+    for (std::size_t j = 0; j < p.cols.size(); ++j)
+      for (std::size_t i = 0; i < r; ++i)
+        p.w[j * r + i] = solved_[l][q][j * r + i] +
+                         share * delta[static_cast<std::size_t>(p.rows[i]) * t.outputs + p.cols[j]];
+  }
+  if (l < prepared_.size()) prepared_[l] = false;  // the backend's copy is stale
+}
+
 namespace {
 
 // Thrown by the range-setting hook once it has the input of the layer being
@@ -100,7 +127,34 @@ constexpr int kRangeBatch = 256;
 
 }  // namespace
 
-void ConverterNetwork::set_ranges(nn::Vgg& model, const Dataset& train, const Normalization& norm) {
+namespace {
+
+// The running statistics of every batch-norm layer, restored on destruction.
+class KeepBuffers {
+ public:
+  explicit KeepBuffers(nn::Vgg& model) : model_(model) {
+    for (const nn::Buffer* b : model.buffers())
+      saved_.push_back(b->is_count ? std::vector<float>{} : nn::to_host(model.backend(), b->value)), counts_.push_back(b->count);
+  }
+  ~KeepBuffers() {
+    std::size_t i = 0;
+    for (nn::Buffer* b : model_.buffers()) {
+      if (!b->is_count) model_.backend().upload(saved_[i].data(), b->value);
+      b->count = counts_[i++];
+    }
+  }
+
+ private:
+  nn::Vgg& model_;
+  std::vector<std::vector<float>> saved_;
+  std::vector<std::int64_t> counts_;
+};
+
+}  // namespace
+
+void ConverterNetwork::set_ranges(nn::Vgg& model, const Dataset& train, const Normalization& norm, nn::Mode mode) {
+  std::optional<KeepBuffers> keep;
+  if (mode == nn::Mode::Train) keep.emplace(model);
   SXB_REQUIRE(train.size() > 0, "crossbar.range_images: the training split " + train.source + " is empty");
   const std::size_t images = std::min<std::size_t>(static_cast<std::size_t>(settings_.range_images), train.size());
   std::vector<int> indices(images);
@@ -132,7 +186,7 @@ void ConverterNetwork::set_ranges(nn::Vgg& model, const Dataset& train, const No
         nn::ensure_shape(b, x, {n, kImageChannels, kImageSize, kImageSize});
         b.upload(host_images.data(), x);
         try {
-          model.forward(x, nn::ForwardContext{nn::Mode::Eval});
+          model.forward(x, nn::ForwardContext{mode});
         } catch (const InputTaken&) {
           continue;
         }

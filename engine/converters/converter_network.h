@@ -55,9 +55,22 @@ class ConverterNetwork {
                    const CrossbarConfig& config);
 
   // Sets every layer's ranges as above (the model's hooks are as before on return).
-  void set_ranges(nn::Vgg& model, const Dataset& train, const Normalization& norm);
+  // `mode`: the network mode whose activations the ranges are taken from (Eval
+  // for inference; Train for a training whose forward runs through the
+  // converters, batch statistics in the range batches; the running statistics
+  // are restored afterwards).
+  void set_ranges(nn::Vgg& model, const Dataset& train, const Normalization& norm, nn::Mode mode = nn::Mode::Eval);
   // Runs `run` with the product hook in place (cleared on return, also on an exception).
   void run_with(nn::Vgg& model, const std::function<void()>& run);
+  // Sets the product hook until the caller clears it (model.set_product_hook(nullptr));
+  // set_ranges clears it. For a training whose forward runs through the converters.
+  void attach(nn::Vgg& model);
+  // Every tile pair of layer l: its weights at construction plus delta (the
+  // layer matrix, K x N) / sum_k f_k, so that the layer's ideal product moves by
+  // delta (weights changed since the solve, as non-ideality-aware fine-tuning
+  // tracks them between solves). The ranges stay.
+  void shift_weights(std::size_t l, const std::vector<float>& delta);
+  std::size_t layers() const { return layers_.size(); }
   void reset_counts();
   std::vector<LayerConverters> summary() const;
   const TileLayer& layer(std::size_t l) const { return layers_[l]; }
@@ -77,6 +90,7 @@ class ConverterNetwork {
   bool backend_has_product_ = false;
   std::vector<std::unique_ptr<nn::TileProductHandle>> device_;
   std::vector<bool> prepared_;
+  std::vector<std::vector<std::vector<float>>> solved_;  // pair weights at construction, once shifted
 };
 
 }  // namespace sxb

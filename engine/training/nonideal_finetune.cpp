@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <map>
 
+#include "engine/converters/converter_network.h"
+#include "engine/crossbar/mapping.h"
 #include "engine/crossbar/scheduler.h"
 #include "engine/crossbar/wct.h"
 #include "engine/evaluation/effective_model.h"
@@ -40,8 +42,10 @@ std::int64_t metadata_integer(const SafetensorsFile& f, const std::string& path,
 // the state file.
 class EffectiveForward {
  public:
-  EffectiveForward(const TrainConfig& config, const NonidealSettings& settings, int steps_per_epoch, Log log)
+  EffectiveForward(const TrainConfig& config, const NonidealSettings& settings, int steps_per_epoch, Log log,
+                   const Dataset& range_set)
       : config_(config), settings_(settings), solver_(resolve(settings.solver)), steps_per_epoch_(steps_per_epoch),
+        range_set_(range_set),
         total_steps_(static_cast<std::int64_t>(config.epochs) * steps_per_epoch), log_(std::move(log)),
         state_path_(nonideal_state_path(config.out)) {}
 
@@ -65,6 +69,13 @@ class EffectiveForward {
     if (settings_.mask_zeros) log_(fmt::format("holding {} zero weights at zero", mask_zero_weights(model)));
     if (config_.resume) {
       load_state(model);
+      // The converters' tile pairs are not in the state file: solved again at
+      // the resume point, with the seed the uninterrupted run solved with last.
+      if (settings_.crossbar.tile_level()) {
+        const std::int64_t epoch = steps_done_ / steps_per_epoch_;
+        solve(model, steps_done_ >= total_steps_ ? settings_.crossbar.seed : seed_of_epoch(static_cast<int>(epoch)),
+              false);
+      }
     } else {
       solve(model, settings_.crossbar.seed);
     }
@@ -81,6 +92,8 @@ class EffectiveForward {
       solve(model, last        ? settings_.crossbar.seed
                    : epoch_end ? seed_of_epoch(info.epoch + 1)
                                : seed_of_epoch(info.epoch));
+    } else if (converters_) {
+      follow_weights(model);
     }
     if (epoch_end) save_state();
   }
@@ -134,8 +147,25 @@ class EffectiveForward {
     return l.eff;
   }
 
-  // D of every layer from W_eff of the current weights on devices `seed`.
-  void solve(nn::Vgg& model, std::uint64_t seed) {
+  // The converters' tile pairs follow the weights between solves (ConverterNetwork::shift_weights).
+  void follow_weights(nn::Vgg& model) {
+    for (std::size_t l = 0; l < converters_->layers(); ++l) {
+      const TileLayer& t = converters_->layer(l);
+      const nn::Tensor& w = model.parameter(t.layer + ".weight").value;
+      const std::vector<float> now = layer_matrix(nn::to_host(*backend_, w).data(), t.outputs, t.inputs);
+      std::vector<float>& delta = scratch_;
+      const std::vector<float>& then = solved_matrix_.at(t.layer);
+      delta.resize(now.size());
+      for (std::size_t i = 0; i < now.size(); ++i) delta[i] = now[i] - then[i];
+      converters_->shift_weights(l, delta);
+    }
+  }
+
+  // D of every layer from W_eff of the current weights on devices `seed`;
+  // with converter keys also the tile pairs, their ranges and the product
+  // hook (the forward through the converters, straight-through gradient by
+  // the weight hook's W + D). `count`: a solve of the schedule (not a resume's).
+  void solve(nn::Vgg& model, std::uint64_t seed, bool count = true) {
     const auto t0 = Clock::now();
     CrossbarConfig xbar = settings_.crossbar;
     xbar.seed = seed;
@@ -145,6 +175,7 @@ class EffectiveForward {
         settings_.layout ? *settings_.layout : dense_network_layout(mapped, xbar.tile_rows, xbar.tile_cols);
     SchedulerOptions so;
     so.backend = solver_;
+    so.pair_weights = xbar.tile_level();
     ScheduleStats stats;
     const std::vector<LayerEffective> eff = effective_weights(mapped, layout, xbar, so, &stats);
     std::map<std::string, const MappedLayer*> by_name;
@@ -160,9 +191,20 @@ class EffectiveForward {
       weight_from_layer_matrix(e.w_eff.data(), e.outputs, e.inputs, l.delta.data());
       for (std::size_t i = 0; i < weights.size(); ++i) l.delta[i] -= weights[i];
     }
+    if (xbar.tile_level()) {
+      model.set_product_hook(nullptr);
+      converters_ = std::make_unique<ConverterNetwork>(eff, layout, xbar);
+      // Ranges from the training-mode forward (batch statistics), which is what
+      // the converters see while fine-tuning; the running statistics stay.
+      converters_->set_ranges(model, range_set_, normalization_of(model.config()), nn::Mode::Train);
+      converters_->attach(model);
+      for (const MappedLayer& m : mapped) solved_matrix_[m.layer] = m.matrix;
+    }
     ++version_;
-    ++solves_run_;
-    ++solves_total_;
+    if (count) {
+      ++solves_run_;
+      ++solves_total_;
+    }
     const double s = seconds_since(t0);
     solve_seconds_ += s;
     log_(fmt::format("non-ideal forward: solve {} after step {} ({} tiles, {:.2f} s)", solves_total_, steps_done_,
@@ -204,6 +246,10 @@ class EffectiveForward {
   NonidealSettings settings_;
   Backend solver_;
   int steps_per_epoch_;
+  const Dataset& range_set_;
+  std::unique_ptr<ConverterNetwork> converters_;
+  std::map<std::string, std::vector<float>> solved_matrix_;  // layer matrices at the last solve
+  std::vector<float> scratch_;
   std::int64_t total_steps_;
   Log log_;
   std::string state_path_;
@@ -237,10 +283,6 @@ void record_tuning(const std::string& path, const NonidealSettings& settings, in
 void NonidealSettings::check(const std::string& path) const {
   const std::string p = path.empty() ? "" : path + ".";
   crossbar.check(Message{Key{p + "crossbar"}});
-  SXB_REQUIRE(!crossbar.tile_level(),
-              Message{Key{p + "crossbar"}, ": fine-tuning through the converters and weight slices (dac_bits, adc_bits, "
-                                           "weight_bits) is not implemented yet; fine-tune without them and evaluate "
-                                           "with them"});
   SXB_REQUIRE(resolve_every >= 1, Message{Key{p + "resolve_every"}, fmt::format(" {} must be at least 1", resolve_every)});
   if (layout) {
     SXB_REQUIRE(layout->tile_rows == crossbar.tile_rows && layout->tile_cols == crossbar.tile_cols,
@@ -295,7 +337,7 @@ TrainResult train_nonideal(const TrainConfig& config, const NonidealSettings& se
   SXB_REQUIRE(train_set.size() > 0, "the training set is empty");
   const int steps_per_epoch = static_cast<int>((train_set.size() + config.batch - 1) / config.batch);
   const Log log = log_or_stderr(hooks.log);
-  EffectiveForward forward(config, settings, steps_per_epoch, log);
+  EffectiveForward forward(config, settings, steps_per_epoch, log, train_set);
 
   TrainHooks h = hooks;
   h.log = log;
@@ -314,7 +356,10 @@ TrainResult train_nonideal(const TrainConfig& config, const NonidealSettings& se
     return stop;
   };
   TrainResult r = train(config, train_set, test_set, backend, h);
-  if (r.model) r.model->set_weight_hook(nullptr);
+  if (r.model) {
+    r.model->set_weight_hook(nullptr);
+    r.model->set_product_hook(nullptr);
+  }
 
   NonidealStats s;
   s.solves = forward.solves();

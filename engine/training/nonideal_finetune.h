@@ -11,6 +11,14 @@
 // them. Mapping scales follow the weights (max |W| per solve) or stay s_ref
 // with WCT; masks and the WCT clamp act on W as in ordinary training.
 //
+// Converter keys (dac_bits, adc_bits, weight_bits): the forward is the
+// tile-level forward (engine/converters/converter_network.h) through the
+// product hook; each solve keeps the tile pairs and sets the ranges anew,
+// and between solves the pairs follow the weights (ConverterNetwork::
+// shift_weights); the gradient stays the straight-through one through W + D.
+// A resumed run solves the pairs again at the resume point (bit-identical
+// when it stopped at an epoch end).
+//
 // Devices: the configuration's seed every solve (the network learns the chip
 // it will run on), or with `variation_resample` a new draw per epoch (epoch e
 // > 0: seed counter_hash(seed, resample, e)); the final solve always uses the

@@ -285,26 +285,5 @@ TEST(NonidealFinetune, ModelRecordsItsCrossbarAndEvaluateWarnsOnAnother) {
   EXPECT_EQ(warns_of(evaluate_model_file(request, *backend, test_set)), 1);
 }
 
-// Fine-tuning through the converters is not implemented: each converter key
-// is refused with an error naming the configuration path and the keys.
-TEST(NonidealFinetune, ConverterKeysAreRefused) {
-  for (const char* key : {"dac_bits", "adc_bits", "weight_bits"}) {
-    NonidealSettings s = settings(1);
-    if (std::string(key) == "dac_bits") s.crossbar.dac_bits = 4;
-    if (std::string(key) == "adc_bits") s.crossbar.adc_bits = 4;
-    if (std::string(key) == "weight_bits") s.crossbar.weight_bits = 8;
-    try {
-      s.check("nonideal_finetune");
-      ADD_FAILURE() << key << " was accepted";
-    } catch (const Error& e) {
-      const std::string what = e.what();
-      EXPECT_NE(what.find("nonideal_finetune.crossbar"), std::string::npos) << what;
-      EXPECT_NE(what.find(key), std::string::npos) << what;
-      EXPECT_NE(what.find("not implemented"), std::string::npos) << what;
-    }
-  }
-  EXPECT_NO_THROW(settings(1).check("nonideal_finetune"));
-}
-
 }  // namespace
 }  // namespace sxb
