@@ -27,50 +27,6 @@
 #include "kernels/nn/layers.h"
 
 namespace sxb::nn::cpu {
-namespace winograd {
-
-// V [16][rows][ld]: see winograd.h.
-SXB_MULTIVERSION void transform_plane(int H, int W, std::size_t rows, std::size_t ld, const float* plane, int row,
-                                      std::size_t column, float* V, float* work) {
-  const int Wp = W + 2, TH = H / 2, TW = W / 2;
-  const std::size_t point = rows * ld;
-  float* d[4] = {work, work + Wp, work + 2 * Wp, work + 3 * Wp};
-  float* t[4] = {work + 4 * Wp, work + 5 * Wp, work + 6 * Wp, work + 7 * Wp};
-  for (int ty = 0; ty < TH; ++ty) {
-    for (int i = 0; i < 4; ++i) {  // input rows 2ty - 1 .. 2ty + 2, zero-padded
-      const int h = 2 * ty - 1 + i;
-      d[i][0] = d[i][Wp - 1] = 0.0f;
-      if (h < 0 || h >= H)
-        std::fill(d[i] + 1, d[i] + 1 + W, 0.0f);
-      else
-        std::copy(plane + static_cast<std::size_t>(h) * W, plane + static_cast<std::size_t>(h + 1) * W, d[i] + 1);
-    }
-    for (int p = 0; p < Wp; ++p) {
-      t[0][p] = d[0][p] - d[2][p];
-      t[1][p] = d[1][p] + d[2][p];
-      t[2][p] = d[2][p] - d[1][p];
-      t[3][p] = d[1][p] - d[3][p];
-    }
-    float* v = V + static_cast<std::size_t>(row) * ld + column + static_cast<std::size_t>(ty) * TW;
-    for (int r = 0; r < 4; ++r) {
-      const float* tr = t[r];
-      float* v0 = v + (4 * r) * point;
-      float* v1 = v0 + point;
-      float* v2 = v1 + point;
-      float* v3 = v2 + point;
-      for (int tx = 0; tx < TW; ++tx) {
-        const float a = tr[2 * tx], b = tr[2 * tx + 1], e = tr[2 * tx + 2], f = tr[2 * tx + 3];
-        v0[tx] = a - e;
-        v1[tx] = b + e;
-        v2[tx] = e - b;
-        v3[tx] = b - f;
-      }
-    }
-  }
-}
-
-}  // namespace winograd
-
 namespace {
 
 using winograd::kPoints;
@@ -203,6 +159,8 @@ void conv2d_forward_winograd(const Conv2dShape& s, const float* x, const float* 
   // Shared by the threads (blocks), or each thread's own (chunks).
   float* shared_V = g.chunks ? nullptr : scratch(Scratch::WinogradInputs, v_size);
   float* shared_M = g.chunks ? nullptr : scratch(Scratch::WinogradProducts, m_size);
+  const winograd::ChannelTransform transform(winograd::ChannelTransform::Kind::Input, g.H, g.W,
+                                             static_cast<std::size_t>(g.C) * in_plane);
 #pragma omp parallel
   {
     float* rows = scratch(Scratch::Columns, std::max<std::size_t>(8 * static_cast<std::size_t>(g.W + 2), 4 * g.ld));
@@ -210,9 +168,8 @@ void conv2d_forward_winograd(const Conv2dShape& s, const float* x, const float* 
     float* V = g.chunks ? scratch(Scratch::WinogradInputs, v_size) : shared_V;
     float* Mo = g.chunks ? scratch(Scratch::WinogradProducts, m_size) : shared_M;
     transform_weights(g, weight, U, row);
-    const auto inputs = [&](int first, int n, int c) {
-      winograd::transform_plane(g.H, g.W, g.C, g.ld, x + (static_cast<std::size_t>(first + n) * g.C + c) * in_plane,
-                                c, static_cast<std::size_t>(n) * g.tiles_per_image, V, rows);
+    const auto inputs = [&](int first, int count, int c) {  // row c of V: channel c of the block's images
+      transform(g.C, g.ld, x + (static_cast<std::size_t>(first) * g.C + c) * in_plane, count, c, V, rows);
     };
     const auto product = [&](int p, int columns) {
       // M_p [K, columns] = U_p [K, C] * V_p [C, columns]
@@ -227,17 +184,15 @@ void conv2d_forward_winograd(const Conv2dShape& s, const float* x, const float* 
 #pragma omp for schedule(static)
       for (int b = 0; b < g.blocks; ++b) {
         const int first = b * g.images_per_block, count = std::min(g.images_per_block, g.N - first);
-        for (int n = 0; n < count; ++n)
-          for (int c = 0; c < g.C; ++c) inputs(first, n, c);
+        for (int c = 0; c < g.C; ++c) inputs(first, count, c);
         for (int p = 0; p < kPoints; ++p) product(p, count * g.tiles_per_image);
         for (int k = 0; k < g.K; ++k) outputs(first, count, k);
       }
     } else {
       for (int b = 0; b < g.blocks; ++b) {
         const int first = b * g.images_per_block, count = std::min(g.images_per_block, g.N - first);
-#pragma omp for collapse(2) schedule(static)
-        for (int n = 0; n < count; ++n)
-          for (int c = 0; c < g.C; ++c) inputs(first, n, c);
+#pragma omp for schedule(static)
+        for (int c = 0; c < g.C; ++c) inputs(first, count, c);
 #pragma omp for schedule(static)
         for (int p = 0; p < kPoints; ++p) product(p, count * g.tiles_per_image);
 #pragma omp for schedule(static)

@@ -37,36 +37,6 @@ using winograd::kPoints;
 
 constexpr int kWholeTiles = 1024, kGroups = 8, kGroupColumns = 1024;
 
-// Z [16][rows][ld]: A dy A^T of every 2x2 tile of one H x W gradient plane,
-// into row `row` at columns [column, column + TH*TW),
-// A = [[1, 0], [1, 1], [1, -1], [0, -1]].
-SXB_MULTIVERSION void transform_gradient_plane(int H, int W, std::size_t rows, std::size_t ld, const float* plane,
-                                               int row, std::size_t column, float* Z) {
-  const int TH = H / 2, TW = W / 2;
-  const std::size_t point = rows * ld;
-  for (int ty = 0; ty < TH; ++ty) {
-    const float* top = plane + static_cast<std::size_t>(2 * ty) * W;
-    const float* bottom = top + W;
-    float* z = Z + static_cast<std::size_t>(row) * ld + column + static_cast<std::size_t>(ty) * TW;
-    for (int r = 0; r < 4; ++r) {
-      float* z0 = z + (4 * r) * point;
-      float* z1 = z0 + point;
-      float* z2 = z1 + point;
-      float* z3 = z2 + point;
-      for (int tx = 0; tx < TW; ++tx) {
-        const float a = top[2 * tx], b = top[2 * tx + 1], c = bottom[2 * tx], d = bottom[2 * tx + 1];
-        // Row r of A [a b; c d]: (a, b), (a + c, b + d), (a - c, b - d), (-c, -d).
-        const float u = r == 0 ? a : r == 1 ? a + c : r == 2 ? a - c : -c;
-        const float v = r == 0 ? b : r == 1 ? b + d : r == 2 ? b - d : -d;
-        z0[tx] = u;
-        z1[tx] = u + v;
-        z2[tx] = u - v;
-        z3[tx] = -v;
-      }
-    }
-  }
-}
-
 // dweight [K, C, 3, 3] = G^T dU G of every (k, c), from dU [16][K][C],
 // G^T = [[1, 1/2, 1/2, 0], [0, 1/2, -1/2, 0], [0, 1/2, 1/2, 1]].
 void weights_from_transform(int K, int C, const float* dU, float* dweight) {
@@ -109,25 +79,28 @@ struct GradGeometry {
   }
 };
 
+// The input and gradient transforms of a layer's channels (winograd.h).
+struct Transforms {
+  winograd::ChannelTransform input, gradient;
+  explicit Transforms(const GradGeometry& g)
+      : input(winograd::ChannelTransform::Kind::Input, g.H, g.W, static_cast<std::size_t>(g.C) * g.in_plane),
+        gradient(winograd::ChannelTransform::Kind::Gradient, g.H, g.W, static_cast<std::size_t>(g.K) * g.in_plane) {}
+};
+
 // Small maps: the whole batch side by side, every step shared by the threads.
 void weight_grad_whole_batch(const GradGeometry& g, const float* x, const float* dy, float* dU, float* dweight) {
   const std::size_t ld = winograd::point_ld(static_cast<std::size_t>(g.N) * g.tiles_per_image);
   float* V = scratch(Scratch::WinogradInputs, kPoints * static_cast<std::size_t>(g.C) * ld);
   float* Z = scratch(Scratch::WinogradProducts, kPoints * static_cast<std::size_t>(g.K) * ld);
   const int columns = g.N * g.tiles_per_image;
+  const Transforms transform(g);
 #pragma omp parallel
   {
     float* work = scratch(Scratch::Columns, 8 * static_cast<std::size_t>(g.W + 2));
-#pragma omp for collapse(2) schedule(static)
-    for (int n = 0; n < g.N; ++n)
-      for (int c = 0; c < g.C; ++c)
-        winograd::transform_plane(g.H, g.W, g.C, ld, g.x_plane(x, n, c), c,
-                                  static_cast<std::size_t>(n) * g.tiles_per_image, V, work);
-#pragma omp for collapse(2) schedule(static)
-    for (int n = 0; n < g.N; ++n)
-      for (int k = 0; k < g.K; ++k)
-        transform_gradient_plane(g.H, g.W, g.K, ld, g.dy_plane(dy, n, k), k,
-                                 static_cast<std::size_t>(n) * g.tiles_per_image, Z);
+#pragma omp for schedule(static)
+    for (int c = 0; c < g.C; ++c) transform.input(g.C, ld, g.x_plane(x, 0, c), g.N, c, V, work);
+#pragma omp for schedule(static)
+    for (int k = 0; k < g.K; ++k) transform.gradient(g.K, ld, g.dy_plane(dy, 0, k), g.N, k, Z, work);
 #pragma omp for schedule(static)
     for (int p = 0; p < kPoints; ++p) g.products(Z, V, ld, columns, 0.0f, dU, p);
     weights_from_transform(g.K, g.C, dU, dweight);
@@ -140,6 +113,7 @@ void weight_grad_in_groups(const GradGeometry& g, const float* x, const float* d
   const int group = (g.N + kGroups - 1) / kGroups;
   const int per_block = std::clamp(kGroupColumns / g.tiles_per_image, 1, group);
   const std::size_t ld = winograd::point_ld(static_cast<std::size_t>(per_block) * g.tiles_per_image);
+  const Transforms transform(g);
   ordered_chunk_sum(g.N, group, kPoints * static_cast<std::size_t>(g.K) * g.C, dU,
                     [&](int group_first, int group_last, float* partial) {
                       float* V = scratch(Scratch::WinogradInputs, kPoints * static_cast<std::size_t>(g.C) * ld);
@@ -147,14 +121,10 @@ void weight_grad_in_groups(const GradGeometry& g, const float* x, const float* d
                       float* work = scratch(Scratch::Columns, 8 * static_cast<std::size_t>(g.W + 2));
                       for (int first = group_first; first < group_last; first += per_block) {
                         const int count = std::min(per_block, group_last - first);
-                        for (int n = 0; n < count; ++n) {
-                          const std::size_t column = static_cast<std::size_t>(n) * g.tiles_per_image;
-                          for (int c = 0; c < g.C; ++c)
-                            winograd::transform_plane(g.H, g.W, g.C, ld, g.x_plane(x, first + n, c), c, column, V,
-                                                      work);
-                          for (int k = 0; k < g.K; ++k)
-                            transform_gradient_plane(g.H, g.W, g.K, ld, g.dy_plane(dy, first + n, k), k, column, Z);
-                        }
+                        for (int c = 0; c < g.C; ++c)
+                          transform.input(g.C, ld, g.x_plane(x, first, c), count, c, V, work);
+                        for (int k = 0; k < g.K; ++k)
+                          transform.gradient(g.K, ld, g.dy_plane(dy, first, k), count, k, Z, work);
                         const float beta = first == group_first ? 0.0f : 1.0f;
                         for (int p = 0; p < kPoints; ++p)
                           g.products(Z, V, ld, count * g.tiles_per_image, beta, partial, p);

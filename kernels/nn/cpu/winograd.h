@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 #include "kernels/nn/layers.h"
 
@@ -47,5 +49,49 @@ struct Geometry {
 // `work` holds 8 rows of W + 2 floats.
 void transform_plane(int H, int W, std::size_t rows, std::size_t ld, const float* plane, int row,
                      std::size_t column, float* V, float* work);
+// Z [16][rows][ld]: A dy A^T of every 2x2 tile of one H x W gradient plane,
+// into row `row` at columns [column, column + TH*TW),
+// A = [[1, 0], [1, 1], [1, -1], [0, -1]].
+void transform_gradient_plane(int H, int W, std::size_t rows, std::size_t ld, const float* plane, int row,
+                              std::size_t column, float* Z);
+
+// The input (B^T d B) or gradient (A dy A^T) transform of one channel of
+// `count` consecutive images: row `row` of the [16][rows][ld] matrices at
+// columns [0, count * TH * TW), image by image; `plane` is the channel's
+// plane of the first image, the next image's `image` floats further.
+// Maps of at most 16 tiles (2x2, 4x4, 8x8) or a multiple of 16 take 16
+// columns (the tiles of one or more images) per vector and may write zeros
+// up to the next multiple of 16 columns (ld allows it, point_ld); other
+// square maps of 16x16 or 32x32 would use a copy of the per-plane loop
+// compiled for their size. Every path computes each value
+// by the additions of transform_plane (transform_gradient_plane) in their
+// order, so they are bit-identical to it; `general` forces that loop (tests).
+class ChannelTransform {
+ public:
+  enum class Kind { Input, Gradient };
+  ChannelTransform(Kind kind, int H, int W, std::size_t image, bool general = false);
+  // `work`: 8 rows of W + 2 floats.
+  void operator()(std::size_t rows, std::size_t ld, const float* plane, int count, int row, float* M,
+                  float* work) const;
+
+  static constexpr int kLanes = 16;
+  // Groups of 16 columns: `images` images of at most 16 tiles each, or
+  // `groups` groups per image of a multiple of 16 tiles; per group, tap
+  // (16 input, 4 gradient) and lane, the offset from the group's first
+  // plane (-1: padding).
+  struct Lanes {
+    int images = 1, groups = 1, tiles_per_group = 0;
+    std::vector<std::ptrdiff_t> input, gradient;  // [groups][taps][kLanes]
+  };
+
+ private:
+  Kind kind_;
+  int H_, W_, tiles_;
+  std::size_t image_;
+  bool lanes_on_ = false;
+  Lanes lanes_;
+  void (*input_)(int, int, std::size_t, std::size_t, const float*, int, std::size_t, float*, float*) = nullptr;
+  void (*gradient_)(int, int, std::size_t, std::size_t, const float*, int, std::size_t, float*) = nullptr;
+};
 
 }  // namespace sxb::nn::cpu::winograd
