@@ -371,25 +371,51 @@ void forward_im2col(const ConvGeometry& g, int batch, const float* x, const floa
 
 }  // namespace
 
-SXB_MULTIVERSION void finish_plane(const ConvEpilogue& e, int k, int Ho, int Wo, const float* from, float* to) {
-  const ChannelEpilogue f(e, k);
-  if (!e.pool) {
+namespace {
+
+// finish_plane for one combination of stages: branch-free loops the compiler
+// vectorises (the stride-2 reads of the pool included), the same operations
+// in the same order as ChannelEpilogue and window_max.
+template <bool Affine, bool Relu>
+[[gnu::always_inline]] inline void finish_plane_as(const ChannelEpilogue& f, bool pool, int Ho, int Wo,
+                                                   const float* __restrict from, float* __restrict to) {
+  const auto stage = [&](float v) {
+    v = v + f.bias;
+    if constexpr (Affine) v = v * f.scale + f.shift;
+    if constexpr (Relu) v = v > 0.0f ? v : 0.0f;
+    return v;
+  };
+  if (!pool) {
     const std::size_t M = static_cast<std::size_t>(Ho) * Wo;
-    if (!f.affine && !f.relu) {
-      for (std::size_t p = 0; p < M; ++p) to[p] = from[p] + f.bias;
-      return;
-    }
-    for (std::size_t p = 0; p < M; ++p) to[p] = f(from[p]);
+    for (std::size_t p = 0; p < M; ++p) to[p] = stage(from[p]);
     return;
   }
+  const auto wins = [](float v, float best) { return v > best || v != v; };  // greater, or NaN
   const int Hp = Ho / 2, Wp = Wo / 2;
   for (int oh = 0; oh < Hp; ++oh) {
     const float* top = from + static_cast<std::size_t>(2 * oh) * Wo;
     const float* bottom = top + Wo;
     float* out = to + static_cast<std::size_t>(oh) * Wp;
-    for (int ow = 0; ow < Wp; ++ow)
-      out[ow] = window_max(f(top[2 * ow]), f(top[2 * ow + 1]), f(bottom[2 * ow]), f(bottom[2 * ow + 1]));
+    for (int ow = 0; ow < Wp; ++ow) {
+      const float a = stage(top[2 * ow]), b = stage(top[2 * ow + 1]), c = stage(bottom[2 * ow]),
+                  d = stage(bottom[2 * ow + 1]);
+      float best = a;
+      best = wins(b, best) ? b : best;
+      best = wins(c, best) ? c : best;
+      best = wins(d, best) ? d : best;
+      out[ow] = best;
+    }
   }
+}
+
+}  // namespace
+
+SXB_MULTIVERSION void finish_plane(const ConvEpilogue& e, int k, int Ho, int Wo, const float* from, float* to) {
+  const ChannelEpilogue f(e, k);
+  if (f.affine && f.relu) finish_plane_as<true, true>(f, e.pool, Ho, Wo, from, to);
+  else if (f.affine) finish_plane_as<true, false>(f, e.pool, Ho, Wo, from, to);
+  else if (f.relu) finish_plane_as<false, true>(f, e.pool, Ho, Wo, from, to);
+  else finish_plane_as<false, false>(f, e.pool, Ho, Wo, from, to);
 }
 
 namespace {
