@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# CPU tile-solver benchmarks for docs/performance.md: the sweep on every core
-# and on one core, and the general sparse LU (Eigen SparseLU, one core) of the
-# same nodal system. Usage: bash scripts/bench-cpu.sh [build-dir]
+# CPU benchmarks for docs/performance.md, each against its anchor in the same
+# run: the tile solver on every core and on one core against the general
+# sparse LU (Eigen SparseLU, one core) of the same nodal system, then training
+# and inference against PyTorch.
+# Usage: bash scripts/bench-cpu.sh [build-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
@@ -24,4 +26,15 @@ if [ -x "$B/bench/bench_solver" ]; then
   echo "# general sparse LU vs sweep, one core each (Google Benchmark, wall and CPU time)"
   OMP_NUM_THREADS=1 "$B/bench/bench_solver" \
     --benchmark_filter='BM_SparseLU_Transfer/(32|64)/|BM_Sweep_Transfer/(32|64)/' 2>/dev/null | grep BM_
+fi
+# Training and inference against PyTorch eager on the same CPU (Debian's
+# python3-torch), alternating rounds (scripts/cpu-vs-torch.sh, infer-vs-torch.sh).
+PY=${PYTHON:-/usr/bin/python3}
+if "$PY" -c 'import torch' 2>/dev/null; then
+  echo "# training, VGG11 width 1.0, batch 128: sparsexbar against PyTorch (3 rounds, medians)"
+  bash scripts/cpu-vs-torch.sh "$B" 3 8 | tail -n +2
+  echo "# inference (eval path), VGG11 width 1.0, batch 128: sparsexbar against PyTorch (3 rounds, medians)"
+  MODELS=vgg11 WIDTHS=1.0 BATCHES=128 bash scripts/infer-vs-torch.sh "$B" 3 $(printf '%s\n' 1 "$(nproc)" | sort -un) | tail -n +2
+else
+  echo "# training and inference against PyTorch: skipped ($PY has no torch; apt install python3-torch)"
 fi
