@@ -1,10 +1,13 @@
 #include "kernels/tile/cpu/tile_sweep.h"
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <vector>
 
 #include "kernels/tile/cpu/column_admittance.h"
 #include "kernels/tile/cpu/dense_small.h"
+#include "kernels/tile/cpu/lane_sweep.h"
 #include "kernels/common/error.h"
 
 namespace sxb::cpu {
@@ -19,10 +22,6 @@ struct SweepWorkspace {
     B.resize(n);
   }
 };
-
-// Ratio g / max diag(Y) above which W = g I - g^2 (g I + Y)^{-1} loses too
-// many digits to cancellation (error ~ C eps ratio); the product form is used then.
-constexpr double kCancellationLimit = 1e4;
 
 // F = lower Cholesky factor of (g I + Y).
 void factor_shifted(int R, const double* Y, double g, double* F) {
@@ -159,19 +158,73 @@ void tile_currents(const TileView& t, const double* voltages, int n_vec, double*
   }
 }
 
+namespace {
+// The lane groups of a batch and the tiles left to the per-tile sweep.
+struct LanePlan {
+  std::vector<std::array<std::size_t, kLanes>> groups;
+  std::vector<int> group_size;  // real tiles in each group; the rest repeat its first
+  std::vector<std::size_t> singles;
+};
+
+LanePlan plan_lanes(const TileBatch& batch) {
+  LanePlan plan;
+  // Key: shape and which resistances are zero (std::map: a fixed order).
+  std::map<std::array<int, 3>, std::vector<std::size_t>> kinds;
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    if (!lane_sweep_fits(batch.rows[k], batch.cols[k])) {
+      plan.singles.push_back(k);
+      continue;
+    }
+    const TileResistances& r = batch.resistances_of(k);
+    const int zeros = (r.r_source > 0.0) | (r.r_sink > 0.0) << 1 | (r.r_wire_row > 0.0) << 2 | (r.r_wire_col > 0.0) << 3;
+    kinds[{batch.rows[k], batch.cols[k], zeros}].push_back(k);
+  }
+  for (const auto& [key, tiles] : kinds)
+    for (std::size_t begin = 0; begin < tiles.size(); begin += kLanes) {
+      const int size = static_cast<int>(std::min<std::size_t>(kLanes, tiles.size() - begin));
+      std::array<std::size_t, kLanes> group;
+      for (int l = 0; l < kLanes; ++l) group[l] = tiles[begin + (l < size ? l : 0)];
+      plan.groups.push_back(group);
+      plan.group_size.push_back(size);
+    }
+  return plan;
+}
+}  // namespace
+
 std::vector<std::size_t> batch_transfer(const TileBatch& batch, double* transfer) {
-  const long n = static_cast<long>(batch.size());
+  const LanePlan plan = plan_lanes(batch);
+  const long n_groups = static_cast<long>(plan.groups.size());
+  const long n_jobs = n_groups + static_cast<long>(plan.singles.size());
   std::vector<char> failed(batch.size(), 0);
 #pragma omp parallel
   {
+    LaneWorkspace lanes;
     SweepWorkspace ws;
-#pragma omp for schedule(dynamic)
-    for (long k = 0; k < n; ++k) {
+    // Exceptions must not leave an OpenMP region: a throwing sweep marks its tile.
+    auto single = [&](std::size_t k) {
       try {
         sweep(batch.tile(k), ws, transfer + batch.offset[k], nullptr, nullptr);
       } catch (const Error&) {
-        failed[k] = 1;  // exceptions must not leave an OpenMP region
+        failed[k] = 1;
       }
+    };
+#pragma omp for schedule(dynamic)
+    for (long job = 0; job < n_jobs; ++job) {
+      if (job >= n_groups) {
+        single(plan.singles[job - n_groups]);
+        continue;
+      }
+      const auto& group = plan.groups[job];
+      const int size = plan.group_size[job];
+      TileView tiles[kLanes];
+      double* out[kLanes];
+      for (int l = 0; l < kLanes; ++l) {
+        tiles[l] = batch.tile(group[l]);
+        out[l] = l < size ? transfer + batch.offset[group[l]] : nullptr;
+      }
+      const unsigned redo = lane_transfer(tiles, out, lanes);
+      for (int l = 0; l < size; ++l)
+        if (redo >> l & 1u) single(group[l]);
     }
   }
   std::vector<std::size_t> failed_tiles;

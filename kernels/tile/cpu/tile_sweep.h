@@ -21,6 +21,11 @@
 
 namespace sxb::cpu {
 
+// Ratio g_w / max diag(Y) above which a word-line segment's W = g I - g^2 (g I + Y)^{-1}
+// loses too many digits to cancellation (error ~ C eps ratio); the
+// cancellation-free product form is used then.
+inline constexpr double kCancellationLimit = 1e4;
+
 // Multiply-adds of one transfer extraction (the inverse form, no
 // cancellation fallback): per word-line segment and for the source an SPD
 // inverse (R^3 / 2) and the Horner product (R^2 x the columns beyond it),
@@ -34,10 +39,15 @@ void tile_transfer(const TileView& tile, double* transfer);
 // per vector (forward substitution through stored factors), not through T.
 void tile_currents(const TileView& tile, const double* voltages, int n_vec, double* currents);
 
-// All tiles of a batch, OpenMP-parallel over tiles. transfer: the batch's
-// tiles back to back at batch.offset[k] (each C x R). Returns the indices of
-// tiles whose factorisation failed (not expected for valid, finite input);
-// the caller re-solves those with the reference.
+// All tiles of a batch, OpenMP-parallel. transfer: the batch's tiles back to
+// back at batch.offset[k] (each C x R). Tiles of one shape whose resistances
+// are zero in the same places go through the lanes (lane_sweep.h), kLanes at
+// a time in batch order, the last group padded with copies of its first tile;
+// a tile the lanes cannot take (see lane_transfer) and tiles too large for
+// them take the per-tile sweep. Either way a tile's result depends on the
+// tile alone, not on the rest of the batch or the thread count. Returns the
+// indices of tiles whose factorisation failed (not expected for valid, finite
+// input); the caller re-solves those with the reference.
 std::vector<std::size_t> batch_transfer(const TileBatch& batch, double* transfer);
 
 }  // namespace sxb::cpu
