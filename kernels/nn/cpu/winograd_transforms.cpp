@@ -205,8 +205,11 @@ SXB_MULTIVERSION void transform_gradient_plane(int H, int W, std::size_t rows, s
 
 ChannelTransform::ChannelTransform(Kind kind, int H, int W, std::size_t image, bool general)
     : kind_(kind), H_(H), W_(W), tiles_((H / 2) * (W / 2)), image_(image) {
-  input_ = transform_plane;
-  gradient_ = transform_gradient_plane;
+  // Through plain functions: the address of a multiversioned one is its resolver's.
+  input_ = [](int h, int w, std::size_t rows, std::size_t ld, const float* plane, int row, std::size_t column,
+              float* V, float* work) { transform_plane(h, w, rows, ld, plane, row, column, V, work); };
+  gradient_ = [](int h, int w, std::size_t rows, std::size_t ld, const float* plane, int row, std::size_t column,
+                 float* Z) { transform_gradient_plane(h, w, rows, ld, plane, row, column, Z); };
   if (general) return;
   if (H == W) switch (H) {
 #define SXB_WINOGRAD_CASE(S) \
