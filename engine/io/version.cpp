@@ -1,5 +1,7 @@
 #include "engine/io/version.h"
 
+#include "git_revision.h"  // generated at build time: SPARSEXBAR_GIT
+
 namespace sxb {
 
 const char* version() { return SPARSEXBAR_VERSION; }
