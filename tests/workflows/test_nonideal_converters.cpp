@@ -6,7 +6,6 @@
 // losses and still learn; a run resumed at an epoch end is bit-identical.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <filesystem>
@@ -17,54 +16,18 @@
 #include "engine/data/synthetic.h"
 #include "engine/training/nonideal_finetune.h"
 #include "models/io/safetensors.h"
+#include "tests/support/tiny_vgg.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {
 namespace {
 
-constexpr double kWidth = 0.0625;
-
-void quiet(const std::string&) {}
-
-struct Threads {
-  int saved = omp_get_max_threads();
-  explicit Threads(int n) { omp_set_num_threads(n); }
-  ~Threads() { omp_set_num_threads(saved); }
-};
+using test::quiet;
 
 std::string initial_model(const std::filesystem::path& dir, std::uint64_t seed) {
   const std::string path = (dir / "init.safetensors").string();
-  auto backend = nn::make_cpu_backend();
-  nn::Vgg model(nn::VggConfig{"vgg11", kWidth, 10}, *backend);
-  model.init(seed);
-  write_safetensors(path, model.state_dict());
+  test::write_tiny_vgg(path, seed);
   return path;
-}
-
-TrainConfig tiny(const std::string& init, const std::string& out, int epochs) {
-  TrainConfig c;
-  c.width = kWidth;
-  c.classes = 10;
-  c.data = "synthetic";
-  c.epochs = epochs;
-  c.batch = 16;
-  c.lr = 0.05;
-  c.seed = 7;
-  c.init_weights = init;
-  c.out = out;
-  std::filesystem::remove(out);
-  std::filesystem::remove(checkpoint_path(out));
-  std::filesystem::remove(nonideal_state_path(out));
-  return c;
-}
-
-NonidealSettings settings() {
-  NonidealSettings s;
-  s.crossbar = crossbar_preset("default");
-  s.crossbar.tile_rows = s.crossbar.tile_cols = 16;
-  s.resolve_every = 3;
-  s.solver = Backend::Cpu;
-  return s;
 }
 
 std::vector<double> losses_of(const TrainConfig& c, const NonidealSettings& s, const Dataset& train_set,
@@ -78,17 +41,8 @@ std::vector<double> losses_of(const TrainConfig& c, const NonidealSettings& s, c
   return losses;
 }
 
-std::vector<float> weights_of(nn::Vgg& m) {
-  std::vector<float> out;
-  for (nn::Parameter* p : m.parameters()) {
-    const std::vector<float> v = nn::to_host(m.backend(), p->value);
-    out.insert(out.end(), v.begin(), v.end());
-  }
-  return out;
-}
-
 TEST(NonidealConverters, LosslessSlicesAreTheWeffPathStepForStep) {
-  Threads threads(2);
+  test::ThreadCount threads(2);
   const std::filesystem::path dir = test::fresh_dir("nonideal_conv_lossless");
   const std::string init = initial_model(dir, 3);
   const Dataset train_set = make_synthetic(64, 31);
@@ -98,17 +52,17 @@ TEST(NonidealConverters, LosslessSlicesAreTheWeffPathStepForStep) {
   // among them) by orders of magnitude per step at lr 0.05, which would hide
   // what is tested here.
   const auto slow = [&](const std::string& name) {
-    TrainConfig c = tiny(init, (dir / name).string(), 2);
+    TrainConfig c = test::tiny_training(init, (dir / name).string(), 2);
     c.lr = 0.002;
     return c;
   };
-  const std::vector<double> plain = losses_of(slow("plain.safetensors"), settings(), train_set, *backend);
+  const std::vector<double> plain = losses_of(slow("plain.safetensors"), test::tiny_nonideal(3), train_set, *backend);
   ASSERT_EQ(plain.size(), 8u);
   // 16-bit weights in one slice: the tile pairs are W_eff up to 2^-16; between
   // solves (every 3 steps) they must follow the weights, or the losses part
   // (measured: within 1.3e-4 when they follow, 1.9e-3 to 1.2e-2 from step 1
   // when they do not).
-  NonidealSettings s = settings();
+  NonidealSettings s = test::tiny_nonideal(3);
   s.crossbar.weight_bits = 16;
   NonidealStats stats;
   const std::vector<double> sliced = losses_of(slow("s16.safetensors"), s, train_set, *backend, &stats);
@@ -127,21 +81,21 @@ TEST(NonidealConverters, LosslessSlicesAreTheWeffPathStepForStep) {
 }
 
 TEST(NonidealConverters, CoarseConvertersChangeTheForwardAndStillLearn) {
-  Threads threads(2);
+  test::ThreadCount threads(2);
   const std::filesystem::path dir = test::fresh_dir("nonideal_conv_coarse");
   const std::string init = initial_model(dir, 4);
   const Dataset train_set = make_synthetic(64, 32);
   auto backend = nn::make_cpu_backend();
   const std::vector<double> plain =
-      losses_of(tiny(init, (dir / "plain.safetensors").string(), 1), settings(), train_set, *backend);
-  NonidealSettings s = settings();
+      losses_of(test::tiny_training(init, (dir / "plain.safetensors").string(), 1), test::tiny_nonideal(3), train_set, *backend);
+  NonidealSettings s = test::tiny_nonideal(3);
   s.crossbar.dac_bits = 4;
   s.crossbar.adc_bits = 4;
   s.crossbar.range_images = 32;
   NonidealStats stats;
   TrainResult r;
   const std::vector<double> coarse =
-      losses_of(tiny(init, (dir / "coarse.safetensors").string(), 6), s, train_set, *backend, &stats, &r);
+      losses_of(test::tiny_training(init, (dir / "coarse.safetensors").string(), 6), s, train_set, *backend, &stats, &r);
   ASSERT_EQ(coarse.size(), 24u);
   EXPECT_GT(std::fabs(coarse[0] - plain[0]), 1e-3) << "4-bit converters changed nothing: the forward does not use them";
   const double first = std::accumulate(coarse.begin(), coarse.begin() + 4, 0.0) / 4;
@@ -156,15 +110,15 @@ TEST(NonidealConverters, CoarseConvertersChangeTheForwardAndStillLearn) {
 }
 
 TEST(NonidealConverters, ResumedAtAnEpochEndIsBitIdentical) {
-  Threads threads(2);
+  test::ThreadCount threads(2);
   const std::filesystem::path dir = test::fresh_dir("nonideal_conv_resume");
   const std::string init = initial_model(dir, 6);
   const Dataset train_set = make_synthetic(80, 35);  // 5 steps per epoch
   auto backend = nn::make_cpu_backend();
-  NonidealSettings s = settings();
+  NonidealSettings s = test::tiny_nonideal(3);
   s.crossbar.adc_bits = 6;
   s.crossbar.range_images = 16;
-  const TrainResult straight = train_nonideal(tiny(init, (dir / "straight.safetensors").string(), 2), s, train_set,
+  const TrainResult straight = train_nonideal(test::tiny_training(init, (dir / "straight.safetensors").string(), 2), s, train_set,
                                               Dataset{}, *backend, {nullptr, nullptr, nullptr, quiet});
   const std::string out = (dir / "resumed.safetensors").string();
   TrainHooks stopper;
@@ -172,14 +126,14 @@ TEST(NonidealConverters, ResumedAtAnEpochEndIsBitIdentical) {
   int steps = 0;
   stopper.after_step = [&](nn::Vgg&, const StepInfo&) { ++steps; };
   stopper.stop_requested = [&] { return steps == 5; };
-  TrainConfig c = tiny(init, out, 2);
+  TrainConfig c = test::tiny_training(init, out, 2);
   ASSERT_TRUE(train_nonideal(c, s, train_set, Dataset{}, *backend, stopper).interrupted);
   c.resume = true;
   NonidealStats stats;
   const TrainResult resumed =
       train_nonideal(c, s, train_set, Dataset{}, *backend, {nullptr, nullptr, nullptr, quiet}, &stats);
   ASSERT_FALSE(resumed.interrupted);
-  EXPECT_EQ(weights_of(*resumed.model), weights_of(*straight.model));
+  EXPECT_EQ(test::parameters_of(*resumed.model), test::parameters_of(*straight.model));
 }
 
 }  // namespace

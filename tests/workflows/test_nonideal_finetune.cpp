@@ -5,7 +5,6 @@
 // evaluate warns on another one.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <filesystem>
@@ -17,68 +16,22 @@
 #include "engine/pruning/pruning.h"
 #include "engine/training/nonideal_finetune.h"
 #include "kernels/common/error.h"
+#include "tests/support/tiny_vgg.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {
 namespace {
 
-constexpr double kWidth = 0.0625;  // vgg11 with 4..32 channels: fast on a CPU
-
-void quiet(const std::string&) {}
-
-struct ThreadCount {
-  int saved = omp_get_max_threads();
-  explicit ThreadCount(int n) { omp_set_num_threads(n); }
-  ~ThreadCount() { omp_set_num_threads(saved); }
-};
-
-void write_initial_model(const std::string& path, std::uint64_t seed) {
-  auto backend = nn::make_cpu_backend();
-  nn::Vgg model(nn::VggConfig{"vgg11", kWidth, 10}, *backend);
-  model.init(seed);
-  write_safetensors(path, model.state_dict());
-}
-
-TrainConfig tiny(const std::string& init, const std::string& out, int epochs = 1) {
-  TrainConfig c;
-  c.width = kWidth;
-  c.classes = 10;
-  c.data = "synthetic";
-  c.epochs = epochs;
-  c.batch = 16;
-  c.lr = 0.05;
-  c.seed = 7;
-  c.init_weights = init;
-  c.out = out;
-  std::filesystem::remove(out);
-  std::filesystem::remove(checkpoint_path(out));
-  std::filesystem::remove(nonideal_state_path(out));
-  return c;
-}
-
-NonidealSettings settings(int resolve_every, int tile = 16) {
-  NonidealSettings s;
-  s.crossbar = crossbar_preset("default");
-  s.crossbar.tile_rows = s.crossbar.tile_cols = tile;
-  s.resolve_every = resolve_every;
-  s.solver = Backend::Cpu;
-  return s;
-}
-
-std::vector<float> weights_of(nn::Vgg& m) {
-  std::vector<float> out;
-  for (nn::Parameter* p : m.parameters()) {
-    const std::vector<float> v = nn::to_host(m.backend(), p->value);
-    out.insert(out.end(), v.begin(), v.end());
-  }
-  return out;
-}
+using test::kTinyWidth;
+using test::quiet;
+using test::ThreadCount;
+using test::write_tiny_vgg;
 
 TEST(NonidealFinetune, IdealCircuitIsOrdinaryFinetuningStepForStep) {
   ThreadCount threads(2);
   const std::filesystem::path dir = test::fresh_dir("nonideal_ideal");
   const std::string init = (dir / "init.safetensors").string();
-  write_initial_model(init, 3);
+  write_tiny_vgg(init, 3);
   const Dataset train_set = make_synthetic(64, 31), test_set = make_synthetic(32, 32);
   auto backend = nn::make_cpu_backend();
 
@@ -86,21 +39,21 @@ TEST(NonidealFinetune, IdealCircuitIsOrdinaryFinetuningStepForStep) {
   TrainHooks plain_hooks;
   plain_hooks.log = quiet;
   plain_hooks.after_step = [&](nn::Vgg&, const StepInfo& s) { plain_losses.push_back(s.loss); };
-  const TrainResult plain = train(tiny(init, (dir / "plain.safetensors").string(), 2), train_set, test_set, *backend,
+  const TrainResult plain = train(test::tiny_training(init, (dir / "plain.safetensors").string(), 2), train_set, test_set, *backend,
                                   plain_hooks);
 
-  NonidealSettings s = settings(3);
+  NonidealSettings s = test::tiny_nonideal(3);
   s.crossbar.res = TileResistances{0.0, 0.0, 0.0, 0.0};  // zero parasitics, ideal devices
   TrainHooks tuned_hooks = plain_hooks;
   tuned_hooks.after_step = [&](nn::Vgg&, const StepInfo& st) { tuned_losses.push_back(st.loss); };
   NonidealStats stats;
-  const TrainResult tuned = train_nonideal(tiny(init, (dir / "tuned.safetensors").string(), 2), s, train_set,
+  const TrainResult tuned = train_nonideal(test::tiny_training(init, (dir / "tuned.safetensors").string(), 2), s, train_set,
                                            test_set, *backend, tuned_hooks, &stats);
   ASSERT_EQ(plain_losses.size(), 8u);
   ASSERT_EQ(tuned_losses.size(), plain_losses.size());
   for (std::size_t k = 0; k < plain_losses.size(); ++k)
     EXPECT_NEAR(tuned_losses[k], plain_losses[k], 1e-4 * std::max(1.0, plain_losses[k])) << "step " << k;
-  const std::vector<float> a = weights_of(*plain.model), b = weights_of(*tuned.model);
+  const std::vector<float> a = test::parameters_of(*plain.model), b = test::parameters_of(*tuned.model);
   ASSERT_EQ(a.size(), b.size());
   double worst = 0.0, largest = 0.0;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -115,7 +68,7 @@ TEST(NonidealFinetune, IdealCircuitIsOrdinaryFinetuningStepForStep) {
   std::vector<double> real_losses;
   TrainHooks real_hooks = plain_hooks;
   real_hooks.after_step = [&](nn::Vgg&, const StepInfo& st) { real_losses.push_back(st.loss); };
-  train_nonideal(tiny(init, (dir / "real.safetensors").string(), 1), settings(3), train_set, test_set, *backend,
+  train_nonideal(test::tiny_training(init, (dir / "real.safetensors").string(), 1), test::tiny_nonideal(3), train_set, test_set, *backend,
                  real_hooks);
   ASSERT_FALSE(real_losses.empty());
   EXPECT_GT(std::abs(real_losses[0] - plain_losses[0]), 1e-3 * plain_losses[0]);
@@ -126,7 +79,7 @@ TEST(NonidealFinetune, ResolveScheduleIsHonoured) {
   ThreadCount threads(2);
   const std::filesystem::path dir = test::fresh_dir("nonideal_schedule");
   const std::string init = (dir / "init.safetensors").string();
-  write_initial_model(init, 4);
+  write_tiny_vgg(init, 4);
   const Dataset train_set = make_synthetic(80, 33);  // 5 steps of 16 per epoch
   auto backend = nn::make_cpu_backend();
   for (int k : {1, 3, 7}) {
@@ -134,7 +87,7 @@ TEST(NonidealFinetune, ResolveScheduleIsHonoured) {
     TrainHooks hooks;
     hooks.log = [&](const std::string& line) { logged += line.find("non-ideal forward: solve") != std::string::npos; };
     NonidealStats stats;
-    train_nonideal(tiny(init, (dir / fmt::format("k{}.safetensors", k)).string(), 2), settings(k), train_set,
+    train_nonideal(test::tiny_training(init, (dir / fmt::format("k{}.safetensors", k)).string(), 2), test::tiny_nonideal(k), train_set,
                    Dataset{}, *backend, hooks, &stats);
     int expected = 1;
     for (int done = 1; done <= 10; ++done) expected += done % k == 0 || done % 5 == 0;
@@ -150,7 +103,7 @@ TEST(NonidealFinetune, MasksAndClampHoldAfterEveryStep) {
   ThreadCount threads(2);
   const std::filesystem::path dir = test::fresh_dir("nonideal_masks");
   const std::string init = (dir / "init.safetensors").string();
-  write_initial_model(init, 5);
+  write_tiny_vgg(init, 5);
   {  // zero the first output channel of every conv: mask_zeros must hold it
     SafetensorsFile f = read_safetensors(init);
     for (auto& [name, t] : f.tensors)
@@ -159,9 +112,9 @@ TEST(NonidealFinetune, MasksAndClampHoldAfterEveryStep) {
     write_safetensors(init, f);
   }
   auto backend = nn::make_cpu_backend();
-  nn::Vgg probe(nn::VggConfig{"vgg11", kWidth, 10}, *backend);
+  nn::Vgg probe(nn::VggConfig{"vgg11", kTinyWidth, 10}, *backend);
   probe.load_state_dict(read_safetensors(init), init);
-  NonidealSettings s = settings(2, 8);
+  NonidealSettings s = test::tiny_nonideal(2, 8);
   NetworkLayout layout = dense_network_layout(mapped_layers(probe), 8, 8);
   for (LayerLayout& l : layout.layers)  // drop every third tile: those weights are pruned
     if (l.tiles.size() > 2)
@@ -170,7 +123,7 @@ TEST(NonidealFinetune, MasksAndClampHoldAfterEveryStep) {
   layout.method = "xcs";
   s.layout = layout;
   s.mask_zeros = true;
-  TrainConfig c = tiny(init, (dir / "tuned.safetensors").string(), 1);
+  TrainConfig c = test::tiny_training(init, (dir / "tuned.safetensors").string(), 1);
   c.wct_kappa = 0.5;
   std::map<std::string, double> bound;
   for (const std::string& layer : probe.weight_layers()) {
@@ -214,15 +167,15 @@ TEST(NonidealFinetune, ResumeIsBitIdentical) {
   ThreadCount threads(2);
   const std::filesystem::path dir = test::fresh_dir("nonideal_resume");
   const std::string init = (dir / "init.safetensors").string();
-  write_initial_model(init, 6);
+  write_tiny_vgg(init, 6);
   const Dataset train_set = make_synthetic(80, 35);
   auto backend = nn::make_cpu_backend();
-  NonidealSettings s = settings(3);
+  NonidealSettings s = test::tiny_nonideal(3);
   s.crossbar.variation_sigma = 0.05;
   s.variation_resample = true;
 
   const TrainResult straight =
-      train_nonideal(tiny(init, (dir / "straight.safetensors").string(), 2), s, train_set, Dataset{}, *backend,
+      train_nonideal(test::tiny_training(init, (dir / "straight.safetensors").string(), 2), s, train_set, Dataset{}, *backend,
                      {nullptr, nullptr, nullptr, quiet});
 
   for (int stop_at : {4, 5, 7}) {  // mid-interval, at an epoch end, mid-interval of the next epoch
@@ -232,14 +185,14 @@ TEST(NonidealFinetune, ResumeIsBitIdentical) {
     int steps = 0;
     stopper.after_step = [&](nn::Vgg&, const StepInfo&) { ++steps; };
     stopper.stop_requested = [&] { return steps == stop_at; };
-    TrainConfig c = tiny(init, out, 2);
+    TrainConfig c = test::tiny_training(init, out, 2);
     ASSERT_TRUE(train_nonideal(c, s, train_set, Dataset{}, *backend, stopper).interrupted);
     c.resume = true;
     NonidealStats stats;
     const TrainResult resumed =
         train_nonideal(c, s, train_set, Dataset{}, *backend, {nullptr, nullptr, nullptr, quiet}, &stats);
     ASSERT_FALSE(resumed.interrupted);
-    EXPECT_EQ(weights_of(*resumed.model), weights_of(*straight.model)) << "stopped after step " << stop_at;
+    EXPECT_EQ(test::parameters_of(*resumed.model), test::parameters_of(*straight.model)) << "stopped after step " << stop_at;
     EXPECT_EQ(read_safetensors(out).tensors.at("features.0.weight").data,
               read_safetensors((dir / "straight.safetensors").string()).tensors.at("features.0.weight").data);
 
@@ -259,11 +212,11 @@ TEST(NonidealFinetune, ModelRecordsItsCrossbarAndEvaluateWarnsOnAnother) {
   ThreadCount threads(2);
   const std::filesystem::path dir = test::fresh_dir("nonideal_record");
   const std::string init = (dir / "init.safetensors").string(), out = (dir / "tuned.safetensors").string();
-  write_initial_model(init, 8);
+  write_tiny_vgg(init, 8);
   const Dataset test_set = make_synthetic(32, 37);
   auto backend = nn::make_cpu_backend();
-  NonidealSettings s = settings(5);
-  train_nonideal(tiny(init, out, 1), s, make_synthetic(32, 36), test_set, *backend, {nullptr, nullptr, nullptr, quiet});
+  NonidealSettings s = test::tiny_nonideal(5);
+  train_nonideal(test::tiny_training(init, out, 1), s, make_synthetic(32, 36), test_set, *backend, {nullptr, nullptr, nullptr, quiet});
   const SafetensorsFile f = read_safetensors(out);
   ASSERT_TRUE(f.metadata.count("nonideal_crossbar"));
   EXPECT_EQ(nlohmann::json::parse(f.metadata.at("nonideal_crossbar")), s.crossbar.to_json());

@@ -3,7 +3,6 @@
 // evaluate maps with it, the programmed conductances stay in
 // [G_min, G_min + kappa (G_max - G_min)], and bad kappa or metadata is an Error.
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <filesystem>
@@ -16,32 +15,16 @@
 #include "engine/training/train.h"
 #include "engine/crossbar/wct.h"
 #include "kernels/common/error.h"
+#include "tests/support/tiny_vgg.h"
 #include "tests/test_helpers.h"
 
 namespace sxb {
 namespace {
 
-constexpr double kWidth = 0.0625;  // vgg11 with 4..32 channels: fast on a CPU
-
-void quiet(const std::string&) {}
-
-// Restores the OpenMP thread count at the end of a test.
-struct ThreadCount {
-  int saved = omp_get_max_threads();
-  explicit ThreadCount(int n) { omp_set_num_threads(n); }
-  ~ThreadCount() { omp_set_num_threads(saved); }
-};
-
-// A freshly initialised (untrained) vgg11 of width kWidth, written to `path`.
-void write_initial_model(const std::string& path, std::uint64_t seed, float weight_factor = 1.0f) {
-  auto backend = nn::make_cpu_backend();
-  nn::Vgg model(nn::VggConfig{"vgg11", kWidth, 10}, *backend);
-  model.init(seed);
-  SafetensorsFile f = model.state_dict();
-  for (const std::string& layer : model.weight_layers())
-    for (float& w : f.tensors.at(layer + ".weight").data) w *= weight_factor;
-  write_safetensors(path, f);
-}
+using test::kTinyWidth;
+using test::quiet;
+using test::ThreadCount;
+using test::write_tiny_vgg;
 
 std::map<std::string, double> max_abs_of_file(const std::string& path) {
   const SafetensorsFile f = read_safetensors(path);
@@ -58,20 +41,9 @@ std::map<std::string, double> max_abs_of_file(const std::string& path) {
 }
 
 TrainConfig tiny_training(const std::string& init, const std::string& out, double kappa) {
-  TrainConfig c;
-  c.model = "vgg11";
-  c.width = kWidth;
-  c.classes = 10;
-  c.data = "synthetic";
-  c.epochs = 1;
-  c.batch = 16;
-  c.lr = 0.05;
+  TrainConfig c = test::tiny_training(init, out);
   c.seed = 5;
-  c.init_weights = init;
-  c.out = out;
   c.wct_kappa = kappa;
-  std::filesystem::remove(out);
-  std::filesystem::remove(checkpoint_path(out));
   return c;
 }
 
@@ -113,7 +85,7 @@ TEST(Wct, EveryStepRespectsTheClampAndTheScalesAreSaved) {
   ThreadCount threads(2);
   const std::filesystem::path dir = test::fresh_dir("wct_train");
   const std::string init = (dir / "init.safetensors").string(), out = (dir / "wct.safetensors").string();
-  write_initial_model(init, 11);
+  write_tiny_vgg(init, 11);
   const std::map<std::string, double> s_ref = max_abs_of_file(init);
   const double kappa = 0.3;
   const Dataset train_set = make_synthetic(64, 21);
@@ -186,7 +158,7 @@ TEST(Wct, ResumeKeepsTheReferenceScales) {
   ThreadCount threads(2);
   const std::filesystem::path dir = test::fresh_dir("wct_resume");
   const std::string init = (dir / "init.safetensors").string();
-  write_initial_model(init, 12);
+  write_tiny_vgg(init, 12);
   const std::map<std::string, double> s_ref = max_abs_of_file(init);
   const Dataset train_set = make_synthetic(64, 23);
   auto backend = nn::make_cpu_backend();
@@ -209,7 +181,7 @@ TEST(Wct, ResumeKeepsTheReferenceScales) {
 
   // The --init file changes: a resume must not look at it again.
   std::filesystem::copy_file(first.checkpoint, dir / "saved.ckpt");
-  write_initial_model(init, 12, 3.0f);
+  write_tiny_vgg(init, 12, 3.0f);
   TrainConfig again = tiny_training(init, resumed, 0.4);  // removes the checkpoint: put it back
   std::filesystem::copy_file(dir / "saved.ckpt", checkpoint_path(resumed));
   again.resume = true;
@@ -238,7 +210,7 @@ struct WctModel {
 };
 WctModel make_wct_model(const std::string& dir, double kappa) {
   auto backend = nn::make_cpu_backend();
-  nn::Vgg model(nn::VggConfig{"vgg11", kWidth, 10}, *backend);
+  nn::Vgg model(nn::VggConfig{"vgg11", kTinyWidth, 10}, *backend);
   model.init(13);
   WctModel m{dir + "/wct_model.safetensors", start_wct(model, kappa, std::nullopt, "the test's initialisation")};
   apply_wct_clamp(model, m.wct);
@@ -351,7 +323,7 @@ TEST(Wct, MalformedMetadataIsAnErrorNamingTheFileAndKey) {
 
   // A missing or an extra layer: named when the scales meet the model.
   auto backend = nn::make_cpu_backend();
-  nn::Vgg model(nn::VggConfig{"vgg11", kWidth, 10}, *backend);
+  nn::Vgg model(nn::VggConfig{"vgg11", kTinyWidth, 10}, *backend);
   std::vector<MappedLayer> layers = mapped_layers(model);
   const CrossbarConfig xbar = crossbar_preset("default");
   WctScales missing = *read_wct_metadata(good, path);
@@ -371,7 +343,7 @@ TEST(Wct, PruneFineTuningIsConstrained) {
   ThreadCount threads(2);
   const std::filesystem::path dir = test::fresh_dir("wct_prune");
   const std::string dense = (dir / "dense.safetensors").string();
-  write_initial_model(dense, 14);
+  write_tiny_vgg(dense, 14);
   PruneRunConfig c;
   c.spec.method = PruneMethod::ColumnSegments;
   c.spec.tile_rows = c.spec.tile_cols = 8;
