@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,21 @@ inline NonidealSettings tiny_nonideal(int resolve_every, int tile = 16) {
   s.resolve_every = resolve_every;
   s.solver = Backend::Cpu;
   return s;
+}
+
+// `c` stopped after `stop_at` steps (asserted interrupted), then resumed to
+// its end; the resumed run's result.
+inline TrainResult train_nonideal_interrupted(TrainConfig c, const NonidealSettings& s, const Dataset& train_set,
+                                              nn::Backend& b, int stop_at, NonidealStats* stats = nullptr) {
+  TrainHooks stopper;
+  stopper.log = quiet;
+  int steps = 0;
+  stopper.after_step = [&](nn::Vgg&, const StepInfo&) { ++steps; };
+  stopper.stop_requested = [&] { return steps == stop_at; };
+  if (!train_nonideal(c, s, train_set, Dataset{}, b, stopper).interrupted)
+    throw std::runtime_error("the run was not interrupted");
+  c.resume = true;
+  return train_nonideal(c, s, train_set, Dataset{}, b, {nullptr, nullptr, nullptr, quiet}, stats);
 }
 
 // Every parameter of `m`, in parameters() order.

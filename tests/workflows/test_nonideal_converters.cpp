@@ -86,8 +86,8 @@ TEST(NonidealConverters, CoarseConvertersChangeTheForwardAndStillLearn) {
   const std::string init = initial_model(dir, 4);
   const Dataset train_set = make_synthetic(64, 32);
   auto backend = nn::make_cpu_backend();
-  const std::vector<double> plain =
-      losses_of(test::tiny_training(init, (dir / "plain.safetensors").string(), 1), test::tiny_nonideal(3), train_set, *backend);
+  const std::vector<double> plain = losses_of(test::tiny_training(init, (dir / "plain.safetensors").string(), 1),
+                                              test::tiny_nonideal(3), train_set, *backend);
   NonidealSettings s = test::tiny_nonideal(3);
   s.crossbar.dac_bits = 4;
   s.crossbar.adc_bits = 4;
@@ -118,20 +118,12 @@ TEST(NonidealConverters, ResumedAtAnEpochEndIsBitIdentical) {
   NonidealSettings s = test::tiny_nonideal(3);
   s.crossbar.adc_bits = 6;
   s.crossbar.range_images = 16;
-  const TrainResult straight = train_nonideal(test::tiny_training(init, (dir / "straight.safetensors").string(), 2), s, train_set,
-                                              Dataset{}, *backend, {nullptr, nullptr, nullptr, quiet});
+  const TrainResult straight = train_nonideal(test::tiny_training(init, (dir / "straight.safetensors").string(), 2), s,
+                                              train_set, Dataset{}, *backend, {nullptr, nullptr, nullptr, quiet});
   const std::string out = (dir / "resumed.safetensors").string();
-  TrainHooks stopper;
-  stopper.log = quiet;
-  int steps = 0;
-  stopper.after_step = [&](nn::Vgg&, const StepInfo&) { ++steps; };
-  stopper.stop_requested = [&] { return steps == 5; };
-  TrainConfig c = test::tiny_training(init, out, 2);
-  ASSERT_TRUE(train_nonideal(c, s, train_set, Dataset{}, *backend, stopper).interrupted);
-  c.resume = true;
   NonidealStats stats;
   const TrainResult resumed =
-      train_nonideal(c, s, train_set, Dataset{}, *backend, {nullptr, nullptr, nullptr, quiet}, &stats);
+      test::train_nonideal_interrupted(test::tiny_training(init, out, 2), s, train_set, *backend, 5, &stats);
   ASSERT_FALSE(resumed.interrupted);
   EXPECT_EQ(test::parameters_of(*resumed.model), test::parameters_of(*straight.model));
 }

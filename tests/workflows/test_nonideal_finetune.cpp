@@ -180,17 +180,10 @@ TEST(NonidealFinetune, ResumeIsBitIdentical) {
 
   for (int stop_at : {4, 5, 7}) {  // mid-interval, at an epoch end, mid-interval of the next epoch
     const std::string out = (dir / fmt::format("r{}.safetensors", stop_at)).string();
-    TrainHooks stopper;
-    stopper.log = quiet;
-    int steps = 0;
-    stopper.after_step = [&](nn::Vgg&, const StepInfo&) { ++steps; };
-    stopper.stop_requested = [&] { return steps == stop_at; };
     TrainConfig c = test::tiny_training(init, out, 2);
-    ASSERT_TRUE(train_nonideal(c, s, train_set, Dataset{}, *backend, stopper).interrupted);
-    c.resume = true;
     NonidealStats stats;
-    const TrainResult resumed =
-        train_nonideal(c, s, train_set, Dataset{}, *backend, {nullptr, nullptr, nullptr, quiet}, &stats);
+    const TrainResult resumed = test::train_nonideal_interrupted(c, s, train_set, *backend, stop_at, &stats);
+    c.resume = true;
     ASSERT_FALSE(resumed.interrupted);
     EXPECT_EQ(test::parameters_of(*resumed.model), test::parameters_of(*straight.model)) << "stopped after step " << stop_at;
     EXPECT_EQ(read_safetensors(out).tensors.at("features.0.weight").data,
