@@ -62,8 +62,7 @@ void transform_gradient_plane(int H, int W, std::size_t rows, std::size_t ld, co
 // Maps of at most 16 tiles (2x2, 4x4, 8x8) or a multiple of 16 take 16
 // columns (the tiles of one or more images) per vector and may write zeros
 // up to the next multiple of 16 columns (ld allows it, point_ld); other
-// square maps of 16x16 or 32x32 would use a copy of the per-plane loop
-// compiled for their size. Every path computes each value
+// maps take the per-plane loop. Every path computes each value
 // by the additions of transform_plane (transform_gradient_plane) in their
 // order, so they are bit-identical to it; `general` forces that loop (tests).
 class ChannelTransform {
@@ -90,8 +89,6 @@ class ChannelTransform {
   std::size_t image_;
   bool lanes_on_ = false;
   Lanes lanes_;
-  void (*input_)(int, int, std::size_t, std::size_t, const float*, int, std::size_t, float*, float*) = nullptr;
-  void (*gradient_)(int, int, std::size_t, std::size_t, const float*, int, std::size_t, float*) = nullptr;
 };
 
 }  // namespace sxb::nn::cpu::winograd

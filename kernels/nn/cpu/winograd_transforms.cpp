@@ -1,10 +1,8 @@
 // The transforms of Winograd F(2,3) into the transform domain (winograd.h):
 // B^T d B of the input tiles and A dy A^T of the gradient tiles, one channel
-// of a block of images at a time. Maps of at most 16 tiles run 16 columns per
-// vector (lanes over tiles and images); 16x16 and 32x32 maps get a copy of
-// the per-plane loop compiled for their size, so the loops along a row of
-// tiles are unrolled and vectorised instead of running as scalar remainders;
-// other sizes take the general loop. Every path computes each value by the
+// of a block of images at a time. Maps of at most 16 tiles, or of a multiple
+// of 16, run 16 columns per vector (lanes over tiles and images); other sizes
+// take the general per-plane loop. Every path computes each value by the
 // same additions in the same order as the general loop (padding included), so
 // the results are bit-identical whichever runs.
 #include <algorithm>
@@ -47,22 +45,6 @@ constexpr int kLanes = ChannelTransform::kLanes;
   }
 }
 
-// One plane at compile-time sizes: the padded plane and t on the stack.
-template <int H, int W>
-[[gnu::always_inline]] inline void input_plane_fixed(const float* plane, float* v, std::size_t point) {
-  constexpr int Wp = W + 2, TH = H / 2, TW = W / 2;
-  float d[H + 2][Wp], t[4][Wp];
-  std::fill(d[0], d[0] + Wp, 0.0f);
-  std::fill(d[H + 1], d[H + 1] + Wp, 0.0f);
-  for (int h = 0; h < H; ++h) {
-    d[h + 1][0] = d[h + 1][Wp - 1] = 0.0f;
-    for (int w = 0; w < W; ++w) d[h + 1][w + 1] = plane[h * W + w];
-  }
-  for (int ty = 0; ty < TH; ++ty)
-    input_tile_row(Wp, TW, d[2 * ty], d[2 * ty + 1], d[2 * ty + 2], d[2 * ty + 3], t[0], t[1], t[2], t[3],
-                   v + ty * TW, point);
-}
-
 // A dy A^T of the 2x2 tiles of rows 2ty, 2ty + 1 (top, bottom), written at
 // z + p * point + tx, A = [[1, 0], [1, 1], [1, -1], [0, -1]].
 [[gnu::always_inline]] inline void gradient_tile_row(int TW, const float* top, const float* bottom, float* z,
@@ -85,29 +67,11 @@ template <int H, int W>
   }
 }
 
-template <int H, int W>
-[[gnu::always_inline]] inline void gradient_plane_fixed(const float* plane, float* z, std::size_t point) {
-  constexpr int TH = H / 2, TW = W / 2;
-  for (int ty = 0; ty < TH; ++ty) gradient_tile_row(TW, plane + 2 * ty * W, plane + (2 * ty + 1) * W, z + ty * TW, point);
-}
 
 std::size_t point_stride(std::size_t rows, std::size_t ld) { return rows * ld; }
 float* at(float* M, std::size_t ld, int row, std::size_t column) {
   return M + static_cast<std::size_t>(row) * ld + column;
 }
-
-#define SXB_WINOGRAD_SIZE(S)                                                                                      \
-  SXB_MULTIVERSION void input_plane_##S(int, int, std::size_t rows, std::size_t ld, const float* plane, int row, \
-                                        std::size_t column, float* V, float*) {                                 \
-    input_plane_fixed<S, S>(plane, at(V, ld, row, column), point_stride(rows, ld));                               \
-  }                                                                                                               \
-  SXB_MULTIVERSION void gradient_plane_##S(int, int, std::size_t rows, std::size_t ld, const float* plane, int row, \
-                                           std::size_t column, float* Z) {                                      \
-    gradient_plane_fixed<S, S>(plane, at(Z, ld, row, column), point_stride(rows, ld));                            \
-  }
-SXB_WINOGRAD_SIZE(16)
-SXB_WINOGRAD_SIZE(32)
-#undef SXB_WINOGRAD_SIZE
 
 // Both walk the block's images in groups of 16 columns: m.images images per
 // group (maps of at most 16 tiles), or m.groups groups per image (maps of a
@@ -205,23 +169,7 @@ SXB_MULTIVERSION void transform_gradient_plane(int H, int W, std::size_t rows, s
 
 ChannelTransform::ChannelTransform(Kind kind, int H, int W, std::size_t image, bool general)
     : kind_(kind), H_(H), W_(W), tiles_((H / 2) * (W / 2)), image_(image) {
-  // Through plain functions: the address of a multiversioned one is its resolver's.
-  input_ = [](int h, int w, std::size_t rows, std::size_t ld, const float* plane, int row, std::size_t column,
-              float* V, float* work) { transform_plane(h, w, rows, ld, plane, row, column, V, work); };
-  gradient_ = [](int h, int w, std::size_t rows, std::size_t ld, const float* plane, int row, std::size_t column,
-                 float* Z) { transform_gradient_plane(h, w, rows, ld, plane, row, column, Z); };
   if (general) return;
-  if (H == W) switch (H) {
-#define SXB_WINOGRAD_CASE(S) \
-  case S:                   \
-    input_ = input_plane_##S; \
-    gradient_ = gradient_plane_##S; \
-    break;
-      SXB_WINOGRAD_CASE(16)
-      SXB_WINOGRAD_CASE(32)
-#undef SXB_WINOGRAD_CASE
-      default: break;
-    }
   lanes_on_ = tiles_ > 0 && (kLanes % tiles_ == 0 || tiles_ % kLanes == 0);
   if (!lanes_on_) return;
   lanes_.images = std::max(1, kLanes / tiles_);
@@ -262,9 +210,9 @@ void ChannelTransform::operator()(std::size_t rows, std::size_t ld, const float*
     const float* p = plane + static_cast<std::size_t>(n) * image_;
     const std::size_t column = static_cast<std::size_t>(n) * tiles_;
     if (kind_ == Kind::Input)
-      input_(H_, W_, rows, ld, p, row, column, M, work);
+      transform_plane(H_, W_, rows, ld, p, row, column, M, work);
     else
-      gradient_(H_, W_, rows, ld, p, row, column, M);
+      transform_gradient_plane(H_, W_, rows, ld, p, row, column, M);
   }
 }
 
