@@ -1,6 +1,6 @@
 // The Winograd input and gradient transforms of a channel of images
 // (kernels/nn/cpu/winograd.h): the vectorised paths (16 columns per vector
-// across tiles and images, the per-size copies) write bit for bit what the
+// across tiles and images) write bit for bit what the
 // general per-plane loop writes, for every map size class, block sizes that
 // leave a partial group of lanes, and values with signed zeros; and they touch
 // nothing outside their row's columns rounded up to 16.
