@@ -38,26 +38,35 @@ using winograd::kPoints;
 constexpr int kWholeTiles = 1024, kGroups = 8, kGroupColumns = 1024;
 
 // dweight [K, C, 3, 3] = G^T dU G of every (k, c), from dU [16][K][C],
-// G^T = [[1, 1/2, 1/2, 0], [0, 1/2, -1/2, 0], [0, 1/2, 1/2, 1]].
-void weights_from_transform(int K, int C, const float* dU, float* dweight) {
+// G^T = [[1, 1/2, 1/2, 0], [0, 1/2, -1/2, 0], [0, 1/2, 1/2, 1]]: kBlock
+// filters at a time, one per vector lane.
+SXB_MULTIVERSION void weights_from_transform(int K, int C, const float* dU, float* dweight) {
+  constexpr int kBlock = 16;
   const std::size_t point = static_cast<std::size_t>(K) * C;
 #pragma omp for schedule(static)
   for (int k = 0; k < K; ++k)
-    for (int c = 0; c < C; ++c) {
-      const std::size_t at = static_cast<std::size_t>(k) * C + c;
-      float u[4][4], t[3][4];
-      for (int p = 0; p < kPoints; ++p) u[p / 4][p % 4] = dU[p * point + at];
-      for (int s = 0; s < 4; ++s) {
-        t[0][s] = u[0][s] + 0.5f * (u[1][s] + u[2][s]);
-        t[1][s] = 0.5f * (u[1][s] - u[2][s]);
-        t[2][s] = 0.5f * (u[1][s] + u[2][s]) + u[3][s];
-      }
-      float* w = dweight + at * 9;
-      for (int i = 0; i < 3; ++i) {
-        w[3 * i] = t[i][0] + 0.5f * (t[i][1] + t[i][2]);
-        w[3 * i + 1] = 0.5f * (t[i][1] - t[i][2]);
-        w[3 * i + 2] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
-      }
+    for (int c0 = 0; c0 < C; c0 += kBlock) {
+      const std::size_t first = static_cast<std::size_t>(k) * C + c0;
+      const int n = std::min(kBlock, C - c0);
+      float u[kPoints][kBlock] = {}, w[9][kBlock];
+      for (int p = 0; p < kPoints; ++p) std::copy_n(dU + p * point + first, n, u[p]);
+      for (int s = 0; s < 4; ++s)
+        for (int j = 0; j < kBlock; ++j) {  // u[4r + s]: row r, column s of dU
+          const float t0 = u[s][j] + 0.5f * (u[4 + s][j] + u[8 + s][j]);
+          const float t1 = 0.5f * (u[4 + s][j] - u[8 + s][j]);
+          const float t2 = 0.5f * (u[4 + s][j] + u[8 + s][j]) + u[12 + s][j];
+          u[s][j] = t0, u[4 + s][j] = t1, u[8 + s][j] = t2;  // t[i][s] in u[4i + s]
+        }
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < kBlock; ++j) {
+          const float* t = u[4 * i];
+          w[3 * i][j] = t[j] + 0.5f * (u[4 * i + 1][j] + u[4 * i + 2][j]);
+          w[3 * i + 1][j] = 0.5f * (u[4 * i + 1][j] - u[4 * i + 2][j]);
+          w[3 * i + 2][j] = 0.5f * (u[4 * i + 1][j] + u[4 * i + 2][j]) + u[4 * i + 3][j];
+        }
+      float* to = dweight + first * 9;
+      for (int j = 0; j < n; ++j)
+        for (int e = 0; e < 9; ++e) to[9 * j + e] = w[e][j];
     }
 }
 

@@ -91,4 +91,12 @@ class ChannelTransform {
   Lanes lanes_;
 };
 
+// Output channel k of the block's `count` images from M [16][K][ld] (the
+// products of conv2d_forward_winograd): A^T m A of every tile with the
+// epilogue e, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]], into `out` (4 x ld floats,
+// work space), then into each image's plane of y (y_plane floats each;
+// pooled when e.pool).
+void finish_channel(const Geometry& g, const ConvEpilogue& e, int k, int count, const float* M, float* out, float* y,
+                    std::size_t y_plane);
+
 }  // namespace sxb::nn::cpu::winograd
