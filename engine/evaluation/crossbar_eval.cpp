@@ -181,9 +181,11 @@ void layer_reports(std::vector<LayerEffective>& layers, const std::map<std::stri
   for (std::size_t k = 0; k < layers.size(); ++k) {
     LayerEffective& e = layers[k];
     const TileStats& s = e.stats;
-    LayerReport l{e.layer, e.inputs, e.outputs, e.positions, e.clipped, e.scale, scale_sources.at(e.layer),
-                  s.nf_columns ? s.nf_sum / s.nf_columns : 0.0, s.nf_max,
-                  s.devices ? static_cast<double>(s.low_devices) / s.devices : 0.0};
+    LayerReport l;
+    l.layer = e.layer, l.inputs = e.inputs, l.outputs = e.outputs, l.positions = e.positions;
+    l.clipped = e.clipped, l.scale = e.scale, l.scale_source = scale_sources.at(e.layer);
+    l.nf_mean = s.nf_columns ? s.nf_sum / s.nf_columns : 0.0, l.nf_max = s.nf_max;
+    l.low_conductance_share = s.devices ? static_cast<double>(s.low_devices) / s.devices : 0.0;
     l.high_conductance_share = s.devices ? static_cast<double>(s.devices - s.low_devices) / s.devices : 0.0;
     l.tile_high_share = e.tile_high_share;
     l.column_scale = e.column_scale;
