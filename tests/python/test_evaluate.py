@@ -8,8 +8,9 @@ from sparsexbar import CrossbarConfig
 
 
 def without_timings(x):
+    """Drops timings and the git revision (the CLI and the module may be built at different commits)."""
     if isinstance(x, dict):
-        return {k: without_timings(v) for k, v in x.items() if "seconds" not in k}
+        return {k: without_timings(v) for k, v in x.items() if "seconds" not in k and k != "git"}
     if isinstance(x, list):
         return [without_timings(v) for v in x]
     return x
