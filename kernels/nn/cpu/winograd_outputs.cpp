@@ -17,8 +17,10 @@ namespace {
 // loop along the row of M for each combination of stages): into y00 (pooled),
 // or the four outputs of each tile into y00, y01, y10, y11.
 template <bool Affine, bool Relu, bool Pool>
-[[gnu::always_inline]] inline void transform_outputs(const float* m, std::size_t point, int columns, const ChannelEpilogue& f, float* __restrict y00,
-                       float* __restrict y01, float* __restrict y10, float* __restrict y11) {
+[[gnu::always_inline]] inline void transform_outputs(const float* m, std::size_t point, int columns,
+                                                     const ChannelEpilogue& f, float* __restrict y00,
+                                                     float* __restrict y01, float* __restrict y10,
+                                                     float* __restrict y11) {
   const auto stage = [&](float v) {
     v = v + f.bias;
     if constexpr (Affine) v = v * f.scale + f.shift;
@@ -49,8 +51,8 @@ template <bool Affine, bool Relu, bool Pool>
 }
 
 template <bool Affine, bool Relu>
-[[gnu::always_inline]] inline void transform_outputs(bool pool, const float* m, std::size_t point, int columns, const ChannelEpilogue& f,
-                       float* out, std::size_t ld) {
+[[gnu::always_inline]] inline void transform_outputs(bool pool, const float* m, std::size_t point, int columns,
+                                                     const ChannelEpilogue& f, float* out, std::size_t ld) {
   if (pool)
     transform_outputs<Affine, Relu, true>(m, point, columns, f, out, nullptr, nullptr, nullptr);
   else
