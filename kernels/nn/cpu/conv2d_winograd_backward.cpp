@@ -59,8 +59,7 @@ SXB_MULTIVERSION void weights_from_transform(int K, int C, const float* dU, floa
         }
       for (int i = 0; i < 3; ++i)
         for (int j = 0; j < kBlock; ++j) {
-          const float* t = u[4 * i];
-          w[3 * i][j] = t[j] + 0.5f * (u[4 * i + 1][j] + u[4 * i + 2][j]);
+          w[3 * i][j] = u[4 * i][j] + 0.5f * (u[4 * i + 1][j] + u[4 * i + 2][j]);
           w[3 * i + 1][j] = 0.5f * (u[4 * i + 1][j] - u[4 * i + 2][j]);
           w[3 * i + 2][j] = 0.5f * (u[4 * i + 1][j] + u[4 * i + 2][j]) + u[4 * i + 3][j];
         }
