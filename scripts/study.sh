@@ -15,7 +15,10 @@
 # unpacked when missing), RESULTS (default docs/results), DEVICE (cpu, cuda or
 # auto; default auto), SHARD (k/N or auto, default 0/1), CACHE (models and
 # W_eff; default sparsexbar's cache). Ctrl-C or SIGTERM stops the running
-# sweep at a checkpoint; run the same command again to continue.
+# sweep at a checkpoint; run the same command again to continue. Dense models
+# and training checkpoints saved in data/study-models/ (scripts/study_state.py
+# save) are restored into the cache first, so a fresh machine continues where
+# the saved state ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/sparsexbar}
@@ -40,6 +43,10 @@ for set in cifar10 cifar100; do
 done
 
 cache=(); [ -n "${CACHE:-}" ] && cache=(--cache-dir "$CACHE")
+if [ -f data/study-models/MANIFEST.json ]; then
+  state=(); [ -n "${CACHE:-}" ] && state=(--cache "$CACHE")
+  python3 scripts/study_state.py restore "${state[@]}"
+fi
 stop=0 child=0
 trap 'stop=1; [ "$child" != 0 ] && kill -TERM "$child" 2>/dev/null || true' INT TERM
 for name in "${STUDIES[@]}"; do
