@@ -153,7 +153,8 @@ struct OneTile {
   TileResistances res;
 };
 
-std::vector<double> solve(const std::vector<const OneTile*>& tiles, bool per_tile_res, int threads) {
+std::vector<double> solve(const std::vector<const OneTile*>& tiles, bool per_tile_res, int threads,
+                          LaneUse use = LaneUse::always) {
   TileBatch batch;
   for (const OneTile* t : tiles) batch.add(t->rows, t->cols, t->g.data(), t->res);
   if (!per_tile_res) {
@@ -163,7 +164,7 @@ std::vector<double> solve(const std::vector<const OneTile*>& tiles, bool per_til
   std::vector<double> T(batch.total_cells());
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
-  const auto failed = batch_transfer(batch, T.data());
+  const auto failed = batch_transfer(batch, T.data(), use);
   omp_set_num_threads(saved);
   EXPECT_TRUE(failed.empty());
   return T;
@@ -171,8 +172,12 @@ std::vector<double> solve(const std::vector<const OneTile*>& tiles, bool per_til
 
 // A tile's T is bit-identical whatever else is in its batch (other tiles of
 // its shape, other shapes, padding lanes), wherever it sits, and for any
-// thread count; and it matches the reference solver.
-TEST(LaneSweep, TileResultDoesNotDependOnTheBatch) {
+// thread count; and it matches the reference solver. With the lanes forced
+// (the path of AVX-512 machines) and with this CPU's choice.
+class LaneSweepUse : public ::testing::TestWithParam<LaneUse> {};
+
+TEST_P(LaneSweepUse, TileResultDoesNotDependOnTheBatch) {
+  const LaneUse use = GetParam();
   const TileResistances res{500.0, 100.0, 2.5, 2.5};
   std::vector<OneTile> tiles;
   for (int k = 0; k < 19; ++k) tiles.push_back({24, 20, test::random_conductances(24, 20, 2e4, 2e5, 40 + k), res});
@@ -180,7 +185,7 @@ TEST(LaneSweep, TileResultDoesNotDependOnTheBatch) {
   const OneTile& probe = tiles[3];
   const std::size_t cells = static_cast<std::size_t>(probe.rows) * probe.cols;
 
-  const std::vector<double> alone = solve({&probe}, true, 1);
+  const std::vector<double> alone = solve({&probe}, true, 1, use);
   const auto reference = [&] {
     std::vector<double> T(cells);
     reference::tile_transfer(TileView{probe.rows, probe.cols, probe.g.data(), probe.res}, T.data());
@@ -192,7 +197,7 @@ TEST(LaneSweep, TileResultDoesNotDependOnTheBatch) {
   std::vector<const OneTile*> all;
   for (const auto& t : tiles) all.push_back(&t);
   for (const int threads : {1, 2, 3}) {
-    const std::vector<double> T = solve(all, false, threads);
+    const std::vector<double> T = solve(all, false, threads, use);
     EXPECT_EQ(std::vector<double>(T.begin() + 3 * cells, T.begin() + 4 * cells), alone) << threads << " threads";
   }
   // At other positions, with fewer companions, in reversed order.
@@ -201,10 +206,24 @@ TEST(LaneSweep, TileResultDoesNotDependOnTheBatch) {
     for (std::size_t k = tiles.size(); k-- > 0 && part.size() < companions;)
       if (&tiles[k] != &probe) part.push_back(&tiles[k]);
     part.push_back(&probe);
-    const std::vector<double> T = solve(part, true, 2);
+    const std::vector<double> T = solve(part, true, 2, use);
     EXPECT_EQ(std::vector<double>(T.end() - static_cast<std::ptrdiff_t>(cells), T.end()), alone)
         << companions << " companions";
   }
+}
+
+INSTANTIATE_TEST_SUITE_P(Lanes, LaneSweepUse, ::testing::Values(LaneUse::always, LaneUse::native, LaneUse::never));
+
+// The lanes and the per-tile sweep agree to rounding.
+TEST(LaneSweep, LanesMatchThePerTileSweep) {
+  const TileResistances res{500.0, 100.0, 2.5, 2.5};
+  std::vector<OneTile> tiles;
+  for (int k = 0; k < 11; ++k) tiles.push_back({32, 32, test::random_conductances(32, 32, 2e4, 2e5, 300 + k), res});
+  std::vector<const OneTile*> all;
+  for (const auto& t : tiles) all.push_back(&t);
+  const std::vector<double> lanes = solve(all, false, 2, LaneUse::always);
+  const std::vector<double> single = solve(all, false, 2, LaneUse::never);
+  EXPECT_LE(test::max_relative_error(lanes, single), 1e-9);
 }
 
 // Tiles of one shape with different (non-zero) resistances share a group.

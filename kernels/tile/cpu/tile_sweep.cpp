@@ -9,6 +9,7 @@
 #include "kernels/tile/cpu/dense_small.h"
 #include "kernels/tile/cpu/lane_sweep.h"
 #include "kernels/common/error.h"
+#include "kernels/common/multiversion.h"
 
 namespace sxb::cpu {
 namespace {
@@ -166,12 +167,12 @@ struct LanePlan {
   std::vector<std::size_t> singles;
 };
 
-LanePlan plan_lanes(const TileBatch& batch) {
+LanePlan plan_lanes(const TileBatch& batch, bool lanes) {
   LanePlan plan;
   // Key: shape and which resistances are zero (std::map: a fixed order).
   std::map<std::array<int, 3>, std::vector<std::size_t>> kinds;
   for (std::size_t k = 0; k < batch.size(); ++k) {
-    if (!lane_sweep_fits(batch.rows[k], batch.cols[k])) {
+    if (!lanes || !lane_sweep_fits(batch.rows[k], batch.cols[k])) {
       plan.singles.push_back(k);
       continue;
     }
@@ -191,8 +192,10 @@ LanePlan plan_lanes(const TileBatch& batch) {
 }
 }  // namespace
 
-std::vector<std::size_t> batch_transfer(const TileBatch& batch, double* transfer) {
-  const LanePlan plan = plan_lanes(batch);
+bool lanes_native() { return simd_level() == SimdLevel::avx512; }
+
+std::vector<std::size_t> batch_transfer(const TileBatch& batch, double* transfer, LaneUse use) {
+  const LanePlan plan = plan_lanes(batch, use == LaneUse::always || (use == LaneUse::native && lanes_native()));
   const long n_groups = static_cast<long>(plan.groups.size());
   const long n_jobs = n_groups + static_cast<long>(plan.singles.size());
   std::vector<char> failed(batch.size(), 0);

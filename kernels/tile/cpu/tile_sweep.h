@@ -39,15 +39,23 @@ void tile_transfer(const TileView& tile, double* transfer);
 // per vector (forward substitution through stored factors), not through T.
 void tile_currents(const TileView& tile, const double* voltages, int n_vec, double* currents);
 
+// Whether batch_transfer takes the lanes: `native` where a Lanes value is one
+// vector register (AVX-512; elsewhere GCC splits the 512-bit vectors through
+// memory and the lanes are 2-3x slower than the per-tile sweep,
+// docs/performance.md), `always` and `never` for tests and benchmarks.
+enum class LaneUse { native, always, never };
+bool lanes_native();
+
 // All tiles of a batch, OpenMP-parallel. transfer: the batch's tiles back to
-// back at batch.offset[k] (each C x R). Tiles of one shape whose resistances
-// are zero in the same places go through the lanes (lane_sweep.h), kLanes at
-// a time in batch order, the last group padded with copies of its first tile;
-// a tile the lanes cannot take (see lane_transfer) and tiles too large for
-// them take the per-tile sweep. Either way a tile's result depends on the
-// tile alone, not on the rest of the batch or the thread count. Returns the
-// indices of tiles whose factorisation failed (not expected for valid, finite
-// input); the caller re-solves those with the reference.
-std::vector<std::size_t> batch_transfer(const TileBatch& batch, double* transfer);
+// back at batch.offset[k] (each C x R). With the lanes, tiles of one shape
+// whose resistances are zero in the same places go through them
+// (lane_sweep.h), kLanes at a time in batch order, the last group padded with
+// copies of its first tile; a tile the lanes cannot take (see lane_transfer)
+// and tiles too large for them take the per-tile sweep. Either way a tile's
+// result depends on the tile alone, not on the rest of the batch or the
+// thread count. Returns the indices of tiles whose factorisation failed (not
+// expected for valid, finite input); the caller re-solves those with the
+// reference.
+std::vector<std::size_t> batch_transfer(const TileBatch& batch, double* transfer, LaneUse use = LaneUse::native);
 
 }  // namespace sxb::cpu
