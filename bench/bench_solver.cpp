@@ -165,84 +165,90 @@ void BM_Phase_BitLine(benchmark::State& state) {
   set_fma_counters(state, 2.0 * n * n);
 }
 
-// --- The same phases in lanes: kLanes tiles at once (lane_sweep.h) ---
+// --- The same phases in lanes: W tiles at once (lane_sweep.h), W = 4 and 8 ---
 
-// kLanes scaled copies of shifted_admittance(n) - I, interleaved.
-sxb::cpu::LaneBuffer lane_matrix(int n) {
+// W scaled copies of shifted_admittance(n) - I, interleaved.
+template <int W>
+sxb::cpu::LaneBuffer<W> lane_matrix(int n) {
   const std::vector<double> A = shifted_admittance(n);
-  sxb::cpu::LaneBuffer L;
+  sxb::cpu::LaneBuffer<W> L;
   L.resize(A.size());
   for (std::size_t k = 0; k < A.size(); ++k)
-    for (int l = 0; l < sxb::cpu::kLanes; ++l) L[k][l] = A[k] * (1.0 + 0.01 * l);
+    for (int l = 0; l < W; ++l) L[k][l] = A[k] * (1.0 + 0.01 * l);
   for (int i = 0; i < n; ++i) L[i + static_cast<std::size_t>(i) * n] -= 1.0;  // stored as E = A - I
   return L;
 }
 
+template <int W>
 void BM_Lane_Inverse(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
-  sxb::cpu::LaneBuffer A = lane_matrix(n), work, panels;
+  sxb::cpu::LaneBuffer<W> A = lane_matrix<W>(n), work, panels;
   work.resize(A.size());
   panels.resize(2 * static_cast<std::size_t>(n) * sxb::cpu::kLanePivots);
   for (auto _ : state) {
     std::copy(A.data(), A.data() + A.size(), work.data());
-    sxb::cpu::LaneMask bad = {};
-    sxb::cpu::lane_invert_spd(n, work.data(), panels.data(), bad);
+    sxb::cpu::LaneMask<W> bad = {};
+    sxb::cpu::lane_invert_spd<W>(n, work.data(), panels.data(), bad);
     benchmark::DoNotOptimize(work.data());
   }
-  set_fma_counters(state, sxb::cpu::kLanes * 0.5 * n * n * n);
+  set_fma_counters(state, W * 0.5 * n * n * n);
 }
 
+template <int W>
 void BM_Lane_Product(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0)), m = n / 2;
-  sxb::cpu::LaneBuffer M = lane_matrix(n), X, C;
+  sxb::cpu::LaneBuffer<W> M = lane_matrix<W>(n), X, C;
   X.resize(static_cast<std::size_t>(n) * m);
   C.resize(X.size());
   for (std::size_t k = 0; k < X.size(); ++k) X[k] = M[k];
   for (auto _ : state) {
-    sxb::cpu::lane_multiply_shifted(n, m, M.data(), X.data(), C.data());
+    sxb::cpu::lane_multiply_shifted<W>(n, m, M.data(), X.data(), C.data());
     benchmark::DoNotOptimize(C.data());
   }
-  set_fma_counters(state, sxb::cpu::kLanes * static_cast<double>(n) * n * m);
+  set_fma_counters(state, W * static_cast<double>(n) * n * m);
 }
 
 // Coefficients and the fused pass of one bit line (after a word-line segment).
+template <int W>
 void BM_Lane_BitLine(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const OwnedTile tile = default_tile(n, 4);
-  sxb::cpu::LaneBuffer A = lane_matrix(n), g, rho, k, a, e, scratch;
+  sxb::cpu::LaneBuffer<W> A = lane_matrix<W>(n), g, rho, k, a, e, scratch;
   for (auto* v : {&g, &rho, &k, &a, &e, &scratch}) v->resize(n);
   for (int i = 0; i < n; ++i)
-    for (int l = 0; l < sxb::cpu::kLanes; ++l) g[i][l] = tile.conductance[static_cast<std::size_t>(i) * n];
-  const sxb::cpu::Lanes g_wire = sxb::cpu::Lanes{} + 0.4, g_sink = sxb::cpu::Lanes{} + 0.01, inv = sxb::cpu::Lanes{} + 2.5;
+    for (int l = 0; l < W; ++l) g[i][l] = tile.conductance[static_cast<std::size_t>(i) * n];
+  using Lanes = sxb::cpu::Lanes<W>;
+  const Lanes g_wire = Lanes{} + 0.4, g_sink = Lanes{} + 0.01, inv = Lanes{} + 2.5;
   for (auto _ : state) {
-    sxb::cpu::lane_bit_line(n, n, g.data(), true, true, g_wire, g_sink, rho.data(), k.data(), a.data(), scratch.data());
-    sxb::cpu::Lanes y_max = {};
-    sxb::cpu::lane_add_bit_line(n, A.data(), sxb::cpu::LaneYSource::Stored, g_wire, g.data(), rho.data(), k.data(),
+    sxb::cpu::lane_bit_line<W>(n, n, g.data(), true, true, g_wire, g_sink, rho.data(), k.data(), a.data(), scratch.data());
+    Lanes y_max = {};
+    sxb::cpu::lane_add_bit_line<W>(n, A.data(), sxb::cpu::LaneYSource::Stored, g_wire, g.data(), rho.data(), k.data(),
                                 e.data(), false, inv, y_max);
     benchmark::DoNotOptimize(A.data());
   }
-  set_fma_counters(state, sxb::cpu::kLanes * 2.0 * n * n);
+  set_fma_counters(state, W * 2.0 * n * n);
 }
 
-// The whole sweep of kLanes tiles (one thread).
+// The whole sweep of W tiles (one thread).
+template <int W>
 void BM_Lane_Transfer(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   std::vector<OwnedTile> owned;
-  for (int l = 0; l < sxb::cpu::kLanes; ++l) owned.push_back(default_tile(n, 100 + l));
-  sxb::TileView tiles[sxb::cpu::kLanes];
-  std::vector<std::vector<double>> transfer(sxb::cpu::kLanes, std::vector<double>(static_cast<std::size_t>(n) * n));
-  double* out[sxb::cpu::kLanes];
-  for (int l = 0; l < sxb::cpu::kLanes; ++l) {
+  for (int l = 0; l < W; ++l) owned.push_back(default_tile(n, 100 + l));
+  sxb::TileView tiles[W];
+  std::vector<std::vector<double>> transfer(W, std::vector<double>(static_cast<std::size_t>(n) * n));
+  double* out[W];
+  for (int l = 0; l < W; ++l) {
     tiles[l] = owned[l].view();
     out[l] = transfer[l].data();
   }
-  sxb::cpu::LaneWorkspace ws;
+  sxb::cpu::LaneWorkspace<W> ws;
   for (auto _ : state) {
-    if (sxb::cpu::lane_transfer(tiles, out, ws) != 0) state.SkipWithError("lane_transfer: a lane needs the per-tile sweep");
+    if (sxb::cpu::lane_transfer<W>(tiles, out, ws) != 0) state.SkipWithError("lane_transfer: a lane needs the per-tile sweep");
     benchmark::DoNotOptimize(out[0]);
   }
-  set_counters(state, sxb::cpu::kLanes, 1);
-  set_fma_counters(state, sxb::cpu::kLanes * sxb::cpu::sweep_multiply_adds(n, n));
+  set_counters(state, W, 1);
+  set_fma_counters(state, W * sxb::cpu::sweep_multiply_adds(n, n));
 }
 
 // One input vector (all rows at V_read = 0.3 V), solved per vector.
@@ -265,10 +271,14 @@ BENCHMARK(BM_PeakFma)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Phase_Inverse)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Phase_Product)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Phase_BitLine)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Lane_Inverse)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Lane_Product)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Lane_BitLine)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Lane_Transfer)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_Lane_Inverse, 4)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_Lane_Inverse, 8)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_Lane_Product, 4)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_Lane_Product, 8)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_Lane_BitLine, 4)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_Lane_BitLine, 8)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_Lane_Transfer, 4)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_Lane_Transfer, 8)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Sweep_Currents1)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

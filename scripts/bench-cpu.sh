@@ -41,9 +41,9 @@ fi
 if [ -x "$B/bench/bench_solver" ]; then
   echo "# the sweep's phases on one core: useful multiply-adds/s against BM_PeakFma in the same run"
   OMP_NUM_THREADS=1 "$B/bench/bench_solver" --benchmark_filter='BM_PeakFma|BM_Phase_|BM_Lane_(Inverse|Product|BitLine)' 2>/dev/null | grep BM_
-  echo "# general sparse LU vs sweep (per tile, and 8 tiles in lanes), one core each (Google Benchmark, wall and CPU time)"
+  echo "# general sparse LU vs sweep (per tile, and 4 or 8 tiles in lanes), one core each (Google Benchmark, wall and CPU time)"
   OMP_NUM_THREADS=1 "$B/bench/bench_solver" \
-    --benchmark_filter='BM_SparseLU_Transfer/(32|64)/|BM_Sweep_Transfer/(32|64)/|BM_Lane_Transfer/(32|64)/' 2>/dev/null | grep BM_
+    --benchmark_filter='BM_SparseLU_Transfer/(32|64)/|BM_Sweep_Transfer/(32|64)/|BM_Lane_Transfer<[48]>/(32|64)/' 2>/dev/null | grep BM_
 fi
 # Training and inference against PyTorch eager on the same CPU (Debian's
 # python3-torch), alternating rounds (scripts/cpu-vs-torch.sh, infer-vs-torch.sh).

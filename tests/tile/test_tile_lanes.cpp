@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/tile/cpu/column_admittance.h"
@@ -21,7 +22,8 @@ namespace {
 std::size_t at(int i, int j, int n) { return static_cast<std::size_t>(i) + static_cast<std::size_t>(j) * n; }
 
 // Lane l of an n x n lane matrix as a plain column-major matrix.
-std::vector<double> lane_of(LaneBuffer& A, int n, int l) {
+template <int W>
+std::vector<double> lane_of(LaneBuffer<W>& A, int n, int l) {
   std::vector<double> out(static_cast<std::size_t>(n) * n);
   for (std::size_t k = 0; k < out.size(); ++k) out[k] = A[k][l];
   return out;
@@ -29,12 +31,13 @@ std::vector<double> lane_of(LaneBuffer& A, int n, int l) {
 
 // E per lane: symmetric, I + E positive definite, diagonal-dominant at
 // `scale` (1e-6: a word-line segment's Y / g_w; 1: far from the identity).
-LaneBuffer random_shift(int n, double scale, std::uint64_t seed) {
+template <int W>
+LaneBuffer<W> random_shift(int n, double scale, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(-1.0, 1.0);
-  LaneBuffer E;
+  LaneBuffer<W> E;
   E.resize(static_cast<std::size_t>(n) * n);
-  for (int l = 0; l < kLanes; ++l)
+  for (int l = 0; l < W; ++l)
     for (int j = 0; j < n; ++j)
       for (int i = j; i < n; ++i) {
         const double v = i == j ? scale * (1.0 + 0.5 * u(rng)) : scale * u(rng) / n;
@@ -44,16 +47,23 @@ LaneBuffer random_shift(int n, double scale, std::uint64_t seed) {
   return E;
 }
 
-TEST(LaneKernels, InverseMatchesPerTileInverseAndKeepsSmallDifferencesExact) {
+// The kernels at both widths (lanes.h).
+template <typename Width>
+class LaneKernels : public ::testing::Test {};
+using Widths = ::testing::Types<std::integral_constant<int, 4>, std::integral_constant<int, 8>>;
+TYPED_TEST_SUITE(LaneKernels, Widths);
+
+TYPED_TEST(LaneKernels, InverseMatchesPerTileInverseAndKeepsSmallDifferencesExact) {
+  constexpr int W = TypeParam::value;
   for (const int n : {8, 16, 24, 64})
     for (const double scale : {1e-6, 1.0}) {
-      LaneBuffer E = random_shift(n, scale, 7 + n), panels, N;
+      LaneBuffer<W> E = random_shift<W>(n, scale, 7 + n), panels, N;
       N.resize(E.size());
       std::copy(E.data(), E.data() + E.size(), N.data());
       panels.resize(2 * static_cast<std::size_t>(n) * kLanePivots);
-      LaneMask bad = {};
-      lane_invert_spd(n, N.data(), panels.data(), bad);
-      for (int l = 0; l < kLanes; ++l) {
+      LaneMask<W> bad = {};
+      lane_invert_spd<W>(n, N.data(), panels.data(), bad);
+      for (int l = 0; l < W; ++l) {
         EXPECT_EQ(bad[l], 0) << "lane " << l;
         const std::vector<double> El = lane_of(E, n, l);
         std::vector<double> M = El;
@@ -74,31 +84,33 @@ TEST(LaneKernels, InverseMatchesPerTileInverseAndKeepsSmallDifferencesExact) {
     }
 }
 
-TEST(LaneKernels, InverseMarksOnlyTheLaneThatIsNotPositiveDefinite) {
+TYPED_TEST(LaneKernels, InverseMarksOnlyTheLaneThatIsNotPositiveDefinite) {
+  constexpr int W = TypeParam::value;
   const int n = 16;
-  LaneBuffer E = random_shift(n, 0.1, 3), panels;
+  LaneBuffer<W> E = random_shift<W>(n, 0.1, 3), panels;
   E[at(5, 5, n)][3] = -2.0;  // I + E has a negative pivot in lane 3
-  LaneBuffer N;
+  LaneBuffer<W> N;
   N.resize(E.size());
   std::copy(E.data(), E.data() + E.size(), N.data());
   panels.resize(2 * static_cast<std::size_t>(n) * kLanePivots);
-  LaneMask bad = {};
-  lane_invert_spd(n, N.data(), panels.data(), bad);
-  for (int l = 0; l < kLanes; ++l) EXPECT_EQ(bad[l] != 0, l == 3) << "lane " << l;
+  LaneMask<W> bad = {};
+  lane_invert_spd<W>(n, N.data(), panels.data(), bad);
+  for (int l = 0; l < W; ++l) EXPECT_EQ(bad[l] != 0, l == 3) << "lane " << l;
 }
 
-TEST(LaneKernels, ShiftedProductMatchesNaiveLoops) {
+TYPED_TEST(LaneKernels, ShiftedProductMatchesNaiveLoops) {
+  constexpr int W = TypeParam::value;
   const int n = 24;
-  LaneBuffer N = random_shift(n, 0.3, 11), X, C;
+  LaneBuffer<W> N = random_shift<W>(n, 0.3, 11), X, C;
   for (const int m : {1, 2, 3, 4, 7}) {
     X.resize(static_cast<std::size_t>(n) * m);
     C.resize(X.size());
     for (std::size_t k = 0; k < X.size(); ++k)
-      for (int l = 0; l < kLanes; ++l) X[k][l] = std::sin(1.0 + k + 0.1 * l);
+      for (int l = 0; l < W; ++l) X[k][l] = std::sin(1.0 + k + 0.1 * l);
     for (int j = 0; j < n; ++j)
-      for (int i = 0; i < j; ++i) N[at(i, j, n)] = Lanes{} + 1e300;  // the upper triangle is not read
-    lane_multiply_shifted(n, m, N.data(), X.data(), C.data());
-    for (int l = 0; l < kLanes; ++l)
+      for (int i = 0; i < j; ++i) N[at(i, j, n)] = Lanes<W>{} + 1e300;  // the upper triangle is not read
+    lane_multiply_shifted<W>(n, m, N.data(), X.data(), C.data());
+    for (int l = 0; l < W; ++l)
       for (int c = 0; c < m; ++c)
         for (int i = 0; i < n; ++i) {
           double want = X[at(i, c, n)][l];
@@ -110,27 +122,29 @@ TEST(LaneKernels, ShiftedProductMatchesNaiveLoops) {
 
 // lane_bit_line + lane_add_bit_line from zero against add_column_admittance,
 // for every circuit of a bit line (rows padded to n).
-TEST(LaneKernels, BitLineMatchesColumnAdmittance) {
+TYPED_TEST(LaneKernels, BitLineMatchesColumnAdmittance) {
+  constexpr int W = TypeParam::value;
+  using Lanes = cpu::Lanes<W>;
   const int R = 13, n = 16;
-  const auto g_all = test::random_conductances(R, kLanes, 1e3, 1e6, 5);  // lane l = column l
+  const auto g_all = test::random_conductances(R, W, 1e3, 1e6, 5);  // lane l = column l
   for (const double r_wire_col : {0.0, 2.5})
     for (const double r_sink : {0.0, 100.0}) {
-      LaneBuffer g, rho, k, a, e, scratch, A;
+      LaneBuffer<W> g, rho, k, a, e, scratch, A;
       for (auto* v : {&g, &rho, &k, &a, &e, &scratch}) v->resize(n);
       A.resize(static_cast<std::size_t>(n) * n);
       for (int i = 0; i < n; ++i) g[i] = Lanes{};
       for (int i = 0; i < R; ++i)
-        for (int l = 0; l < kLanes; ++l) g[i][l] = g_all[static_cast<std::size_t>(i) * kLanes + l];
+        for (int l = 0; l < W; ++l) g[i][l] = g_all[static_cast<std::size_t>(i) * W + l];
       const Lanes g_wire = Lanes{} + (r_wire_col > 0 ? 1.0 / r_wire_col : 0.0);
       const Lanes g_sink = Lanes{} + (r_sink > 0 ? 1.0 / r_sink : 0.0);
-      lane_bit_line(R, n, g.data(), r_wire_col > 0, r_sink > 0, g_wire, g_sink, rho.data(), k.data(), a.data(),
-                    scratch.data());
+      lane_bit_line<W>(R, n, g.data(), r_wire_col > 0, r_sink > 0, g_wire, g_sink, rho.data(), k.data(), a.data(),
+                       scratch.data());
       Lanes y_max = {};
-      lane_add_bit_line(n, A.data(), LaneYSource::Zero, g_wire, g.data(), rho.data(), k.data(), e.data(), false,
-                        Lanes{}, y_max);
-      for (int l = 0; l < kLanes; ++l) {
+      lane_add_bit_line<W>(n, A.data(), LaneYSource::Zero, g_wire, g.data(), rho.data(), k.data(), e.data(), false,
+                           Lanes{}, y_max);
+      for (int l = 0; l < W; ++l) {
         std::vector<double> S(static_cast<std::size_t>(R) * R, 0.0), a_want(R), scratch_1;
-        add_column_admittance(R, g_all.data() + l, kLanes, r_wire_col, r_sink, S.data(), a_want.data(), scratch_1);
+        add_column_admittance(R, g_all.data() + l, W, r_wire_col, r_sink, S.data(), a_want.data(), scratch_1);
         double scale = 0.0;
         for (double v : S) scale = std::max(scale, std::abs(v));
         for (int j = 0; j < n; ++j)
@@ -154,7 +168,7 @@ struct OneTile {
 };
 
 std::vector<double> solve(const std::vector<const OneTile*>& tiles, bool per_tile_res, int threads,
-                          LaneUse use = LaneUse::always) {
+                          LaneUse use = LaneUse::width8) {
   TileBatch batch;
   for (const OneTile* t : tiles) batch.add(t->rows, t->cols, t->g.data(), t->res);
   if (!per_tile_res) {
@@ -172,8 +186,8 @@ std::vector<double> solve(const std::vector<const OneTile*>& tiles, bool per_til
 
 // A tile's T is bit-identical whatever else is in its batch (other tiles of
 // its shape, other shapes, padding lanes), wherever it sits, and for any
-// thread count; and it matches the reference solver. With the lanes forced
-// (the path of AVX-512 machines) and with this CPU's choice.
+// thread count; and it matches the reference solver. At both lane widths
+// (forced), without lanes, and with this CPU's choice.
 class LaneSweepUse : public ::testing::TestWithParam<LaneUse> {};
 
 TEST_P(LaneSweepUse, TileResultDoesNotDependOnTheBatch) {
@@ -212,18 +226,22 @@ TEST_P(LaneSweepUse, TileResultDoesNotDependOnTheBatch) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Lanes, LaneSweepUse, ::testing::Values(LaneUse::always, LaneUse::native, LaneUse::never));
+INSTANTIATE_TEST_SUITE_P(Lanes, LaneSweepUse,
+                         ::testing::Values(LaneUse::width8, LaneUse::width4, LaneUse::native, LaneUse::never));
 
-// The lanes and the per-tile sweep agree to rounding.
-TEST(LaneSweep, LanesMatchThePerTileSweep) {
+// The lanes agree with the per-tile sweep to rounding, and the two widths
+// give the same bits (the same arithmetic per lane, in the same order).
+TEST(LaneSweep, LanesMatchThePerTileSweepAndEachOther) {
   const TileResistances res{500.0, 100.0, 2.5, 2.5};
   std::vector<OneTile> tiles;
   for (int k = 0; k < 11; ++k) tiles.push_back({32, 32, test::random_conductances(32, 32, 2e4, 2e5, 300 + k), res});
   std::vector<const OneTile*> all;
   for (const auto& t : tiles) all.push_back(&t);
-  const std::vector<double> lanes = solve(all, false, 2, LaneUse::always);
+  const std::vector<double> wide = solve(all, false, 2, LaneUse::width8);
+  const std::vector<double> narrow = solve(all, false, 2, LaneUse::width4);
   const std::vector<double> single = solve(all, false, 2, LaneUse::never);
-  EXPECT_LE(test::max_relative_error(lanes, single), 1e-9);
+  EXPECT_LE(test::max_relative_error(wide, single), 1e-9);
+  EXPECT_EQ(wide, narrow);
 }
 
 // Tiles of one shape with different (non-zero) resistances share a group.

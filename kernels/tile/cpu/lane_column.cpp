@@ -7,9 +7,11 @@
 
 namespace sxb::cpu {
 
-SXB_MULTIVERSION void lane_bit_line(int R, int n, const Lanes* g, bool r_wire_col, bool r_sink,
-                                    const Lanes& g_wire_col, const Lanes& g_sink, Lanes* rho, Lanes* k, Lanes* a,
-                                    Lanes* scratch) {
+template <int W>
+SXB_MULTIVERSION void lane_bit_line(int R, int n, const Lanes<W>* g, bool r_wire_col, bool r_sink,
+                                    const Lanes<W>& g_wire_col, const Lanes<W>& g_sink, Lanes<W>* rho, Lanes<W>* k,
+                                    Lanes<W>* a, Lanes<W>* scratch) {
+  using Lanes = sxb::cpu::Lanes<W>;
   const Lanes zero = {}, one = zero + 1.0;
   for (int i = 0; i < n; ++i) {
     rho[i] = one;
@@ -61,9 +63,11 @@ SXB_MULTIVERSION void lane_bit_line(int R, int n, const Lanes* g, bool r_wire_co
 }
 
 namespace {
-template <LaneYSource kSource, bool kNextInverse>
-[[gnu::always_inline]] inline void add_bit_line(int n, Lanes* A, const Lanes& g_w, const Lanes* g, const Lanes* rho,
-                                                const Lanes* k, Lanes* e, const Lanes& inv_g_next, Lanes& y_diag_max) {
+template <int W, LaneYSource kSource, bool kNextInverse>
+[[gnu::always_inline]] inline void add_bit_line(int n, Lanes<W>* A, const Lanes<W>& g_w, const Lanes<W>* g,
+                                                const Lanes<W>* rho, const Lanes<W>* k, Lanes<W>* e,
+                                                const Lanes<W>& inv_g_next, Lanes<W>& y_diag_max) {
+  using Lanes = sxb::cpu::Lanes<W>;
   const Lanes gw = g_w, inv = inv_g_next;
   Lanes y_max = y_diag_max;
   for (int i = n - 1; i >= 0; --i) {
@@ -75,7 +79,7 @@ template <LaneYSource kSource, bool kNextInverse>
       Lanes y = gi - gi * ei;
       if constexpr (kSource == LaneYSource::Segment) y -= gw * ai[i];
       if constexpr (kSource == LaneYSource::Stored) y += ai[i];
-      for (int l = 0; l < kLanes; ++l) y_max[l] = std::max(y_max[l], y[l]);
+      for (int l = 0; l < W; ++l) y_max[l] = std::max(y_max[l], y[l]);
       ai[i] = kNextInverse ? y * inv : y;
     }
     for (int q = i + 1; q < n; ++q) {
@@ -91,23 +95,33 @@ template <LaneYSource kSource, bool kNextInverse>
 }
 }  // namespace
 
-SXB_MULTIVERSION void lane_add_bit_line(int n, Lanes* A, LaneYSource source, const Lanes& g_w, const Lanes* g,
-                                        const Lanes* rho, const Lanes* k, Lanes* e, bool next_inverse,
-                                        const Lanes& inv_g_next, Lanes& y_diag_max) {
+template <int W>
+SXB_MULTIVERSION void lane_add_bit_line(int n, Lanes<W>* A, LaneYSource source, const Lanes<W>& g_w,
+                                        const Lanes<W>* g, const Lanes<W>* rho, const Lanes<W>* k, Lanes<W>* e,
+                                        bool next_inverse, const Lanes<W>& inv_g_next, Lanes<W>& y_diag_max) {
   switch (source) {
     case LaneYSource::Zero:
-      if (next_inverse) add_bit_line<LaneYSource::Zero, true>(n, A, g_w, g, rho, k, e, inv_g_next, y_diag_max);
-      else add_bit_line<LaneYSource::Zero, false>(n, A, g_w, g, rho, k, e, inv_g_next, y_diag_max);
+      if (next_inverse) add_bit_line<W, LaneYSource::Zero, true>(n, A, g_w, g, rho, k, e, inv_g_next, y_diag_max);
+      else add_bit_line<W, LaneYSource::Zero, false>(n, A, g_w, g, rho, k, e, inv_g_next, y_diag_max);
       return;
     case LaneYSource::Stored:
-      if (next_inverse) add_bit_line<LaneYSource::Stored, true>(n, A, g_w, g, rho, k, e, inv_g_next, y_diag_max);
-      else add_bit_line<LaneYSource::Stored, false>(n, A, g_w, g, rho, k, e, inv_g_next, y_diag_max);
+      if (next_inverse) add_bit_line<W, LaneYSource::Stored, true>(n, A, g_w, g, rho, k, e, inv_g_next, y_diag_max);
+      else add_bit_line<W, LaneYSource::Stored, false>(n, A, g_w, g, rho, k, e, inv_g_next, y_diag_max);
       return;
     case LaneYSource::Segment:
-      if (next_inverse) add_bit_line<LaneYSource::Segment, true>(n, A, g_w, g, rho, k, e, inv_g_next, y_diag_max);
-      else add_bit_line<LaneYSource::Segment, false>(n, A, g_w, g, rho, k, e, inv_g_next, y_diag_max);
+      if (next_inverse) add_bit_line<W, LaneYSource::Segment, true>(n, A, g_w, g, rho, k, e, inv_g_next, y_diag_max);
+      else add_bit_line<W, LaneYSource::Segment, false>(n, A, g_w, g, rho, k, e, inv_g_next, y_diag_max);
       return;
   }
 }
+
+template void lane_bit_line<4>(int, int, const Lanes<4>*, bool, bool, const Lanes<4>&, const Lanes<4>&, Lanes<4>*,
+                               Lanes<4>*, Lanes<4>*, Lanes<4>*);
+template void lane_bit_line<8>(int, int, const Lanes<8>*, bool, bool, const Lanes<8>&, const Lanes<8>&, Lanes<8>*,
+                               Lanes<8>*, Lanes<8>*, Lanes<8>*);
+template void lane_add_bit_line<4>(int, Lanes<4>*, LaneYSource, const Lanes<4>&, const Lanes<4>*, const Lanes<4>*,
+                                   const Lanes<4>*, Lanes<4>*, bool, const Lanes<4>&, Lanes<4>&);
+template void lane_add_bit_line<8>(int, Lanes<8>*, LaneYSource, const Lanes<8>&, const Lanes<8>*, const Lanes<8>*,
+                                   const Lanes<8>*, Lanes<8>*, bool, const Lanes<8>&, Lanes<8>&);
 
 }  // namespace sxb::cpu

@@ -1,4 +1,4 @@
-// One bit line of kLanes tiles (lanes.h) at a time: its admittance S added
+// One bit line of W tiles (lanes.h) at a time: its admittance S added
 // to the row admittance Y, and its sink weights a (column_admittance.h has the
 // circuit; this is the same elimination in a form without a recurrence over
 // rows of a matrix, and it is fused with the sweep's other O(R^2) passes).
@@ -24,8 +24,10 @@ namespace sxb::cpu {
 // R). r_wire_col / r_sink: whether each is non-zero (the same in every lane),
 // g_wire_col = 1 / r_wire_col and g_sink = 1 / r_sink per lane where they are.
 // scratch: n values.
-void lane_bit_line(int R, int n, const Lanes* g, bool r_wire_col, bool r_sink, const Lanes& g_wire_col,
-                   const Lanes& g_sink, Lanes* rho, Lanes* k, Lanes* a, Lanes* scratch);
+// Instantiated, like lane_add_bit_line, for W = 4 and 8.
+template <int W>
+void lane_bit_line(int R, int n, const Lanes<W>* g, bool r_wire_col, bool r_sink, const Lanes<W>& g_wire_col,
+                   const Lanes<W>& g_sink, Lanes<W>* rho, Lanes<W>* k, Lanes<W>* a, Lanes<W>* scratch);
 
 // What A holds before the pass, as the source of the row admittance Y:
 enum class LaneYSource {
@@ -39,7 +41,9 @@ enum class LaneYSource {
 // `next_inverse` (E of I + E, the matrix the next step inverts), A <- y
 // otherwise.
 // e: n values of workspace. y_diag_max: the largest diagonal of y per lane.
-void lane_add_bit_line(int n, Lanes* A, LaneYSource source, const Lanes& g_w, const Lanes* g, const Lanes* rho,
-                       const Lanes* k, Lanes* e, bool next_inverse, const Lanes& inv_g_next, Lanes& y_diag_max);
+template <int W>
+void lane_add_bit_line(int n, Lanes<W>* A, LaneYSource source, const Lanes<W>& g_w, const Lanes<W>* g,
+                       const Lanes<W>* rho, const Lanes<W>* k, Lanes<W>* e, bool next_inverse,
+                       const Lanes<W>& inv_g_next, Lanes<W>& y_diag_max);
 
 }  // namespace sxb::cpu

@@ -10,7 +10,12 @@ namespace sxb::cpu {
 
 namespace {
 constexpr int kPivots = kLanePivots;
-constexpr int kRegRows = 4, kRegCols = 4;  // register block of the updates and products
+// Register block of the updates and products: 4 x 4 lane values with 32
+// vector registers (AVX-512, W = 8), 4 x 2 with 16 (AVX2, W = 4). The order
+// of every sum is the same for both, so a lane's result is too.
+constexpr int kRegRows = 4;
+template <int W>
+constexpr int kRegColsOf = W == 8 ? 4 : 2;
 
 inline std::size_t at(int i, int j, int n) { return static_cast<std::size_t>(i) + static_cast<std::size_t>(j) * n; }
 
@@ -18,8 +23,10 @@ inline std::size_t at(int i, int j, int n) { return static_cast<std::size_t>(i) 
 // the lower triangle of C^{-1} (ci[t][u], u <= t). Lanes with a pivot that
 // is not positive (or NaN) are marked in `bad`. Inlined into each clone of
 // the caller, like every helper here.
-[[gnu::always_inline]] inline void pivot_block(const Lanes* A, int n, int k0, Lanes (&ci)[kPivots][kPivots],
-                                               LaneMask& bad) {
+template <int W>
+[[gnu::always_inline]] inline void pivot_block(const Lanes<W>* A, int n, int k0, Lanes<W> (&ci)[kPivots][kPivots],
+                                               LaneMask<W>& bad) {
+  using Lanes = sxb::cpu::Lanes<W>;
   constexpr int B = kPivots;
   const Lanes zero = {};
   Lanes c[B][B];
@@ -30,7 +37,7 @@ inline std::size_t at(int i, int j, int n) { return static_cast<std::size_t>(i) 
     const Lanes p = c[u][u];
     bad |= ~(p > zero);
     Lanes d;
-    for (int l = 0; l < kLanes; ++l) d[l] = std::sqrt(p[l]);
+    for (int l = 0; l < W; ++l) d[l] = std::sqrt(p[l]);
     c[u][u] = d;
     const Lanes inv = 1.0 / d;
     for (int t = u + 1; t < B; ++t) c[t][u] *= inv;
@@ -49,9 +56,12 @@ inline std::size_t at(int i, int j, int n) { return static_cast<std::size_t>(i) 
   }
 }
 
-// A[i0 : i0+4, j0 : j0+4] -= Gr[i0 : i0+4, :] Gc[j0 : j0+4, :]^T (rows of the
+// A[i0 : i0+4, j0 : j0+cols] -= Gr[i0 : i0+4, :] Gc[j0 : j0+cols, :]^T (rows of the
 // panels are kPivots values apart).
-[[gnu::always_inline]] inline void update_block(Lanes* A, int n, int i0, int j0, const Lanes* Gr, const Lanes* Gc) {
+template <int W, int kRegCols>
+[[gnu::always_inline]] inline void update_block(Lanes<W>* A, int n, int i0, int j0, const Lanes<W>* Gr,
+                                                const Lanes<W>* Gc) {
+  using Lanes = sxb::cpu::Lanes<W>;
   constexpr int B = kPivots;
   Lanes acc[kRegCols][kRegRows];
 #pragma GCC unroll 4
@@ -79,15 +89,18 @@ inline std::size_t at(int i, int j, int n) { return static_cast<std::size_t>(i) 
 }
 
 // Rows [i0, i0+4) of N at column k, from the lower triangle only.
-[[gnu::always_inline]] inline void lower_rows(const Lanes* N, int n, int i0, int k, Lanes (&x)[kRegRows]) {
+template <int W>
+[[gnu::always_inline]] inline void lower_rows(const Lanes<W>* N, int n, int i0, int k, Lanes<W> (&x)[kRegRows]) {
 #pragma GCC unroll 4
   for (int r = 0; r < kRegRows; ++r) x[r] = i0 + r >= k ? N[at(i0 + r, k, n)] : N[at(k, i0 + r, n)];
 }
 
 // C[i0 : i0+4, c0 : c0+NC] = (I + N)[i0 : i0+4, :] X[:, c0 : c0+NC], N
 // symmetric, read from its lower triangle.
-template <int NC>
-[[gnu::always_inline]] inline void product_block(int n, const Lanes* N, const Lanes* X, Lanes* C, int i0, int c0) {
+template <int W, int NC>
+[[gnu::always_inline]] inline void product_block(int n, const Lanes<W>* N, const Lanes<W>* X, Lanes<W>* C, int i0,
+                                                 int c0) {
+  using Lanes = sxb::cpu::Lanes<W>;
   Lanes acc[NC][kRegRows];
 #pragma GCC unroll 4
   for (int c = 0; c < NC; ++c)
@@ -110,7 +123,7 @@ template <int NC>
   }
   for (int k = i0; k < i0 + kRegRows; ++k) {  // the diagonal block
     Lanes x[kRegRows];
-    lower_rows(N, n, i0, k, x);
+    lower_rows<W>(N, n, i0, k, x);
     step(x, k);
   }
   for (int k = i0 + kRegRows; k < n; ++k) {  // right of it: columns, by symmetry
@@ -141,17 +154,19 @@ template <int NC>
 //   A[i][j] -= (s_i G_i) . G_j,
 // which also writes the pivot columns (the new panel) and needs n * 8^2 / 2
 // multiply-adds for G instead of n * 8^2 for the panel of the plain form.
-// Only the lower triangle is read and written (the 4 x 4 blocks on the
+// Only the lower triangle is read and written (the register blocks on the
 // diagonal also write above it; nothing reads there).
-SXB_MULTIVERSION void lane_invert_spd(int n, Lanes* A, Lanes* panels, LaneMask& bad) {
-  constexpr int B = kPivots;
+template <int W>
+SXB_MULTIVERSION void lane_invert_spd(int n, Lanes<W>* A, Lanes<W>* panels, LaneMask<W>& bad) {
+  using Lanes = sxb::cpu::Lanes<W>;
+  constexpr int B = kPivots, kRegCols = kRegColsOf<W>;
   Lanes* Gr = panels;                                    // s_i G_i
   Lanes* Gc = panels + static_cast<std::size_t>(n) * B;  // G_j
   const Lanes zero = {};
   for (int k0 = 0; k0 < n; k0 += B) {
     const int k1 = k0 + B;
     Lanes ci[B][B], e[B][B];  // e: E_K = D - I, lower
-    pivot_block(A, n, k0, ci, bad);
+    pivot_block<W>(A, n, k0, ci, bad);
     for (int u = 0; u < B; ++u)
       for (int t = u; t < B; ++t) {
         e[t][u] = A[at(k0 + t, k0 + u, n)];
@@ -192,8 +207,8 @@ SXB_MULTIVERSION void lane_invert_spd(int n, Lanes* A, Lanes* panels, LaneMask& 
         gr[t] = i < k0 ? -g : g;
       }
     }
-    for (int j0 = 0; j0 < n; j0 += kRegCols)
-      for (int i0 = j0; i0 < n; i0 += kRegRows) update_block(A, n, i0, j0, Gr, Gc);
+    for (int j0 = 0; j0 < n; j0 += kRegCols)  // n is a multiple of 8
+      for (int i0 = j0 / kRegRows * kRegRows; i0 < n; i0 += kRegRows) update_block<W, kRegCols>(A, n, i0, j0, Gr, Gc);
     // A[K,K] now holds D^{-1}; its diagonal is stored as D^{-1} - 1, i.e.
     // -(D^{-1} E_K) on the diagonal, which has no cancellation.
     auto dinv = [&](int u, int t) -> const Lanes& { return A[at(k0 + std::max(u, t), k0 + std::min(u, t), n)]; };
@@ -207,16 +222,23 @@ SXB_MULTIVERSION void lane_invert_spd(int n, Lanes* A, Lanes* panels, LaneMask& 
   }
 }
 
-SXB_MULTIVERSION void lane_multiply_shifted(int n, int m, const Lanes* N, const Lanes* X, Lanes* C) {
+template <int W>
+SXB_MULTIVERSION void lane_multiply_shifted(int n, int m, const Lanes<W>* N, const Lanes<W>* X, Lanes<W>* C) {
+  constexpr int kRegCols = kRegColsOf<W>;
   int c0 = 0;
   for (; c0 + kRegCols <= m; c0 += kRegCols)
-    for (int i0 = 0; i0 < n; i0 += kRegRows) product_block<kRegCols>(n, N, X, C, i0, c0);
+    for (int i0 = 0; i0 < n; i0 += kRegRows) product_block<W, kRegCols>(n, N, X, C, i0, c0);
   const int rest = m - c0;
   for (int i0 = 0; i0 < n && rest > 0; i0 += kRegRows) {
-    if (rest == 3) product_block<3>(n, N, X, C, i0, c0);
-    else if (rest == 2) product_block<2>(n, N, X, C, i0, c0);
-    else product_block<1>(n, N, X, C, i0, c0);
+    if (rest == 3) product_block<W, 3>(n, N, X, C, i0, c0);
+    else if (rest == 2) product_block<W, 2>(n, N, X, C, i0, c0);
+    else product_block<W, 1>(n, N, X, C, i0, c0);
   }
 }
+
+template void lane_invert_spd<4>(int, Lanes<4>*, Lanes<4>*, LaneMask<4>&);
+template void lane_invert_spd<8>(int, Lanes<8>*, Lanes<8>*, LaneMask<8>&);
+template void lane_multiply_shifted<4>(int, int, const Lanes<4>*, const Lanes<4>*, Lanes<4>*);
+template void lane_multiply_shifted<8>(int, int, const Lanes<8>*, const Lanes<8>*, Lanes<8>*);
 
 }  // namespace sxb::cpu

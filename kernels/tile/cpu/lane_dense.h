@@ -19,10 +19,13 @@ inline constexpr int kLanePivots = 8;
 // panels: 2 n kLanePivots values of workspace. Lanes whose pivot block is
 // not positive definite get all bits set in `bad` (their values are then
 // meaningless); the other lanes are unaffected.
-void lane_invert_spd(int n, Lanes* E, Lanes* panels, LaneMask& bad);
+template <int W>
+void lane_invert_spd(int n, Lanes<W>* E, Lanes<W>* panels, LaneMask<W>& bad);
 
 // C (n x m) <- (I + N) X with N n x n symmetric (its lower triangle is read)
 // and X n x m, all with leading dimension n; n a multiple of 4.
-void lane_multiply_shifted(int n, int m, const Lanes* N, const Lanes* X, Lanes* C);
+// Both are instantiated for W = 4 and 8 (lanes.h).
+template <int W>
+void lane_multiply_shifted(int n, int m, const Lanes<W>* N, const Lanes<W>* X, Lanes<W>* C);
 
 }  // namespace sxb::cpu

@@ -12,7 +12,7 @@ namespace sxb::cpu {
 
 bool lane_sweep_fits(int rows, int cols) {
   const int n = (rows + kLanePivots - 1) / kLanePivots * kLanePivots;
-  const double doubles = static_cast<double>(kLanes) * (static_cast<double>(n) * n + 2.0 * n * cols);
+  const double doubles = static_cast<double>(kMaxLanes) * (static_cast<double>(n) * n + 2.0 * n * cols);
   return doubles * sizeof(double) <= 16.0 * (1 << 20);
 }
 
@@ -20,15 +20,18 @@ namespace {
 // Per lane: g = 1/r where the resistance is not zero (the same in every
 // lane), else 0; inv_g = 1/g likewise. (Out-parameters: a vector returned by
 // value would change the ABI between the multi-versioned clones.)
-void conductances(const TileView (&t)[kLanes], double TileResistances::*r, Lanes& g, Lanes& inv_g) {
-  for (int l = 0; l < kLanes; ++l) {
+template <int W>
+void conductances(const TileView (&t)[W], double TileResistances::*r, Lanes<W>& g, Lanes<W>& inv_g) {
+  for (int l = 0; l < W; ++l) {
     g[l] = t[l].res.*r > 0.0 ? 1.0 / (t[l].res.*r) : 0.0;
     inv_g[l] = g[l] > 0.0 ? 1.0 / g[l] : 0.0;
   }
 }
 }  // namespace
 
-unsigned lane_transfer(const TileView (&t)[kLanes], double* const (&transfer)[kLanes], LaneWorkspace& ws) {
+template <int W>
+unsigned lane_transfer(const TileView (&t)[W], double* const (&transfer)[W], LaneWorkspace<W>& ws) {
+  using Lanes = sxb::cpu::Lanes<W>;
   const int R = t[0].rows, C = t[0].cols;
   const int n = (R + kLanePivots - 1) / kLanePivots * kLanePivots;
   const TileResistances& r0 = t[0].res;
@@ -48,35 +51,35 @@ unsigned lane_transfer(const TileView (&t)[kLanes], double* const (&transfer)[kL
   Lanes* A = ws.A.data();
   Lanes* cur = ws.Q_a.data();
   Lanes* next = ws.Q_b.data();
-  LaneMask bad = {};
+  LaneMask<W> bad = {};
   for (int j = C - 1; j >= 0; --j) {
     if (j < C - 1 && wire) {  // the word-line segment between columns j and j+1
-      lane_invert_spd(n, A, ws.panels.data(), bad);
+      lane_invert_spd<W>(n, A, ws.panels.data(), bad);
       const std::size_t tail = static_cast<std::size_t>(j + 1) * n;
-      lane_multiply_shifted(n, C - 1 - j, A, cur + tail, next + tail);
+      lane_multiply_shifted<W>(n, C - 1 - j, A, cur + tail, next + tail);
       std::swap(cur, next);
     }
     for (int i = 0; i < R; ++i)
-      for (int l = 0; l < kLanes; ++l) ws.g[i][l] = t[l].conductance[static_cast<std::size_t>(i) * C + j];
+      for (int l = 0; l < W; ++l) ws.g[i][l] = t[l].conductance[static_cast<std::size_t>(i) * C + j];
     // The sink weights a_j are the new column j of T^T.
-    lane_bit_line(R, n, ws.g.data(), r0.r_wire_col > 0.0, r0.r_sink > 0.0, g_wire_col, g_sink, ws.rho.data(),
+    lane_bit_line<W>(R, n, ws.g.data(), r0.r_wire_col > 0.0, r0.r_sink > 0.0, g_wire_col, g_sink, ws.rho.data(),
                   ws.k.data(), cur + static_cast<std::size_t>(j) * n, ws.scratch.data());
     const LaneYSource y_source =
         j == C - 1 ? LaneYSource::Zero : (wire ? LaneYSource::Segment : LaneYSource::Stored);
     const bool next_inverse = j > 0 ? wire : source;
     Lanes y_diag_max = {};
-    lane_add_bit_line(n, A, y_source, g_w, ws.g.data(), ws.rho.data(), ws.k.data(), ws.e.data(), next_inverse,
+    lane_add_bit_line<W>(n, A, y_source, g_w, ws.g.data(), ws.rho.data(), ws.k.data(), ws.e.data(), next_inverse,
                       j > 0 ? inv_g_w : inv_g_s, y_diag_max);
   }
   if (source) {  // P = (I + Y_0 / g_s)^{-1}, applied as (I + N)
-    lane_invert_spd(n, A, ws.panels.data(), bad);
-    lane_multiply_shifted(n, C, A, cur, next);
+    lane_invert_spd<W>(n, A, ws.panels.data(), bad);
+    lane_multiply_shifted<W>(n, C, A, cur, next);
     std::swap(cur, next);
   }
   unsigned bad_lanes = 0;
-  for (int l = 0; l < kLanes; ++l)
+  for (int l = 0; l < W; ++l)
     if (bad[l]) bad_lanes |= 1u << l;
-  for (int l = 0; l < kLanes; ++l) {
+  for (int l = 0; l < W; ++l) {
     if (!transfer[l] || (bad_lanes >> l & 1u)) continue;
     for (int c = 0; c < C; ++c) {
       const Lanes* q = cur + static_cast<std::size_t>(c) * n;
@@ -86,5 +89,8 @@ unsigned lane_transfer(const TileView (&t)[kLanes], double* const (&transfer)[kL
   }
   return bad_lanes;
 }
+
+template unsigned lane_transfer<4>(const TileView (&)[4], double* const (&)[4], LaneWorkspace<4>&);
+template unsigned lane_transfer<8>(const TileView (&)[8], double* const (&)[8], LaneWorkspace<8>&);
 
 }  // namespace sxb::cpu

@@ -162,17 +162,19 @@ void tile_currents(const TileView& t, const double* voltages, int n_vec, double*
 namespace {
 // The lane groups of a batch and the tiles left to the per-tile sweep.
 struct LanePlan {
-  std::vector<std::array<std::size_t, kLanes>> groups;
+  int width = 0;                                          // 0: no lanes
+  std::vector<std::array<std::size_t, kMaxLanes>> groups;  // the first `width` entries are used
   std::vector<int> group_size;  // real tiles in each group; the rest repeat its first
   std::vector<std::size_t> singles;
 };
 
-LanePlan plan_lanes(const TileBatch& batch, bool lanes) {
+LanePlan plan_lanes(const TileBatch& batch, int width) {
   LanePlan plan;
+  plan.width = width;
   // Key: shape and which resistances are zero (std::map: a fixed order).
   std::map<std::array<int, 3>, std::vector<std::size_t>> kinds;
   for (std::size_t k = 0; k < batch.size(); ++k) {
-    if (!lanes || !lane_sweep_fits(batch.rows[k], batch.cols[k])) {
+    if (width == 0 || !lane_sweep_fits(batch.rows[k], batch.cols[k])) {
       plan.singles.push_back(k);
       continue;
     }
@@ -181,27 +183,58 @@ LanePlan plan_lanes(const TileBatch& batch, bool lanes) {
     kinds[{batch.rows[k], batch.cols[k], zeros}].push_back(k);
   }
   for (const auto& [key, tiles] : kinds)
-    for (std::size_t begin = 0; begin < tiles.size(); begin += kLanes) {
-      const int size = static_cast<int>(std::min<std::size_t>(kLanes, tiles.size() - begin));
-      std::array<std::size_t, kLanes> group;
-      for (int l = 0; l < kLanes; ++l) group[l] = tiles[begin + (l < size ? l : 0)];
+    for (std::size_t begin = 0; begin < tiles.size(); begin += width) {
+      const int size = static_cast<int>(std::min<std::size_t>(width, tiles.size() - begin));
+      std::array<std::size_t, kMaxLanes> group{};
+      for (int l = 0; l < width; ++l) group[l] = tiles[begin + (l < size ? l : 0)];
       plan.groups.push_back(group);
       plan.group_size.push_back(size);
     }
   return plan;
 }
+
+int lane_width(LaneUse use) {
+  switch (use) {
+    case LaneUse::native: return native_lane_width();
+    case LaneUse::width8: return 8;
+    case LaneUse::width4: return 4;
+    case LaneUse::never: return 0;
+  }
+  return 0;
+}
+
+// One lane group through lane_transfer; returns the lanes to re-solve.
+template <int W>
+unsigned solve_group(const TileBatch& batch, const std::array<std::size_t, kMaxLanes>& group, int size,
+                     double* transfer, LaneWorkspace<W>& ws) {
+  TileView tiles[W];
+  double* out[W];
+  for (int l = 0; l < W; ++l) {
+    tiles[l] = batch.tile(group[l]);
+    out[l] = l < size ? transfer + batch.offset[group[l]] : nullptr;
+  }
+  return lane_transfer<W>(tiles, out, ws);
+}
 }  // namespace
 
-bool lanes_native() { return simd_level() == SimdLevel::avx512; }
+int native_lane_width() {
+  switch (simd_level()) {
+    case SimdLevel::avx512: return 8;
+    case SimdLevel::avx2: return 4;
+    case SimdLevel::baseline: return 0;
+  }
+  return 0;
+}
 
 std::vector<std::size_t> batch_transfer(const TileBatch& batch, double* transfer, LaneUse use) {
-  const LanePlan plan = plan_lanes(batch, use == LaneUse::always || (use == LaneUse::native && lanes_native()));
+  const LanePlan plan = plan_lanes(batch, lane_width(use));
   const long n_groups = static_cast<long>(plan.groups.size());
   const long n_jobs = n_groups + static_cast<long>(plan.singles.size());
   std::vector<char> failed(batch.size(), 0);
 #pragma omp parallel
   {
-    LaneWorkspace lanes;
+    LaneWorkspace<8> lanes8;
+    LaneWorkspace<4> lanes4;
     SweepWorkspace ws;
     // Exceptions must not leave an OpenMP region: a throwing sweep marks its tile.
     auto single = [&](std::size_t k) {
@@ -219,13 +252,8 @@ std::vector<std::size_t> batch_transfer(const TileBatch& batch, double* transfer
       }
       const auto& group = plan.groups[job];
       const int size = plan.group_size[job];
-      TileView tiles[kLanes];
-      double* out[kLanes];
-      for (int l = 0; l < kLanes; ++l) {
-        tiles[l] = batch.tile(group[l]);
-        out[l] = l < size ? transfer + batch.offset[group[l]] : nullptr;
-      }
-      const unsigned redo = lane_transfer(tiles, out, lanes);
+      const unsigned redo = plan.width == 8 ? solve_group<8>(batch, group, size, transfer, lanes8)
+                                            : solve_group<4>(batch, group, size, transfer, lanes4);
       for (int l = 0; l < size; ++l)
         if (redo >> l & 1u) single(group[l]);
     }

@@ -39,17 +39,20 @@ void tile_transfer(const TileView& tile, double* transfer);
 // per vector (forward substitution through stored factors), not through T.
 void tile_currents(const TileView& tile, const double* voltages, int n_vec, double* currents);
 
-// Whether batch_transfer takes the lanes: `native` where a Lanes value is one
-// vector register (AVX-512; elsewhere GCC splits the 512-bit vectors through
-// memory and the lanes are 2-3x slower than the per-tile sweep,
-// docs/performance.md), `always` and `never` for tests and benchmarks.
-enum class LaneUse { native, always, never };
-bool lanes_native();
+// Whether batch_transfer takes the lanes, and how many: `native` takes as
+// many tiles as one vector register has doubles (native_lane_width(): 8 with
+// AVX-512, 4 with AVX2 and FMA, none on the baseline, where GCC would split
+// the vectors through memory and the lanes run 2-3x slower than the per-tile
+// sweep, docs/performance.md); `width8`, `width4` and `never` force a
+// choice, for tests and benchmarks. A lane's result is the same at either
+// width.
+enum class LaneUse { native, width8, width4, never };
+int native_lane_width();
 
 // All tiles of a batch, OpenMP-parallel. transfer: the batch's tiles back to
 // back at batch.offset[k] (each C x R). With the lanes, tiles of one shape
 // whose resistances are zero in the same places go through them
-// (lane_sweep.h), kLanes at a time in batch order, the last group padded with
+// (lane_sweep.h), a lane width at a time in batch order, the last group padded with
 // copies of its first tile; a tile the lanes cannot take (see lane_transfer)
 // and tiles too large for them take the per-tile sweep. Either way a tile's
 // result depends on the tile alone, not on the rest of the batch or the
