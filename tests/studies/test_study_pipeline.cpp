@@ -26,13 +26,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 int run(const std::string& command) { return std::system((command + " > /dev/null 2>&1").c_str()); }
 
 std::vector<std::string> split(const std::string& line, char sep = ',') {
@@ -48,7 +41,7 @@ std::vector<std::string> split(const std::string& line, char sep = ',') {
 
 // The study file with the cost cut down and the structure (blocks, keys) kept.
 ojson reduced_study() {
-  ojson s = ojson::parse(slurp(fs::path(SXB_SOURCE_DIR) / "data/studies/paper-vgg11-cifar10.json"));
+  ojson s = ojson::parse(test::read_text(fs::path(SXB_SOURCE_DIR) / "data/studies/paper-vgg11-cifar10.json"));
   s["name"] = "paper-reduced";
   ojson& base = s["base"];
   base["width"] = 0.0625;
@@ -99,7 +92,7 @@ TEST(StudyPipeline, RunMergeAndRegenerateTheTables) {
             0);
   std::set<std::string> ids;
   {
-    std::istringstream lines(slurp(d / "list.jsonl"));
+    std::istringstream lines(test::read_text(d / "list.jsonl"));
     for (std::string line; std::getline(lines, line);)
       if (!line.empty()) ids.insert(json::parse(line)["id"].get<std::string>());
   }
@@ -108,7 +101,7 @@ TEST(StudyPipeline, RunMergeAndRegenerateTheTables) {
   const fs::path csv = d / "tables" / "paper-reduced.csv";
   fs::create_directories(csv.parent_path());
   ASSERT_EQ(run(cli + " sweep merge " + out + " --csv " + csv.string()), 0);
-  std::istringstream rows(slurp(csv));
+  std::istringstream rows(test::read_text(csv));
   std::string header;
   std::getline(rows, header);
   const std::vector<std::string> columns = split(header);
@@ -136,7 +129,7 @@ TEST(StudyPipeline, RunMergeAndRegenerateTheTables) {
   ASSERT_EQ(run("python3 " + src + "/scripts/study_report.py --csv-dir " + csv.parent_path().string() +
                 " --prefix paper- --figures " + figures.string() + " --markdown " + md.string()),
             0);
-  const std::string tables = slurp(md);
+  const std::string tables = test::read_text(md);
   // Every row of the read-out table: the losses are software - variant, in points.
   std::size_t checked = 0;
   {
@@ -155,7 +148,7 @@ TEST(StudyPipeline, RunMergeAndRegenerateTheTables) {
   for (const char* s : {"### paper-reduced", "| default | 32 | dense |", "| default | 64 | XCS 0.9 |", "WCT 0.5 %",
                         "spread %", "NIA fine-tuning %", "#### Device variation", "column+BN %"})
     EXPECT_NE(tables.find(s), std::string::npos) << s << "\n" << tables;
-  const std::string svg = slurp(figures / "paper-reduced-default.svg");
+  const std::string svg = test::read_text(figures / "paper-reduced-default.svg");
   EXPECT_NE(svg.find("<svg"), std::string::npos);
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
   std::size_t lines = 0;  // one line per method in each of 2 tiles x 2 read-outs
@@ -166,7 +159,7 @@ TEST(StudyPipeline, RunMergeAndRegenerateTheTables) {
   ASSERT_EQ(run("python3 " + src + "/scripts/study_report.py --csv-dir " + csv.parent_path().string() +
                 " --figures " + figures.string() + " --results-md " + (d / "results.md").string()),
             0);
-  const std::string page = slurp(d / "results.md");
+  const std::string page = test::read_text(d / "results.md");
   EXPECT_EQ(page.find("\nold\n"), std::string::npos);
   EXPECT_NE(page.find("### paper-reduced"), std::string::npos);
   EXPECT_NE(page.find("tail"), std::string::npos);
@@ -181,8 +174,8 @@ TEST(StudyPipeline, PredictionsHaveOneColumnPerReadoutVariant) {
                 "none,column --bn-recalibrate 32 --no-cache --quiet --json " + (d / "r.json").string() +
                 " --predictions " + (d / "p.csv").string()),
             0);
-  const json report = json::parse(slurp(d / "r.json"));
-  std::istringstream rows(slurp(d / "p.csv"));
+  const json report = json::parse(test::read_text(d / "r.json"));
+  std::istringstream rows(test::read_text(d / "p.csv"));
   std::string header;
   std::getline(rows, header);
   const std::vector<std::string> columns = split(header);

@@ -21,13 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void write_random(const fs::path& p, std::size_t bytes, unsigned seed) {
   std::mt19937 rng(seed);
   std::string data(bytes, '\0');
@@ -49,10 +42,10 @@ class StudyState : public ::testing::Test {
                             " --cache " + cache.string() + " --state " + state_.string() + " --part-mib 1 > /dev/null 2> " +
                             (dir_ / "stderr").string();
     const int rc = std::system(cmd.c_str());
-    err_ = slurp(dir_ / "stderr");
+    err_ = test::read_text(dir_ / "stderr");
     return rc;
   }
-  nlohmann::json manifest() { return nlohmann::json::parse(slurp(state_ / "MANIFEST.json"))["files"]; }
+  nlohmann::json manifest() { return nlohmann::json::parse(test::read_text(state_ / "MANIFEST.json"))["files"]; }
   fs::path models(const std::string& cache) { return dir_ / cache / "sweep-models"; }
 
   fs::path dir_, state_;
@@ -73,7 +66,7 @@ TEST_F(StudyState, CheckpointRoundTripsInParts) {
   for (const auto& part : files[kCkpt]["parts"]) EXPECT_LE(fs::file_size(state_ / part.get<std::string>()), 1u << 20);
 
   ASSERT_EQ(state("restore", dir_ / "b"), 0) << err_;
-  EXPECT_EQ(slurp(models("b") / kCkpt), slurp(models("a") / kCkpt));
+  EXPECT_EQ(test::read_text(models("b") / kCkpt), test::read_text(models("a") / kCkpt));
   EXPECT_FALSE(fs::exists(models("b") / "prune-vgg11-fedcba9876543210.safetensors"));
 
   // A second save of an unchanged store rewrites nothing; a newer checkpoint replaces the parts.
@@ -102,7 +95,7 @@ TEST_F(StudyState, FinishedModelReplacesItsCheckpoint) {
   ASSERT_EQ(state("restore", dir_ / "b"), 0) << err_;
   EXPECT_EQ(fs::file_size(models("b") / kModel), 10u);
   ASSERT_EQ(state("restore", dir_ / "c"), 0) << err_;
-  EXPECT_EQ(slurp(models("c") / kModel), slurp(models("a") / kModel));
+  EXPECT_EQ(test::read_text(models("c") / kModel), test::read_text(models("a") / kModel));
 
   // A save from a cache that lost its files (a fresh machine) keeps the saved model.
   ASSERT_EQ(state("save", dir_ / "empty"), 0) << err_;
@@ -113,7 +106,7 @@ TEST_F(StudyState, DamagedOrMissingPartStopsRestore) {
   write_random(models("a") / kModel, 1'500'000, 6);
   ASSERT_EQ(state("save", dir_ / "a"), 0) << err_;
   const fs::path part = state_ / (kModel + ".part001");
-  std::string bytes = slurp(part);
+  std::string bytes = test::read_text(part);
   bytes[100] = static_cast<char>(bytes[100] ^ 1);
   std::ofstream(part, std::ios::binary) << bytes;
   EXPECT_NE(state("restore", dir_ / "b"), 0);

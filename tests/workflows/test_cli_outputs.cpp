@@ -25,13 +25,6 @@ using test::run_cli;
 
 const std::string kTiny = "--model vgg11 --width 0.0625 --data synthetic:16 --epochs 1 --batch 8";
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 bool is_char_device(const fs::path& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
@@ -78,7 +71,7 @@ TEST(CliOutputs, AnOutputThatIsAnInputIsRefusedBeforeTheWork) {
   const Files f = files("cli-same-input");
   const fs::path link = f.dir / "link.safetensors";
   fs::create_symlink(f.weights, link);
-  const std::string tile_before = slurp(f.tile);
+  const std::string tile_before = test::read_text(f.tile);
   const std::string model = "--model vgg11 --weights " + f.weights + " --data synthetic:8";
   struct Case {
     std::string args, needle;
@@ -98,8 +91,8 @@ TEST(CliOutputs, AnOutputThatIsAnInputIsRefusedBeforeTheWork) {
     EXPECT_NE(r.output.find(c.needle), std::string::npos) << c.args << "\n" << r.output;
     EXPECT_EQ(r.output.find("epoch"), std::string::npos) << "no work before the check\n" << r.output;
   }
-  EXPECT_EQ(slurp(f.weights), "not weights");
-  EXPECT_EQ(slurp(f.tile), tile_before);
+  EXPECT_EQ(test::read_text(f.weights), "not weights");
+  EXPECT_EQ(test::read_text(f.tile), tile_before);
   EXPECT_TRUE(fs::is_symlink(link));
 }
 
@@ -142,7 +135,7 @@ TEST(CliOutputs, DevicesAndFifosAreWrittenInPlace) {
   const fs::path fifo = f.dir / "fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
   std::string received;
-  std::thread reader([&] { received = slurp(fifo); });
+  std::thread reader([&] { received = test::read_text(fifo); });
   CliRun r = run_cli("tile --input " + f.tile + " --output " + fifo.string());
   // Had the tool not opened the FIFO, the reader would wait for ever: a writer of our own ends it.
   if (const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK); fd >= 0) ::close(fd);
@@ -178,7 +171,7 @@ TEST(CliOutputs, AFailedPruneSaysSoInItsSummary) {
   const CliRun r = run_cli("prune --method xcs --sparsity 0.5 --tile 16 --data synthetic:8 --weights " + f.weights +
                            " --out " + out.string());
   EXPECT_EQ(r.status, 1) << r.output;
-  const std::string summary = slurp(f.dir / "p.prune.json");
+  const std::string summary = test::read_text(f.dir / "p.prune.json");
   EXPECT_NE(summary.find("\"status\": \"failed\""), std::string::npos) << summary;
   EXPECT_NE(summary.find("\"error\": \"" + f.weights), std::string::npos) << summary;
 }
